@@ -1,0 +1,28 @@
+//! The parley domain, pure and synchronous.
+//!
+//! This crate is to parley what `quinn-proto` is to `quinn`: every rule of the product lives
+//! here, and nothing here does I/O, reads a clock or knows about Kafka. Time is an argument
+//! ([`Timestamp`]); effects are returned as batches for the runtime to apply.
+//!
+//! - [`model`]: the records on the topics, mirroring `schemas/*.avsc`.
+//! - [`lifecycle`]: [`TicketLifecycle`], one conversation's tickets through
+//!   New, Open, Pending, On-hold, Solved and Closed, under a conversational style.
+//! - [`style`]: the styles, their validation and the per-account [`StyleTable`].
+//! - [`routing`]: the omnichannel routing engine: availability, capacity, skills and offers.
+//! - [`timer_wheel`]: the hierarchical timing wheel the runtime keeps over its durable timers.
+//! - [`sim`]: a deterministic simulation harness (fake clock, step until idle).
+//! - [`ids`]: stable hashing and deterministic record ids.
+
+pub mod ids;
+pub mod lifecycle;
+pub mod model;
+pub mod routing;
+pub mod sim;
+pub mod style;
+pub mod time;
+pub mod timer_wheel;
+
+pub use lifecycle::{Effects, Rejection, TicketInput, TicketLifecycle, TicketTimer, TimerCommand};
+pub use model::*;
+pub use style::{StyleConfigError, StyleSettings, StyleTable};
+pub use time::{Millis, Timestamp};

@@ -1,0 +1,1 @@
+//! The omnichannel routing engine.

@@ -1,0 +1,1 @@
+//! A hierarchical timing wheel: second resolution, O(1) amortised insert, cancel and expiry.

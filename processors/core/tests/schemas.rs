@@ -1,0 +1,272 @@
+//! Every file in `schemas/` parses, and a value of every record type round-trips through
+//! Apache Avro with it: the schema files and the Rust types cannot drift apart.
+
+use apache_avro::{from_avro_datum, from_value, to_avro_datum, to_value, Schema};
+use parley_core::*;
+use serde::{de::DeserializeOwned, Serialize};
+use std::fmt::Debug;
+use std::path::PathBuf;
+
+fn schema(file: &str) -> Schema {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Schema::parse_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(file: &str, value: &T) {
+    let schema = schema(file);
+    let avro = to_value(value).unwrap().resolve(&schema).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let bytes = to_avro_datum(&schema, avro).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let decoded = from_avro_datum(&schema, &mut bytes.as_slice(), None).unwrap();
+    let back: T = from_value(&decoded).unwrap_or_else(|e| panic!("{file}: {e}"));
+    assert_eq!(&back, value, "{file}");
+}
+
+#[test]
+fn every_schema_file_parses_and_is_in_namespace_parley() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas");
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "avsc") {
+            let schema = schema(path.file_name().unwrap().to_str().unwrap());
+            let Schema::Record(record) = schema else { panic!("{} is not a record", path.display()) };
+            assert_eq!(record.name.namespace.as_deref(), Some("parley"), "{}", path.display());
+            assert!(record.doc.is_some(), "{} has no doc", path.display());
+            for field in &record.fields {
+                assert!(field.doc.is_some(), "{}: field {} has no doc", path.display(), field.name);
+            }
+            count += 1;
+        }
+    }
+    assert_eq!(count, 9, "one schema per record of ARCHITECTURE.md");
+}
+
+#[test]
+fn conversation_event_round_trips() {
+    round_trip(
+        "conversation_event.avsc",
+        &ConversationEvent {
+            event_id: "wamid.HBgL".into(),
+            account: "acme".into(),
+            brand: Some("acme-eu".into()),
+            conversation: "491701234567".into(),
+            channel: Channel::Whatsapp,
+            sent_at: Timestamp(1_700_000_000_000),
+            received_at: Timestamp(1_700_000_000_250),
+            text: Some("Hello, my order is late".into()),
+            attachments: vec![
+                Attachment { kind: AttachmentKind::Image, reference: Some("media-1".into()) },
+                Attachment { kind: AttachmentKind::Location, reference: None },
+            ],
+            author_name: Some("Ana".into()),
+            reply_handles: vec![ReplyHandle { name: "phone_number_id".into(), value: "1234".into() }],
+        },
+    );
+    round_trip(
+        "conversation_event.avsc",
+        &ConversationEvent {
+            event_id: "1".into(),
+            account: "a".into(),
+            brand: None,
+            conversation: "c".into(),
+            channel: Channel::X,
+            sent_at: Timestamp(0),
+            received_at: Timestamp(0),
+            text: None,
+            attachments: vec![],
+            author_name: None,
+            reply_handles: vec![],
+        },
+    );
+}
+
+#[test]
+fn agent_action_round_trips() {
+    for (kind, status) in [
+        (AgentActionKind::Accept, None),
+        (AgentActionKind::SetStatus, Some(Status::OnHold)),
+        (AgentActionKind::Assign, None),
+    ] {
+        round_trip(
+            "agent_action.avsc",
+            &AgentAction {
+                action_id: "act-1".into(),
+                account: "acme".into(),
+                conversation: "c1".into(),
+                agent_id: "agent-7".into(),
+                kind,
+                status,
+                at: Timestamp(42),
+            },
+        );
+    }
+}
+
+#[test]
+fn agent_presence_round_trips() {
+    round_trip(
+        "agent_presence.avsc",
+        &AgentPresence {
+            presence_id: "p-1".into(),
+            account: "acme".into(),
+            agent_id: "agent-7".into(),
+            channels: vec![
+                ChannelPresence { channel: Channel::Web, status: AgentStatus::Online, capacity: 3 },
+                ChannelPresence { channel: Channel::Line, status: AgentStatus::TransfersOnly, capacity: 1 },
+            ],
+            skills: vec!["billing".into(), "german".into()],
+            groups: vec!["tier-1".into()],
+            at: Timestamp(7),
+        },
+    );
+}
+
+#[test]
+fn style_config_round_trips() {
+    round_trip(
+        "style_config.avsc",
+        &StyleConfig {
+            account: "acme".into(),
+            brand: Some("b".into()),
+            channel: Some(Channel::Telegram),
+            style: Style::LiveChatReturning,
+            solved_to_closed_ms: Some(Millis::hours(1)),
+            priority: 2,
+            required_skills: vec!["vip".into()],
+            group: Some("tier-2".into()),
+            updated_at: Timestamp(9),
+        },
+    );
+}
+
+#[test]
+fn routing_request_round_trips() {
+    round_trip(
+        "routing_request.avsc",
+        &RoutingRequest {
+            request_id: "t-1.r1".into(),
+            account: "acme".into(),
+            conversation: "c1".into(),
+            ticket_id: "t-1".into(),
+            kind: RoutingRequestKind::Consume,
+            agent_id: Some("agent-7".into()),
+            channel: Channel::Instagram,
+            priority: -1,
+            required_skills: vec!["spanish".into()],
+            group: None,
+            created_at: Timestamp(1),
+            at: Timestamp(2),
+        },
+    );
+}
+
+#[test]
+fn routing_decision_round_trips() {
+    round_trip(
+        "routing_decision.avsc",
+        &RoutingDecision {
+            decision_id: "d-1".into(),
+            account: "acme".into(),
+            conversation: "c1".into(),
+            ticket_id: "t-1".into(),
+            kind: RoutingDecisionKind::OfferWithdrawn,
+            agent_id: Some("agent-7".into()),
+            reason: "offer_timeout".into(),
+            at: Timestamp(3),
+        },
+    );
+}
+
+#[test]
+fn status_change_round_trips() {
+    round_trip(
+        "status_change.avsc",
+        &StatusChange {
+            change_id: "t-2.s1".into(),
+            ticket_id: "t-2".into(),
+            account: "acme".into(),
+            brand: None,
+            conversation: "c1".into(),
+            channel: Channel::Wechat,
+            style: Style::LiveChat,
+            from: None,
+            to: Status::New,
+            actor_kind: ActorKind::EndUser,
+            actor_id: None,
+            reason: "end_user_message".into(),
+            assignee: None,
+            predecessor_ticket_id: Some("t-1".into()),
+            at: Timestamp(4),
+        },
+    );
+}
+
+#[test]
+fn ticket_metrics_round_trips() {
+    round_trip(
+        "ticket_metrics.avsc",
+        &TicketMetrics {
+            metrics_id: "t-1.m1".into(),
+            ticket_id: "t-1".into(),
+            account: "acme".into(),
+            brand: Some("b".into()),
+            conversation: "c1".into(),
+            channel: Channel::Messenger,
+            style: Style::SocialMessaging,
+            status: Status::Solved,
+            assignee: Some("agent-7".into()),
+            group: Some("tier-1".into()),
+            predecessor_ticket_id: None,
+            created_at: Timestamp(0),
+            first_assigned_at: Some(Timestamp(10)),
+            first_agent_reply_at: Some(Timestamp(20)),
+            first_solved_at: Some(Timestamp(30)),
+            last_solved_at: Some(Timestamp(30)),
+            closed_at: None,
+            first_reply_time_ms: Some(Millis(20)),
+            first_resolution_time_ms: Some(Millis(30)),
+            full_resolution_time_ms: Some(Millis(30)),
+            requester_wait_time_ms: Millis(30),
+            agent_wait_time_ms: Millis::ZERO,
+            on_hold_time_ms: Millis::ZERO,
+            solved_time_ms: Millis::ZERO,
+            agent_work_time_ms: Millis(30),
+            time_in_queue_ms: Some(Millis(10)),
+            offer_acceptance_time_ms: Some(Millis(4)),
+            reopens: 0,
+            agent_replies: 1,
+            end_user_messages: 2,
+            assignee_stations: 1,
+            group_stations: 1,
+            one_touch: true,
+            at: Timestamp(30),
+        },
+    );
+}
+
+#[test]
+fn agent_metrics_round_trips() {
+    round_trip(
+        "agent_metrics.avsc",
+        &AgentMetrics {
+            metrics_id: "m-1".into(),
+            account: "acme".into(),
+            agent_id: "agent-7".into(),
+            channel: Channel::Android,
+            status: AgentStatus::Away,
+            capacity: 3,
+            load: 1,
+            offers_made: 5,
+            offers_accepted: 3,
+            offers_declined: 1,
+            offers_timed_out: 1,
+            assignments: 3,
+            online_ms: Millis(100),
+            away_ms: Millis(5),
+            transfers_only_ms: Millis::ZERO,
+            offline_ms: Millis(1),
+            at: Timestamp(11),
+        },
+    );
+}
