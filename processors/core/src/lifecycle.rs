@@ -1,8 +1,24 @@
-//! One conversation's tickets through their lifecycle.
+//! One conversation's tickets through their lifecycle: New, Open, Pending, On-hold, Solved
+//! and Closed, under the conversational style each ticket was created with.
+//!
+//! [`TicketLifecycle`] is a sans-IO state machine in the manner of `quinn-proto`: the host
+//! feeds it inputs with the current time and applies the [`Effects`] it returns (records to
+//! produce, timers to set or cancel, rejections for the DLQ) before the next step. It never
+//! reads a clock; every id it writes is derived from its inputs, so replaying the same
+//! inputs gives byte-identical effects.
 
+use crate::ids::{record_id, stable_hash, ticket_id};
 use crate::model::*;
-use crate::time::Timestamp;
+use crate::style::{StyleSettings, MAX_SOLVED_TO_CLOSED};
+use crate::time::{Millis, Timestamp};
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::fmt;
+
+/// How many recent message, action and decision ids a conversation remembers to drop
+/// duplicate deliveries. Redeliveries come within seconds, so a short window suffices and
+/// keeps each conversation's state small (8 bytes an id).
+pub const DEDUP_WINDOW: usize = 64;
 
 /// What a [`TicketLifecycle`] is fed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,8 +33,8 @@ pub enum TicketInput {
     Timer(TicketTimer),
 }
 
-/// A timer a lifecycle asks the runtime to keep: the solve-to-close gap of one ticket.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A timer a lifecycle asks the host to keep: the solve-to-close gap of one ticket.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TicketTimer {
     /// The ticket to close.
     pub ticket_id: String,
@@ -35,11 +51,57 @@ pub enum TimerCommand {
     Cancel(TicketTimer),
 }
 
-/// An input the lifecycle refused, with why: it goes to the DLQ.
+/// Why an input was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectionKind {
+    /// The input names another conversation than this lifecycle's.
+    WrongConversation,
+    /// The conversation has no ticket that is not Closed.
+    NoTicket,
+    /// A routing decision about a ticket that is not the conversation's current one.
+    StaleDecision,
+    /// An accept or decline from an agent the ticket is not offered to.
+    NoOfferToAgent,
+    /// A status change by an agent who is not the ticket's assignee.
+    NotAssignee,
+    /// Solved on a ticket with no assignee.
+    SolvedWithoutAssignee,
+    /// `set_status` without a status, or with New or Closed, which only parley sets.
+    StatusNotSettable,
+    /// A routing decision that names no agent where one is needed.
+    MissingAgent,
+}
+
+impl RejectionKind {
+    /// A short stable label, for the DLQ header and the metrics.
+    pub const fn code(self) -> &'static str {
+        match self {
+            RejectionKind::WrongConversation => "wrong_conversation",
+            RejectionKind::NoTicket => "no_ticket",
+            RejectionKind::StaleDecision => "stale_decision",
+            RejectionKind::NoOfferToAgent => "no_offer_to_agent",
+            RejectionKind::NotAssignee => "not_assignee",
+            RejectionKind::SolvedWithoutAssignee => "solved_without_assignee",
+            RejectionKind::StatusNotSettable => "status_not_settable",
+            RejectionKind::MissingAgent => "missing_agent",
+        }
+    }
+}
+
+/// An input the lifecycle refused: it goes to the DLQ with this reason.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejection {
-    /// Why, for a person reading the DLQ.
-    pub reason: String,
+    /// What kind of refusal.
+    pub kind: RejectionKind,
+    /// For a person reading the DLQ: what was refused and why.
+    pub detail: String,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.code(), self.detail)
+    }
 }
 
 /// The effects of one step, to be applied by the host before the next step.
@@ -56,8 +118,572 @@ pub struct Effects {
     pub timers: Vec<TimerCommand>,
     /// Inputs refused, for the DLQ.
     pub rejections: Vec<Rejection>,
+    /// Inputs dropped as duplicate deliveries (not an error: nothing else happened).
+    pub duplicates: u32,
 }
 
-/// One conversation's tickets.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TicketLifecycle {}
+impl Effects {
+    /// Whether the step changed nothing outside the lifecycle.
+    pub fn is_empty(&self) -> bool {
+        self.status_changes.is_empty()
+            && self.routing_requests.is_empty()
+            && self.ticket_metrics.is_empty()
+            && self.timers.is_empty()
+            && self.rejections.is_empty()
+    }
+
+    fn reject(&mut self, kind: RejectionKind, detail: String) {
+        self.rejections.push(Rejection { kind, detail });
+    }
+}
+
+/// One conversation's tickets: at most one that is not Closed, and the memory needed to
+/// start a follow-up and drop duplicate deliveries.
+///
+/// Calling contract:
+/// - call [`step`](Self::step) once per input, in the order the inputs were consumed, with
+///   the style settings in force for the conversation (they matter only when a ticket is
+///   created; the ticket keeps them for life) and the current time;
+/// - apply the returned [`Effects`] before the next step;
+/// - time only moves forward: an earlier `now` than a previous step's is taken as that
+///   previous time;
+/// - feed each timer back as [`TicketInput::Timer`] once due; a timer that was cancelled or
+///   replaced in the meantime is ignored, so a late or duplicate firing is harmless.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketLifecycle {
+    account: String,
+    conversation: String,
+    /// How many tickets this conversation has had; the next one's ordinal is this + 1.
+    tickets_created: u32,
+    /// The ticket that is not Closed, if any.
+    current: Option<Ticket>,
+    /// The latest Closed ticket, the predecessor of the next one.
+    last_closed: Option<String>,
+    /// Hashes of recent input ids, newest last.
+    recent: VecDeque<u64>,
+    /// The latest time seen.
+    clock: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Ticket {
+    id: String,
+    brand: Option<String>,
+    channel: Channel,
+    settings: StyleSettings,
+    status: Status,
+    status_since: Timestamp,
+    assignee: Option<String>,
+    offered_to: Option<String>,
+    predecessor: Option<String>,
+    close_due: Option<Timestamp>,
+    created_at: Timestamp,
+    first_offered_at: Option<Timestamp>,
+    first_assigned_at: Option<Timestamp>,
+    first_agent_reply_at: Option<Timestamp>,
+    first_solved_at: Option<Timestamp>,
+    last_solved_at: Option<Timestamp>,
+    time_in: StatusTimes,
+    reopens: u32,
+    agent_replies: u32,
+    end_user_messages: u32,
+    assignee_stations: u32,
+    ever_parked: bool,
+    ordinals: Ordinals,
+}
+
+/// Time spent in each status before the current one began.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct StatusTimes {
+    new: Millis,
+    open: Millis,
+    pending: Millis,
+    on_hold: Millis,
+    solved: Millis,
+}
+
+impl StatusTimes {
+    fn add(&mut self, status: Status, span: Millis) {
+        let slot = match status {
+            Status::New => &mut self.new,
+            Status::Open => &mut self.open,
+            Status::Pending => &mut self.pending,
+            Status::OnHold => &mut self.on_hold,
+            Status::Solved => &mut self.solved,
+            Status::Closed => return,
+        };
+        slot.0 += span.0;
+    }
+}
+
+/// Per-ticket counters from which output record ids are derived.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Ordinals {
+    status_changes: u32,
+    routing_requests: u32,
+    metrics: u32,
+}
+
+/// Who caused a transition, and why.
+struct Cause<'a> {
+    actor_kind: ActorKind,
+    actor_id: Option<&'a str>,
+    reason: &'a str,
+}
+
+impl TicketLifecycle {
+    /// A conversation with no ticket yet.
+    pub fn new(account: impl Into<String>, conversation: impl Into<String>) -> TicketLifecycle {
+        TicketLifecycle {
+            account: account.into(),
+            conversation: conversation.into(),
+            tickets_created: 0,
+            current: None,
+            last_closed: None,
+            recent: VecDeque::with_capacity(DEDUP_WINDOW),
+            clock: Timestamp(i64::MIN),
+        }
+    }
+
+    /// The tenant.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The conversation.
+    pub fn conversation(&self) -> &str {
+        &self.conversation
+    }
+
+    /// The current (not Closed) ticket's id, status and assignee.
+    pub fn current(&self) -> Option<TicketView<'_>> {
+        self.current.as_ref().map(|t| TicketView {
+            id: &t.id,
+            status: t.status,
+            style: t.settings.style,
+            assignee: t.assignee.as_deref(),
+            offered_to: t.offered_to.as_deref(),
+            close_due: t.close_due,
+        })
+    }
+
+    /// The latest Closed ticket's id.
+    pub fn last_closed(&self) -> Option<&str> {
+        self.last_closed.as_deref()
+    }
+
+    /// How many tickets the conversation has had.
+    pub fn tickets_created(&self) -> u32 {
+        self.tickets_created
+    }
+
+    /// Applies one input at `now` under `style` and returns what it caused.
+    pub fn step(&mut self, input: TicketInput, style: &StyleSettings, now: Timestamp) -> Effects {
+        self.clock = self.clock.max(now);
+        let now = self.clock;
+        let mut fx = Effects::default();
+        match input {
+            TicketInput::Message(event) => self.on_message(event, style, now, &mut fx),
+            TicketInput::Action(action) => self.on_action(action, now, &mut fx),
+            TicketInput::Decision(decision) => self.on_decision(decision, now, &mut fx),
+            TicketInput::Timer(timer) => self.on_timer(timer, now, &mut fx),
+        }
+        fx
+    }
+
+    fn on_message(&mut self, event: ConversationEvent, style: &StyleSettings, now: Timestamp, fx: &mut Effects) {
+        if !self.is_mine(&event.account, &event.conversation, fx) || self.is_duplicate(b'm', &event.event_id, fx) {
+            return;
+        }
+        let Some(ticket) = self.current.as_mut() else {
+            self.open_ticket(event, style, now, fx);
+            return;
+        };
+        ticket.end_user_messages += 1;
+        if matches!(ticket.status, Status::Pending | Status::OnHold | Status::Solved) {
+            let cause = Cause { actor_kind: ActorKind::EndUser, actor_id: None, reason: "end_user_reply" };
+            self.transition(Status::Open, &cause, now, fx);
+        }
+    }
+
+    fn open_ticket(&mut self, event: ConversationEvent, style: &StyleSettings, now: Timestamp, fx: &mut Effects) {
+        self.tickets_created += 1;
+        let mut settings = style.clone();
+        settings.solved_to_closed = settings.solved_to_closed.clamp(Millis::ZERO, MAX_SOLVED_TO_CLOSED);
+        let predecessor = self.last_closed.clone();
+        let ticket = self.current.insert(Ticket {
+            id: ticket_id(&self.account, &self.conversation, self.tickets_created),
+            brand: event.brand,
+            channel: event.channel,
+            settings,
+            status: Status::New,
+            status_since: now,
+            assignee: None,
+            offered_to: None,
+            predecessor,
+            close_due: None,
+            created_at: now,
+            first_offered_at: None,
+            first_assigned_at: None,
+            first_agent_reply_at: None,
+            first_solved_at: None,
+            last_solved_at: None,
+            time_in: StatusTimes::default(),
+            reopens: 0,
+            agent_replies: 0,
+            end_user_messages: 1,
+            assignee_stations: 0,
+            ever_parked: false,
+            ordinals: Ordinals::default(),
+        });
+        let reason = if ticket.predecessor.is_some() { "follow_up" } else { "end_user_message" };
+        let cause = Cause { actor_kind: ActorKind::EndUser, actor_id: None, reason };
+        let change = status_change(&self.account, &self.conversation, ticket, None, &cause, now);
+        fx.status_changes.push(change);
+        let request = routing_request(&self.account, &self.conversation, ticket, RoutingRequestKind::Enqueue, None, now);
+        fx.routing_requests.push(request);
+    }
+
+    fn on_action(&mut self, action: AgentAction, now: Timestamp, fx: &mut Effects) {
+        if !self.is_mine(&action.account, &action.conversation, fx) || self.is_duplicate(b'a', &action.action_id, fx) {
+            return;
+        }
+        let Some(ticket) = self.current.as_mut() else {
+            let detail = match &self.last_closed {
+                Some(id) => format!("{:?} by agent {}: ticket {id} is closed", action.kind, action.agent_id),
+                None => format!("{:?} by agent {}: the conversation has no ticket", action.kind, action.agent_id),
+            };
+            fx.reject(RejectionKind::NoTicket, detail);
+            return;
+        };
+        let agent = action.agent_id.as_str();
+        match action.kind {
+            AgentActionKind::Accept | AgentActionKind::Decline => {
+                if ticket.offered_to.as_deref() != Some(agent) {
+                    let detail = format!(
+                        "{:?} by agent {agent}: ticket {} is offered to {}",
+                        action.kind,
+                        ticket.id,
+                        ticket.offered_to.as_deref().unwrap_or("nobody")
+                    );
+                    fx.reject(RejectionKind::NoOfferToAgent, detail);
+                    return;
+                }
+                let kind = if action.kind == AgentActionKind::Accept {
+                    RoutingRequestKind::Accept
+                } else {
+                    RoutingRequestKind::Decline
+                };
+                fx.routing_requests.push(routing_request(&self.account, &self.conversation, ticket, kind, Some(agent), now));
+            }
+            AgentActionKind::Reply => {
+                ticket.agent_replies += 1;
+                ticket.first_agent_reply_at.get_or_insert(now);
+            }
+            AgentActionKind::Assign => {
+                let request = routing_request(&self.account, &self.conversation, ticket, RoutingRequestKind::Assign, Some(agent), now);
+                fx.routing_requests.push(request);
+            }
+            AgentActionKind::SetStatus => self.set_status(action.status, &action.agent_id, now, fx),
+        }
+    }
+
+    fn set_status(&mut self, status: Option<Status>, agent: &str, now: Timestamp, fx: &mut Effects) {
+        let Some(ticket) = self.current.as_ref() else { return };
+        let to = match status {
+            Some(to @ (Status::Open | Status::Pending | Status::OnHold | Status::Solved)) => to,
+            Some(other) => {
+                let detail = format!("status = {other} by agent {agent}: agents may set open, pending, on_hold or solved");
+                fx.reject(RejectionKind::StatusNotSettable, detail);
+                return;
+            }
+            None => {
+                let detail = format!("set_status by agent {agent} on ticket {}: the action names no status", ticket.id);
+                fx.reject(RejectionKind::StatusNotSettable, detail);
+                return;
+            }
+        };
+        if to == ticket.status {
+            return;
+        }
+        match ticket.assignee.as_deref() {
+            None if to == Status::Solved => {
+                let detail = format!("status = solved by agent {agent} on ticket {}: solved needs an assignee and the ticket has none", ticket.id);
+                fx.reject(RejectionKind::SolvedWithoutAssignee, detail);
+            }
+            Some(assignee) if assignee == agent => {
+                let cause = Cause { actor_kind: ActorKind::Agent, actor_id: Some(agent), reason: "agent" };
+                self.transition(to, &cause, now, fx);
+            }
+            assignee => {
+                let detail = format!(
+                    "status = {to} by agent {agent} on ticket {}: only the assignee ({}) may set its status",
+                    ticket.id,
+                    assignee.unwrap_or("nobody")
+                );
+                fx.reject(RejectionKind::NotAssignee, detail);
+            }
+        }
+    }
+
+    fn on_decision(&mut self, decision: RoutingDecision, now: Timestamp, fx: &mut Effects) {
+        if !self.is_mine(&decision.account, &decision.conversation, fx) || self.is_duplicate(b'd', &decision.decision_id, fx) {
+            return;
+        }
+        let Some(ticket) = self.current.as_mut().filter(|t| t.id == decision.ticket_id) else {
+            let detail = format!("{:?} for ticket {}: not the conversation's open ticket", decision.kind, decision.ticket_id);
+            fx.reject(RejectionKind::StaleDecision, detail);
+            return;
+        };
+        let Some(agent) = decision.agent_id else {
+            let detail = format!("{:?} for ticket {} names no agent", decision.kind, decision.ticket_id);
+            fx.reject(RejectionKind::MissingAgent, detail);
+            return;
+        };
+        match decision.kind {
+            RoutingDecisionKind::Offered => {
+                ticket.first_offered_at.get_or_insert(now);
+                ticket.offered_to = Some(agent);
+            }
+            RoutingDecisionKind::OfferWithdrawn => {
+                if ticket.offered_to.as_deref() == Some(agent.as_str()) {
+                    ticket.offered_to = None;
+                }
+            }
+            RoutingDecisionKind::Assigned => {
+                ticket.offered_to = None;
+                ticket.first_assigned_at.get_or_insert(now);
+                if ticket.assignee.as_deref() != Some(agent.as_str()) {
+                    ticket.assignee_stations += 1;
+                    ticket.assignee = Some(agent);
+                }
+                if ticket.status == Status::New {
+                    let agent = ticket.assignee.clone();
+                    let cause = Cause { actor_kind: ActorKind::Routing, actor_id: agent.as_deref(), reason: &decision.reason };
+                    self.transition(Status::Open, &cause, now, fx);
+                }
+            }
+            RoutingDecisionKind::Unassigned => {
+                if ticket.assignee.as_deref() == Some(agent.as_str()) {
+                    ticket.assignee = None;
+                }
+            }
+        }
+    }
+
+    fn on_timer(&mut self, timer: TicketTimer, now: Timestamp, fx: &mut Effects) {
+        let due = self
+            .current
+            .as_ref()
+            .is_some_and(|t| t.id == timer.ticket_id && t.status == Status::Solved && t.close_due == Some(timer.due));
+        if due {
+            let cause = Cause { actor_kind: ActorKind::Timer, actor_id: None, reason: "solved_to_closed" };
+            self.transition(Status::Closed, &cause, now, fx);
+        }
+    }
+
+    /// Moves the current ticket to `to`, with every consequence: capacity, timers, metrics,
+    /// and for live chat the immediate close after Solved.
+    fn transition(&mut self, to: Status, cause: &Cause<'_>, now: Timestamp, fx: &mut Effects) {
+        let Some(ticket) = self.current.as_mut() else { return };
+        let from = ticket.status;
+        ticket.time_in.add(from, now.since(ticket.status_since));
+        ticket.status = to;
+        ticket.status_since = now;
+
+        if from == Status::Solved {
+            if let Some(due) = ticket.close_due.take() {
+                if to != Status::Closed {
+                    fx.timers.push(TimerCommand::Cancel(TicketTimer { ticket_id: ticket.id.clone(), due }));
+                }
+            }
+            if to != Status::Closed {
+                ticket.reopens += 1;
+            }
+        }
+        if matches!(to, Status::Pending | Status::OnHold) {
+            ticket.ever_parked = true;
+        }
+        fx.status_changes.push(status_change(&self.account, &self.conversation, ticket, Some(from), cause, now));
+
+        let capacity = match (from.consumes_capacity(), to.consumes_capacity()) {
+            (true, false) if to != Status::Closed => Some(RoutingRequestKind::Release),
+            (false, true) => Some(match ticket.assignee {
+                Some(_) => RoutingRequestKind::Consume,
+                None => RoutingRequestKind::Enqueue,
+            }),
+            _ => None,
+        };
+        if let Some(kind) = capacity {
+            let agent = ticket.assignee.clone();
+            fx.routing_requests.push(routing_request(&self.account, &self.conversation, ticket, kind, agent.as_deref(), now));
+        }
+
+        match to {
+            Status::Solved => {
+                ticket.first_solved_at.get_or_insert(now);
+                ticket.last_solved_at = Some(now);
+                fx.ticket_metrics.push(ticket_metrics(&self.account, &self.conversation, ticket, now));
+                let gap = ticket.settings.solved_to_closed.min(MAX_SOLVED_TO_CLOSED);
+                if gap == Millis::ZERO {
+                    let close = Cause { actor_kind: ActorKind::Timer, actor_id: None, reason: "live_chat_closes_on_solve" };
+                    self.transition(Status::Closed, &close, now, fx);
+                } else {
+                    let due = now + gap;
+                    ticket.close_due = Some(due);
+                    fx.timers.push(TimerCommand::Set(TicketTimer { ticket_id: ticket.id.clone(), due }));
+                }
+            }
+            Status::Closed => {
+                fx.ticket_metrics.push(ticket_metrics(&self.account, &self.conversation, ticket, now));
+                let agent = ticket.assignee.clone();
+                let request = routing_request(&self.account, &self.conversation, ticket, RoutingRequestKind::Close, agent.as_deref(), now);
+                fx.routing_requests.push(request);
+                self.last_closed = self.current.take().map(|t| t.id);
+            }
+            _ => {}
+        }
+    }
+
+    fn is_mine(&self, account: &str, conversation: &str, fx: &mut Effects) -> bool {
+        let mine = account == self.account && conversation == self.conversation;
+        if !mine {
+            let detail = format!(
+                "input for {account}/{conversation} given to the lifecycle of {}/{}",
+                self.account, self.conversation
+            );
+            fx.reject(RejectionKind::WrongConversation, detail);
+        }
+        mine
+    }
+
+    /// Whether an input id was seen recently; remembers it if not.
+    fn is_duplicate(&mut self, kind: u8, id: &str, fx: &mut Effects) -> bool {
+        let hash = stable_hash(&[&[kind], id.as_bytes()]);
+        if self.recent.contains(&hash) {
+            fx.duplicates += 1;
+            return true;
+        }
+        if self.recent.len() == DEDUP_WINDOW {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(hash);
+        false
+    }
+}
+
+/// A read-only view of a conversation's current ticket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TicketView<'a> {
+    /// The ticket id.
+    pub id: &'a str,
+    /// Its status.
+    pub status: Status,
+    /// Its conversational style.
+    pub style: Style,
+    /// Its assignee.
+    pub assignee: Option<&'a str>,
+    /// The agent it is offered to, awaiting an answer.
+    pub offered_to: Option<&'a str>,
+    /// When it closes, if Solved.
+    pub close_due: Option<Timestamp>,
+}
+
+fn status_change(
+    account: &str,
+    conversation: &str,
+    ticket: &mut Ticket,
+    from: Option<Status>,
+    cause: &Cause<'_>,
+    now: Timestamp,
+) -> StatusChange {
+    ticket.ordinals.status_changes += 1;
+    StatusChange {
+        change_id: record_id(&ticket.id, 's', ticket.ordinals.status_changes),
+        ticket_id: ticket.id.clone(),
+        account: account.to_owned(),
+        brand: ticket.brand.clone(),
+        conversation: conversation.to_owned(),
+        channel: ticket.channel,
+        style: ticket.settings.style,
+        from,
+        to: ticket.status,
+        actor_kind: cause.actor_kind,
+        actor_id: cause.actor_id.map(str::to_owned),
+        reason: cause.reason.to_owned(),
+        assignee: ticket.assignee.clone(),
+        predecessor_ticket_id: if from.is_none() { ticket.predecessor.clone() } else { None },
+        at: now,
+    }
+}
+
+fn routing_request(
+    account: &str,
+    conversation: &str,
+    ticket: &mut Ticket,
+    kind: RoutingRequestKind,
+    agent: Option<&str>,
+    now: Timestamp,
+) -> RoutingRequest {
+    ticket.ordinals.routing_requests += 1;
+    RoutingRequest {
+        request_id: record_id(&ticket.id, 'r', ticket.ordinals.routing_requests),
+        account: account.to_owned(),
+        conversation: conversation.to_owned(),
+        ticket_id: ticket.id.clone(),
+        kind,
+        agent_id: agent.map(str::to_owned),
+        channel: ticket.channel,
+        priority: ticket.settings.priority,
+        required_skills: ticket.settings.required_skills.clone(),
+        group: ticket.settings.group.clone(),
+        created_at: ticket.created_at,
+        at: now,
+    }
+}
+
+fn ticket_metrics(account: &str, conversation: &str, ticket: &mut Ticket, now: Timestamp) -> TicketMetrics {
+    ticket.ordinals.metrics += 1;
+    let mut times = ticket.time_in;
+    times.add(ticket.status, now.since(ticket.status_since));
+    let since_created = |at: Option<Timestamp>| at.map(|at| at.since(ticket.created_at));
+    TicketMetrics {
+        metrics_id: record_id(&ticket.id, 'm', ticket.ordinals.metrics),
+        ticket_id: ticket.id.clone(),
+        account: account.to_owned(),
+        brand: ticket.brand.clone(),
+        conversation: conversation.to_owned(),
+        channel: ticket.channel,
+        style: ticket.settings.style,
+        status: ticket.status,
+        assignee: ticket.assignee.clone(),
+        group: ticket.settings.group.clone(),
+        predecessor_ticket_id: ticket.predecessor.clone(),
+        created_at: ticket.created_at,
+        first_assigned_at: ticket.first_assigned_at,
+        first_agent_reply_at: ticket.first_agent_reply_at,
+        first_solved_at: ticket.first_solved_at,
+        last_solved_at: ticket.last_solved_at,
+        closed_at: (ticket.status == Status::Closed).then_some(now),
+        first_reply_time_ms: since_created(ticket.first_agent_reply_at),
+        first_resolution_time_ms: since_created(ticket.first_solved_at),
+        full_resolution_time_ms: since_created(ticket.last_solved_at),
+        requester_wait_time_ms: Millis(times.new.0 + times.open.0 + times.on_hold.0),
+        agent_wait_time_ms: times.pending,
+        on_hold_time_ms: times.on_hold,
+        solved_time_ms: times.solved,
+        agent_work_time_ms: Millis(times.new.0 + times.open.0),
+        time_in_queue_ms: since_created(ticket.first_assigned_at),
+        offer_acceptance_time_ms: match (ticket.first_offered_at, ticket.first_assigned_at) {
+            (Some(offered), Some(assigned)) => Some(assigned.since(offered)),
+            _ => None,
+        },
+        reopens: ticket.reopens,
+        agent_replies: ticket.agent_replies,
+        end_user_messages: ticket.end_user_messages,
+        assignee_stations: ticket.assignee_stations,
+        group_stations: u32::from(ticket.settings.group.is_some()),
+        one_touch: ticket.last_solved_at.is_some() && ticket.agent_replies > 0 && !ticket.ever_parked && ticket.reopens == 0,
+        at: now,
+    }
+}

@@ -68,6 +68,20 @@ impl Add<Millis> for Timestamp {
     }
 }
 
+impl Add for Millis {
+    type Output = Millis;
+    fn add(self, rhs: Millis) -> Millis {
+        Millis(self.0.saturating_add(rhs.0))
+    }
+}
+
+impl Sub for Millis {
+    type Output = Millis;
+    fn sub(self, rhs: Millis) -> Millis {
+        Millis(self.0.saturating_sub(rhs.0))
+    }
+}
+
 impl Sub<Timestamp> for Timestamp {
     type Output = Millis;
     fn sub(self, rhs: Timestamp) -> Millis {
