@@ -63,6 +63,11 @@ impl TicketSim {
         self.conversations.get(&(account.to_owned(), conversation.to_owned()))
     }
 
+    /// Every conversation's lifecycle, by account and conversation.
+    pub fn conversations(&self) -> impl Iterator<Item = &TicketLifecycle> {
+        self.conversations.values()
+    }
+
     /// How many timers are pending.
     pub fn timers_pending(&self) -> usize {
         self.timers.len()
