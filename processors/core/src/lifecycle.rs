@@ -291,8 +291,16 @@ impl TicketLifecycle {
         fx
     }
 
-    fn on_message(&mut self, event: ConversationEvent, style: &StyleSettings, now: Timestamp, fx: &mut Effects) {
-        if !self.is_mine(&event.account, &event.conversation, fx) || self.is_duplicate(b'm', &event.event_id, fx) {
+    fn on_message(
+        &mut self,
+        event: ConversationEvent,
+        style: &StyleSettings,
+        now: Timestamp,
+        fx: &mut Effects,
+    ) {
+        if !self.is_mine(&event.account, &event.conversation, fx)
+            || self.is_duplicate(b'm', &event.event_id, fx)
+        {
             return;
         }
         let Some(ticket) = self.current.as_mut() else {
@@ -300,16 +308,31 @@ impl TicketLifecycle {
             return;
         };
         ticket.end_user_messages += 1;
-        if matches!(ticket.status, Status::Pending | Status::OnHold | Status::Solved) {
-            let cause = Cause { actor_kind: ActorKind::EndUser, actor_id: None, reason: "end_user_reply" };
+        if matches!(
+            ticket.status,
+            Status::Pending | Status::OnHold | Status::Solved
+        ) {
+            let cause = Cause {
+                actor_kind: ActorKind::EndUser,
+                actor_id: None,
+                reason: "end_user_reply",
+            };
             self.transition(Status::Open, &cause, now, fx);
         }
     }
 
-    fn open_ticket(&mut self, event: ConversationEvent, style: &StyleSettings, now: Timestamp, fx: &mut Effects) {
+    fn open_ticket(
+        &mut self,
+        event: ConversationEvent,
+        style: &StyleSettings,
+        now: Timestamp,
+        fx: &mut Effects,
+    ) {
         self.tickets_created += 1;
         let mut settings = style.clone();
-        settings.solved_to_closed = settings.solved_to_closed.clamp(Millis::ZERO, MAX_SOLVED_TO_CLOSED);
+        settings.solved_to_closed = settings
+            .solved_to_closed
+            .clamp(Millis::ZERO, MAX_SOLVED_TO_CLOSED);
         let predecessor = self.last_closed.clone();
         let ticket = self.current.insert(Ticket {
             id: ticket_id(&self.account, &self.conversation, self.tickets_created),
@@ -336,22 +359,45 @@ impl TicketLifecycle {
             ever_parked: false,
             ordinals: Ordinals::default(),
         });
-        let reason = if ticket.predecessor.is_some() { "follow_up" } else { "end_user_message" };
-        let cause = Cause { actor_kind: ActorKind::EndUser, actor_id: None, reason };
+        let reason = if ticket.predecessor.is_some() {
+            "follow_up"
+        } else {
+            "end_user_message"
+        };
+        let cause = Cause {
+            actor_kind: ActorKind::EndUser,
+            actor_id: None,
+            reason,
+        };
         let change = status_change(&self.account, &self.conversation, ticket, None, &cause, now);
         fx.status_changes.push(change);
-        let request = routing_request(&self.account, &self.conversation, ticket, RoutingRequestKind::Enqueue, None, now);
+        let request = routing_request(
+            &self.account,
+            &self.conversation,
+            ticket,
+            RoutingRequestKind::Enqueue,
+            None,
+            now,
+        );
         fx.routing_requests.push(request);
     }
 
     fn on_action(&mut self, action: AgentAction, now: Timestamp, fx: &mut Effects) {
-        if !self.is_mine(&action.account, &action.conversation, fx) || self.is_duplicate(b'a', &action.action_id, fx) {
+        if !self.is_mine(&action.account, &action.conversation, fx)
+            || self.is_duplicate(b'a', &action.action_id, fx)
+        {
             return;
         }
         let Some(ticket) = self.current.as_mut() else {
             let detail = match &self.last_closed {
-                Some(id) => format!("{:?} by agent {}: ticket {id} is closed", action.kind, action.agent_id),
-                None => format!("{:?} by agent {}: the conversation has no ticket", action.kind, action.agent_id),
+                Some(id) => format!(
+                    "{:?} by agent {}: ticket {id} is closed",
+                    action.kind, action.agent_id
+                ),
+                None => format!(
+                    "{:?} by agent {}: the conversation has no ticket",
+                    action.kind, action.agent_id
+                ),
             };
             fx.reject(RejectionKind::NoTicket, detail);
             return;
@@ -374,22 +420,44 @@ impl TicketLifecycle {
                 } else {
                     RoutingRequestKind::Decline
                 };
-                fx.routing_requests.push(routing_request(&self.account, &self.conversation, ticket, kind, Some(agent), now));
+                fx.routing_requests.push(routing_request(
+                    &self.account,
+                    &self.conversation,
+                    ticket,
+                    kind,
+                    Some(agent),
+                    now,
+                ));
             }
             AgentActionKind::Reply => {
                 ticket.agent_replies += 1;
                 ticket.first_agent_reply_at.get_or_insert(now);
             }
             AgentActionKind::Assign => {
-                let request = routing_request(&self.account, &self.conversation, ticket, RoutingRequestKind::Assign, Some(agent), now);
+                let request = routing_request(
+                    &self.account,
+                    &self.conversation,
+                    ticket,
+                    RoutingRequestKind::Assign,
+                    Some(agent),
+                    now,
+                );
                 fx.routing_requests.push(request);
             }
             AgentActionKind::SetStatus => self.set_status(action.status, &action.agent_id, now, fx),
         }
     }
 
-    fn set_status(&mut self, status: Option<Status>, agent: &str, now: Timestamp, fx: &mut Effects) {
-        let Some(ticket) = self.current.as_ref() else { return };
+    fn set_status(
+        &mut self,
+        status: Option<Status>,
+        agent: &str,
+        now: Timestamp,
+        fx: &mut Effects,
+    ) {
+        let Some(ticket) = self.current.as_ref() else {
+            return;
+        };
         let to = match status {
             Some(to @ (Status::Open | Status::Pending | Status::OnHold | Status::Solved)) => to,
             Some(other) => {
@@ -398,7 +466,10 @@ impl TicketLifecycle {
                 return;
             }
             None => {
-                let detail = format!("set_status by agent {agent} on ticket {}: the action names no status", ticket.id);
+                let detail = format!(
+                    "set_status by agent {agent} on ticket {}: the action names no status",
+                    ticket.id
+                );
                 fx.reject(RejectionKind::StatusNotSettable, detail);
                 return;
             }
@@ -412,7 +483,11 @@ impl TicketLifecycle {
                 fx.reject(RejectionKind::SolvedWithoutAssignee, detail);
             }
             Some(assignee) if assignee == agent => {
-                let cause = Cause { actor_kind: ActorKind::Agent, actor_id: Some(agent), reason: "agent" };
+                let cause = Cause {
+                    actor_kind: ActorKind::Agent,
+                    actor_id: Some(agent),
+                    reason: "agent",
+                };
                 self.transition(to, &cause, now, fx);
             }
             assignee => {
@@ -427,16 +502,24 @@ impl TicketLifecycle {
     }
 
     fn on_decision(&mut self, decision: RoutingDecision, now: Timestamp, fx: &mut Effects) {
-        if !self.is_mine(&decision.account, &decision.conversation, fx) || self.is_duplicate(b'd', &decision.decision_id, fx) {
+        if !self.is_mine(&decision.account, &decision.conversation, fx)
+            || self.is_duplicate(b'd', &decision.decision_id, fx)
+        {
             return;
         }
         let Some(ticket) = self.current.as_mut().filter(|t| t.id == decision.ticket_id) else {
-            let detail = format!("{:?} for ticket {}: not the conversation's open ticket", decision.kind, decision.ticket_id);
+            let detail = format!(
+                "{:?} for ticket {}: not the conversation's open ticket",
+                decision.kind, decision.ticket_id
+            );
             fx.reject(RejectionKind::StaleDecision, detail);
             return;
         };
         let Some(agent) = decision.agent_id else {
-            let detail = format!("{:?} for ticket {} names no agent", decision.kind, decision.ticket_id);
+            let detail = format!(
+                "{:?} for ticket {} names no agent",
+                decision.kind, decision.ticket_id
+            );
             fx.reject(RejectionKind::MissingAgent, detail);
             return;
         };
@@ -459,7 +542,11 @@ impl TicketLifecycle {
                 }
                 if ticket.status == Status::New {
                     let agent = ticket.assignee.clone();
-                    let cause = Cause { actor_kind: ActorKind::Routing, actor_id: agent.as_deref(), reason: &decision.reason };
+                    let cause = Cause {
+                        actor_kind: ActorKind::Routing,
+                        actor_id: agent.as_deref(),
+                        reason: &decision.reason,
+                    };
                     self.transition(Status::Open, &cause, now, fx);
                 }
             }
@@ -472,12 +559,15 @@ impl TicketLifecycle {
     }
 
     fn on_timer(&mut self, timer: TicketTimer, now: Timestamp, fx: &mut Effects) {
-        let due = self
-            .current
-            .as_ref()
-            .is_some_and(|t| t.id == timer.ticket_id && t.status == Status::Solved && t.close_due == Some(timer.due));
+        let due = self.current.as_ref().is_some_and(|t| {
+            t.id == timer.ticket_id && t.status == Status::Solved && t.close_due == Some(timer.due)
+        });
         if due {
-            let cause = Cause { actor_kind: ActorKind::Timer, actor_id: None, reason: "solved_to_closed" };
+            let cause = Cause {
+                actor_kind: ActorKind::Timer,
+                actor_id: None,
+                reason: "solved_to_closed",
+            };
             self.transition(Status::Closed, &cause, now, fx);
         }
     }
@@ -485,7 +575,9 @@ impl TicketLifecycle {
     /// Moves the current ticket to `to`, with every consequence: capacity, timers, metrics,
     /// and for live chat the immediate close after Solved.
     fn transition(&mut self, to: Status, cause: &Cause<'_>, now: Timestamp, fx: &mut Effects) {
-        let Some(ticket) = self.current.as_mut() else { return };
+        let Some(ticket) = self.current.as_mut() else {
+            return;
+        };
         let from = ticket.status;
         ticket.time_in.add(from, now.since(ticket.status_since));
         ticket.status = to;
@@ -494,7 +586,10 @@ impl TicketLifecycle {
         if from == Status::Solved {
             if let Some(due) = ticket.close_due.take() {
                 if to != Status::Closed {
-                    fx.timers.push(TimerCommand::Cancel(TicketTimer { ticket_id: ticket.id.clone(), due }));
+                    fx.timers.push(TimerCommand::Cancel(TicketTimer {
+                        ticket_id: ticket.id.clone(),
+                        due,
+                    }));
                 }
             }
             if to != Status::Closed {
@@ -504,7 +599,14 @@ impl TicketLifecycle {
         if matches!(to, Status::Pending | Status::OnHold) {
             ticket.ever_parked = true;
         }
-        fx.status_changes.push(status_change(&self.account, &self.conversation, ticket, Some(from), cause, now));
+        fx.status_changes.push(status_change(
+            &self.account,
+            &self.conversation,
+            ticket,
+            Some(from),
+            cause,
+            now,
+        ));
 
         let capacity = match (from.consumes_capacity(), to.consumes_capacity()) {
             (true, false) if to != Status::Closed => Some(RoutingRequestKind::Release),
@@ -516,28 +618,59 @@ impl TicketLifecycle {
         };
         if let Some(kind) = capacity {
             let agent = ticket.assignee.clone();
-            fx.routing_requests.push(routing_request(&self.account, &self.conversation, ticket, kind, agent.as_deref(), now));
+            fx.routing_requests.push(routing_request(
+                &self.account,
+                &self.conversation,
+                ticket,
+                kind,
+                agent.as_deref(),
+                now,
+            ));
         }
 
         match to {
             Status::Solved => {
                 ticket.first_solved_at.get_or_insert(now);
                 ticket.last_solved_at = Some(now);
-                fx.ticket_metrics.push(ticket_metrics(&self.account, &self.conversation, ticket, now));
+                fx.ticket_metrics.push(ticket_metrics(
+                    &self.account,
+                    &self.conversation,
+                    ticket,
+                    now,
+                ));
                 let gap = ticket.settings.solved_to_closed.min(MAX_SOLVED_TO_CLOSED);
                 if gap == Millis::ZERO {
-                    let close = Cause { actor_kind: ActorKind::Timer, actor_id: None, reason: "live_chat_closes_on_solve" };
+                    let close = Cause {
+                        actor_kind: ActorKind::Timer,
+                        actor_id: None,
+                        reason: "live_chat_closes_on_solve",
+                    };
                     self.transition(Status::Closed, &close, now, fx);
                 } else {
                     let due = now + gap;
                     ticket.close_due = Some(due);
-                    fx.timers.push(TimerCommand::Set(TicketTimer { ticket_id: ticket.id.clone(), due }));
+                    fx.timers.push(TimerCommand::Set(TicketTimer {
+                        ticket_id: ticket.id.clone(),
+                        due,
+                    }));
                 }
             }
             Status::Closed => {
-                fx.ticket_metrics.push(ticket_metrics(&self.account, &self.conversation, ticket, now));
+                fx.ticket_metrics.push(ticket_metrics(
+                    &self.account,
+                    &self.conversation,
+                    ticket,
+                    now,
+                ));
                 let agent = ticket.assignee.clone();
-                let request = routing_request(&self.account, &self.conversation, ticket, RoutingRequestKind::Close, agent.as_deref(), now);
+                let request = routing_request(
+                    &self.account,
+                    &self.conversation,
+                    ticket,
+                    RoutingRequestKind::Close,
+                    agent.as_deref(),
+                    now,
+                );
                 fx.routing_requests.push(request);
                 self.last_closed = self.current.take().map(|t| t.id);
             }
@@ -612,7 +745,11 @@ fn status_change(
         actor_id: cause.actor_id.map(str::to_owned),
         reason: cause.reason.to_owned(),
         assignee: ticket.assignee.clone(),
-        predecessor_ticket_id: if from.is_none() { ticket.predecessor.clone() } else { None },
+        predecessor_ticket_id: if from.is_none() {
+            ticket.predecessor.clone()
+        } else {
+            None
+        },
         at: now,
     }
 }
@@ -642,7 +779,12 @@ fn routing_request(
     }
 }
 
-fn ticket_metrics(account: &str, conversation: &str, ticket: &mut Ticket, now: Timestamp) -> TicketMetrics {
+fn ticket_metrics(
+    account: &str,
+    conversation: &str,
+    ticket: &mut Ticket,
+    now: Timestamp,
+) -> TicketMetrics {
     ticket.ordinals.metrics += 1;
     let mut times = ticket.time_in;
     times.add(ticket.status, now.since(ticket.status_since));
@@ -683,7 +825,10 @@ fn ticket_metrics(account: &str, conversation: &str, ticket: &mut Ticket, now: T
         end_user_messages: ticket.end_user_messages,
         assignee_stations: ticket.assignee_stations,
         group_stations: u32::from(ticket.settings.group.is_some()),
-        one_touch: ticket.last_solved_at.is_some() && ticket.agent_replies > 0 && !ticket.ever_parked && ticket.reopens == 0,
+        one_touch: ticket.last_solved_at.is_some()
+            && ticket.agent_replies > 0
+            && !ticket.ever_parked
+            && ticket.reopens == 0,
         at: now,
     }
 }

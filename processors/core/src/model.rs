@@ -147,9 +147,13 @@ impl Style {
 
     /// Parses a schema symbol.
     pub fn parse(s: &str) -> Option<Style> {
-        [Style::LiveChat, Style::LiveChatReturning, Style::SocialMessaging]
-            .into_iter()
-            .find(|style| style.as_str() == s)
+        [
+            Style::LiveChat,
+            Style::LiveChatReturning,
+            Style::SocialMessaging,
+        ]
+        .into_iter()
+        .find(|style| style.as_str() == s)
     }
 }
 

@@ -5,7 +5,9 @@
 //! current simulated time, move the clock, and every timer due on the way fires in due
 //! order, each applied before the next, until the simulation is idle at the target time.
 
-use crate::lifecycle::{Effects, Rejection, TicketInput, TicketLifecycle, TicketTimer, TimerCommand};
+use crate::lifecycle::{
+    Effects, Rejection, TicketInput, TicketLifecycle, TicketTimer, TimerCommand,
+};
 use crate::model::*;
 use crate::style::StyleTable;
 use crate::time::{Millis, Timestamp};
@@ -60,7 +62,8 @@ impl TicketSim {
 
     /// A conversation's lifecycle, if it has seen any input.
     pub fn conversation(&self, account: &str, conversation: &str) -> Option<&TicketLifecycle> {
-        self.conversations.get(&(account.to_owned(), conversation.to_owned()))
+        self.conversations
+            .get(&(account.to_owned(), conversation.to_owned()))
     }
 
     /// Every conversation's lifecycle, by account and conversation.
@@ -76,12 +79,19 @@ impl TicketSim {
     /// Feeds one input at the current time and applies its effects.
     pub fn feed(&mut self, input: TicketInput) -> Effects {
         let (account, conversation, brand, channel) = match &input {
-            TicketInput::Message(e) => (e.account.clone(), e.conversation.clone(), e.brand.clone(), Some(e.channel)),
+            TicketInput::Message(e) => (
+                e.account.clone(),
+                e.conversation.clone(),
+                e.brand.clone(),
+                Some(e.channel),
+            ),
             TicketInput::Action(a) => (a.account.clone(), a.conversation.clone(), None, None),
             TicketInput::Decision(d) => (d.account.clone(), d.conversation.clone(), None, None),
             TicketInput::Timer(_) => unreachable!("timers are fed by the clock"),
         };
-        let style = self.styles.resolve(&account, brand.as_deref(), channel.unwrap_or(Channel::Web));
+        let style =
+            self.styles
+                .resolve(&account, brand.as_deref(), channel.unwrap_or(Channel::Web));
         let key = (account.clone(), conversation.clone());
         let lifecycle = self
             .conversations
@@ -108,7 +118,11 @@ impl TicketSim {
                 .conversations
                 .get_mut(&(account.clone(), conversation.clone()))
                 .expect("a timer belongs to a known conversation");
-            let effects = lifecycle.step(TicketInput::Timer(TicketTimer { ticket_id, due }), &Default::default(), self.now);
+            let effects = lifecycle.step(
+                TicketInput::Timer(TicketTimer { ticket_id, due }),
+                &Default::default(),
+                self.now,
+            );
             self.apply(&account, &conversation, &effects);
         }
         self.now = self.now.max(target);
@@ -118,16 +132,32 @@ impl TicketSim {
         for command in &effects.timers {
             match command {
                 TimerCommand::Set(t) => {
-                    self.timers.insert((t.due, account.to_owned(), conversation.to_owned(), t.ticket_id.clone()));
+                    self.timers.insert((
+                        t.due,
+                        account.to_owned(),
+                        conversation.to_owned(),
+                        t.ticket_id.clone(),
+                    ));
                 }
                 TimerCommand::Cancel(t) => {
-                    self.timers.remove(&(t.due, account.to_owned(), conversation.to_owned(), t.ticket_id.clone()));
+                    self.timers.remove(&(
+                        t.due,
+                        account.to_owned(),
+                        conversation.to_owned(),
+                        t.ticket_id.clone(),
+                    ));
                 }
             }
         }
-        self.log.status_changes.extend_from_slice(&effects.status_changes);
-        self.log.routing_requests.extend_from_slice(&effects.routing_requests);
-        self.log.ticket_metrics.extend_from_slice(&effects.ticket_metrics);
+        self.log
+            .status_changes
+            .extend_from_slice(&effects.status_changes);
+        self.log
+            .routing_requests
+            .extend_from_slice(&effects.routing_requests);
+        self.log
+            .ticket_metrics
+            .extend_from_slice(&effects.ticket_metrics);
         self.log.rejections.extend_from_slice(&effects.rejections);
         self.log.duplicates += effects.duplicates;
     }
@@ -139,7 +169,13 @@ impl TicketSim {
 
     /// The end user of `account/conversation` writes on `channel`; the message id is given
     /// so tests can redeliver it.
-    pub fn end_user_writes(&mut self, account: &str, conversation: &str, channel: Channel, message_id: &str) -> Effects {
+    pub fn end_user_writes(
+        &mut self,
+        account: &str,
+        conversation: &str,
+        channel: Channel,
+        message_id: &str,
+    ) -> Effects {
         let event = ConversationEvent {
             event_id: message_id.to_owned(),
             account: account.to_owned(),
@@ -157,7 +193,14 @@ impl TicketSim {
     }
 
     /// An agent acts on the conversation's current ticket.
-    pub fn agent_does(&mut self, account: &str, conversation: &str, agent: &str, kind: AgentActionKind, status: Option<Status>) -> Effects {
+    pub fn agent_does(
+        &mut self,
+        account: &str,
+        conversation: &str,
+        agent: &str,
+        kind: AgentActionKind,
+        status: Option<Status>,
+    ) -> Effects {
         let action = AgentAction {
             action_id: self.fresh_id("action"),
             account: account.to_owned(),
@@ -171,13 +214,32 @@ impl TicketSim {
     }
 
     /// The agent sets the current ticket's status.
-    pub fn agent_sets(&mut self, account: &str, conversation: &str, agent: &str, status: Status) -> Effects {
-        self.agent_does(account, conversation, agent, AgentActionKind::SetStatus, Some(status))
+    pub fn agent_sets(
+        &mut self,
+        account: &str,
+        conversation: &str,
+        agent: &str,
+        status: Status,
+    ) -> Effects {
+        self.agent_does(
+            account,
+            conversation,
+            agent,
+            AgentActionKind::SetStatus,
+            Some(status),
+        )
     }
 
     /// The router decides about the conversation's current ticket (or, if it has none, a
     /// ticket id that does not exist).
-    pub fn router_decides(&mut self, account: &str, conversation: &str, kind: RoutingDecisionKind, agent: &str, reason: &str) -> Effects {
+    pub fn router_decides(
+        &mut self,
+        account: &str,
+        conversation: &str,
+        kind: RoutingDecisionKind,
+        agent: &str,
+        reason: &str,
+    ) -> Effects {
         let ticket_id = self
             .conversation(account, conversation)
             .and_then(|c| c.current().map(|t| t.id.to_owned()))
@@ -198,9 +260,21 @@ impl TicketSim {
     /// Offers the current ticket to `agent` and has them accept it: the router's answer to
     /// the accept is an assignment.
     pub fn route_to(&mut self, account: &str, conversation: &str, agent: &str) {
-        let _ = self.router_decides(account, conversation, RoutingDecisionKind::Offered, agent, "best_match");
+        let _ = self.router_decides(
+            account,
+            conversation,
+            RoutingDecisionKind::Offered,
+            agent,
+            "best_match",
+        );
         let _ = self.agent_does(account, conversation, agent, AgentActionKind::Accept, None);
-        let _ = self.router_decides(account, conversation, RoutingDecisionKind::Assigned, agent, "accepted");
+        let _ = self.router_decides(
+            account,
+            conversation,
+            RoutingDecisionKind::Assigned,
+            agent,
+            "accepted",
+        );
     }
 
     /// The status changes of one conversation as `from -> to` pairs, in order.

@@ -232,8 +232,14 @@ mod tests {
     #[test]
     fn defaults_per_style() {
         assert_eq!(validate_gap(Style::LiveChat, None), Ok(Millis::ZERO));
-        assert_eq!(validate_gap(Style::LiveChatReturning, None), Ok(Millis::hours(1)));
-        assert_eq!(validate_gap(Style::SocialMessaging, None), Ok(Millis::days(4)));
+        assert_eq!(
+            validate_gap(Style::LiveChatReturning, None),
+            Ok(Millis::hours(1))
+        );
+        assert_eq!(
+            validate_gap(Style::SocialMessaging, None),
+            Ok(Millis::days(4))
+        );
     }
 
     #[test]
@@ -242,9 +248,12 @@ mod tests {
             validate_gap(Style::SocialMessaging, Some(Millis::days(28))),
             Ok(Millis::days(28))
         );
-        let err = validate_gap(Style::SocialMessaging, Some(Millis(Millis::days(28).0 + 1))).unwrap_err();
+        let err =
+            validate_gap(Style::SocialMessaging, Some(Millis(Millis::days(28).0 + 1))).unwrap_err();
         assert!(matches!(err, StyleConfigError::GapTooLong { .. }));
-        let text = validate_gap(Style::SocialMessaging, Some(Millis::days(30))).unwrap_err().to_string();
+        let text = validate_gap(Style::SocialMessaging, Some(Millis::days(30)))
+            .unwrap_err()
+            .to_string();
         assert!(text.contains("solved_to_closed"), "{text}");
         assert!(text.contains("30d"), "{text}");
         assert!(text.contains("at most 28d"), "{text}");
@@ -268,14 +277,28 @@ mod tests {
     fn most_specific_configuration_wins() {
         let mut table = StyleTable::new();
         table.upsert(&config(None, None, Style::LiveChat)).unwrap();
-        table.upsert(&config(None, Some(Channel::Whatsapp), Style::SocialMessaging)).unwrap();
-        table.upsert(&config(Some("b1"), None, Style::LiveChatReturning)).unwrap();
+        table
+            .upsert(&config(
+                None,
+                Some(Channel::Whatsapp),
+                Style::SocialMessaging,
+            ))
+            .unwrap();
+        table
+            .upsert(&config(Some("b1"), None, Style::LiveChatReturning))
+            .unwrap();
         let style = |brand, channel| table.resolve("acme", brand, channel).style;
         assert_eq!(style(None, Channel::Web), Style::LiveChat);
         assert_eq!(style(None, Channel::Whatsapp), Style::SocialMessaging);
-        assert_eq!(style(Some("b1"), Channel::Whatsapp), Style::LiveChatReturning);
+        assert_eq!(
+            style(Some("b1"), Channel::Whatsapp),
+            Style::LiveChatReturning
+        );
         assert_eq!(style(Some("other"), Channel::Web), Style::LiveChat);
-        assert_eq!(table.resolve("unknown", None, Channel::Web), StyleSettings::default());
+        assert_eq!(
+            table.resolve("unknown", None, Channel::Web),
+            StyleSettings::default()
+        );
     }
 
     #[test]

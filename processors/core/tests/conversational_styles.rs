@@ -1,9 +1,9 @@
 //! Every behaviour of `reference/conversational-styles.txt` and the ticket rules of SPEC.md,
 //! one named test each, driven through the deterministic simulation harness.
 
+use parley_core::lifecycle::RejectionKind;
 use parley_core::sim::TicketSim;
 use parley_core::*;
-use parley_core::lifecycle::RejectionKind;
 use Status::*;
 
 const ACME: &str = "acme";
@@ -34,7 +34,11 @@ fn current(sim: &TicketSim, conversation: &str) -> Option<(String, Status, Optio
 }
 
 fn requests(sim: &TicketSim) -> Vec<(RoutingRequestKind, Option<String>)> {
-    sim.log.routing_requests.iter().map(|r| (r.kind, r.agent_id.clone())).collect()
+    sim.log
+        .routing_requests
+        .iter()
+        .map(|r| (r.kind, r.agent_id.clone()))
+        .collect()
 }
 
 fn agent(name: &str) -> Option<String> {
@@ -45,12 +49,23 @@ fn agent(name: &str) -> Option<String> {
 fn live_chat_full_story_new_routed_open_solved_closed_at_once() {
     let mut sim = sim_with(Style::LiveChat, None);
     let fx = sim.end_user_writes(ACME, "c1", Channel::Web, "m1");
-    assert_eq!(fx.status_changes[0].to, New, "the first message creates a New ticket");
-    assert_eq!(fx.routing_requests[0].kind, RoutingRequestKind::Enqueue, "and asks routing for an agent");
+    assert_eq!(
+        fx.status_changes[0].to, New,
+        "the first message creates a New ticket"
+    );
+    assert_eq!(
+        fx.routing_requests[0].kind,
+        RoutingRequestKind::Enqueue,
+        "and asks routing for an agent"
+    );
 
     sim.advance(Millis::seconds(20));
     sim.route_to(ACME, "c1", "ana");
-    assert_eq!(current(&sim, "c1").unwrap().1, Open, "accepting makes the ticket Open");
+    assert_eq!(
+        current(&sim, "c1").unwrap().1,
+        Open,
+        "accepting makes the ticket Open"
+    );
 
     sim.advance(Millis::seconds(10));
     let _ = sim.agent_does(ACME, "c1", "ana", AgentActionKind::Reply, None);
@@ -58,19 +73,38 @@ fn live_chat_full_story_new_routed_open_solved_closed_at_once() {
     sim.advance(Millis::minutes(5));
     let fx = sim.agent_sets(ACME, "c1", "ana", Solved);
 
-    let changes: Vec<_> = fx.status_changes.iter().map(|c| (c.from, c.to, c.actor_kind)).collect();
+    let changes: Vec<_> = fx
+        .status_changes
+        .iter()
+        .map(|c| (c.from, c.to, c.actor_kind))
+        .collect();
     assert_eq!(
         changes,
-        vec![(Some(Open), Solved, ActorKind::Agent), (Some(Solved), Closed, ActorKind::Timer)],
+        vec![
+            (Some(Open), Solved, ActorKind::Agent),
+            (Some(Solved), Closed, ActorKind::Timer)
+        ],
         "live chat's Solved then Closed is two records"
     );
-    assert_eq!(fx.ticket_metrics.len(), 2, "metrics at Solved and at Closed");
-    assert!(fx.timers.is_empty(), "no solve-to-close timer for live chat");
+    assert_eq!(
+        fx.ticket_metrics.len(),
+        2,
+        "metrics at Solved and at Closed"
+    );
+    assert!(
+        fx.timers.is_empty(),
+        "no solve-to-close timer for live chat"
+    );
     assert_eq!(current(&sim, "c1"), None);
     assert_eq!(sim.timers_pending(), 0);
     assert_eq!(
         sim.transitions(ACME, "c1"),
-        vec![(None, New), (Some(New), Open), (Some(Open), Solved), (Some(Solved), Closed)]
+        vec![
+            (None, New),
+            (Some(New), Open),
+            (Some(Open), Solved),
+            (Some(Solved), Closed)
+        ]
     );
 }
 
@@ -80,16 +114,31 @@ fn live_chat_returning_end_user_gets_a_new_ticket_that_follows_up() {
     let _ = sim.end_user_writes(ACME, "c1", Channel::Ios, "m1");
     sim.route_to(ACME, "c1", "ana");
     let _ = sim.agent_sets(ACME, "c1", "ana", Solved);
-    let first = sim.conversation(ACME, "c1").unwrap().last_closed().unwrap().to_owned();
+    let first = sim
+        .conversation(ACME, "c1")
+        .unwrap()
+        .last_closed()
+        .unwrap()
+        .to_owned();
 
     sim.advance(Millis::minutes(1));
     let fx = sim.end_user_writes(ACME, "c1", Channel::Ios, "m2");
     let created = &fx.status_changes[0];
     assert_eq!((created.from, created.to), (None, New));
-    assert_ne!(created.ticket_id, first, "no overlap between the first and the next conversation");
-    assert_eq!(created.predecessor_ticket_id.as_deref(), Some(first.as_str()));
+    assert_ne!(
+        created.ticket_id, first,
+        "no overlap between the first and the next conversation"
+    );
+    assert_eq!(
+        created.predecessor_ticket_id.as_deref(),
+        Some(first.as_str())
+    );
     assert_eq!(created.reason, "follow_up");
-    assert_eq!(fx.routing_requests[0].kind, RoutingRequestKind::Enqueue, "the new ticket is routed afresh");
+    assert_eq!(
+        fx.routing_requests[0].kind,
+        RoutingRequestKind::Enqueue,
+        "the new ticket is routed afresh"
+    );
 }
 
 #[test]
@@ -117,19 +166,44 @@ fn returning_customer_within_the_gap_reopens_the_same_ticket_with_the_same_agent
     let fx = sim.agent_sets(ACME, "c1", "ana", Solved);
     let (ticket, status, _) = current(&sim, "c1").unwrap();
     assert_eq!(status, Solved, "not closed at once: there is a gap");
-    assert_eq!(fx.timers, vec![TimerCommand::Set(TicketTimer { ticket_id: ticket.clone(), due: sim.now() + Millis::hours(1) })]);
+    assert_eq!(
+        fx.timers,
+        vec![TimerCommand::Set(TicketTimer {
+            ticket_id: ticket.clone(),
+            due: sim.now() + Millis::hours(1)
+        })]
+    );
 
     sim.advance(Millis::minutes(40));
     let fx = sim.end_user_writes(ACME, "c1", Channel::Web, "m2");
-    assert_eq!(current(&sim, "c1"), Some((ticket.clone(), Open, agent("ana"))), "same ticket, same agent");
+    assert_eq!(
+        current(&sim, "c1"),
+        Some((ticket.clone(), Open, agent("ana"))),
+        "same ticket, same agent"
+    );
     assert_eq!(fx.status_changes[0].actor_kind, ActorKind::EndUser);
     assert_eq!(fx.status_changes[0].reason, "end_user_reply");
-    assert!(matches!(fx.timers[..], [TimerCommand::Cancel(_)]), "the close is called off");
-    assert_eq!(fx.routing_requests[0].kind, RoutingRequestKind::Consume, "back on the agent's capacity");
-    assert_eq!(fx.routing_requests[0].agent_id, agent("ana"), "no queue again: same agent");
+    assert!(
+        matches!(fx.timers[..], [TimerCommand::Cancel(_)]),
+        "the close is called off"
+    );
+    assert_eq!(
+        fx.routing_requests[0].kind,
+        RoutingRequestKind::Consume,
+        "back on the agent's capacity"
+    );
+    assert_eq!(
+        fx.routing_requests[0].agent_id,
+        agent("ana"),
+        "no queue again: same agent"
+    );
 
     sim.advance(Millis::hours(2));
-    assert_eq!(current(&sim, "c1").unwrap().1, Open, "a cancelled timer never fires");
+    assert_eq!(
+        current(&sim, "c1").unwrap().1,
+        Open,
+        "a cancelled timer never fires"
+    );
 }
 
 #[test]
@@ -142,7 +216,10 @@ fn returning_customer_can_reopen_many_times_before_the_ticket_closes() {
         let _ = sim.agent_sets(ACME, "c1", "ana", Solved);
         sim.advance(Millis::minutes(59));
         let _ = sim.end_user_writes(ACME, "c1", Channel::Web, &format!("again-{round}"));
-        assert_eq!(current(&sim, "c1").unwrap(), (ticket.clone(), Open, agent("ana")));
+        assert_eq!(
+            current(&sim, "c1").unwrap(),
+            (ticket.clone(), Open, agent("ana"))
+        );
     }
     let fx = sim.agent_sets(ACME, "c1", "ana", Solved);
     assert_eq!(fx.ticket_metrics[0].reopens, 3);
@@ -159,13 +236,23 @@ fn returning_customer_after_the_gap_gets_a_new_ticket() {
 
     sim.advance(Millis::hours(1));
     let closed = sim.log.status_changes.last().unwrap();
-    assert_eq!((closed.from, closed.to, closed.actor_kind), (Some(Solved), Closed, ActorKind::Timer));
-    assert_eq!(closed.at, solved_at + Millis::hours(1), "closed exactly when the gap runs out");
+    assert_eq!(
+        (closed.from, closed.to, closed.actor_kind),
+        (Some(Solved), Closed, ActorKind::Timer)
+    );
+    assert_eq!(
+        closed.at,
+        solved_at + Millis::hours(1),
+        "closed exactly when the gap runs out"
+    );
     assert_eq!(closed.reason, "solved_to_closed");
 
     let fx = sim.end_user_writes(ACME, "c1", Channel::Web, "m2");
     assert_eq!(fx.status_changes[0].to, New);
-    assert_eq!(fx.status_changes[0].predecessor_ticket_id.as_deref(), Some(ticket.as_str()));
+    assert_eq!(
+        fx.status_changes[0].predecessor_ticket_id.as_deref(),
+        Some(ticket.as_str())
+    );
 }
 
 #[test]
@@ -181,10 +268,17 @@ fn the_solve_to_close_timer_starts_again_at_the_next_solved() {
     let second_solve = sim.now();
 
     sim.advance(Millis::minutes(59));
-    assert_eq!(current(&sim, "c1").unwrap().1, Solved, "the first solve's deadline has passed: nothing happens");
+    assert_eq!(
+        current(&sim, "c1").unwrap().1,
+        Solved,
+        "the first solve's deadline has passed: nothing happens"
+    );
     sim.advance(Millis::minutes(1));
     assert_eq!(current(&sim, "c1"), None);
-    assert_eq!(sim.log.status_changes.last().unwrap().at, second_solve + Millis::hours(1));
+    assert_eq!(
+        sim.log.status_changes.last().unwrap().at,
+        second_solve + Millis::hours(1)
+    );
 }
 
 #[test]
@@ -209,10 +303,17 @@ fn social_messaging_pending_on_hold_and_solved_free_capacity_and_a_reply_takes_i
     for (n, parked) in [Pending, OnHold, Solved].into_iter().enumerate() {
         let _ = sim.agent_sets(ACME, "c1", "ana", parked);
         let _ = sim.end_user_writes(ACME, "c1", Channel::Messenger, &format!("reply-{n}"));
-        assert_eq!(current(&sim, "c1").unwrap().1, Open, "a customer reply on {parked} sends the ticket back to Open");
+        assert_eq!(
+            current(&sim, "c1").unwrap().1,
+            Open,
+            "a customer reply on {parked} sends the ticket back to Open"
+        );
         assert_eq!(
             requests(&sim)[seen..],
-            [(RoutingRequestKind::Release, agent("ana")), (RoutingRequestKind::Consume, agent("ana"))],
+            [
+                (RoutingRequestKind::Release, agent("ana")),
+                (RoutingRequestKind::Consume, agent("ana"))
+            ],
             "{parked} frees the agent's capacity; the reply consumes it again"
         );
         seen = requests(&sim).len();
@@ -243,7 +344,11 @@ fn social_messaging_moving_between_parked_statuses_changes_no_capacity() {
     let fx = sim.agent_sets(ACME, "c1", "ana", Solved);
     assert!(fx.routing_requests.is_empty());
     let fx = sim.agent_sets(ACME, "c1", "ana", Open);
-    assert_eq!(fx.routing_requests[0].kind, RoutingRequestKind::Consume, "the agent reopening takes capacity again");
+    assert_eq!(
+        fx.routing_requests[0].kind,
+        RoutingRequestKind::Consume,
+        "the agent reopening takes capacity again"
+    );
 }
 
 #[test]
@@ -257,7 +362,10 @@ fn social_messaging_twenty_eight_days_in_solved_then_closed_and_a_new_ticket_aft
     sim.advance(Millis::days(1));
     assert_eq!(current(&sim, "c1"), None);
     let fx = sim.end_user_writes(ACME, "c1", Channel::Instagram, "m2");
-    assert_eq!(fx.status_changes[0].to, New, "a customer responding after this gets a new ticket");
+    assert_eq!(
+        fx.status_changes[0].to, New,
+        "a customer responding after this gets a new ticket"
+    );
 }
 
 #[test]
@@ -302,7 +410,13 @@ fn every_ticket_closes_at_most_28_days_after_solved_whatever_the_settings_say() 
         at: T0,
     };
     let fx = lifecycle.step(TicketInput::Action(solve), &style, T0);
-    assert_eq!(fx.timers, vec![TimerCommand::Set(TicketTimer { ticket_id: id, due: T0 + Millis::days(28) })]);
+    assert_eq!(
+        fx.timers,
+        vec![TimerCommand::Set(TicketTimer {
+            ticket_id: id,
+            due: T0 + Millis::days(28)
+        })]
+    );
     // And a configuration that says more is refused before it gets that far.
     let refused = sim.styles.upsert(&StyleConfig {
         account: ACME.into(),
@@ -340,7 +454,11 @@ fn a_style_change_applies_to_tickets_created_after_it() {
     assert_eq!(fx.status_changes[0].style, Style::LiveChat);
 
     let fx = sim.agent_sets(ACME, "old", "ana", Solved);
-    assert_eq!(fx.status_changes.len(), 1, "the open ticket keeps social messaging: no close at once");
+    assert_eq!(
+        fx.status_changes.len(),
+        1,
+        "the open ticket keeps social messaging: no close at once"
+    );
     assert_eq!(fx.status_changes[0].style, Style::SocialMessaging);
     assert_eq!(current(&sim, "old").unwrap().1, Solved);
 }
@@ -349,11 +467,29 @@ fn a_style_change_applies_to_tickets_created_after_it() {
 fn new_becomes_open_only_by_assignment_and_never_returns_to_new() {
     let mut sim = TicketSim::new(T0);
     let _ = sim.end_user_writes(ACME, "c1", Channel::Web, "m1");
-    let fx = sim.router_decides(ACME, "c1", RoutingDecisionKind::Offered, "ana", "best_match");
-    assert!(fx.status_changes.is_empty(), "an offer is not an assignment");
-    let fx = sim.router_decides(ACME, "c1", RoutingDecisionKind::Assigned, "ana", "auto_accept");
+    let fx = sim.router_decides(
+        ACME,
+        "c1",
+        RoutingDecisionKind::Offered,
+        "ana",
+        "best_match",
+    );
+    assert!(
+        fx.status_changes.is_empty(),
+        "an offer is not an assignment"
+    );
+    let fx = sim.router_decides(
+        ACME,
+        "c1",
+        RoutingDecisionKind::Assigned,
+        "ana",
+        "auto_accept",
+    );
     let change = &fx.status_changes[0];
-    assert_eq!((change.from, change.to, change.actor_kind), (Some(New), Open, ActorKind::Routing));
+    assert_eq!(
+        (change.from, change.to, change.actor_kind),
+        (Some(New), Open, ActorKind::Routing)
+    );
     assert_eq!(change.reason, "auto_accept");
     assert_eq!(change.assignee, agent("ana"));
     let fx = sim.agent_sets(ACME, "c1", "ana", New);
@@ -367,7 +503,11 @@ fn solved_needs_an_assignee() {
     let fx = sim.agent_sets(ACME, "c1", "ana", Solved);
     assert_eq!(fx.rejections.len(), 1);
     assert_eq!(fx.rejections[0].kind, RejectionKind::SolvedWithoutAssignee);
-    assert!(fx.rejections[0].detail.contains("assignee"), "{}", fx.rejections[0]);
+    assert!(
+        fx.rejections[0].detail.contains("assignee"),
+        "{}",
+        fx.rejections[0]
+    );
     assert_eq!(current(&sim, "c1").unwrap().1, New);
 }
 
@@ -401,10 +541,24 @@ fn closed_is_final() {
 
     let fx = sim.agent_sets(ACME, "c1", "ana", Open);
     assert_eq!(fx.rejections[0].kind, RejectionKind::NoTicket);
-    assert!(fx.rejections[0].detail.contains("closed"), "{}", fx.rejections[0]);
-    let fx = sim.router_decides(ACME, "c1", RoutingDecisionKind::Assigned, "bob", "best_match");
+    assert!(
+        fx.rejections[0].detail.contains("closed"),
+        "{}",
+        fx.rejections[0]
+    );
+    let fx = sim.router_decides(
+        ACME,
+        "c1",
+        RoutingDecisionKind::Assigned,
+        "bob",
+        "best_match",
+    );
     assert_eq!(fx.rejections[0].kind, RejectionKind::StaleDecision);
-    assert_eq!(sim.log.status_changes.len(), changes, "nothing changed the closed ticket");
+    assert_eq!(
+        sim.log.status_changes.len(),
+        changes,
+        "nothing changed the closed ticket"
+    );
 }
 
 #[test]
@@ -417,7 +571,10 @@ fn agent_messages_never_change_the_status() {
     assert!(fx.is_empty());
     assert_eq!(current(&sim, "c1").unwrap().1, Pending);
     let _ = sim.agent_sets(ACME, "c1", "ana", Solved);
-    assert_eq!(sim.log.ticket_metrics[0].agent_replies, 1, "but they are recorded");
+    assert_eq!(
+        sim.log.ticket_metrics[0].agent_replies, 1,
+        "but they are recorded"
+    );
 }
 
 #[test]
@@ -432,7 +589,10 @@ fn duplicate_deliveries_of_a_channel_message_are_applied_once() {
     let _ = sim.end_user_writes(ACME, "c1", Channel::Whatsapp, "wamid.B");
     let _ = sim.agent_sets(ACME, "c1", "ana", Pending);
     let fx = sim.end_user_writes(ACME, "c1", Channel::Whatsapp, "wamid.B");
-    assert!(fx.is_empty(), "a redelivered reply does not reopen the ticket");
+    assert!(
+        fx.is_empty(),
+        "a redelivered reply does not reopen the ticket"
+    );
     assert_eq!(current(&sim, "c1").unwrap().1, Pending);
 }
 
@@ -445,7 +605,12 @@ fn dedup_memory_is_bounded_per_conversation() {
     // The oldest id fell out of the window: it counts as a new message again.
     let fx = sim.end_user_writes(ACME, "c1", Channel::Web, "m0");
     assert_eq!(fx.duplicates, 0);
-    let fx = sim.end_user_writes(ACME, "c1", Channel::Web, &format!("m{}", lifecycle::DEDUP_WINDOW));
+    let fx = sim.end_user_writes(
+        ACME,
+        "c1",
+        Channel::Web,
+        &format!("m{}", lifecycle::DEDUP_WINDOW),
+    );
     assert_eq!(fx.duplicates, 1);
 }
 
@@ -455,7 +620,13 @@ fn accept_and_decline_are_forwarded_only_for_the_agent_offered() {
     let _ = sim.end_user_writes(ACME, "c1", Channel::Web, "m1");
     let fx = sim.agent_does(ACME, "c1", "ana", AgentActionKind::Accept, None);
     assert_eq!(fx.rejections[0].kind, RejectionKind::NoOfferToAgent);
-    let _ = sim.router_decides(ACME, "c1", RoutingDecisionKind::Offered, "ana", "best_match");
+    let _ = sim.router_decides(
+        ACME,
+        "c1",
+        RoutingDecisionKind::Offered,
+        "ana",
+        "best_match",
+    );
     let fx = sim.agent_does(ACME, "c1", "bob", AgentActionKind::Decline, None);
     assert_eq!(fx.rejections[0].kind, RejectionKind::NoOfferToAgent);
     let fx = sim.agent_does(ACME, "c1", "ana", AgentActionKind::Decline, None);
@@ -476,11 +647,26 @@ fn a_reopened_ticket_whose_agent_was_unassigned_goes_back_to_the_queue() {
     let _ = sim.end_user_writes(ACME, "c1", Channel::Web, "m1");
     sim.route_to(ACME, "c1", "ana");
     let _ = sim.agent_sets(ACME, "c1", "ana", Pending);
-    let _ = sim.router_decides(ACME, "c1", RoutingDecisionKind::Unassigned, "ana", "returning_customer_grace_expired");
+    let _ = sim.router_decides(
+        ACME,
+        "c1",
+        RoutingDecisionKind::Unassigned,
+        "ana",
+        "returning_customer_grace_expired",
+    );
     let fx = sim.end_user_writes(ACME, "c1", Channel::Web, "m2");
     assert_eq!(fx.routing_requests[0].kind, RoutingRequestKind::Enqueue);
-    let fx = sim.router_decides(ACME, "c1", RoutingDecisionKind::Assigned, "bob", "best_match");
-    assert!(fx.status_changes.is_empty(), "already Open: a new assignee is no status change");
+    let fx = sim.router_decides(
+        ACME,
+        "c1",
+        RoutingDecisionKind::Assigned,
+        "bob",
+        "best_match",
+    );
+    assert!(
+        fx.status_changes.is_empty(),
+        "already Open: a new assignee is no status change"
+    );
     let fx = sim.agent_sets(ACME, "c1", "bob", Solved);
     assert_eq!(fx.ticket_metrics[0].assignee_stations, 2);
 }
@@ -490,7 +676,13 @@ fn ticket_metrics_at_solved_and_closed() {
     let mut sim = sim_with(Style::LiveChatReturning, Some(Millis::hours(1)));
     let _ = sim.end_user_writes(ACME, "c1", Channel::Web, "m1");
     sim.advance(Millis::seconds(30));
-    let _ = sim.router_decides(ACME, "c1", RoutingDecisionKind::Offered, "ana", "best_match");
+    let _ = sim.router_decides(
+        ACME,
+        "c1",
+        RoutingDecisionKind::Offered,
+        "ana",
+        "best_match",
+    );
     sim.advance(Millis::seconds(10));
     let _ = sim.agent_does(ACME, "c1", "ana", AgentActionKind::Accept, None);
     let _ = sim.router_decides(ACME, "c1", RoutingDecisionKind::Assigned, "ana", "accepted");
@@ -500,7 +692,9 @@ fn ticket_metrics_at_solved_and_closed() {
     let _ = sim.agent_sets(ACME, "c1", "ana", Solved);
     sim.advance(Millis::hours(1));
 
-    let [solved, closed] = &sim.log.ticket_metrics[..] else { panic!("{:?}", sim.log.ticket_metrics) };
+    let [solved, closed] = &sim.log.ticket_metrics[..] else {
+        panic!("{:?}", sim.log.ticket_metrics)
+    };
     assert_eq!(solved.status, Solved);
     assert_eq!(solved.time_in_queue_ms, Some(Millis::seconds(40)));
     assert_eq!(solved.offer_acceptance_time_ms, Some(Millis::seconds(10)));
@@ -512,7 +706,14 @@ fn ticket_metrics_at_solved_and_closed() {
     assert_eq!(solved.solved_time_ms, Millis::ZERO);
     assert_eq!(solved.closed_at, None);
     assert!(solved.one_touch);
-    assert_eq!((solved.agent_replies, solved.end_user_messages, solved.assignee_stations), (1, 1, 1));
+    assert_eq!(
+        (
+            solved.agent_replies,
+            solved.end_user_messages,
+            solved.assignee_stations
+        ),
+        (1, 1, 1)
+    );
 
     assert_eq!(closed.status, Closed);
     assert_eq!(closed.closed_at, Some(closed.at));
@@ -552,8 +753,21 @@ fn same_inputs_give_identical_outputs_and_ids() {
     };
     let (a, b) = (run(), run());
     assert_eq!(a, b);
-    let ids: std::collections::BTreeSet<_> = a.status_changes.iter().map(|c| c.change_id.clone()).collect();
-    assert_eq!(ids.len(), a.status_changes.len(), "every status change has its own id");
-    let c1: std::collections::BTreeSet<_> = a.status_changes.iter().filter(|c| c.conversation == "c1").map(|c| &c.ticket_id).collect();
+    let ids: std::collections::BTreeSet<_> = a
+        .status_changes
+        .iter()
+        .map(|c| c.change_id.clone())
+        .collect();
+    assert_eq!(
+        ids.len(),
+        a.status_changes.len(),
+        "every status change has its own id"
+    );
+    let c1: std::collections::BTreeSet<_> = a
+        .status_changes
+        .iter()
+        .filter(|c| c.conversation == "c1")
+        .map(|c| &c.ticket_id)
+        .collect();
     assert_eq!(c1.len(), 2, "the follow-up has a new id");
 }

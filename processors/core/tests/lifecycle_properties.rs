@@ -12,14 +12,33 @@ const AGENTS: [&str; 3] = ["ana", "bob", "eve"];
 
 #[derive(Clone, Debug)]
 enum Op {
-    Write { conversation: usize, message: u8 },
-    Decide { conversation: usize, agent: usize, kind: RoutingDecisionKind },
-    Act { conversation: usize, agent: usize, kind: AgentActionKind, status: Option<Status> },
+    Write {
+        conversation: usize,
+        message: u8,
+    },
+    Decide {
+        conversation: usize,
+        agent: usize,
+        kind: RoutingDecisionKind,
+    },
+    Act {
+        conversation: usize,
+        agent: usize,
+        kind: AgentActionKind,
+        status: Option<Status>,
+    },
     Advance(Millis),
 }
 
 fn status() -> impl Strategy<Value = Status> {
-    prop::sample::select(vec![Status::New, Status::Open, Status::Pending, Status::OnHold, Status::Solved, Status::Closed])
+    prop::sample::select(vec![
+        Status::New,
+        Status::Open,
+        Status::Pending,
+        Status::OnHold,
+        Status::Solved,
+        Status::Closed,
+    ])
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -86,15 +105,38 @@ fn run(styles: &[(Style, Option<Millis>)], ops: &[Op]) -> TicketSim {
     }
     for op in ops {
         let _ = match op {
-            Op::Write { conversation, message } => {
-                sim.end_user_writes(ACME, &format!("c{conversation}"), channel(*conversation), &format!("m{message}"))
-            }
-            Op::Decide { conversation, agent, kind } => {
-                sim.router_decides(ACME, &format!("c{conversation}"), *kind, AGENTS[*agent], "best_match")
-            }
-            Op::Act { conversation, agent, kind, status } => {
-                sim.agent_does(ACME, &format!("c{conversation}"), AGENTS[*agent], *kind, *status)
-            }
+            Op::Write {
+                conversation,
+                message,
+            } => sim.end_user_writes(
+                ACME,
+                &format!("c{conversation}"),
+                channel(*conversation),
+                &format!("m{message}"),
+            ),
+            Op::Decide {
+                conversation,
+                agent,
+                kind,
+            } => sim.router_decides(
+                ACME,
+                &format!("c{conversation}"),
+                *kind,
+                AGENTS[*agent],
+                "best_match",
+            ),
+            Op::Act {
+                conversation,
+                agent,
+                kind,
+                status,
+            } => sim.agent_does(
+                ACME,
+                &format!("c{conversation}"),
+                AGENTS[*agent],
+                *kind,
+                *status,
+            ),
             Op::Advance(span) => {
                 sim.advance(*span);
                 continue;
@@ -105,9 +147,14 @@ fn run(styles: &[(Style, Option<Millis>)], ops: &[Op]) -> TicketSim {
 }
 
 fn gap_of(styles: &[(Style, Option<Millis>)], change: &StatusChange) -> Millis {
-    let n = Channel::ALL.iter().position(|c| *c == change.channel).unwrap();
+    let n = Channel::ALL
+        .iter()
+        .position(|c| *c == change.channel)
+        .unwrap();
     let (style, configured) = styles[n];
-    configured.unwrap_or_else(|| style::default_gap(style)).min(style::MAX_SOLVED_TO_CLOSED)
+    configured
+        .unwrap_or_else(|| style::default_gap(style))
+        .min(style::MAX_SOLVED_TO_CLOSED)
 }
 
 proptest! {

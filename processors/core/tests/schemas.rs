@@ -8,14 +8,19 @@ use std::fmt::Debug;
 use std::path::PathBuf;
 
 fn schema(file: &str) -> Schema {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas").join(file);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../schemas")
+        .join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     Schema::parse_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(file: &str, value: &T) {
     let schema = schema(file);
-    let avro = to_value(value).unwrap().resolve(&schema).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let avro = to_value(value)
+        .unwrap()
+        .resolve(&schema)
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
     let bytes = to_avro_datum(&schema, avro).unwrap_or_else(|e| panic!("{file}: {e}"));
     let decoded = from_avro_datum(&schema, &mut bytes.as_slice(), None).unwrap();
     let back: T = from_value(&decoded).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -30,11 +35,23 @@ fn every_schema_file_parses_and_is_in_namespace_parley() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "avsc") {
             let schema = schema(path.file_name().unwrap().to_str().unwrap());
-            let Schema::Record(record) = schema else { panic!("{} is not a record", path.display()) };
-            assert_eq!(record.name.namespace.as_deref(), Some("parley"), "{}", path.display());
+            let Schema::Record(record) = schema else {
+                panic!("{} is not a record", path.display())
+            };
+            assert_eq!(
+                record.name.namespace.as_deref(),
+                Some("parley"),
+                "{}",
+                path.display()
+            );
             assert!(record.doc.is_some(), "{} has no doc", path.display());
             for field in &record.fields {
-                assert!(field.doc.is_some(), "{}: field {} has no doc", path.display(), field.name);
+                assert!(
+                    field.doc.is_some(),
+                    "{}: field {} has no doc",
+                    path.display(),
+                    field.name
+                );
             }
             count += 1;
         }
@@ -56,11 +73,20 @@ fn conversation_event_round_trips() {
             received_at: Timestamp(1_700_000_000_250),
             text: Some("Hello, my order is late".into()),
             attachments: vec![
-                Attachment { kind: AttachmentKind::Image, reference: Some("media-1".into()) },
-                Attachment { kind: AttachmentKind::Location, reference: None },
+                Attachment {
+                    kind: AttachmentKind::Image,
+                    reference: Some("media-1".into()),
+                },
+                Attachment {
+                    kind: AttachmentKind::Location,
+                    reference: None,
+                },
             ],
             author_name: Some("Ana".into()),
-            reply_handles: vec![ReplyHandle { name: "phone_number_id".into(), value: "1234".into() }],
+            reply_handles: vec![ReplyHandle {
+                name: "phone_number_id".into(),
+                value: "1234".into(),
+            }],
         },
     );
     round_trip(
@@ -112,8 +138,16 @@ fn agent_presence_round_trips() {
             account: "acme".into(),
             agent_id: "agent-7".into(),
             channels: vec![
-                ChannelPresence { channel: Channel::Web, status: AgentStatus::Online, capacity: 3 },
-                ChannelPresence { channel: Channel::Line, status: AgentStatus::TransfersOnly, capacity: 1 },
+                ChannelPresence {
+                    channel: Channel::Web,
+                    status: AgentStatus::Online,
+                    capacity: 3,
+                },
+                ChannelPresence {
+                    channel: Channel::Line,
+                    status: AgentStatus::TransfersOnly,
+                    capacity: 1,
+                },
             ],
             skills: vec!["billing".into(), "german".into()],
             groups: vec!["tier-1".into()],
