@@ -282,11 +282,29 @@ impl TicketLifecycle {
         self.clock = self.clock.max(now);
         let now = self.clock;
         let mut fx = Effects::default();
+        let input_id = match &input {
+            TicketInput::Message(e) => Some(input_hash(b'm', &e.event_id)),
+            TicketInput::Action(a) => Some(input_hash(b'a', &a.action_id)),
+            TicketInput::Decision(d) => Some(input_hash(b'd', &d.decision_id)),
+            TicketInput::Timer(_) => None,
+        };
+        if input_id.is_some_and(|id| self.recent.contains(&id)) {
+            fx.duplicates = 1;
+            return fx;
+        }
         match input {
             TicketInput::Message(event) => self.on_message(event, style, now, &mut fx),
             TicketInput::Action(action) => self.on_action(action, now, &mut fx),
             TicketInput::Decision(decision) => self.on_decision(decision, now, &mut fx),
             TicketInput::Timer(timer) => self.on_timer(timer, now, &mut fx),
+        }
+        // A refused input leaves the state as it was, its id included: a redelivery is
+        // refused again rather than taken for a duplicate.
+        if let (Some(id), true) = (input_id, fx.rejections.is_empty()) {
+            if self.recent.len() == DEDUP_WINDOW {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(id);
         }
         fx
     }
@@ -298,9 +316,7 @@ impl TicketLifecycle {
         now: Timestamp,
         fx: &mut Effects,
     ) {
-        if !self.is_mine(&event.account, &event.conversation, fx)
-            || self.is_duplicate(b'm', &event.event_id, fx)
-        {
+        if !self.is_mine(&event.account, &event.conversation, fx) {
             return;
         }
         let Some(ticket) = self.current.as_mut() else {
@@ -383,9 +399,7 @@ impl TicketLifecycle {
     }
 
     fn on_action(&mut self, action: AgentAction, now: Timestamp, fx: &mut Effects) {
-        if !self.is_mine(&action.account, &action.conversation, fx)
-            || self.is_duplicate(b'a', &action.action_id, fx)
-        {
+        if !self.is_mine(&action.account, &action.conversation, fx) {
             return;
         }
         let Some(ticket) = self.current.as_mut() else {
@@ -502,9 +516,7 @@ impl TicketLifecycle {
     }
 
     fn on_decision(&mut self, decision: RoutingDecision, now: Timestamp, fx: &mut Effects) {
-        if !self.is_mine(&decision.account, &decision.conversation, fx)
-            || self.is_duplicate(b'd', &decision.decision_id, fx)
-        {
+        if !self.is_mine(&decision.account, &decision.conversation, fx) {
             return;
         }
         let Some(ticket) = self.current.as_mut().filter(|t| t.id == decision.ticket_id) else {
@@ -689,20 +701,10 @@ impl TicketLifecycle {
         }
         mine
     }
+}
 
-    /// Whether an input id was seen recently; remembers it if not.
-    fn is_duplicate(&mut self, kind: u8, id: &str, fx: &mut Effects) -> bool {
-        let hash = stable_hash(&[&[kind], id.as_bytes()]);
-        if self.recent.contains(&hash) {
-            fx.duplicates += 1;
-            return true;
-        }
-        if self.recent.len() == DEDUP_WINDOW {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(hash);
-        false
-    }
+fn input_hash(kind: u8, id: &str) -> u64 {
+    stable_hash(&[&[kind], id.as_bytes()])
 }
 
 /// A read-only view of a conversation's current ticket.
@@ -830,5 +832,55 @@ fn ticket_metrics(
             && !ticket.ever_parked
             && ticket.reopens == 0,
         at: now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn solve_by(agent: &str, id: &str) -> TicketInput {
+        TicketInput::Action(AgentAction {
+            action_id: id.into(),
+            account: "acme".into(),
+            conversation: "c1".into(),
+            agent_id: agent.into(),
+            kind: AgentActionKind::SetStatus,
+            status: Some(Status::Solved),
+            at: Timestamp(0),
+        })
+    }
+
+    #[test]
+    fn a_refused_input_leaves_the_state_as_it_was() {
+        let style = StyleSettings::default();
+        let mut lifecycle = TicketLifecycle::new("acme", "c1");
+        let message = ConversationEvent {
+            event_id: "m1".into(),
+            account: "acme".into(),
+            brand: None,
+            conversation: "c1".into(),
+            channel: Channel::Web,
+            sent_at: Timestamp(0),
+            received_at: Timestamp(0),
+            text: None,
+            attachments: vec![],
+            author_name: None,
+            reply_handles: vec![],
+        };
+        let _ = lifecycle.step(TicketInput::Message(message), &style, Timestamp(10));
+        let before = lifecycle.clone();
+        let fx = lifecycle.step(solve_by("ana", "a1"), &style, Timestamp(10));
+        assert_eq!(fx.rejections.len(), 1);
+        assert_eq!(lifecycle, before, "the runtime may drop a rejected step's effects");
+        let again = lifecycle.step(solve_by("ana", "a1"), &style, Timestamp(10));
+        assert_eq!(again.rejections, fx.rejections, "a redelivery is refused again, not dropped");
+    }
+
+    #[test]
+    fn input_for_another_conversation_is_refused() {
+        let mut lifecycle = TicketLifecycle::new("acme", "c2");
+        let fx = lifecycle.step(solve_by("ana", "a1"), &StyleSettings::default(), Timestamp(0));
+        assert_eq!(fx.rejections[0].kind, RejectionKind::WrongConversation);
     }
 }
