@@ -279,8 +279,7 @@ impl TicketLifecycle {
 
     /// Applies one input at `now` under `style` and returns what it caused.
     pub fn step(&mut self, input: TicketInput, style: &StyleSettings, now: Timestamp) -> Effects {
-        self.clock = self.clock.max(now);
-        let now = self.clock;
+        let now = self.clock.max(now);
         let mut fx = Effects::default();
         let input_id = match &input {
             TicketInput::Message(e) => Some(input_hash(b'm', &e.event_id)),
@@ -298,13 +297,16 @@ impl TicketLifecycle {
             TicketInput::Decision(decision) => self.on_decision(decision, now, &mut fx),
             TicketInput::Timer(timer) => self.on_timer(timer, now, &mut fx),
         }
-        // A refused input leaves the state as it was, its id included: a redelivery is
-        // refused again rather than taken for a duplicate.
-        if let (Some(id), true) = (input_id, fx.rejections.is_empty()) {
-            if self.recent.len() == DEDUP_WINDOW {
-                self.recent.pop_front();
+        // A refused input leaves the state as it was, its id and the clock included: a
+        // redelivery is refused again rather than taken for a duplicate.
+        if fx.rejections.is_empty() {
+            self.clock = now;
+            if let Some(id) = input_id {
+                if self.recent.len() == DEDUP_WINDOW {
+                    self.recent.pop_front();
+                }
+                self.recent.push_back(id);
             }
-            self.recent.push_back(id);
         }
         fx
     }
@@ -870,7 +872,7 @@ mod tests {
         };
         let _ = lifecycle.step(TicketInput::Message(message), &style, Timestamp(10));
         let before = lifecycle.clone();
-        let fx = lifecycle.step(solve_by("ana", "a1"), &style, Timestamp(10));
+        let fx = lifecycle.step(solve_by("ana", "a1"), &style, Timestamp(20));
         assert_eq!(fx.rejections.len(), 1);
         assert_eq!(lifecycle, before, "the runtime may drop a rejected step's effects");
         let again = lifecycle.step(solve_by("ana", "a1"), &style, Timestamp(10));
