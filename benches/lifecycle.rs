@@ -11,6 +11,10 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use parley_core::*;
 
+/// The allocator the `parley` binary ships with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CONVERSATIONS: usize = 3_000;
 
 struct Recorded {

@@ -874,15 +874,25 @@ mod tests {
         let before = lifecycle.clone();
         let fx = lifecycle.step(solve_by("ana", "a1"), &style, Timestamp(20));
         assert_eq!(fx.rejections.len(), 1);
-        assert_eq!(lifecycle, before, "the runtime may drop a rejected step's effects");
+        assert_eq!(
+            lifecycle, before,
+            "the runtime may drop a rejected step's effects"
+        );
         let again = lifecycle.step(solve_by("ana", "a1"), &style, Timestamp(10));
-        assert_eq!(again.rejections, fx.rejections, "a redelivery is refused again, not dropped");
+        assert_eq!(
+            again.rejections, fx.rejections,
+            "a redelivery is refused again, not dropped"
+        );
     }
 
     #[test]
     fn input_for_another_conversation_is_refused() {
         let mut lifecycle = TicketLifecycle::new("acme", "c2");
-        let fx = lifecycle.step(solve_by("ana", "a1"), &StyleSettings::default(), Timestamp(0));
+        let fx = lifecycle.step(
+            solve_by("ana", "a1"),
+            &StyleSettings::default(),
+            Timestamp(0),
+        );
         assert_eq!(fx.rejections[0].kind, RejectionKind::WrongConversation);
     }
 }
