@@ -1,0 +1,64 @@
+//! Shared inputs for parley's criterion benchmarks (the benchmarks are in `benches/`).
+//!
+//! The ingress inputs are the ingress crate's own golden fixtures: one realistic
+//! single-message text body per channel, in the channel's documented shape.
+
+use parley_core::{Channel, Timestamp};
+use parley_ingress::{IngressConfig, Normaliser};
+use std::path::PathBuf;
+
+/// The record timestamp the benchmarks use: 2024-11-21T00:00:00Z, after every fixture.
+pub const RECEIVED: Timestamp = Timestamp(1_732_147_200_000);
+
+/// One webhook body of a channel, with the `parley-account` header its record carries.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    /// The channel of the raw topic.
+    pub channel: Channel,
+    /// The fixture's name, e.g. `text`.
+    pub name: &'static str,
+    /// The body.
+    pub body: Vec<u8>,
+    /// The header, for channels whose bodies carry no integration id.
+    pub header: Option<&'static str>,
+}
+
+/// A normaliser whose integration map knows the fixtures' integration ids.
+pub fn normaliser() -> Normaliser {
+    let config: IngressConfig = serde_json::from_str(
+        r#"{"integrations": {
+            "106540352242922": "acme/br",
+            "110385718390017": "acme",
+            "17841405309211844": "acme/instagram",
+            "U4af4980629e0a1b2c3d4e5f6a7b8c9d0": "acme/jp",
+            "1455987000132501505": "acme",
+            "64b7f0c2e4b0a1d2c3e4f5a6": "acme/de",
+            "gh_3a9c1e7b5d24": "acme/cn"
+        }}"#,
+    )
+    .expect("the benchmark config parses");
+    Normaliser::new(config)
+}
+
+/// The fixture `name` (`text`, `batch`, ...) of every channel that has one.
+pub fn samples(name: &'static str) -> Vec<Sample> {
+    let root =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../processors/ingress/tests/fixtures");
+    Channel::ALL
+        .into_iter()
+        .filter_map(|channel| {
+            let dir = root.join(channel.as_str());
+            let body = ["json", "xml"]
+                .iter()
+                .find_map(|ext| std::fs::read(dir.join(format!("{name}.{ext}"))).ok())?;
+            let header =
+                matches!(channel, Channel::Telegram | Channel::Viber).then_some("acme/support");
+            Some(Sample {
+                channel,
+                name,
+                body,
+                header,
+            })
+        })
+        .collect()
+}

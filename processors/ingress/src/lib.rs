@@ -1,0 +1,33 @@
+//! Ingress: each channel's native webhook body to parley ConversationEvents.
+//!
+//! A raw record (a webhook body the channel integration put on `raw.<channel>`, with its
+//! Kafka timestamp and optional `parley-account` header) goes into
+//! [`Normaliser::normalise`], which returns an [`Outcome`]: one [`ConversationEvent`] per
+//! end-user message in the body, in order, and the [`SkipKind`] of every item that is not
+//! one (receipts, typing, echoes, postbacks without text, follows). A record that cannot be
+//! read returns an [`IngressError`] whose [`code`](IngressError::code) is the DLQ reason.
+//! Nothing here does I/O: the Kafka loop that feeds records in and produces the events
+//! (key: [`event_key`]) lives in the runtime.
+//!
+//! - [`config`]: [`IngressConfig`], the body size limit, the clock-skew rule and the
+//!   integration map that names the account when a record has no header.
+//! - [`normaliser`]: [`RawRecord`], [`Normaliser`], [`Outcome`], [`SkipKind`].
+//! - [`error`]: [`IngressError`] and its stable reason codes.
+//! - [`encode`]: a fast Avro encoder for ConversationEvent (single-object encoding).
+//! - `channels`: one adapter per channel; `web`, `ios` and `android` share the
+//!   messaging-platform adapter. Each file's header documents the body shape it reads,
+//!   where its conversation key, event id and timestamp come from, and what it skips.
+//!
+//! [`ConversationEvent`]: parley_core::ConversationEvent
+
+mod channels;
+pub mod config;
+pub mod encode;
+pub mod error;
+mod json;
+pub mod normaliser;
+mod timestamp;
+
+pub use config::{AccountRef, IngressConfig};
+pub use error::IngressError;
+pub use normaliser::{event_key, Normaliser, Outcome, RawRecord, SkipKind};

@@ -1,0 +1,180 @@
+//! The hand-rolled encoder's bytes decode with apache-avro, against the schema file, to the
+//! same ConversationEvent; its header is the schema's single-object header.
+
+use apache_avro::{
+    from_avro_datum, from_value, to_avro_datum, to_value, GenericSingleObjectReader, Schema,
+};
+use parley_core::{Attachment, AttachmentKind, Channel, ConversationEvent, ReplyHandle, Timestamp};
+use parley_ingress::encode::{encode_datum, encode_single_object, CONVERSATION_EVENT_FINGERPRINT};
+use proptest::prelude::*;
+use std::path::PathBuf;
+
+fn schema() -> Schema {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas/conversation_event.avsc");
+    Schema::parse_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn decode(bytes: &[u8]) -> ConversationEvent {
+    let value = from_avro_datum(&schema(), &mut &bytes[..], None).unwrap();
+    from_value(&value).unwrap()
+}
+
+fn sample() -> ConversationEvent {
+    ConversationEvent {
+        event_id: "wamid.HBgL".into(),
+        account: "acme".into(),
+        brand: Some("eu".into()),
+        conversation: "491701234567".into(),
+        channel: Channel::Wechat,
+        sent_at: Timestamp(1_700_000_000_000),
+        received_at: Timestamp(1_700_000_000_250),
+        text: Some("Grüße, 你好 👋".into()),
+        attachments: vec![
+            Attachment {
+                kind: AttachmentKind::Other,
+                reference: Some("m-1".into()),
+            },
+            Attachment {
+                kind: AttachmentKind::Contact,
+                reference: None,
+            },
+        ],
+        author_name: None,
+        reply_handles: vec![ReplyHandle {
+            name: "phone_number_id".into(),
+            value: "106540352242922".into(),
+        }],
+    }
+}
+
+#[test]
+fn the_fingerprint_is_the_schema_files() {
+    let fingerprint = schema().fingerprint::<apache_avro::rabin::Rabin>();
+    assert_eq!(
+        CONVERSATION_EVENT_FINGERPRINT[..],
+        fingerprint.bytes[..],
+        "{:?}",
+        fingerprint.bytes
+    );
+}
+
+#[test]
+fn single_object_bytes_read_back_with_apache_avro() {
+    let event = sample();
+    let mut bytes = Vec::new();
+    encode_single_object(&event, &mut bytes);
+    let reader = GenericSingleObjectReader::new(schema()).unwrap();
+    let value = reader.read_value(&mut &bytes[..]).unwrap();
+    assert_eq!(from_value::<ConversationEvent>(&value).unwrap(), event);
+}
+
+#[test]
+fn the_datum_is_byte_identical_to_apache_avros() {
+    let event = sample();
+    let mut ours = Vec::new();
+    encode_datum(&event, &mut ours);
+    let theirs = to_avro_datum(
+        &schema(),
+        to_value(&event).unwrap().resolve(&schema()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ours, theirs);
+}
+
+#[test]
+fn every_golden_fixture_event_round_trips() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut count = 0;
+    for dir in std::fs::read_dir(root).unwrap() {
+        for file in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            if !path.to_str().unwrap().ends_with(".expected.json") {
+                continue;
+            }
+            let golden: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let Some(events) = golden.get("events") else {
+                continue;
+            };
+            for event in serde_json::from_value::<Vec<ConversationEvent>>(events.clone()).unwrap() {
+                let mut bytes = Vec::new();
+                encode_datum(&event, &mut bytes);
+                assert_eq!(decode(&bytes), event, "{}", path.display());
+                count += 1;
+            }
+        }
+    }
+    assert!(count > 30, "{count}");
+}
+
+fn text() -> impl Strategy<Value = String> {
+    "\\PC{0,40}"
+}
+
+fn event() -> impl Strategy<Value = ConversationEvent> {
+    let kinds = proptest::sample::select(vec![
+        AttachmentKind::Image,
+        AttachmentKind::Video,
+        AttachmentKind::Audio,
+        AttachmentKind::File,
+        AttachmentKind::Location,
+        AttachmentKind::Sticker,
+        AttachmentKind::Contact,
+        AttachmentKind::Other,
+    ]);
+    (
+        (
+            text(),
+            text(),
+            proptest::option::of(text()),
+            text(),
+            proptest::sample::select(Channel::ALL.to_vec()),
+        ),
+        (
+            any::<i64>(),
+            any::<i64>(),
+            proptest::option::of(text()),
+            proptest::option::of(text()),
+        ),
+        proptest::collection::vec((kinds, proptest::option::of(text())), 0..4),
+        proptest::collection::vec((text(), text()), 0..3),
+    )
+        .prop_map(
+            |(
+                (event_id, account, brand, conversation, channel),
+                (sent, received, body, author),
+                attachments,
+                handles,
+            )| {
+                ConversationEvent {
+                    event_id,
+                    account,
+                    brand,
+                    conversation,
+                    channel,
+                    sent_at: Timestamp(sent),
+                    received_at: Timestamp(received),
+                    text: body,
+                    attachments: attachments
+                        .into_iter()
+                        .map(|(kind, reference)| Attachment { kind, reference })
+                        .collect(),
+                    author_name: author,
+                    reply_handles: handles
+                        .into_iter()
+                        .map(|(name, value)| ReplyHandle { name, value })
+                        .collect(),
+                }
+            },
+        )
+}
+
+proptest! {
+    #[test]
+    fn any_event_round_trips_through_apache_avro(event in event()) {
+        let mut bytes = Vec::new();
+        encode_datum(&event, &mut bytes);
+        prop_assert_eq!(decode(&bytes), event);
+    }
+}
