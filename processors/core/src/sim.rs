@@ -110,22 +110,39 @@ impl TicketSim {
     /// Moves the clock to `target` (never backwards), firing every timer due on the way in
     /// due order, each at its due time, until none is due at `target`.
     pub fn advance_to(&mut self, target: Timestamp) {
-        while let Some(first) = self.timers.first().filter(|t| t.0 <= target).cloned() {
-            self.timers.remove(&first);
-            let (due, account, conversation, ticket_id) = first;
-            self.now = self.now.max(due);
-            let lifecycle = self
-                .conversations
-                .get_mut(&(account.clone(), conversation.clone()))
-                .expect("a timer belongs to a known conversation");
-            let effects = lifecycle.step(
-                TicketInput::Timer(TicketTimer { ticket_id, due }),
-                &Default::default(),
-                self.now,
-            );
-            self.apply(&account, &conversation, &effects);
+        while self.fire_next(target).is_some() {}
+        self.set_now(target);
+    }
+
+    /// When the earliest pending timer is due.
+    pub fn next_due(&self) -> Option<Timestamp> {
+        self.timers.first().map(|t| t.0)
+    }
+
+    /// Fires the earliest pending timer if it is due at or before `limit`, moving the clock
+    /// to its due time, and returns what it caused.
+    pub fn fire_next(&mut self, limit: Timestamp) -> Option<Effects> {
+        if self.timers.first()?.0 > limit {
+            return None;
         }
-        self.now = self.now.max(target);
+        let (due, account, conversation, ticket_id) = self.timers.pop_first()?;
+        self.set_now(due);
+        let lifecycle = self
+            .conversations
+            .get_mut(&(account.clone(), conversation.clone()))
+            .expect("a timer belongs to a known conversation");
+        let effects = lifecycle.step(
+            TicketInput::Timer(TicketTimer { ticket_id, due }),
+            &Default::default(),
+            self.now,
+        );
+        self.apply(&account, &conversation, &effects);
+        Some(effects)
+    }
+
+    /// Moves the clock to `at` without firing anything (never backwards).
+    pub fn set_now(&mut self, at: Timestamp) {
+        self.now = self.now.max(at);
     }
 
     fn apply(&mut self, account: &str, conversation: &str, effects: &Effects) {
