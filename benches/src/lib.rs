@@ -1,7 +1,10 @@
 //! Shared inputs for parley's criterion benchmarks (the benchmarks are in `benches/`).
+//! [`measure`] has the helpers of the benchmarks that print their own tables.
 //!
 //! The ingress inputs are the ingress crate's own golden fixtures: one realistic
 //! single-message text body per channel, in the channel's documented shape.
+
+pub mod measure;
 
 use parley_core::{Channel, Timestamp};
 use parley_ingress::{IngressConfig, Normaliser};
