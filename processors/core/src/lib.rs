@@ -10,12 +10,14 @@
 //! - [`style`]: the styles, their validation and the per-account [`StyleTable`].
 //! - [`routing`]: the omnichannel routing engine: availability, capacity, skills and offers.
 //! - [`timer_wheel`]: the hierarchical timing wheel the runtime keeps over its durable timers.
-//! - [`sim`]: a deterministic simulation harness (fake clock, step until idle).
+//! - [`sim`]: a deterministic simulation harness of the ticket side (fake clock, step until
+//!   idle), and [`pipeline`]: the ticket lifecycles and the routers wired together in it.
 //! - [`ids`]: stable hashing and deterministic record ids.
 
 pub mod ids;
 pub mod lifecycle;
 pub mod model;
+pub mod pipeline;
 pub mod routing;
 pub mod sim;
 pub mod style;

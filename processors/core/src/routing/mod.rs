@@ -1,1 +1,41 @@
-//! The omnichannel routing engine.
+//! The omnichannel routing engine: availability, capacity, skills, offers and the queue.
+//!
+//! [`RoutingEngine`] is one account's router. It is sans-IO: it takes a
+//! [`RoutingRequest`](crate::model::RoutingRequest), an
+//! [`AgentPresence`](crate::model::AgentPresence) or a fired [`RoutingTimer`] with `now`,
+//! and returns a [`RoutingEffects`] batch (decisions, agent metrics, timers to set or
+//! cancel, rejections). The parts:
+//!
+//! - [`RoutingQueue`]: routable tickets by routing class, in priority then age order.
+//! - [`AgentIndex`]: agents, and per routing class the eligible agents ranked by free
+//!   capacity and time since their last assignment, so one choice is a B-tree lookup.
+//! - [`CapacityLedger`]: which ticket holds which agent's capacity.
+//! - [`RoutingConfig`]: the per-account settings.
+//! - [`AgentRecord`] and [`TicketRecord`]: the durable facts, for entity-by-entity persistence.
+
+mod agents;
+mod config;
+mod engine;
+mod fast_map;
+mod ledger;
+mod queue;
+mod records;
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod scenarios;
+#[cfg(test)]
+mod tests;
+
+pub use agents::AgentIndex;
+pub use config::{RoutingConfig, RoutingMode};
+pub use engine::{
+    AgentChannelView, Dirty, RoutingEffects, RoutingEngine, RoutingInput, RoutingRejection,
+    RoutingTimer, RoutingTimerCommand, TicketView,
+};
+pub use ledger::CapacityLedger;
+pub use queue::RoutingQueue;
+pub use records::{
+    AgentChannelRecord, AgentRecord, ChannelCounters, TicketRecord, TicketRecordState,
+};

@@ -1,0 +1,131 @@
+//! The per-account routing settings, with their defaults in one place.
+
+use crate::model::Channel;
+use crate::time::Millis;
+use serde::{Deserialize, Serialize};
+
+/// How the router picks among the agents eligible for a ticket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutingMode {
+    /// The agent with the most free capacity on the ticket's channel; ties go to the agent
+    /// who has waited longest since an assignment.
+    #[default]
+    BestAvailable,
+    /// The agent who has waited longest since an assignment, whatever their free capacity
+    /// (as long as they have some).
+    RoundRobin,
+}
+
+impl RoutingMode {
+    /// The decision reason of an offer made in this mode.
+    pub const fn reason(self) -> &'static str {
+        match self {
+            RoutingMode::BestAvailable => "best_match",
+            RoutingMode::RoundRobin => "round_robin",
+        }
+    }
+}
+
+/// One account's routing settings.
+///
+/// ```
+/// # use parley_core::routing::RoutingConfig;
+/// let config: RoutingConfig = serde_json::from_str(r#"{"auto_accept": ["whatsapp"]}"#).unwrap();
+/// assert_eq!(config.offer_timeout_ms.0, 30_000);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingConfig {
+    /// Channels whose offers are accepted at once: the ticket is assigned without waiting
+    /// for the agent. Default: none (every offer waits for accept or decline).
+    #[serde(default = "default_auto_accept")]
+    pub auto_accept: Vec<Channel>,
+    /// How long an offer waits for an answer before it goes to the next eligible agent, in
+    /// milliseconds. Default: 30 seconds.
+    #[serde(default = "default_offer_timeout")]
+    pub offer_timeout_ms: Millis,
+    /// After this long in the queue (milliseconds since first queued) a ticket's required
+    /// skills are relaxed: any agent online on the channel (and in its group) may take it.
+    /// Default: none (skills are never relaxed).
+    #[serde(default = "default_skills_timeout")]
+    pub skills_timeout_ms: Option<Millis>,
+    /// A reopened ticket whose assignee is offline goes back to the queue after this long,
+    /// in milliseconds. Default: 10 minutes.
+    #[serde(default = "default_returning_grace")]
+    pub returning_grace_ms: Millis,
+    /// How an agent is chosen among the eligible ones. Default: `best_available`.
+    #[serde(default)]
+    pub mode: RoutingMode,
+}
+
+/// No channel auto-accepts.
+fn default_auto_accept() -> Vec<Channel> {
+    Vec::new()
+}
+
+/// 30 seconds, Zendesk's default offer time.
+fn default_offer_timeout() -> Millis {
+    Millis::seconds(30)
+}
+
+/// Skills are never relaxed.
+fn default_skills_timeout() -> Option<Millis> {
+    None
+}
+
+/// 10 minutes.
+fn default_returning_grace() -> Millis {
+    Millis::minutes(10)
+}
+
+impl Default for RoutingConfig {
+    fn default() -> RoutingConfig {
+        RoutingConfig {
+            auto_accept: default_auto_accept(),
+            offer_timeout_ms: default_offer_timeout(),
+            skills_timeout_ms: default_skills_timeout(),
+            returning_grace_ms: default_returning_grace(),
+            mode: RoutingMode::default(),
+        }
+    }
+}
+
+impl RoutingConfig {
+    /// Whether offers on `channel` are accepted at once.
+    pub fn auto_accepts(&self, channel: Channel) -> bool {
+        self.auto_accept.contains(&channel)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_object_gives_the_defaults() {
+        let config: RoutingConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(config, RoutingConfig::default());
+        assert_eq!(config.returning_grace_ms, Millis::minutes(10));
+        assert_eq!(config.skills_timeout_ms, None);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let err = serde_json::from_str::<RoutingConfig>(r#"{"offer_timeout": 5}"#).unwrap_err();
+        assert!(err.to_string().contains("offer_timeout"), "{err}");
+    }
+
+    #[test]
+    fn every_field_parses() {
+        let config: RoutingConfig = serde_json::from_str(
+            r#"{"auto_accept":["web"],"offer_timeout_ms":5000,"skills_timeout_ms":60000,
+                "returning_grace_ms":1000,"mode":"round_robin"}"#,
+        )
+        .unwrap();
+        assert!(config.auto_accepts(Channel::Web));
+        assert!(!config.auto_accepts(Channel::Whatsapp));
+        assert_eq!(config.skills_timeout_ms, Some(Millis::minutes(1)));
+        assert_eq!(config.mode, RoutingMode::RoundRobin);
+    }
+}

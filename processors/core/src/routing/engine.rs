@@ -1,0 +1,1441 @@
+//! The routing engine: one account's router, stepped by requests, presence and timers.
+
+use super::agents::{AgentIndex, ChannelSlot};
+use super::config::RoutingConfig;
+use super::fast_map::{FastMap, FastSet};
+use super::ledger::{AgentSlot, CapacityLedger};
+use super::queue::{ClassId, ClassKey, QueueKey, RoutingQueue};
+use super::records::{AgentChannelRecord, AgentRecord, TicketRecord, TicketRecordState};
+use crate::model::{
+    AgentMetrics, AgentPresence, AgentStatus, Channel, RoutingDecision, RoutingDecisionKind,
+    RoutingRequest, RoutingRequestKind,
+};
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// A timer the engine asks the host to keep and feed back through
+/// [`RoutingEngine::handle_timer`] once `due`.
+///
+/// A timer that no longer matches the engine's state when it fires (the offer was answered,
+/// the ticket closed, ...) is ignored, so the host may deliver a cancelled timer safely.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutingTimer {
+    /// An offer not answered in time goes to the next eligible agent.
+    OfferTimeout {
+        /// The ticket offered.
+        ticket_id: String,
+        /// The agent it is offered to.
+        agent_id: String,
+        /// When the offer runs out.
+        due: Timestamp,
+    },
+    /// A ticket waiting this long has its required skills relaxed.
+    SkillsTimeout {
+        /// The queued ticket.
+        ticket_id: String,
+        /// When the skills are relaxed.
+        due: Timestamp,
+    },
+    /// A reopened ticket whose assignee is offline goes back to the queue.
+    ReturningGrace {
+        /// The reopened ticket.
+        ticket_id: String,
+        /// Its offline assignee.
+        agent_id: String,
+        /// When the grace runs out.
+        due: Timestamp,
+    },
+}
+
+impl RoutingTimer {
+    /// When the timer is due.
+    pub fn due(&self) -> Timestamp {
+        match self {
+            RoutingTimer::OfferTimeout { due, .. }
+            | RoutingTimer::SkillsTimeout { due, .. }
+            | RoutingTimer::ReturningGrace { due, .. } => *due,
+        }
+    }
+
+    /// The ticket the timer is about.
+    pub fn ticket_id(&self) -> &str {
+        match self {
+            RoutingTimer::OfferTimeout { ticket_id, .. }
+            | RoutingTimer::SkillsTimeout { ticket_id, .. }
+            | RoutingTimer::ReturningGrace { ticket_id, .. } => ticket_id,
+        }
+    }
+
+    /// A stable id for the timer's firing, the prefix of the ids of what it causes.
+    pub fn firing_id(&self) -> String {
+        match self {
+            RoutingTimer::OfferTimeout {
+                ticket_id,
+                agent_id,
+                due,
+            } => {
+                format!("{ticket_id}.offer_timeout.{agent_id}.{}", due.0)
+            }
+            RoutingTimer::SkillsTimeout { ticket_id, due } => {
+                format!("{ticket_id}.skills_timeout.{}", due.0)
+            }
+            RoutingTimer::ReturningGrace {
+                ticket_id,
+                agent_id,
+                due,
+            } => {
+                format!("{ticket_id}.returning_grace.{agent_id}.{}", due.0)
+            }
+        }
+    }
+}
+
+/// A timer to set or cancel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutingTimerCommand {
+    /// Keep the timer and feed it back once due.
+    Set(RoutingTimer),
+    /// Drop the timer: it need not fire (if it does, it is ignored).
+    Cancel(RoutingTimer),
+}
+
+/// An input the engine refused, with why, for the DLQ.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingRejection {
+    /// The request or presence id.
+    pub input_id: String,
+    /// Why, naming the field, the value and the rule.
+    pub reason: String,
+}
+
+/// The effects of one step, to be applied by the host before the next step.
+#[must_use = "effects must be applied by the host"]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingEffects {
+    /// Decisions, in the order they were made.
+    pub decisions: Vec<RoutingDecision>,
+    /// The figures of every agent and channel the step touched, by agent id then channel.
+    pub agent_metrics: Vec<AgentMetrics>,
+    /// Timers to set or cancel, in order.
+    pub timers: Vec<RoutingTimerCommand>,
+    /// Inputs refused.
+    pub rejections: Vec<RoutingRejection>,
+}
+
+/// Anything the engine is stepped with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutingInput {
+    /// A request from the ticket processor.
+    Request(RoutingRequest),
+    /// An agent's new presence.
+    Presence(AgentPresence),
+    /// A timer the engine set came due.
+    Timer(RoutingTimer),
+}
+
+/// The entities a run of steps changed, sorted; one that no longer exists is to be deleted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Dirty {
+    /// Agent ids.
+    pub agents: Vec<String>,
+    /// Ticket ids.
+    pub tickets: Vec<String>,
+}
+
+/// Where a ticket is, for hosts and tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TicketView {
+    /// In the queue.
+    Queued {
+        /// Whether its skills were relaxed.
+        skills_relaxed: bool,
+    },
+    /// Offered, waiting for the agent's answer.
+    Offered {
+        /// The agent.
+        agent_id: String,
+    },
+    /// Assigned.
+    Assigned {
+        /// The assignee.
+        agent_id: String,
+        /// Whether it takes the assignee's capacity.
+        consuming: bool,
+        /// Whether it waits out the returning-customer grace for an offline assignee.
+        in_grace: bool,
+    },
+}
+
+/// An agent's state on one channel, for hosts and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AgentChannelView {
+    /// Status.
+    pub status: AgentStatus,
+    /// Capacity.
+    pub capacity: u32,
+    /// Tickets taking capacity.
+    pub load: u32,
+    /// Offers pending; each reserves a unit of capacity.
+    pub offered: u32,
+}
+
+#[derive(Clone, Debug)]
+enum TicketState {
+    Queued,
+    Offered {
+        agent: AgentSlot,
+        due: Timestamp,
+    },
+    Assigned {
+        agent: AgentSlot,
+        grace_due: Option<Timestamp>,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct Ticket {
+    id: Arc<str>,
+    account: String,
+    conversation: String,
+    channel: Channel,
+    priority: i32,
+    skills: Vec<String>,
+    group: Option<String>,
+    created_at: Timestamp,
+    queued_since: Option<Timestamp>,
+    skills_relaxed: bool,
+    skills_due: Option<Timestamp>,
+    /// The routing class for its current skills (relaxed or not).
+    class: ClassId,
+    state: TicketState,
+    /// Agents who declined the ticket or let its offer time out, oldest first.
+    declined_by: Vec<Arc<str>>,
+}
+
+impl Ticket {
+    fn queue_key(&self) -> QueueKey {
+        QueueKey {
+            priority: Reverse(self.priority),
+            created_at: self.created_at,
+            ticket: self.id.clone(),
+        }
+    }
+
+    fn note_decline(&mut self, agent: Arc<str>) {
+        self.declined_by.retain(|id| *id != agent);
+        self.declined_by.push(agent);
+    }
+
+    fn class_key(&self) -> ClassKey {
+        ClassKey {
+            channel: self.channel,
+            skills: if self.skills_relaxed {
+                Vec::new()
+            } else {
+                self.skills.clone()
+            },
+            group: self.group.clone(),
+        }
+    }
+}
+
+/// One step's working state.
+#[derive(Debug)]
+struct Step {
+    input_id: String,
+    now: Timestamp,
+    effects: RoutingEffects,
+    touched: BTreeSet<(Arc<str>, Channel)>,
+    pending_tickets: BTreeSet<QueueKey>,
+    pending_agents: BTreeSet<(Arc<str>, Channel)>,
+}
+
+impl Step {
+    fn new(input_id: &str, now: Timestamp) -> Step {
+        Step {
+            input_id: input_id.to_owned(),
+            now,
+            effects: RoutingEffects::default(),
+            touched: BTreeSet::new(),
+            pending_tickets: BTreeSet::new(),
+            pending_agents: BTreeSet::new(),
+        }
+    }
+
+    fn decide(&mut self, ticket: &Ticket, kind: RoutingDecisionKind, agent: &str, reason: &str) {
+        let n = self.effects.decisions.len() + 1;
+        self.effects.decisions.push(RoutingDecision {
+            decision_id: format!("{}.d{n}", self.input_id),
+            account: ticket.account.clone(),
+            conversation: ticket.conversation.clone(),
+            ticket_id: ticket.id.to_string(),
+            kind,
+            agent_id: Some(agent.to_owned()),
+            reason: reason.to_owned(),
+            at: self.now,
+        });
+    }
+
+    fn reject(&mut self, reason: String) {
+        let input_id = self.input_id.clone();
+        self.effects
+            .rejections
+            .push(RoutingRejection { input_id, reason });
+    }
+
+    fn timer(&mut self, command: RoutingTimerCommand) {
+        self.effects.timers.push(command);
+    }
+}
+
+fn sorted(items: &[String]) -> Vec<String> {
+    let mut items = items.to_vec();
+    items.sort();
+    items.dedup();
+    items
+}
+
+fn accrue(slot: &mut ChannelSlot, now: Timestamp) {
+    let elapsed = now.since(slot.status_since);
+    let bucket = match slot.status {
+        AgentStatus::Online => &mut slot.counters.online_ms,
+        AgentStatus::Away => &mut slot.counters.away_ms,
+        AgentStatus::TransfersOnly => &mut slot.counters.transfers_only_ms,
+        AgentStatus::Offline => &mut slot.counters.offline_ms,
+    };
+    bucket.0 += elapsed.0;
+    slot.status_since = now;
+}
+
+fn withdraw_reason(status: AgentStatus) -> &'static str {
+    match status {
+        AgentStatus::Online => "agent_online",
+        AgentStatus::Away => "agent_away",
+        AgentStatus::TransfersOnly => "agent_transfers_only",
+        AgentStatus::Offline => "agent_offline",
+    }
+}
+
+/// One account's omnichannel router.
+///
+/// # Calling contract
+///
+/// - Feed every input with [`RoutingEngine::step`] (or the three `handle_*` methods it
+///   dispatches to) and the current time; `now` never goes backwards between calls.
+/// - Apply the returned [`RoutingEffects`] before the next step: publish the decisions and
+///   metrics, set and cancel the timers, send the rejections to the DLQ.
+/// - Feed back every timer that comes due with [`RoutingEngine::handle_timer`]; stale ones
+///   are ignored.
+/// - To persist, after each step (or batch of steps) call [`RoutingEngine::take_dirty`] and
+///   write [`RoutingEngine::agent_record`] / [`RoutingEngine::ticket_record`] of each id (or
+///   delete it if `None`); rebuild with [`RoutingEngine::restore`].
+///
+/// # Rules
+///
+/// An agent is eligible for a ticket when online on its channel, with free capacity there
+/// (capacity less load less pending offers), with all the ticket's required skills (unless
+/// relaxed by the skills timeout) and in its group if it has one. After every step, no
+/// queued ticket has an eligible agent: each new or requeued ticket is matched at once
+/// (highest-ordered first), and each agent who gains free capacity takes the
+/// highest-ordered ticket it is eligible for until it is full. The same inputs give
+/// byte-identical effects: ids come from the input ids and an ordinal, and nothing depends
+/// on hash order.
+///
+/// Choices made where the specification is silent:
+/// - A pending offer reserves a unit of the agent's capacity, so an agent is never offered
+///   more than it can take; `load` in the metrics counts assigned tickets only.
+/// - An agent who is no longer online on a channel (offline, away or transfers-only) loses
+///   its pending offers there at once (`agent_offline`, `agent_away`,
+///   `agent_transfers_only`); its assigned tickets stay.
+/// - A declined or timed-out offer goes to the best agent who has not turned the ticket
+///   down; if only agents who have are eligible, to the one whose refusal is the oldest.
+/// - The returning-customer grace starts at the reopen (`consume`) when the assignee is
+///   offline on the ticket's channel, and ends when the assignee is anything but offline.
+/// - Agent metrics are emitted for every agent and channel a step touched, once per step.
+/// - Requests for unknown tickets: `consume` and `assign` create them (the ticket processor
+///   is the source of truth for assignment), `release` and `close` are no-ops, `accept` and
+///   `decline` are rejected. A repeated `enqueue` is a no-op.
+#[derive(Debug)]
+pub struct RoutingEngine {
+    account: String,
+    config: RoutingConfig,
+    agents: AgentIndex,
+    queue: RoutingQueue,
+    ledger: CapacityLedger,
+    tickets: FastMap<Arc<str>, Ticket>,
+    assign_seq: u64,
+    /// Changed since the last `take_dirty`; sorted when taken.
+    dirty_agents: FastSet<Arc<str>>,
+    dirty_tickets: FastSet<Arc<str>>,
+}
+
+impl RoutingEngine {
+    /// An empty router for `account`.
+    pub fn new(account: impl Into<String>, config: RoutingConfig) -> RoutingEngine {
+        RoutingEngine {
+            account: account.into(),
+            config,
+            agents: AgentIndex::default(),
+            queue: RoutingQueue::default(),
+            ledger: CapacityLedger::default(),
+            tickets: FastMap::default(),
+            assign_seq: 0,
+            dirty_agents: FastSet::default(),
+            dirty_tickets: FastSet::default(),
+        }
+    }
+
+    /// The account this router serves.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &RoutingConfig {
+        &self.config
+    }
+
+    /// Replaces the configuration. Takes effect for decisions from the next step; offers
+    /// and timers already made keep their times.
+    pub fn set_config(&mut self, config: RoutingConfig) {
+        let mode_changed = config.mode != self.config.mode;
+        self.config = config;
+        if mode_changed {
+            for slot in self.agents.slots().collect::<Vec<_>>() {
+                self.agents
+                    .attach(slot, &self.ledger, &self.queue, self.config.mode);
+            }
+        }
+    }
+
+    /// The queue.
+    pub fn queue(&self) -> &RoutingQueue {
+        &self.queue
+    }
+
+    /// How many tickets the router knows (queued, offered or assigned).
+    pub fn ticket_count(&self) -> usize {
+        self.tickets.len()
+    }
+
+    /// How many agents the router knows.
+    pub fn agent_count(&self) -> usize {
+        self.agents.len()
+    }
+
+    /// Steps the engine with any input.
+    pub fn step(&mut self, input: &RoutingInput, now: Timestamp) -> RoutingEffects {
+        match input {
+            RoutingInput::Request(request) => self.handle_request(request, now),
+            RoutingInput::Presence(presence) => self.handle_presence(presence, now),
+            RoutingInput::Timer(timer) => self.handle_timer(timer, now),
+        }
+    }
+
+    /// Applies a request from the ticket processor.
+    pub fn handle_request(&mut self, request: &RoutingRequest, now: Timestamp) -> RoutingEffects {
+        let mut step = Step::new(&request.request_id, now);
+        if request.account != self.account {
+            step.reject(format!(
+                "routing request {}: account {:?} is not this router's account {:?}",
+                request.request_id, request.account, self.account
+            ));
+            return self.finish(step);
+        }
+        let agent = request.agent_id.as_deref();
+        match (request.kind, agent) {
+            (RoutingRequestKind::Enqueue, _) => self.enqueue(request, &mut step),
+            (RoutingRequestKind::Close, _) => self.close(&request.ticket_id, &mut step),
+            (RoutingRequestKind::Accept, Some(agent)) => {
+                self.answer(request, agent, true, &mut step)
+            }
+            (RoutingRequestKind::Decline, Some(agent)) => {
+                self.answer(request, agent, false, &mut step)
+            }
+            (RoutingRequestKind::Consume, Some(agent)) => self.consume(request, agent, &mut step),
+            (RoutingRequestKind::Release, Some(agent)) => self.release(request, agent, &mut step),
+            (RoutingRequestKind::Assign, Some(agent)) => {
+                self.manual_assign(request, agent, &mut step)
+            }
+            (kind, None) => step.reject(format!(
+                "routing request {}: agent_id is required for kind {kind:?} and is missing",
+                request.request_id
+            )),
+        }
+        self.dispatch(&mut step);
+        self.finish(step)
+    }
+
+    /// Applies an agent's new presence: it replaces the agent's whole record.
+    pub fn handle_presence(&mut self, presence: &AgentPresence, now: Timestamp) -> RoutingEffects {
+        let mut step = Step::new(&presence.presence_id, now);
+        if presence.account != self.account {
+            step.reject(format!(
+                "agent presence {}: account {:?} is not this router's account {:?}",
+                presence.presence_id, presence.account, self.account
+            ));
+            return self.finish(step);
+        }
+        let a = self.agents.ensure(&presence.agent_id);
+        self.agents.detach(a);
+        let mut wanted: BTreeMap<Channel, (AgentStatus, u32)> = BTreeMap::new();
+        for ch in &presence.channels {
+            wanted.insert(ch.channel, (ch.status, ch.capacity));
+        }
+        let agent = self.agents.get_mut(a);
+        let channels: BTreeSet<Channel> = agent
+            .channels
+            .keys()
+            .chain(wanted.keys())
+            .copied()
+            .collect();
+        for channel in channels {
+            let (status, capacity) = wanted
+                .get(&channel)
+                .copied()
+                .unwrap_or((AgentStatus::Offline, 0));
+            let slot = agent
+                .channels
+                .entry(channel)
+                .or_insert_with(|| ChannelSlot::offline(now));
+            if slot.status != status {
+                accrue(slot, now);
+                slot.status = status;
+            }
+            slot.capacity = capacity;
+            step.touched.insert((agent.id.clone(), channel));
+        }
+        agent.skills = presence.skills.iter().cloned().collect();
+        agent.groups = presence.groups.iter().cloned().collect();
+        self.agents.recompute_classes(a, &self.queue);
+        self.agents
+            .attach(a, &self.ledger, &self.queue, self.config.mode);
+
+        // Offers on channels where the agent is no longer online go to someone else at once.
+        let agent = self.agents.get(a);
+        let withdrawn: Vec<(Arc<str>, AgentStatus)> = agent
+            .offers
+            .iter()
+            .filter_map(|t| {
+                let status = agent.status(self.tickets[t].channel);
+                (status != AgentStatus::Online).then(|| (t.clone(), status))
+            })
+            .collect();
+        // Reopened tickets waiting for this agent stop waiting once the agent is back.
+        let back: Vec<Arc<str>> = agent
+            .in_grace
+            .iter()
+            .filter(|t| agent.status(self.tickets[*t].channel) != AgentStatus::Offline)
+            .cloned()
+            .collect();
+        let online: Vec<(Arc<str>, Channel)> = agent
+            .channels
+            .iter()
+            .filter(|(_, slot)| slot.status == AgentStatus::Online)
+            .map(|(ch, _)| (agent.id.clone(), *ch))
+            .collect();
+        for (ticket, status) in withdrawn {
+            self.withdraw(&ticket, withdraw_reason(status), &mut step);
+            self.enqueue_known(&ticket, &mut step);
+        }
+        for ticket in back {
+            self.cancel_grace(&ticket, &mut step);
+        }
+        step.pending_agents.extend(online);
+        self.dispatch(&mut step);
+        self.finish(step)
+    }
+
+    /// Applies a timer the engine set, now due. A stale timer is ignored.
+    pub fn handle_timer(&mut self, timer: &RoutingTimer, now: Timestamp) -> RoutingEffects {
+        let mut step = Step::new(&timer.firing_id(), now);
+        let Some(ticket) = self.tickets.get(timer.ticket_id()) else {
+            return self.finish(step);
+        };
+        let id = ticket.id.clone();
+        match (timer, &ticket.state) {
+            (
+                RoutingTimer::OfferTimeout { agent_id, due, .. },
+                TicketState::Offered {
+                    agent,
+                    due: current,
+                },
+            ) if due == current && *self.agents.get(*agent).id == **agent_id => {
+                let a = *agent;
+                self.counters(a, ticket.channel, now).offers_timed_out += 1;
+                self.withdraw(&id, "offer_timeout", &mut step);
+                let agent_id = self.agents.get(a).id.clone();
+                self.ticket_mut(&id).note_decline(agent_id);
+                self.enqueue_known(&id, &mut step);
+            }
+            (RoutingTimer::SkillsTimeout { due, .. }, _) if ticket.skills_due == Some(*due) => {
+                self.relax_skills(&id, &mut step);
+            }
+            (
+                RoutingTimer::ReturningGrace { agent_id, due, .. },
+                TicketState::Assigned {
+                    agent,
+                    grace_due: Some(current),
+                },
+            ) if due == current && *self.agents.get(*agent).id == **agent_id => {
+                let a = *agent;
+                let channel = ticket.channel;
+                self.agents.get_mut(a).in_grace.remove(&id);
+                self.release_capacity(&id, &mut step);
+                let ticket = &self.tickets[&id];
+                step.decide(
+                    ticket,
+                    RoutingDecisionKind::Unassigned,
+                    agent_id,
+                    "returning_customer_grace_expired",
+                );
+                self.touch_agent(a, channel, &mut step);
+                self.enqueue_known(&id, &mut step);
+            }
+            _ => {}
+        }
+        self.dispatch(&mut step);
+        self.finish(step)
+    }
+
+    // ---- requests ----
+
+    fn enqueue(&mut self, request: &RoutingRequest, step: &mut Step) {
+        match self
+            .tickets
+            .get(request.ticket_id.as_str())
+            .map(|t| &t.state)
+        {
+            None => {
+                let id = self.create_ticket(request);
+                self.enqueue_known(&id, step);
+            }
+            // A repeat: the ticket is already being routed.
+            Some(TicketState::Queued | TicketState::Offered { .. }) => {}
+            // The ticket processor says the ticket lost its assignee: route it again.
+            Some(TicketState::Assigned { .. }) => {
+                let id = self.tickets[request.ticket_id.as_str()].id.clone();
+                self.cancel_grace(&id, step);
+                self.release_capacity(&id, step);
+                self.enqueue_known(&id, step);
+            }
+        }
+    }
+
+    fn answer(&mut self, request: &RoutingRequest, agent_id: &str, accept: bool, step: &mut Step) {
+        let verb = if accept { "accept" } else { "decline" };
+        let current = match self.tickets.get(request.ticket_id.as_str()) {
+            None => Err("the router has no such ticket (closed or never queued)".to_owned()),
+            Some(t) => match &t.state {
+                TicketState::Offered { agent, .. } if &*self.agents.get(*agent).id == agent_id => {
+                    Ok((t.id.clone(), *agent, t.channel))
+                }
+                TicketState::Offered { agent, .. } => Err(format!(
+                    "the ticket is offered to {:?}, not to this agent",
+                    &*self.agents.get(*agent).id
+                )),
+                TicketState::Queued => Err("the ticket is queued, not offered".to_owned()),
+                TicketState::Assigned { agent, .. } => Err(format!(
+                    "the ticket is already assigned to {:?}",
+                    &*self.agents.get(*agent).id
+                )),
+            },
+        };
+        let (id, a, channel) = match current {
+            Ok(found) => found,
+            Err(why) => {
+                step.reject(format!(
+                    "routing request {}: {verb} by agent_id {agent_id:?} of ticket_id {:?} refused: {why}; \
+                     only the agent holding the current offer may answer it",
+                    request.request_id, request.ticket_id
+                ));
+                return;
+            }
+        };
+        if accept {
+            self.counters(a, channel, step.now).offers_accepted += 1;
+            self.withdraw_silently(&id, step);
+            self.make_assigned(&id, a, true, step);
+            step.decide(
+                &self.tickets[&id],
+                RoutingDecisionKind::Assigned,
+                agent_id,
+                "accepted",
+            );
+        } else {
+            self.counters(a, channel, step.now).offers_declined += 1;
+            self.withdraw(&id, "declined", step);
+            let agent = self.agents.get(a).id.clone();
+            self.ticket_mut(&id).note_decline(agent);
+            self.enqueue_known(&id, step);
+        }
+    }
+
+    fn consume(&mut self, request: &RoutingRequest, agent_id: &str, step: &mut Step) {
+        let a = self.ensure_agent(agent_id);
+        let id = match self.tickets.get(request.ticket_id.as_str()) {
+            Some(t) => t.id.clone(),
+            None => self.create_ticket(request),
+        };
+        self.take_out(&id, "reopened_with_assignee", step);
+        self.make_assigned_quietly(&id, a, true, step);
+        let channel = self.tickets[&id].channel;
+        if self.agents.get(a).status(channel) == AgentStatus::Offline {
+            let due = step.now + self.config.returning_grace_ms;
+            if let TicketState::Assigned { grace_due, .. } = &mut self.ticket_mut(&id).state {
+                *grace_due = Some(due);
+            }
+            self.agents.get_mut(a).in_grace.insert(id.clone());
+            step.timer(RoutingTimerCommand::Set(RoutingTimer::ReturningGrace {
+                ticket_id: id.to_string(),
+                agent_id: agent_id.to_owned(),
+                due,
+            }));
+        }
+        self.dirty_tickets.insert(id);
+    }
+
+    fn release(&mut self, request: &RoutingRequest, _agent_id: &str, step: &mut Step) {
+        let Some(ticket) = self.tickets.get(request.ticket_id.as_str()) else {
+            return;
+        };
+        let id = ticket.id.clone();
+        match ticket.state {
+            TicketState::Assigned { .. } => {
+                self.cancel_grace(&id, step);
+                self.release_capacity(&id, step);
+                self.dirty_tickets.insert(id);
+            }
+            // Pending, On-hold or Solved without an assignee is not routable: forget it
+            // until the ticket processor queues it again.
+            TicketState::Queued | TicketState::Offered { .. } => {
+                self.take_out(&id, "ticket_not_routable", step);
+                self.forget(&id, step);
+            }
+        }
+    }
+
+    fn manual_assign(&mut self, request: &RoutingRequest, agent_id: &str, step: &mut Step) {
+        let a = self.ensure_agent(agent_id);
+        let (id, consuming) = match self.tickets.get(request.ticket_id.as_str()) {
+            None => (self.create_ticket(request), true),
+            Some(t) => match t.state {
+                TicketState::Queued | TicketState::Offered { .. } => (t.id.clone(), true),
+                TicketState::Assigned { .. } => (t.id.clone(), self.ledger.holder(&t.id).is_some()),
+            },
+        };
+        self.take_out(&id, "manual_assignment", step);
+        self.make_assigned(&id, a, consuming, step);
+        step.decide(
+            &self.tickets[&id],
+            RoutingDecisionKind::Assigned,
+            agent_id,
+            "manual_assignment",
+        );
+    }
+
+    fn close(&mut self, ticket_id: &str, step: &mut Step) {
+        let Some(ticket) = self.tickets.get(ticket_id) else {
+            return;
+        };
+        let id = ticket.id.clone();
+        self.take_out(&id, "ticket_closed", step);
+        self.release_capacity(&id, step);
+        self.forget(&id, step);
+    }
+
+    // ---- building blocks ----
+
+    fn ticket_mut(&mut self, id: &str) -> &mut Ticket {
+        self.tickets.get_mut(id).expect("ticket exists")
+    }
+
+    fn create_ticket(&mut self, request: &RoutingRequest) -> Arc<str> {
+        let id: Arc<str> = Arc::from(request.ticket_id.as_str());
+        let mut ticket = Ticket {
+            id: id.clone(),
+            account: request.account.clone(),
+            conversation: request.conversation.clone(),
+            channel: request.channel,
+            priority: request.priority,
+            skills: sorted(&request.required_skills),
+            group: request.group.clone(),
+            created_at: request.created_at,
+            queued_since: None,
+            skills_relaxed: false,
+            skills_due: None,
+            class: 0,
+            state: TicketState::Queued,
+            declined_by: Vec::new(),
+        };
+        ticket.class = self.ensure_class(ticket.class_key());
+        self.tickets.insert(id.clone(), ticket);
+        self.dirty_tickets.insert(id.clone());
+        id
+    }
+
+    fn forget(&mut self, id: &Arc<str>, step: &mut Step) {
+        let ticket = self.tickets.remove(id).expect("ticket exists");
+        if let Some(due) = ticket.skills_due {
+            step.timer(RoutingTimerCommand::Cancel(RoutingTimer::SkillsTimeout {
+                ticket_id: id.to_string(),
+                due,
+            }));
+        }
+        self.dirty_tickets.insert(id.clone());
+    }
+
+    /// The agent's slot; an agent named by a request before any presence is created offline
+    /// on every channel (a manual assignment or reopen is a fact the ledger must record).
+    fn ensure_agent(&mut self, agent_id: &str) -> AgentSlot {
+        let known = self.agents.slot(agent_id);
+        let a = self.agents.ensure(agent_id);
+        if known.is_none() {
+            self.dirty_agents.insert(self.agents.get(a).id.clone());
+        }
+        a
+    }
+
+    fn ensure_class(&mut self, key: ClassKey) -> ClassId {
+        if let Some(class) = self.queue.class_id(&key) {
+            return class;
+        }
+        let class = self.queue.add_class(key);
+        self.agents
+            .add_class(class, &self.ledger, &self.queue, self.config.mode);
+        class
+    }
+
+    fn counters(
+        &mut self,
+        a: AgentSlot,
+        channel: Channel,
+        now: Timestamp,
+    ) -> &mut super::records::ChannelCounters {
+        let agent = self.agents.get_mut(a);
+        &mut agent
+            .channels
+            .entry(channel)
+            .or_insert_with(|| ChannelSlot::offline(now))
+            .counters
+    }
+
+    fn touch_agent(&mut self, a: AgentSlot, channel: Channel, step: &mut Step) {
+        let id = self.agents.get(a).id.clone();
+        self.dirty_agents.insert(id.clone());
+        step.touched.insert((id, channel));
+    }
+
+    /// Puts a known ticket in the queue and marks it for matching.
+    fn enqueue_known(&mut self, id: &Arc<str>, step: &mut Step) {
+        let skills_timeout = self.config.skills_timeout_ms;
+        let ticket = self.tickets.get_mut(id).expect("ticket exists");
+        ticket.state = TicketState::Queued;
+        let since = *ticket.queued_since.get_or_insert(step.now);
+        if let Some(timeout) = skills_timeout {
+            if !ticket.skills_relaxed && !ticket.skills.is_empty() && ticket.skills_due.is_none() {
+                let due = since + timeout;
+                ticket.skills_due = Some(due);
+                step.timer(RoutingTimerCommand::Set(RoutingTimer::SkillsTimeout {
+                    ticket_id: id.to_string(),
+                    due,
+                }));
+            }
+        }
+        let key = ticket.queue_key();
+        self.queue.push(ticket.class, key.clone());
+        step.pending_tickets.insert(key);
+        self.dirty_tickets.insert(id.clone());
+    }
+
+    /// Takes a ticket out of the queue or its offer (emitting `offer_withdrawn` with
+    /// `reason`) and out of any returning-customer grace. The caller sets the next state.
+    fn take_out(&mut self, id: &Arc<str>, reason: &str, step: &mut Step) {
+        match self.tickets[id].state {
+            TicketState::Queued => {
+                let ticket = &self.tickets[id];
+                self.queue.remove(ticket.class, &ticket.queue_key());
+            }
+            TicketState::Offered { .. } => self.withdraw(id, reason, step),
+            TicketState::Assigned { .. } => self.cancel_grace(id, step),
+        }
+    }
+
+    /// Withdraws the current offer, emitting `offer_withdrawn`.
+    fn withdraw(&mut self, id: &Arc<str>, reason: &str, step: &mut Step) {
+        let a = self.withdraw_silently(id, step);
+        let agent_id = self.agents.get(a).id.clone();
+        step.decide(
+            &self.tickets[id],
+            RoutingDecisionKind::OfferWithdrawn,
+            &agent_id,
+            reason,
+        );
+    }
+
+    /// Ends the current offer without a decision (the caller emits one): frees the agent's
+    /// reserved capacity and cancels the offer timer.
+    fn withdraw_silently(&mut self, id: &Arc<str>, step: &mut Step) -> AgentSlot {
+        let ticket = &self.tickets[id];
+        let TicketState::Offered { agent: a, due } = ticket.state else {
+            unreachable!("withdraw of a ticket not offered");
+        };
+        let channel = ticket.channel;
+        self.agents.detach(a);
+        let agent = self.agents.get_mut(a);
+        if let Some(slot) = agent.channels.get_mut(&channel) {
+            slot.offered -= 1;
+        }
+        agent.offers.remove(id);
+        let agent_id = agent.id.clone();
+        self.agents
+            .attach(a, &self.ledger, &self.queue, self.config.mode);
+        step.timer(RoutingTimerCommand::Cancel(RoutingTimer::OfferTimeout {
+            ticket_id: id.to_string(),
+            agent_id: agent_id.to_string(),
+            due,
+        }));
+        step.pending_agents.insert((agent_id, channel));
+        self.touch_agent(a, channel, step);
+        self.dirty_tickets.insert(id.clone());
+        a
+    }
+
+    /// Ends the returning-customer grace of a ticket, if it is in one.
+    fn cancel_grace(&mut self, id: &Arc<str>, step: &mut Step) {
+        let ticket = self.tickets.get_mut(id).expect("ticket exists");
+        if let TicketState::Assigned { agent, grace_due } = &mut ticket.state {
+            if let Some(due) = grace_due.take() {
+                let agent = self.agents.get_mut(*agent);
+                agent.in_grace.remove(id);
+                step.timer(RoutingTimerCommand::Cancel(RoutingTimer::ReturningGrace {
+                    ticket_id: id.to_string(),
+                    agent_id: agent.id.to_string(),
+                    due,
+                }));
+                self.dirty_tickets.insert(id.clone());
+            }
+        }
+    }
+
+    /// Frees the capacity the ticket holds, if any, and lets its holder take new work.
+    fn release_capacity(&mut self, id: &Arc<str>, step: &mut Step) {
+        let Some((b, channel)) = self.ledger.holder(id) else {
+            return;
+        };
+        self.agents.detach(b);
+        self.ledger.release(id);
+        self.agents
+            .attach(b, &self.ledger, &self.queue, self.config.mode);
+        step.pending_agents
+            .insert((self.agents.get(b).id.clone(), channel));
+        self.touch_agent(b, channel, step);
+    }
+
+    /// Makes the ticket assigned to `a` and counts an assignment (routing or by hand).
+    fn make_assigned(&mut self, id: &Arc<str>, a: AgentSlot, consuming: bool, step: &mut Step) {
+        let channel = self.tickets[id].channel;
+        self.agents.detach(a);
+        self.assign_seq += 1;
+        self.agents.get_mut(a).last_assigned_seq = self.assign_seq;
+        self.counters(a, channel, step.now).assignments += 1;
+        // Left detached: make_assigned_quietly attaches the agent with its new rank.
+        self.make_assigned_quietly(id, a, consuming, step);
+    }
+
+    /// Makes the ticket assigned to `a` (taking `a`'s capacity if `consuming`, releasing
+    /// any other holder's) without counting an assignment.
+    fn make_assigned_quietly(
+        &mut self,
+        id: &Arc<str>,
+        a: AgentSlot,
+        consuming: bool,
+        step: &mut Step,
+    ) {
+        let channel = self.tickets[id].channel;
+        match self.ledger.holder(id) {
+            Some((holder, _)) if consuming && holder == a => {}
+            Some(_) => self.release_capacity(id, step),
+            None => {}
+        }
+        self.agents.detach(a);
+        if consuming && self.ledger.holder(id).is_none() {
+            self.ledger.consume(id, a, channel);
+        }
+        self.agents
+            .attach(a, &self.ledger, &self.queue, self.config.mode);
+        let ticket = self.tickets.get_mut(id).expect("ticket exists");
+        ticket.state = TicketState::Assigned {
+            agent: a,
+            grace_due: None,
+        };
+        ticket.queued_since = None;
+        ticket.declined_by.clear();
+        if let Some(due) = ticket.skills_due.take() {
+            step.timer(RoutingTimerCommand::Cancel(RoutingTimer::SkillsTimeout {
+                ticket_id: id.to_string(),
+                due,
+            }));
+        }
+        self.touch_agent(a, channel, step);
+        self.dirty_tickets.insert(id.clone());
+    }
+
+    fn relax_skills(&mut self, id: &Arc<str>, step: &mut Step) {
+        let ticket = self.ticket_mut(id);
+        ticket.skills_due = None;
+        ticket.skills_relaxed = true;
+        let key = ticket.class_key();
+        let class = self.ensure_class(key);
+        let ticket = self.tickets.get_mut(id).expect("ticket exists");
+        if matches!(ticket.state, TicketState::Queued) {
+            let key = ticket.queue_key();
+            self.queue.remove(ticket.class, &key);
+            ticket.class = class;
+            self.queue.push(class, key.clone());
+            step.pending_tickets.insert(key);
+        } else {
+            ticket.class = class;
+        }
+        self.dirty_tickets.insert(id.clone());
+    }
+
+    /// Offers a queued ticket to `a` (or assigns it at once where auto-accept is on).
+    fn offer(&mut self, id: &Arc<str>, a: AgentSlot, step: &mut Step) {
+        let ticket = &self.tickets[id];
+        self.queue.remove(ticket.class, &ticket.queue_key());
+        let channel = ticket.channel;
+        let reason = if ticket.skills_relaxed && !ticket.skills.is_empty() {
+            "skills_relaxed"
+        } else {
+            self.config.mode.reason()
+        };
+        let agent_id = self.agents.get(a).id.clone();
+        let now = step.now;
+        if self.config.auto_accepts(channel) {
+            let counters = self.counters(a, channel, now);
+            counters.offers_made += 1;
+            counters.offers_accepted += 1;
+            self.make_assigned(id, a, true, step);
+            step.decide(
+                &self.tickets[id],
+                RoutingDecisionKind::Assigned,
+                &agent_id,
+                "auto_accept",
+            );
+            return;
+        }
+        let due = now + self.config.offer_timeout_ms;
+        self.agents.detach(a);
+        let agent = self.agents.get_mut(a);
+        agent.offers.insert(id.clone());
+        let slot = agent
+            .channels
+            .entry(channel)
+            .or_insert_with(|| ChannelSlot::offline(now));
+        slot.offered += 1;
+        slot.counters.offers_made += 1;
+        self.agents
+            .attach(a, &self.ledger, &self.queue, self.config.mode);
+        self.ticket_mut(id).state = TicketState::Offered { agent: a, due };
+        step.timer(RoutingTimerCommand::Set(RoutingTimer::OfferTimeout {
+            ticket_id: id.to_string(),
+            agent_id: agent_id.to_string(),
+            due,
+        }));
+        step.decide(
+            &self.tickets[id],
+            RoutingDecisionKind::Offered,
+            &agent_id,
+            reason,
+        );
+        self.touch_agent(a, channel, step);
+        self.dirty_tickets.insert(id.clone());
+    }
+
+    /// Matches until no queued ticket has an eligible agent: requeued tickets first, in
+    /// queue order, then agents who gained free capacity, each until full.
+    ///
+    /// A requeued ticket whose best agent gained capacity in this same step is deferred to
+    /// that agent's turn, where the agent takes the highest-ordered ticket it is eligible
+    /// for (which may be another one); deferred tickets are matched again after each agent.
+    fn dispatch(&mut self, step: &mut Step) {
+        let mut deferred: Vec<QueueKey> = Vec::new();
+        loop {
+            if let Some(key) = step.pending_tickets.pop_first() {
+                let Some(ticket) = self.tickets.get(&key.ticket) else {
+                    continue;
+                };
+                if !matches!(ticket.state, TicketState::Queued) {
+                    continue;
+                }
+                if let Some(a) = self.agents.best_for(ticket.class, &ticket.declined_by) {
+                    let agent_id = self.agents.get(a).id.clone();
+                    if step.pending_agents.contains(&(agent_id, ticket.channel)) {
+                        deferred.push(key);
+                        continue;
+                    }
+                    let id = ticket.id.clone();
+                    self.offer(&id, a, step);
+                }
+                continue;
+            }
+            if let Some((agent_id, channel)) = step.pending_agents.pop_first() {
+                let a = self.agents.slot(&agent_id).expect("agent exists");
+                self.fill(a, channel, step);
+                step.pending_tickets.extend(deferred.drain(..));
+                continue;
+            }
+            break;
+        }
+    }
+
+    /// Offers the agent the highest-ordered tickets it is eligible for until it is full.
+    fn fill(&mut self, a: AgentSlot, channel: Channel, step: &mut Step) {
+        while self.agents.free(a, channel, &self.ledger) > 0 {
+            let best = self
+                .agents
+                .get(a)
+                .classes
+                .iter()
+                .filter(|c| self.queue.key(**c).channel == channel)
+                .filter_map(|c| self.queue.head(*c))
+                .min()
+                .map(|key| key.ticket.clone());
+            match best {
+                Some(id) => self.offer(&id, a, step),
+                None => break,
+            }
+        }
+    }
+
+    fn finish(&mut self, mut step: Step) -> RoutingEffects {
+        let now = step.now;
+        for (n, (agent_id, channel)) in std::mem::take(&mut step.touched).into_iter().enumerate() {
+            let Some(a) = self.agents.slot(&agent_id) else {
+                continue;
+            };
+            let agent = self.agents.get(a);
+            let Some(slot) = agent.channels.get(&channel) else {
+                continue;
+            };
+            let mut counters = slot.counters.clone();
+            let elapsed = now.since(slot.status_since);
+            let bucket = match slot.status {
+                AgentStatus::Online => &mut counters.online_ms,
+                AgentStatus::Away => &mut counters.away_ms,
+                AgentStatus::TransfersOnly => &mut counters.transfers_only_ms,
+                AgentStatus::Offline => &mut counters.offline_ms,
+            };
+            bucket.0 += elapsed.0;
+            step.effects.agent_metrics.push(AgentMetrics {
+                metrics_id: format!("{}.m{}", step.input_id, n + 1),
+                account: self.account.clone(),
+                agent_id: agent_id.to_string(),
+                channel,
+                status: slot.status,
+                capacity: slot.capacity,
+                load: self.ledger.load(a, channel),
+                offers_made: counters.offers_made,
+                offers_accepted: counters.offers_accepted,
+                offers_declined: counters.offers_declined,
+                offers_timed_out: counters.offers_timed_out,
+                assignments: counters.assignments,
+                online_ms: counters.online_ms,
+                away_ms: counters.away_ms,
+                transfers_only_ms: counters.transfers_only_ms,
+                offline_ms: counters.offline_ms,
+                at: now,
+            });
+            self.dirty_agents.insert(agent_id);
+        }
+        step.effects
+    }
+
+    // ---- views ----
+
+    /// Where a ticket is, if the router knows it.
+    pub fn ticket_view(&self, ticket_id: &str) -> Option<TicketView> {
+        let ticket = self.tickets.get(ticket_id)?;
+        Some(match ticket.state {
+            TicketState::Queued => TicketView::Queued {
+                skills_relaxed: ticket.skills_relaxed,
+            },
+            TicketState::Offered { agent, .. } => TicketView::Offered {
+                agent_id: self.agents.get(agent).id.to_string(),
+            },
+            TicketState::Assigned { agent, grace_due } => TicketView::Assigned {
+                agent_id: self.agents.get(agent).id.to_string(),
+                consuming: self.ledger.holder(ticket_id).is_some(),
+                in_grace: grace_due.is_some(),
+            },
+        })
+    }
+
+    /// An agent's state on a channel, if the router knows the agent.
+    pub fn agent_channel(&self, agent_id: &str, channel: Channel) -> Option<AgentChannelView> {
+        let a = self.agents.slot(agent_id)?;
+        let slot = self.agents.get(a).channels.get(&channel);
+        Some(AgentChannelView {
+            status: slot.map_or(AgentStatus::Offline, |s| s.status),
+            capacity: slot.map_or(0, |s| s.capacity),
+            load: self.ledger.load(a, channel),
+            offered: slot.map_or(0, |s| s.offered),
+        })
+    }
+
+    // ---- persistence ----
+
+    /// The agents and tickets changed since the last call, sorted. A ticket id whose
+    /// [`RoutingEngine::ticket_record`] is `None` was forgotten: delete it.
+    pub fn take_dirty(&mut self) -> Dirty {
+        fn sorted_ids(set: &mut FastSet<Arc<str>>) -> Vec<String> {
+            let mut ids: Vec<String> = set.drain().map(|id| id.to_string()).collect();
+            ids.sort_unstable();
+            ids
+        }
+        Dirty {
+            agents: sorted_ids(&mut self.dirty_agents),
+            tickets: sorted_ids(&mut self.dirty_tickets),
+        }
+    }
+
+    /// The durable facts of an agent.
+    pub fn agent_record(&self, agent_id: &str) -> Option<AgentRecord> {
+        let agent = self.agents.get(self.agents.slot(agent_id)?);
+        Some(AgentRecord {
+            agent_id: agent.id.to_string(),
+            channels: agent
+                .channels
+                .iter()
+                .map(|(channel, slot)| AgentChannelRecord {
+                    channel: *channel,
+                    status: slot.status,
+                    capacity: slot.capacity,
+                    status_since: slot.status_since,
+                    counters: slot.counters.clone(),
+                })
+                .collect(),
+            skills: agent.skills.iter().cloned().collect(),
+            groups: agent.groups.iter().cloned().collect(),
+            last_assigned_seq: agent.last_assigned_seq,
+        })
+    }
+
+    /// The durable facts of a ticket.
+    pub fn ticket_record(&self, ticket_id: &str) -> Option<TicketRecord> {
+        let ticket = self.tickets.get(ticket_id)?;
+        let agent_id = |a: AgentSlot| self.agents.get(a).id.to_string();
+        Some(TicketRecord {
+            ticket_id: ticket.id.to_string(),
+            account: ticket.account.clone(),
+            conversation: ticket.conversation.clone(),
+            channel: ticket.channel,
+            priority: ticket.priority,
+            required_skills: ticket.skills.clone(),
+            group: ticket.group.clone(),
+            created_at: ticket.created_at,
+            queued_since: ticket.queued_since,
+            skills_relaxed: ticket.skills_relaxed,
+            skills_due: ticket.skills_due,
+            state: match ticket.state {
+                TicketState::Queued => TicketRecordState::Queued,
+                TicketState::Offered { agent, due } => TicketRecordState::Offered {
+                    agent_id: agent_id(agent),
+                    due,
+                },
+                TicketState::Assigned { agent, grace_due } => TicketRecordState::Assigned {
+                    agent_id: agent_id(agent),
+                    consuming: self.ledger.holder(ticket_id).is_some(),
+                    grace_due,
+                },
+            },
+            declined_by: ticket.declined_by.iter().map(|id| id.to_string()).collect(),
+        })
+    }
+
+    /// Rebuilds an engine from its records: agents, tickets, the ledger, the queue and
+    /// every index. Nothing is marked dirty. O((agents + tickets) log n).
+    pub fn restore(
+        account: impl Into<String>,
+        config: RoutingConfig,
+        agents: impl IntoIterator<Item = AgentRecord>,
+        tickets: impl IntoIterator<Item = TicketRecord>,
+    ) -> RoutingEngine {
+        let mut engine = RoutingEngine::new(account, config);
+        for record in agents {
+            let a = engine.agents.ensure(&record.agent_id);
+            let agent = engine.agents.get_mut(a);
+            for ch in record.channels {
+                agent.channels.insert(
+                    ch.channel,
+                    ChannelSlot {
+                        status: ch.status,
+                        capacity: ch.capacity,
+                        offered: 0,
+                        status_since: ch.status_since,
+                        counters: ch.counters,
+                    },
+                );
+            }
+            agent.skills = record.skills.into_iter().collect();
+            agent.groups = record.groups.into_iter().collect();
+            agent.last_assigned_seq = record.last_assigned_seq;
+            engine.assign_seq = engine.assign_seq.max(record.last_assigned_seq);
+        }
+        for record in tickets {
+            let id: Arc<str> = Arc::from(record.ticket_id.as_str());
+            let mut ticket = Ticket {
+                id: id.clone(),
+                account: record.account,
+                conversation: record.conversation,
+                channel: record.channel,
+                priority: record.priority,
+                skills: record.required_skills,
+                group: record.group,
+                created_at: record.created_at,
+                queued_since: record.queued_since,
+                skills_relaxed: record.skills_relaxed,
+                skills_due: record.skills_due,
+                class: 0,
+                state: TicketState::Queued,
+                declined_by: record
+                    .declined_by
+                    .iter()
+                    .map(|s| Arc::from(s.as_str()))
+                    .collect(),
+            };
+            let key = ticket.class_key();
+            if let Some(class) = engine.queue.class_id(&key) {
+                ticket.class = class;
+            } else {
+                ticket.class = engine.queue.add_class(key);
+                engine.agents.add_class(
+                    ticket.class,
+                    &engine.ledger,
+                    &engine.queue,
+                    engine.config.mode,
+                );
+            }
+            match record.state {
+                TicketRecordState::Queued => engine.queue.push(ticket.class, ticket.queue_key()),
+                TicketRecordState::Offered { agent_id, due } => {
+                    let a = engine.agents.ensure(&agent_id);
+                    let agent = engine.agents.get_mut(a);
+                    agent.offers.insert(id.clone());
+                    agent
+                        .channels
+                        .entry(ticket.channel)
+                        .or_insert_with(|| ChannelSlot::offline(due))
+                        .offered += 1;
+                    ticket.state = TicketState::Offered { agent: a, due };
+                }
+                TicketRecordState::Assigned {
+                    agent_id,
+                    consuming,
+                    grace_due,
+                } => {
+                    let a = engine.agents.ensure(&agent_id);
+                    if consuming {
+                        engine.ledger.consume(&id, a, ticket.channel);
+                    }
+                    if grace_due.is_some() {
+                        engine.agents.get_mut(a).in_grace.insert(id.clone());
+                    }
+                    ticket.state = TicketState::Assigned {
+                        agent: a,
+                        grace_due,
+                    };
+                }
+            }
+            engine.tickets.insert(id, ticket);
+        }
+        for a in engine.agents.slots().collect::<Vec<_>>() {
+            engine.agents.recompute_classes(a, &engine.queue);
+            engine
+                .agents
+                .attach(a, &engine.ledger, &engine.queue, engine.config.mode);
+        }
+        engine
+    }
+
+    // ---- audit ----
+
+    /// Checks every index against the facts: loads against consuming tickets, offer counts
+    /// against offered tickets, the queue against queued tickets, pools against
+    /// eligibility. O(everything); for tests.
+    #[cfg(test)]
+    pub(crate) fn audit(&self) -> Result<(), String> {
+        let mut loads: BTreeMap<(AgentSlot, Channel), u32> = BTreeMap::new();
+        let mut offers: BTreeMap<(AgentSlot, Channel), u32> = BTreeMap::new();
+        let mut queued = 0;
+        for ticket in self.tickets.values() {
+            match ticket.state {
+                TicketState::Queued => queued += 1,
+                TicketState::Offered { agent, .. } => {
+                    *offers.entry((agent, ticket.channel)).or_default() += 1;
+                    if self.ledger.holder(&ticket.id).is_some() {
+                        return Err(format!("offered ticket {} holds capacity", ticket.id));
+                    }
+                }
+                TicketState::Assigned { agent, .. } => {
+                    if let Some(holder) = self.ledger.holder(&ticket.id) {
+                        if holder != (agent, ticket.channel) {
+                            return Err(format!(
+                                "ticket {} holds someone else's capacity",
+                                ticket.id
+                            ));
+                        }
+                        *loads.entry((agent, ticket.channel)).or_default() += 1;
+                    }
+                }
+            }
+        }
+        if queued != self.queue.len() {
+            return Err(format!(
+                "{queued} tickets queued but the queue holds {}",
+                self.queue.len()
+            ));
+        }
+        if self.ledger.len() != loads.values().map(|n| *n as usize).sum::<usize>() {
+            return Err("the ledger holds tickets that are not assigned".into());
+        }
+        for a in self.agents.slots() {
+            let agent = self.agents.get(a);
+            for (channel, slot) in &agent.channels {
+                let load = loads.get(&(a, *channel)).copied().unwrap_or(0);
+                if self.ledger.load(a, *channel) != load {
+                    return Err(format!(
+                        "{} on {channel}: ledger load {} but {load} consuming tickets",
+                        agent.id,
+                        self.ledger.load(a, *channel)
+                    ));
+                }
+                let offered = offers.get(&(a, *channel)).copied().unwrap_or(0);
+                if slot.offered != offered {
+                    return Err(format!(
+                        "{} on {channel}: {} offers counted but {offered} tickets offered",
+                        agent.id, slot.offered
+                    ));
+                }
+            }
+            for (class, key) in self.queue.classes() {
+                let should = self.agents.qualifies(a, key)
+                    && self.agents.free(a, key.channel, &self.ledger) > 0;
+                if should != self.agents.in_pool(class, a) {
+                    return Err(format!(
+                        "{} pool membership of class {key:?} is {} but should be {should}",
+                        agent.id, !should
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}

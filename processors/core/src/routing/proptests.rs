@@ -1,0 +1,584 @@
+//! Property tests over random interleavings of presence changes, enqueues, answers,
+//! status changes, manual assignments, closes and clock advances.
+//!
+//! The test plays the ticket processor (it keeps each ticket's status and assignee and
+//! applies the router's decisions to them) and the host (it keeps and fires timers), and
+//! after every step checks:
+//! - the capacity invariant: each agent's load on a channel equals the number of tickets
+//!   assigned to them on that channel in New or Open, and the engine's indexes agree with
+//!   its facts;
+//! - no offer or routed assignment goes to an agent who is not eligible;
+//! - no queued ticket waits while an eligible agent has free capacity;
+//! - and, across runs, that the same inputs give identical outputs, also when the engine
+//!   is persisted and restored from its records between every two steps.
+
+use super::*;
+use crate::model::*;
+use crate::time::Timestamp;
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+
+const AGENTS: usize = 4;
+const TICKETS: usize = 6;
+const CHANNELS: [Channel; 2] = [Channel::Web, Channel::Whatsapp];
+const SKILLS: [&str; 2] = ["billing", "german"];
+const STATUSES: [AgentStatus; 4] = [
+    AgentStatus::Online,
+    AgentStatus::Online,
+    AgentStatus::Away,
+    AgentStatus::Offline,
+];
+
+#[derive(Clone, Debug)]
+enum Op {
+    Presence {
+        agent: usize,
+        channels: [(usize, u32); 2],
+        skills: u8,
+        in_group: bool,
+    },
+    Enqueue {
+        ticket: usize,
+        channel: usize,
+        priority: i32,
+        skills: u8,
+        grouped: bool,
+    },
+    Accept {
+        ticket: usize,
+        agent: Option<usize>,
+    },
+    Decline {
+        ticket: usize,
+        agent: Option<usize>,
+    },
+    Release {
+        ticket: usize,
+        to: Status,
+    },
+    Reopen {
+        ticket: usize,
+    },
+    Assign {
+        ticket: usize,
+        agent: usize,
+    },
+    Close {
+        ticket: usize,
+    },
+    Advance {
+        ms: i64,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let agent = 0..AGENTS;
+    let ticket = 0..TICKETS;
+    prop_oneof![
+        3 => (agent.clone(), [(0..4usize, 0..3u32), (0..4usize, 0..3u32)], 0..4u8, any::<bool>())
+            .prop_map(|(agent, channels, skills, in_group)| Op::Presence { agent, channels, skills, in_group }),
+        4 => (ticket.clone(), 0..2usize, 0..3i32, 0..4u8, prop::bool::weighted(0.2))
+            .prop_map(|(ticket, channel, priority, skills, grouped)| Op::Enqueue { ticket, channel, priority, skills, grouped }),
+        3 => (ticket.clone(), prop::option::weighted(0.2, agent.clone())).prop_map(|(ticket, agent)| Op::Accept { ticket, agent }),
+        2 => (ticket.clone(), prop::option::weighted(0.2, agent.clone())).prop_map(|(ticket, agent)| Op::Decline { ticket, agent }),
+        2 => (ticket.clone(), prop::sample::select(vec![Status::Pending, Status::OnHold, Status::Solved]))
+            .prop_map(|(ticket, to)| Op::Release { ticket, to }),
+        2 => ticket.clone().prop_map(|ticket| Op::Reopen { ticket }),
+        1 => (ticket.clone(), agent).prop_map(|(ticket, agent)| Op::Assign { ticket, agent }),
+        1 => ticket.prop_map(|ticket| Op::Close { ticket }),
+        2 => (0..90_000i64).prop_map(|ms| Op::Advance { ms }),
+    ]
+}
+
+fn config(mode: RoutingMode) -> RoutingConfig {
+    RoutingConfig {
+        auto_accept: vec![Channel::Whatsapp],
+        offer_timeout_ms: crate::time::Millis::seconds(30),
+        skills_timeout_ms: Some(crate::time::Millis::seconds(60)),
+        returning_grace_ms: crate::time::Millis::seconds(45),
+        mode,
+    }
+}
+
+/// What the ticket processor knows of a ticket.
+#[derive(Clone, Debug)]
+struct ModelTicket {
+    request: RoutingRequest,
+    status: Status,
+    assignee: Option<String>,
+}
+
+/// The ticket processor, the agent workspace and the host, around one engine.
+struct World {
+    engine: RoutingEngine,
+    mode: RoutingMode,
+    /// Restore the engine from its records before every step.
+    persisted: bool,
+    agents_db: BTreeMap<String, AgentRecord>,
+    tickets_db: BTreeMap<String, TicketRecord>,
+    now: Timestamp,
+    seq: u64,
+    timers: BTreeMap<(Timestamp, String), RoutingTimer>,
+    presence: BTreeMap<String, AgentPresence>,
+    tickets: BTreeMap<String, ModelTicket>,
+    offered: BTreeMap<String, String>,
+    log: Vec<RoutingEffects>,
+}
+
+fn agent_name(i: usize) -> String {
+    format!("a{i}")
+}
+
+fn skills_of(mask: u8) -> Vec<String> {
+    SKILLS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) != 0)
+        .map(|(_, s)| (*s).to_owned())
+        .collect()
+}
+
+impl World {
+    fn new(persisted: bool, mode: RoutingMode) -> World {
+        World {
+            engine: RoutingEngine::new("acme", config(mode)),
+            mode,
+            persisted,
+            agents_db: BTreeMap::new(),
+            tickets_db: BTreeMap::new(),
+            now: Timestamp(0),
+            seq: 0,
+            timers: BTreeMap::new(),
+            presence: BTreeMap::new(),
+            tickets: BTreeMap::new(),
+            offered: BTreeMap::new(),
+            log: Vec::new(),
+        }
+    }
+
+    fn next_id(&mut self, prefix: &str) -> String {
+        self.seq += 1;
+        format!("{prefix}.{}", self.seq)
+    }
+
+    fn request(
+        &mut self,
+        ticket: &str,
+        kind: RoutingRequestKind,
+        agent: Option<String>,
+    ) -> Result<(), TestCaseError> {
+        let mut request = self.tickets[ticket].request.clone();
+        request.request_id = self.next_id(ticket);
+        request.kind = kind;
+        request.agent_id = agent;
+        request.at = self.now;
+        self.step(RoutingInput::Request(request))
+    }
+
+    fn step(&mut self, input: RoutingInput) -> Result<(), TestCaseError> {
+        if self.persisted {
+            self.engine = RoutingEngine::restore(
+                "acme",
+                config(self.mode),
+                self.agents_db.values().cloned(),
+                self.tickets_db.values().cloned(),
+            );
+        }
+        let now = match &input {
+            RoutingInput::Timer(timer) => timer.due(),
+            _ => self.now,
+        };
+        let effects = self.engine.step(&input, now);
+        if self.persisted {
+            let dirty = self.engine.take_dirty();
+            for id in dirty.agents {
+                match self.engine.agent_record(&id) {
+                    Some(r) => self.agents_db.insert(id, r),
+                    None => self.agents_db.remove(&id),
+                };
+            }
+            for id in dirty.tickets {
+                match self.engine.ticket_record(&id) {
+                    Some(r) => self.tickets_db.insert(id, r),
+                    None => self.tickets_db.remove(&id),
+                };
+            }
+        }
+        for command in &effects.timers {
+            match command {
+                RoutingTimerCommand::Set(t) => {
+                    self.timers.insert((t.due(), t.firing_id()), t.clone());
+                }
+                RoutingTimerCommand::Cancel(t) => {
+                    self.timers.remove(&(t.due(), t.firing_id()));
+                }
+            }
+        }
+        self.check_routed_agents_were_eligible(&effects)?;
+        self.check_no_higher_ordered_ticket_was_skipped(&effects)?;
+        for d in &effects.decisions {
+            let agent = d.agent_id.clone().unwrap();
+            match d.kind {
+                RoutingDecisionKind::Offered => {
+                    self.offered.insert(d.ticket_id.clone(), agent);
+                }
+                RoutingDecisionKind::OfferWithdrawn => {
+                    self.offered.remove(&d.ticket_id);
+                }
+                RoutingDecisionKind::Assigned => {
+                    self.offered.remove(&d.ticket_id);
+                    let t = self.tickets.get_mut(&d.ticket_id).unwrap();
+                    t.assignee = Some(agent);
+                    if t.status == Status::New {
+                        t.status = Status::Open;
+                    }
+                }
+                RoutingDecisionKind::Unassigned => {
+                    self.tickets.get_mut(&d.ticket_id).unwrap().assignee = None;
+                }
+            }
+        }
+        self.log.push(effects);
+        self.check_invariants()
+    }
+
+    fn apply(&mut self, op: &Op) -> Result<(), TestCaseError> {
+        match op.clone() {
+            Op::Presence {
+                agent,
+                channels,
+                skills,
+                in_group,
+            } => {
+                let agent_id = agent_name(agent);
+                let presence = AgentPresence {
+                    presence_id: self.next_id(&agent_id),
+                    account: "acme".into(),
+                    agent_id: agent_id.clone(),
+                    channels: CHANNELS
+                        .iter()
+                        .zip(channels)
+                        .map(|(channel, (status, capacity))| ChannelPresence {
+                            channel: *channel,
+                            status: STATUSES[status],
+                            capacity,
+                        })
+                        .collect(),
+                    skills: skills_of(skills),
+                    groups: if in_group { vec!["vip".into()] } else { vec![] },
+                    at: self.now,
+                };
+                self.presence.insert(agent_id, presence.clone());
+                self.step(RoutingInput::Presence(presence))?;
+            }
+            Op::Enqueue {
+                ticket,
+                channel,
+                priority,
+                skills,
+                grouped,
+            } => {
+                let id = format!("t{ticket}");
+                if self.tickets.contains_key(&id) {
+                    return Ok(());
+                }
+                let request = RoutingRequest {
+                    request_id: String::new(),
+                    account: "acme".into(),
+                    conversation: format!("c{ticket}"),
+                    ticket_id: id.clone(),
+                    kind: RoutingRequestKind::Enqueue,
+                    agent_id: None,
+                    channel: CHANNELS[channel],
+                    priority,
+                    required_skills: skills_of(skills),
+                    group: grouped.then(|| "vip".to_owned()),
+                    created_at: self.now,
+                    at: self.now,
+                };
+                self.tickets.insert(
+                    id.clone(),
+                    ModelTicket {
+                        request,
+                        status: Status::New,
+                        assignee: None,
+                    },
+                );
+                self.request(&id, RoutingRequestKind::Enqueue, None)?;
+            }
+            Op::Accept { ticket, agent } | Op::Decline { ticket, agent } => {
+                let id = format!("t{ticket}");
+                if !self.tickets.contains_key(&id) {
+                    return Ok(());
+                }
+                let who = match agent {
+                    Some(a) => agent_name(a),
+                    None => match self.offered.get(&id) {
+                        Some(a) => a.clone(),
+                        None => return Ok(()),
+                    },
+                };
+                let kind = if matches!(op, Op::Accept { .. }) {
+                    RoutingRequestKind::Accept
+                } else {
+                    RoutingRequestKind::Decline
+                };
+                self.request(&id, kind, Some(who))?;
+            }
+            Op::Release { ticket, to } => {
+                let id = format!("t{ticket}");
+                let Some(t) = self.tickets.get_mut(&id) else {
+                    return Ok(());
+                };
+                let Some(assignee) = t.assignee.clone() else {
+                    return Ok(());
+                };
+                if t.status == to {
+                    return Ok(());
+                }
+                let was_consuming = t.status.consumes_capacity();
+                t.status = to;
+                if was_consuming {
+                    self.request(&id, RoutingRequestKind::Release, Some(assignee))?;
+                }
+            }
+            Op::Reopen { ticket } => {
+                let id = format!("t{ticket}");
+                let Some(t) = self.tickets.get_mut(&id) else {
+                    return Ok(());
+                };
+                let Some(assignee) = t.assignee.clone() else {
+                    return Ok(());
+                };
+                if t.status.consumes_capacity() {
+                    return Ok(());
+                }
+                t.status = Status::Open;
+                self.request(&id, RoutingRequestKind::Consume, Some(assignee))?;
+            }
+            Op::Assign { ticket, agent } => {
+                let id = format!("t{ticket}");
+                let Some(t) = self.tickets.get_mut(&id) else {
+                    return Ok(());
+                };
+                if t.status == Status::New {
+                    t.status = Status::Open;
+                }
+                t.assignee = Some(agent_name(agent));
+                self.request(&id, RoutingRequestKind::Assign, Some(agent_name(agent)))?;
+            }
+            Op::Close { ticket } => {
+                let id = format!("t{ticket}");
+                if !self.tickets.contains_key(&id) {
+                    return Ok(());
+                }
+                // The ticket processor forgets the ticket as it sends the close.
+                let mut request = self.tickets.remove(&id).unwrap().request;
+                request.request_id = self.next_id(&id);
+                request.kind = RoutingRequestKind::Close;
+                request.at = self.now;
+                self.offered.remove(&id);
+                self.step(RoutingInput::Request(request))?;
+            }
+            Op::Advance { ms } => {
+                let until = self.now + crate::time::Millis(ms);
+                while let Some(entry) = self.timers.first_entry() {
+                    if entry.key().0 > until {
+                        break;
+                    }
+                    let timer = entry.remove();
+                    self.now = self.now.max(timer.due());
+                    self.step(RoutingInput::Timer(timer))?;
+                }
+                self.now = until;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the agent, by the presence the workspace sent, may take the ticket
+    /// (capacity aside).
+    fn qualifies(&self, agent: &str, ticket: &RoutingRequest, skills_relaxed: bool) -> bool {
+        let Some(p) = self.presence.get(agent) else {
+            return false;
+        };
+        let online = p
+            .channels
+            .iter()
+            .any(|c| c.channel == ticket.channel && c.status == AgentStatus::Online);
+        let skills = skills_relaxed || ticket.required_skills.iter().all(|s| p.skills.contains(s));
+        let group = ticket.group.as_ref().is_none_or(|g| p.groups.contains(g));
+        online && skills && group
+    }
+
+    fn free(&self, agent: &str, channel: Channel) -> u32 {
+        self.engine
+            .agent_channel(agent, channel)
+            .map_or(0, |v| v.capacity.saturating_sub(v.load + v.offered))
+    }
+
+    fn check_routed_agents_were_eligible(
+        &self,
+        effects: &RoutingEffects,
+    ) -> Result<(), TestCaseError> {
+        for d in &effects.decisions {
+            let routed = matches!(d.kind, RoutingDecisionKind::Offered)
+                || (d.kind == RoutingDecisionKind::Assigned && d.reason == "auto_accept");
+            if !routed {
+                continue;
+            }
+            let agent = d.agent_id.as_deref().unwrap();
+            let ticket = &self.tickets[&d.ticket_id].request; // routed tickets are open
+            prop_assert!(
+                self.qualifies(
+                    agent,
+                    ticket,
+                    d.reason == "skills_relaxed"
+                        || d.reason == "auto_accept" && self.relaxed(&d.ticket_id)
+                ),
+                "{} routed to ineligible {agent}: {d:?}",
+                d.ticket_id
+            );
+            let view = self.engine.agent_channel(agent, ticket.channel).unwrap();
+            prop_assert!(
+                view.load + view.offered <= view.capacity,
+                "{agent} over capacity after routing: {view:?}"
+            );
+        }
+        Ok(())
+    }
+
+    /// A ticket routed to an agent in this step was the highest-ordered queued ticket that
+    /// agent may take: none it qualifies for is still waiting ahead of it.
+    fn check_no_higher_ordered_ticket_was_skipped(
+        &self,
+        effects: &RoutingEffects,
+    ) -> Result<(), TestCaseError> {
+        let order = |r: &RoutingRequest| {
+            (
+                std::cmp::Reverse(r.priority),
+                r.created_at,
+                r.ticket_id.clone(),
+            )
+        };
+        for d in &effects.decisions {
+            let routed = d.kind == RoutingDecisionKind::Offered
+                || (d.kind == RoutingDecisionKind::Assigned && d.reason == "auto_accept");
+            if !routed {
+                continue;
+            }
+            let agent = d.agent_id.as_deref().unwrap();
+            let routed_ticket = &self.tickets[&d.ticket_id].request;
+            for (id, t) in &self.tickets {
+                let Some(TicketView::Queued { skills_relaxed }) = self.engine.ticket_view(id)
+                else {
+                    continue;
+                };
+                if t.request.channel == routed_ticket.channel
+                    && self.qualifies(agent, &t.request, skills_relaxed)
+                    && order(&t.request) < order(routed_ticket)
+                {
+                    return Err(TestCaseError::fail(format!(
+                        "{} went to {agent} while the higher-ordered {id} waits",
+                        d.ticket_id
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn relaxed(&self, ticket: &str) -> bool {
+        self.engine
+            .ticket_record(ticket)
+            .is_some_and(|r| r.skills_relaxed)
+    }
+
+    fn check_invariants(&self) -> Result<(), TestCaseError> {
+        if !self.persisted {
+            if let Err(e) = self.engine.audit() {
+                return Err(TestCaseError::fail(e));
+            }
+        }
+        // Capacity: load equals the assigned tickets in New or Open.
+        for a in 0..AGENTS {
+            let agent = agent_name(a);
+            for channel in CHANNELS {
+                let expected = self
+                    .tickets
+                    .values()
+                    .filter(|t| {
+                        t.assignee.as_deref() == Some(&agent)
+                            && t.request.channel == channel
+                            && t.status.consumes_capacity()
+                    })
+                    .count() as u32;
+                let load = self
+                    .engine
+                    .agent_channel(&agent, channel)
+                    .map_or(0, |v| v.load);
+                prop_assert_eq!(load, expected, "load of {} on {}", agent, channel);
+            }
+        }
+        // No starvation: a queued ticket has no eligible agent with free capacity.
+        for (id, t) in &self.tickets {
+            if let Some(TicketView::Queued { skills_relaxed }) = self.engine.ticket_view(id) {
+                for a in 0..AGENTS {
+                    let agent = agent_name(a);
+                    let eligible = self.qualifies(&agent, &t.request, skills_relaxed)
+                        && self.free(&agent, t.request.channel) > 0;
+                    prop_assert!(
+                        !eligible,
+                        "{} waits while {} is eligible with free capacity",
+                        id,
+                        agent
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn mode() -> impl Strategy<Value = RoutingMode> {
+    prop_oneof![
+        Just(RoutingMode::BestAvailable),
+        Just(RoutingMode::RoundRobin)
+    ]
+}
+
+fn run(
+    ops: &[Op],
+    persisted: bool,
+    mode: RoutingMode,
+) -> Result<Vec<RoutingEffects>, TestCaseError> {
+    let mut world = World::new(persisted, mode);
+    for op in ops {
+        world.apply(op)?;
+    }
+    Ok(world.log)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn capacity_eligibility_and_starvation_hold_under_any_interleaving(
+        ops in prop::collection::vec(op(), 1..120),
+        mode in mode(),
+    ) {
+        run(&ops, false, mode)?;
+    }
+
+    #[test]
+    fn same_inputs_give_identical_outputs_even_across_restores(
+        ops in prop::collection::vec(op(), 1..80),
+        mode in mode(),
+    ) {
+        let first = run(&ops, false, mode)?;
+        let second = run(&ops, false, mode)?;
+        prop_assert_eq!(&first, &second);
+        let restored = run(&ops, true, mode)?;
+        prop_assert_eq!(&first, &restored);
+    }
+}
