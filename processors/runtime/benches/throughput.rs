@@ -1,0 +1,271 @@
+//! End-to-end throughput: the runtime beside plain rdkafka, on the same broker and partitions.
+//!
+//! For each broker (the in-process mock cluster; Tansu when `tansu` is on PATH; the Kafka in
+//! `PARLEY_TEST_BROKERS` when set) it preloads `PARLEY_BENCH_RECORDS` (default 100 000)
+//! records over 4 partitions and 10 000 keys, then measures:
+//! - passthrough: a consumer-group consumer that produces every record to another topic
+//!   (idempotent producer, offsets committed every 500 records), until all are acknowledged;
+//! - runtime: the counter processor (sled state, changelog, a durable timer per input) in
+//!   `at_least_once`, batches of 500, until every input is committed;
+//! - restore: the runtime's changelog replayed into an empty sled, beside a plain consume of
+//!   the same changelog.
+//!
+//! A plain `main` (harness = false): each figure is one timed run over a broker that has to be
+//! set up first, which criterion's repeated-iteration model does not fit.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use parley_core::Millis;
+use parley_runtime::host::flush;
+use parley_runtime::state::restore::restore_partition;
+use parley_runtime::state::StateStore;
+use parley_runtime::{Guarantee, Metrics, SystemClock};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::{Offset, TopicPartitionList};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::tansu::TestBroker;
+use support::*;
+
+const PARTITIONS: i32 = 4;
+const KEYS: usize = 10_000;
+
+fn records() -> usize {
+    std::env::var("PARLEY_BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+}
+
+fn preload(brokers: &str, topic: &str, n: usize) {
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "5")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .unwrap();
+    for i in 0..n {
+        let key = format!("key-{}", i % KEYS);
+        let mut record = BaseRecord::<String, str>::to(topic).key(&key).payload("1");
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(120)).unwrap();
+}
+
+fn passthrough(brokers: &str, input: &str, output: &str, n: usize) -> Duration {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("{input}-passthrough"))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .create()
+        .unwrap();
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("partitioner", "murmur2_random")
+        .set("linger.ms", "5")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[input]).unwrap();
+    let started = Instant::now();
+    let mut seen = 0;
+    while seen < n {
+        let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        let mut record = BaseRecord::<[u8], [u8]>::to(output)
+            .key(m.key().unwrap_or_default())
+            .payload(m.payload().unwrap_or_default());
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+        seen += 1;
+        if seen % 500 == 0 {
+            flush(&producer, Duration::from_secs(30)).unwrap();
+            consumer.commit_consumer_state(CommitMode::Async).ok();
+        }
+    }
+    flush(&producer, Duration::from_secs(30)).unwrap();
+    started.elapsed()
+}
+
+fn plain_consume(brokers: &str, topic: &str) -> (usize, Duration) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "bench-plain")
+        .set("enable.partition.eof", "true")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let started = Instant::now();
+    let (mut count, mut eof) = (0, 0);
+    while eof < PARTITIONS {
+        match consumer.poll(Duration::from_millis(500)) {
+            Some(Ok(_)) => count += 1,
+            Some(Err(KafkaError::PartitionEOF(_))) => eof += 1,
+            _ => {}
+        }
+    }
+    (count, started.elapsed())
+}
+
+fn bench(name: &str, brokers: &str, create: &dyn Fn(&Topics, &str)) {
+    let n = records();
+    let topics = Topics::new(&format!("bench-{name}"));
+    let pass_out = format!("bench-{name}.pass");
+    create(&topics, &pass_out);
+    preload(brokers, &topics.input, n);
+
+    let pass = passthrough(brokers, &topics.input, &pass_out, n);
+
+    let mut config = counter_config(
+        brokers,
+        &format!("bench-{name}-runtime"),
+        &topics,
+        temp_dir("bench"),
+        Guarantee::AtLeastOnce,
+    );
+    config.batch_size = 500;
+    config.commit_interval_ms = 100;
+    let started = Instant::now();
+    let host = RunningHost::start(
+        config,
+        &topics,
+        Some(Millis::hours(1)),
+        Arc::new(SystemClock),
+    );
+    let topic = topics.input.clone();
+    let done = wait_for(Duration::from_secs(600), || {
+        host.metrics.records_in.with_label_values(&[&topic]).get() as usize >= n
+    });
+    // All inputs are read; the batch holding the last one commits within commit_interval_ms.
+    let consumed = started.elapsed();
+    let batches = host.metrics.batches.get();
+    wait_for(Duration::from_millis(300), || {
+        host.metrics.batches.get() > batches
+    });
+    let runtime = started.elapsed();
+    let commit = host
+        .metrics
+        .commit_latency
+        .with_label_values(&["at_least_once"]);
+    eprintln!(
+        "{name}: {} commits, {:.1} ms each on average (seal, flush, offsets)",
+        commit.get_sample_count(),
+        commit.get_sample_sum() * 1e3 / commit.get_sample_count().max(1) as f64
+    );
+    let stopping = Instant::now();
+    host.stop().unwrap();
+    eprintln!(
+        "{name}: inputs read after {consumed:?}, committed after {runtime:?}, stop took {:?}",
+        stopping.elapsed()
+    );
+    assert!(done, "the runtime did not finish");
+
+    let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    println!(
+        "{name}: {n} records, {PARTITIONS} partitions: passthrough {:.0}/s, runtime at_least_once {:.0}/s, ratio {:.2}",
+        rate(pass),
+        rate(runtime),
+        pass.as_secs_f64() / runtime.as_secs_f64()
+    );
+
+    // Restore: the changelog into an empty sled, beside a plain consume of it.
+    let (plain_count, plain) = plain_consume(brokers, &topics.changelog);
+    let (store, _) = StateStore::open(&temp_dir("bench-restore")).unwrap();
+    let restore_consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "bench-restore")
+        .set("enable.partition.eof", "true")
+        .create()
+        .unwrap();
+    let metrics = Metrics::new();
+    let started = Instant::now();
+    let mut restored = 0;
+    for p in 0..PARTITIONS {
+        let partition = store.partition(p).unwrap();
+        let outcome = restore_partition(
+            &restore_consumer,
+            &topics.changelog,
+            &partition,
+            &metrics,
+            SystemClock.now_ts(),
+            Millis::days(1),
+        )
+        .unwrap();
+        restored += outcome.records;
+    }
+    let restore = started.elapsed();
+    println!(
+        "{name}: restore {restored} changelog records in {:.2}s = {:.0}/s into sled; plain consume of {plain_count} in {:.2}s = {:.0}/s",
+        restore.as_secs_f64(),
+        restored as f64 / restore.as_secs_f64(),
+        plain.as_secs_f64(),
+        plain_count as f64 / plain.as_secs_f64()
+    );
+}
+
+trait NowTs {
+    fn now_ts(&self) -> parley_core::Timestamp;
+}
+
+impl NowTs for SystemClock {
+    fn now_ts(&self) -> parley_core::Timestamp {
+        parley_runtime::Clock::now(self)
+    }
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return; // Built or listed by `cargo test`; only `cargo bench` (which passes --bench) runs it.
+    }
+    let which = std::env::var("PARLEY_BENCH_BROKER").unwrap_or_else(|_| "mock,tansu".into());
+    if which.contains("mock") {
+        let cluster = MockCluster::new(1).unwrap();
+        let brokers = cluster.bootstrap_servers();
+        bench("mock", &brokers, &|topics, pass| {
+            for t in topics.all().into_iter().chain([pass]) {
+                cluster.create_topic(t, PARTITIONS, 1).unwrap();
+            }
+        });
+    }
+    if which.contains("tansu") {
+        if let Some(broker) = TestBroker::start("bench") {
+            let name = if broker.is_kafka { "kafka" } else { "tansu" };
+            bench(name, &broker.brokers.clone(), &|topics, pass| {
+                let mut all: Vec<&str> = topics.all().to_vec();
+                all.push(pass);
+                broker.create_topics(&all, &[&topics.changelog], PARTITIONS);
+            });
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! Avro codecs for the records of `parley_core::model`, in two wire formats.
+//!
+//! - [`WireFormat::SingleObject`] (no registry): the Avro spec's single-object encoding,
+//!   `C3 01`, the schema's 8-byte CRC-64-AVRO fingerprint, then the Avro body.
+//! - [`WireFormat::Confluent`] (with a registry): `00`, the 4-byte big-endian schema id, then
+//!   the Avro body. The framing is written by hand (five bytes) and ids are registered once
+//!   through [`RegistryClient`]; `schema_registry_converter` 6 needs `apache-avro` 0.22 while
+//!   the workspace is on 0.21, and the hot path only needs the five-byte header anyway.
+
+mod registry;
+pub mod schemas;
+
+pub use registry::RegistryClient;
+pub use schemas::AvroRecord;
+
+use crate::error::CodecError;
+use apache_avro::rabin::Rabin;
+use apache_avro::{from_avro_datum, from_value, to_avro_datum, to_value, Schema};
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+
+/// How a value is framed on a topic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WireFormat {
+    /// Avro single-object encoding.
+    SingleObject,
+    /// The Confluent wire format with this schema id (the id of the writer schema).
+    Confluent {
+        /// The registry's id of the schema this codec writes.
+        schema_id: u32,
+    },
+}
+
+/// Encodes and decodes one record type `T`.
+pub struct AvroCodec<T> {
+    schema: Schema,
+    fingerprint: [u8; 8],
+    format: WireFormat,
+    /// Writer schemas by registry id, learned from the registry.
+    writers: Arc<Mutex<HashMap<u32, Arc<Schema>>>>,
+    registry: Option<(RegistryClient, tokio::runtime::Handle)>,
+    _record: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for AvroCodec<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AvroCodec")
+            .field("schema", &self.schema.name())
+            .field("format", &self.format)
+            .finish()
+    }
+}
+
+impl<T: AvroRecord> AvroCodec<T> {
+    /// A codec in single-object encoding.
+    pub fn single_object() -> AvroCodec<T> {
+        let schema =
+            Schema::parse_str(T::SCHEMA).expect("schemas/ are valid Avro, tested in parley-core");
+        let bytes = schema.fingerprint::<Rabin>().bytes;
+        let mut fingerprint = [0u8; 8];
+        fingerprint.copy_from_slice(&bytes[..8]);
+        AvroCodec {
+            schema,
+            fingerprint,
+            format: WireFormat::SingleObject,
+            writers: Arc::default(),
+            registry: None,
+            _record: PhantomData,
+        }
+    }
+
+    /// A codec in the Confluent wire format: registers the schema under `subject`
+    /// (`<topic>-value`) and fetches unknown writer schemas from the registry when decoding
+    /// outside an async context.
+    pub async fn confluent(
+        registry: RegistryClient,
+        subject: &str,
+    ) -> Result<AvroCodec<T>, crate::RuntimeError> {
+        let mut codec = AvroCodec::single_object();
+        let schema_id = registry.register(subject, T::SCHEMA).await?;
+        codec.format = WireFormat::Confluent { schema_id };
+        codec
+            .writers
+            .lock()
+            .expect("not poisoned")
+            .insert(schema_id, Arc::new(codec.schema.clone()));
+        codec.registry = Some((registry, tokio::runtime::Handle::current()));
+        Ok(codec)
+    }
+
+    /// The format this codec writes.
+    pub fn format(&self) -> WireFormat {
+        self.format
+    }
+
+    /// Encodes `value`.
+    pub fn encode(&self, value: &T) -> Result<Vec<u8>, CodecError> {
+        let avro = to_value(value)
+            .and_then(|v| v.resolve(&self.schema))
+            .map_err(|e| CodecError::Avro(e.to_string()))?;
+        let body =
+            to_avro_datum(&self.schema, avro).map_err(|e| CodecError::Avro(e.to_string()))?;
+        let mut out = Vec::with_capacity(body.len() + 10);
+        match self.format {
+            WireFormat::SingleObject => {
+                out.extend_from_slice(&[0xC3, 0x01]);
+                out.extend_from_slice(&self.fingerprint);
+            }
+            WireFormat::Confluent { schema_id } => {
+                out.push(0);
+                out.extend_from_slice(&schema_id.to_be_bytes());
+            }
+        }
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+
+    /// Decodes bytes in either format: single-object (this schema's fingerprint only) or
+    /// Confluent (any writer schema id the registry knows, resolved to this schema).
+    pub fn decode(&self, bytes: &[u8]) -> Result<T, CodecError> {
+        let value = match bytes {
+            [0xC3, 0x01, rest @ ..] if rest.len() >= 8 => {
+                if rest[..8] != self.fingerprint {
+                    return Err(CodecError::UnknownSchema(format!(
+                        "fingerprint {:02x?}",
+                        &rest[..8]
+                    )));
+                }
+                from_avro_datum(&self.schema, &mut &rest[8..], None)
+            }
+            [0x00, a, b, c, d, rest @ ..] => {
+                let id = u32::from_be_bytes([*a, *b, *c, *d]);
+                let writer = self.writer_schema(id)?;
+                let reader = if *writer == self.schema {
+                    None
+                } else {
+                    Some(&self.schema)
+                };
+                from_avro_datum(&writer, &mut &rest[..], reader)
+            }
+            _ => {
+                let head: Vec<u8> = bytes.iter().take(5).copied().collect();
+                return Err(CodecError::Header(format!(
+                    "{head:02x?} is neither single-object nor Confluent framing"
+                )));
+            }
+        }
+        .map_err(|e| CodecError::Avro(e.to_string()))?;
+        from_value(&value).map_err(|e| CodecError::Avro(e.to_string()))
+    }
+
+    fn writer_schema(&self, id: u32) -> Result<Arc<Schema>, CodecError> {
+        if let Some(schema) = self.writers.lock().expect("not poisoned").get(&id) {
+            return Ok(schema.clone());
+        }
+        let unknown = || CodecError::UnknownSchema(format!("registry id {id}"));
+        let Some((registry, handle)) = &self.registry else {
+            return Err(unknown());
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Blocking inside an async task would stall it; the runtime decodes on its own thread.
+            return Err(unknown());
+        }
+        let text = handle
+            .block_on(registry.schema_by_id(id))
+            .map_err(|e| CodecError::UnknownSchema(e.to_string()))?;
+        let schema =
+            Arc::new(Schema::parse_str(&text).map_err(|e| CodecError::Avro(e.to_string()))?);
+        self.writers
+            .lock()
+            .expect("not poisoned")
+            .insert(id, schema.clone());
+        Ok(schema)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_core::{AgentMetrics, AgentStatus, Channel, Millis, StatusChange, Timestamp};
+
+    fn sample() -> AgentMetrics {
+        AgentMetrics {
+            metrics_id: "m-1".into(),
+            account: "acme".into(),
+            agent_id: "a1".into(),
+            channel: Channel::Whatsapp,
+            status: AgentStatus::Online,
+            capacity: 3,
+            load: 1,
+            offers_made: 4,
+            offers_accepted: 3,
+            offers_declined: 1,
+            offers_timed_out: 0,
+            assignments: 3,
+            online_ms: Millis(60_000),
+            away_ms: Millis(0),
+            transfers_only_ms: Millis(0),
+            offline_ms: Millis(5),
+            at: Timestamp(1_700_000_000_000),
+        }
+    }
+
+    #[test]
+    fn single_object_starts_with_marker_and_fingerprint_and_round_trips() {
+        let codec = AvroCodec::<AgentMetrics>::single_object();
+        let value = sample();
+        let bytes = codec.encode(&value).unwrap();
+        assert_eq!(&bytes[..2], &[0xC3, 0x01]);
+        assert_eq!(&bytes[2..10], &codec.fingerprint);
+        assert_eq!(codec.decode(&bytes).unwrap(), value);
+    }
+
+    #[test]
+    fn another_records_fingerprint_is_refused() {
+        let metrics = AvroCodec::<AgentMetrics>::single_object();
+        let other = AvroCodec::<StatusChange>::single_object();
+        let bytes = metrics.encode(&sample()).unwrap();
+        assert!(matches!(
+            other.decode(&bytes),
+            Err(CodecError::UnknownSchema(_))
+        ));
+    }
+
+    #[test]
+    fn garbage_is_a_header_error() {
+        let codec = AvroCodec::<AgentMetrics>::single_object();
+        assert!(matches!(
+            codec.decode(b"{\"json\": true}"),
+            Err(CodecError::Header(_))
+        ));
+        assert!(matches!(codec.decode(&[]), Err(CodecError::Header(_))));
+    }
+
+    #[test]
+    fn confluent_framing_with_known_id_decodes() {
+        let mut codec = AvroCodec::<AgentMetrics>::single_object();
+        codec.format = WireFormat::Confluent { schema_id: 7 };
+        codec
+            .writers
+            .lock()
+            .unwrap()
+            .insert(7, Arc::new(codec.schema.clone()));
+        let bytes = codec.encode(&sample()).unwrap();
+        assert_eq!(&bytes[..5], &[0, 0, 0, 0, 7]);
+        assert_eq!(codec.decode(&bytes).unwrap(), sample());
+        let mut unknown = bytes.clone();
+        unknown[4] = 8;
+        assert!(matches!(
+            codec.decode(&unknown),
+            Err(CodecError::UnknownSchema(_))
+        ));
+    }
+
+    #[test]
+    fn truncated_body_is_an_avro_error() {
+        let codec = AvroCodec::<AgentMetrics>::single_object();
+        let bytes = codec.encode(&sample()).unwrap();
+        assert!(matches!(
+            codec.decode(&bytes[..bytes.len() - 3]),
+            Err(CodecError::Avro(_))
+        ));
+    }
+}

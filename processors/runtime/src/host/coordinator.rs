@@ -1,0 +1,691 @@
+//! The coordinator: owns the assigned partitions, runs records and timers through their
+//! processors, and commits batches (outputs, changelog, seal, offsets, then sled).
+
+use crate::clock::Clock;
+use crate::config::{Guarantee, RuntimeConfig};
+use crate::dlq::{dead_letter, DlqStage};
+use crate::error::RuntimeError;
+use crate::host::context::{DeliveryTracker, HostContext};
+use crate::metrics::Metrics;
+use crate::processor::{Effects, InputRecord, KeyedProcessor, Output, StateWrite, TimerCommand};
+use crate::state::applier::{ApplyJob, SledApplier};
+use crate::state::changelog::{encode_offsets, seal_key, BatchId, ChangelogOp, BATCH_HEADER};
+use crate::state::restore::restore_partition;
+use crate::state::{PartitionMeta, PartitionStore, StateStore};
+use crate::timers::{split_timer_key, timer_key, TimerWheel};
+use parley_core::{Millis, Timestamp};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A rebalance callback, as a message to the coordinator.
+#[derive(Debug)]
+pub(crate) enum RebalanceEvent<'a> {
+    /// Partitions newly assigned; the coordinator restores them and sets their start offsets.
+    Assigned(&'a mut TopicPartitionList),
+    /// Partitions revoked; the coordinator commits the open batch, then drops them.
+    Revoked(&'a TopicPartitionList),
+    /// Partitions lost (the group moved on); the open batch cannot be committed.
+    Lost(&'a TopicPartitionList),
+}
+
+/// How long a store may go unwritten before restore rebuilds it from scratch (tombstones
+/// older than the changelog's `delete.retention.ms`, a day by default, may be gone).
+const STORE_MAX_AGE: Millis = Millis::hours(20);
+const KAFKA_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One assigned partition (its number, shared by all co-partitioned inputs).
+struct PartitionTask<P> {
+    processor: P,
+    store: PartitionStore,
+    wheel: TimerWheel<Vec<u8>>,
+    /// Timers with due times up to here are in the wheel.
+    loaded_until: Timestamp,
+    /// Next input offset per topic, including the open batch.
+    inputs: BTreeMap<String, i64>,
+    /// Writes of the open batch, for sled.
+    ops: Vec<ChangelogOp>,
+    /// Whether the open batch touched this partition.
+    dirty: bool,
+    batch: BatchId,
+    timers_pending: Arc<AtomicI64>,
+}
+
+/// Owns the partitions and the producer; see the module doc.
+pub(crate) struct Coordinator<P: KeyedProcessor> {
+    config: RuntimeConfig,
+    factory: Box<dyn FnMut(i32) -> P + Send>,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+    store: StateStore,
+    applier: SledApplier,
+    producer: ThreadedProducer<DeliveryTracker>,
+    restore_consumer: BaseConsumer,
+    partitions: BTreeMap<i32, PartitionTask<P>>,
+    /// Records and timers in the open batch.
+    batch_records: usize,
+    batch_started: Option<Instant>,
+    in_transaction: bool,
+    epoch: u64,
+    sequence: u64,
+    effects: Effects,
+    /// A failure inside a callback, for the loop to return.
+    pub(crate) failed: Option<RuntimeError>,
+    /// Where to stop dead, for crash tests.
+    pub(crate) pause: Option<(PausePoint, u64)>,
+    commits: u64,
+}
+
+/// A point in a batch commit where a crash test can freeze the process (to kill it there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PausePoint {
+    /// The batch's records are handed to the producer; nothing is committed yet (the
+    /// transaction is open, or deliveries are in flight).
+    BeforeCommit,
+    /// Outputs, changelog and seal are acknowledged (or the transaction committed); sled is not
+    /// yet applied.
+    AfterProduce,
+    /// sled is applied; the input offsets are not yet committed to the group.
+    AfterApply,
+}
+
+impl PausePoint {
+    /// Parses `after-produce` or `after-apply`.
+    pub fn parse(text: &str) -> Option<PausePoint> {
+        match text {
+            "before-commit" => Some(PausePoint::BeforeCommit),
+            "after-produce" => Some(PausePoint::AfterProduce),
+            "after-apply" => Some(PausePoint::AfterApply),
+            _ => None,
+        }
+    }
+}
+
+impl<P: KeyedProcessor> Coordinator<P> {
+    pub(crate) fn new(
+        config: RuntimeConfig,
+        factory: Box<dyn FnMut(i32) -> P + Send>,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        store: StateStore,
+        producer: ThreadedProducer<DeliveryTracker>,
+        restore_consumer: BaseConsumer,
+    ) -> Coordinator<P> {
+        let epoch = (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos() as u64)
+            ^ ((std::process::id() as u64) << 48);
+        Coordinator {
+            config,
+            factory,
+            clock,
+            metrics,
+            store,
+            applier: SledApplier::new(),
+            producer,
+            restore_consumer,
+            partitions: BTreeMap::new(),
+            batch_records: 0,
+            batch_started: None,
+            in_transaction: false,
+            epoch,
+            sequence: 0,
+            effects: Effects::default(),
+            failed: None,
+            pause: None,
+            commits: 0,
+        }
+    }
+
+    /// The partitions owned now.
+    pub(crate) fn owned(&self) -> Vec<i32> {
+        self.partitions.keys().copied().collect()
+    }
+
+    fn next_batch_id(&mut self) -> BatchId {
+        self.sequence += 1;
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&self.epoch.to_be_bytes());
+        id[8..].copy_from_slice(&self.sequence.to_be_bytes());
+        id
+    }
+
+    /// Handles a rebalance event (called from the consumer's callback, on the loop's thread).
+    pub(crate) fn on_rebalance(
+        &mut self,
+        consumer: &BaseConsumer<HostContext<P>>,
+        event: RebalanceEvent<'_>,
+    ) {
+        match event {
+            RebalanceEvent::Assigned(tpl) => {
+                self.metrics
+                    .rebalances
+                    .with_label_values(&["assigned"])
+                    .inc();
+                let numbers: BTreeSet<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+                for partition in numbers {
+                    if self.partitions.contains_key(&partition) {
+                        continue;
+                    }
+                    if let Err(error) = self.open_partition(partition) {
+                        tracing::error!(partition, %error, "restore failed");
+                        self.failed.get_or_insert(error);
+                    }
+                }
+                let starts: Vec<(String, i32, i64)> = tpl
+                    .elements()
+                    .iter()
+                    .filter_map(|e| {
+                        let next = self.partitions.get(&e.partition())?.inputs.get(e.topic())?;
+                        Some((e.topic().to_owned(), e.partition(), *next))
+                    })
+                    .collect();
+                for (topic, partition, next) in starts {
+                    let _ = tpl.set_partition_offset(&topic, partition, Offset::Offset(next));
+                }
+                tracing::info!(owned = ?self.owned(), "partitions assigned");
+            }
+            RebalanceEvent::Revoked(tpl) => {
+                self.metrics
+                    .rebalances
+                    .with_label_values(&["revoked"])
+                    .inc();
+                if let Err(error) = self.commit(consumer, CommitMode::Sync) {
+                    tracing::error!(%error, "commit before revocation failed");
+                    self.failed.get_or_insert(error);
+                }
+                self.drop_partitions(tpl);
+            }
+            RebalanceEvent::Lost(tpl) => {
+                self.metrics.rebalances.with_label_values(&["lost"]).inc();
+                tracing::warn!("partitions lost; the open batch is abandoned and will be reprocessed by their new owner");
+                if self.in_transaction {
+                    let _ = self.producer.abort_transaction(KAFKA_TIMEOUT);
+                    self.in_transaction = false;
+                }
+                self.drop_partitions(tpl);
+                // The open batch's other partitions cannot be committed either: reprocess them.
+                if self.batch_records > 0 {
+                    self.failed
+                        .get_or_insert(RuntimeError::Produce("assignment lost mid-batch".into()));
+                }
+            }
+        }
+    }
+
+    fn drop_partitions(&mut self, tpl: &TopicPartitionList) {
+        if let Err(error) = self.applier.wait() {
+            self.failed.get_or_insert(error);
+        }
+        for element in tpl.elements() {
+            if let Some(task) = self.partitions.remove(&element.partition()) {
+                self.metrics
+                    .timers_pending
+                    .sub(task.timers_pending.load(Ordering::SeqCst));
+                tracing::info!(partition = element.partition(), "partition released");
+            }
+        }
+    }
+
+    /// Restores a partition from the changelog and builds its processor and timer wheel.
+    fn open_partition(&mut self, partition: i32) -> Result<(), RuntimeError> {
+        self.applier.wait()?;
+        let now = self.clock.now();
+        let store = self.store.partition(partition)?;
+        let outcome = restore_partition(
+            &self.restore_consumer,
+            &self.config.changelog_topic,
+            &store,
+            &self.metrics,
+            now,
+            STORE_MAX_AGE,
+        )?;
+        tracing::info!(partition, ?outcome, "partition restored");
+        let mut processor = (self.factory)(partition);
+        for entry in store.entries() {
+            let (key, value) = entry?;
+            processor
+                .restore(&key, &value)
+                .map_err(|reason| RuntimeError::Restore { partition, reason })?;
+        }
+        let horizon = Timestamp(now.0.saturating_add(self.config.timer_horizon_ms as i64));
+        let mut wheel = TimerWheel::new(now);
+        for (timer_key, due) in store.timers_due(None, horizon)? {
+            let _ = wheel.insert(timer_key, due);
+        }
+        let timers_pending = store.timer_count() as i64;
+        self.metrics.timers_pending.add(timers_pending);
+        let inputs = store.meta()?.inputs;
+        let batch = self.next_batch_id();
+        self.partitions.insert(
+            partition,
+            PartitionTask {
+                processor,
+                store,
+                wheel,
+                loaded_until: horizon,
+                inputs,
+                ops: Vec::new(),
+                dirty: false,
+                batch,
+                timers_pending: Arc::new(AtomicI64::new(timers_pending)),
+            },
+        );
+        Ok(())
+    }
+
+    fn begin(&mut self) -> Result<(), RuntimeError> {
+        if self.batch_started.is_none() {
+            self.batch_started = Some(Instant::now());
+        }
+        if self.config.guarantee == Guarantee::ExactlyOnce && !self.in_transaction {
+            self.producer.begin_transaction()?;
+            self.in_transaction = true;
+        }
+        Ok(())
+    }
+
+    /// Runs one input record through its partition's processor.
+    pub(crate) fn handle_record(&mut self, record: InputRecord<'_>) -> Result<(), RuntimeError> {
+        let Some(task) = self.partitions.get(&record.partition) else {
+            tracing::warn!(
+                topic = record.topic,
+                partition = record.partition,
+                "record of an unowned partition"
+            );
+            return Ok(());
+        };
+        if task
+            .inputs
+            .get(record.topic)
+            .is_some_and(|next| record.offset < *next)
+        {
+            return Ok(()); // Already in a sealed batch.
+        }
+        self.begin()?;
+        self.metrics
+            .records_in
+            .with_label_values(&[record.topic])
+            .inc();
+        let now = self.clock.now();
+        let task = self
+            .partitions
+            .get_mut(&record.partition)
+            .expect("checked above");
+        let mut effects = std::mem::take(&mut self.effects);
+        effects.clear();
+        let dead = match task.processor.decode(&record) {
+            Err(error) => Some((DlqStage::Decode, "undecodable".to_owned(), error)),
+            Ok(input) => match task.processor.handle(record.key, input, now, &mut effects) {
+                Ok(()) => None,
+                Err(rejection) => {
+                    effects.clear();
+                    Some((DlqStage::Process, rejection.reason, rejection.detail))
+                }
+            },
+        };
+        if let Some((stage, reason, error)) = dead {
+            self.metrics
+                .dlq_records
+                .with_label_values(&[stage.as_str(), &reason])
+                .inc();
+            effects.outputs.push(dead_letter(
+                &self.config.dlq_topic,
+                &record,
+                stage,
+                &reason,
+                &error,
+            ));
+        }
+        task.inputs
+            .insert(record.topic.to_owned(), record.offset + 1);
+        task.dirty = true;
+        let result = self.apply_effects(record.partition, &effects);
+        self.effects = effects;
+        self.batch_records += 1;
+        result
+    }
+
+    /// Fires the timers due at `now` in every partition.
+    pub(crate) fn fire_timers(&mut self, now: Timestamp) -> Result<(), RuntimeError> {
+        let overdue = (self.partitions.values())
+            .filter_map(|t| t.wheel.poll_at())
+            .filter(|at| *at <= now)
+            .map(|at| now.since(at).0)
+            .max()
+            .unwrap_or(0);
+        self.metrics.timers_overdue.set(overdue as f64 / 1_000.0);
+        let due: Vec<i32> = self
+            .partitions
+            .iter()
+            .filter(|(_, t)| t.wheel.poll_at().is_some_and(|at| at <= now))
+            .map(|(p, _)| *p)
+            .collect();
+        for partition in due {
+            let fired = self
+                .partitions
+                .get_mut(&partition)
+                .expect("owned")
+                .wheel
+                .advance(now);
+            if fired.is_empty() {
+                continue;
+            }
+            self.begin()?;
+            for (timer, _due) in fired {
+                let Some((key, timer_id)) = split_timer_key(&timer) else {
+                    continue;
+                };
+                let (key, timer_id) = (key.to_vec(), timer_id.to_vec());
+                let mut effects = std::mem::take(&mut self.effects);
+                effects.clear();
+                effects.timers.push(TimerCommand::Cancel {
+                    key: key.clone(),
+                    timer_id: timer_id.clone(),
+                });
+                let task = self.partitions.get_mut(&partition).expect("owned");
+                task.processor.on_timer(&key, &timer_id, now, &mut effects);
+                task.dirty = true;
+                self.metrics.timers_fired.inc();
+                let result = self.apply_effects(partition, &effects);
+                self.effects = effects;
+                self.batch_records += 1;
+                result?;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_effects(&mut self, partition: i32, effects: &Effects) -> Result<(), RuntimeError> {
+        for output in &effects.outputs {
+            self.produce(output, None)?;
+        }
+        let task = self.partitions.get_mut(&partition).expect("owned");
+        let mut writes = Vec::with_capacity(effects.state.len() + effects.timers.len());
+        for StateWrite { state_key, value } in &effects.state {
+            writes.push(ChangelogOp::State {
+                key: state_key.clone(),
+                value: value.clone(),
+            });
+        }
+        for command in &effects.timers {
+            match command {
+                TimerCommand::Set { key, timer_id, due } => {
+                    let timer = timer_key(key, timer_id);
+                    if *due <= task.loaded_until {
+                        let _ = task.wheel.insert(timer.clone(), *due);
+                    } else {
+                        let _ = task.wheel.cancel(&timer);
+                    }
+                    writes.push(ChangelogOp::Timer {
+                        timer_key: timer,
+                        due: Some(*due),
+                    });
+                }
+                TimerCommand::Cancel { key, timer_id } => {
+                    let timer = timer_key(key, timer_id);
+                    let _ = task.wheel.cancel(&timer);
+                    writes.push(ChangelogOp::Timer {
+                        timer_key: timer,
+                        due: None,
+                    });
+                }
+            }
+        }
+        let batch = task.batch;
+        for op in &writes {
+            let (key, value) = op.encode();
+            self.produce_changelog(partition, &key, value.as_deref(), &batch)?;
+        }
+        self.partitions
+            .get_mut(&partition)
+            .expect("owned")
+            .ops
+            .extend(writes);
+        Ok(())
+    }
+
+    fn produce(&self, output: &Output, _partition: Option<i32>) -> Result<(), RuntimeError> {
+        let mut headers = OwnedHeaders::new_with_capacity(output.headers.len());
+        for (name, value) in &output.headers {
+            headers = headers.insert(Header {
+                key: name,
+                value: Some(value),
+            });
+        }
+        let record = BaseRecord::<[u8], [u8]>::to(&output.topic)
+            .key(&output.key[..])
+            .payload(&output.value[..])
+            .headers(headers);
+        self.send(record)?;
+        self.metrics
+            .records_out
+            .with_label_values(&[&output.topic])
+            .inc();
+        Ok(())
+    }
+
+    fn produce_changelog(
+        &self,
+        partition: i32,
+        key: &[u8],
+        value: Option<&[u8]>,
+        batch: &BatchId,
+    ) -> Result<(), RuntimeError> {
+        let headers = OwnedHeaders::new_with_capacity(1).insert(Header {
+            key: BATCH_HEADER,
+            value: Some(&batch[..]),
+        });
+        let mut record = BaseRecord::<[u8], [u8]>::to(&self.config.changelog_topic)
+            .partition(partition)
+            .key(key)
+            .headers(headers);
+        if let Some(value) = value {
+            record = record.payload(value);
+        }
+        self.send(record)
+    }
+
+    fn send(&self, mut record: BaseRecord<'_, [u8], [u8]>) -> Result<(), RuntimeError> {
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err((error, _)) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// Whether the open batch should be committed now.
+    pub(crate) fn batch_due(&self) -> bool {
+        self.batch_records >= self.config.batch_size
+            || self.batch_started.is_some_and(|at| {
+                at.elapsed() >= Duration::from_millis(self.config.commit_interval_ms)
+            })
+    }
+
+    /// How long the loop may wait for a record before it has something else to do.
+    pub(crate) fn poll_timeout(&self, now: Timestamp) -> Duration {
+        let mut timeout = Duration::from_millis(100);
+        if let Some(started) = self.batch_started {
+            let deadline = Duration::from_millis(self.config.commit_interval_ms);
+            timeout = timeout.min(deadline.saturating_sub(started.elapsed()));
+        }
+        for task in self.partitions.values() {
+            if let Some(at) = task.wheel.poll_at() {
+                timeout = timeout.min(Duration::from_millis(at.since(now).0 as u64));
+            }
+        }
+        timeout
+    }
+
+    /// Commits the open batch: seals, outputs and offsets to Kafka, then sled.
+    pub(crate) fn commit(
+        &mut self,
+        consumer: &BaseConsumer<HostContext<P>>,
+        mode: CommitMode,
+    ) -> Result<(), RuntimeError> {
+        if self.batch_records == 0 && !self.partitions.values().any(|t| t.dirty) {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let mut offsets = TopicPartitionList::new();
+        let dirty: Vec<i32> = self
+            .partitions
+            .iter()
+            .filter(|(_, t)| t.dirty)
+            .map(|(p, _)| *p)
+            .collect();
+        for partition in &dirty {
+            let task = &self.partitions[partition];
+            let seal = encode_offsets(&task.inputs);
+            self.produce_changelog(*partition, &seal_key(), Some(&seal), &task.batch)?;
+            for (topic, next) in &task.inputs {
+                offsets.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
+            }
+        }
+        self.pause_if(PausePoint::BeforeCommit, self.commits + 1);
+        match self.config.guarantee {
+            Guarantee::ExactlyOnce => {
+                let group = consumer
+                    .group_metadata()
+                    .ok_or_else(|| RuntimeError::Produce("no group metadata".into()))?;
+                let result = self
+                    .producer
+                    .send_offsets_to_transaction(&offsets, &group, KAFKA_TIMEOUT)
+                    .and_then(|()| self.producer.commit_transaction(KAFKA_TIMEOUT));
+                self.in_transaction = false;
+                if let Err(error) = result {
+                    let _ = self.producer.abort_transaction(KAFKA_TIMEOUT);
+                    return Err(error.into());
+                }
+            }
+            Guarantee::AtLeastOnce => crate::host::flush(&self.producer, KAFKA_TIMEOUT)?,
+        }
+        let (failed, error, seals) = self.producer.context().take();
+        if failed > 0 {
+            return Err(RuntimeError::Produce(format!(
+                "{failed} records not delivered: {}",
+                error.unwrap_or_default()
+            )));
+        }
+        self.commits += 1;
+        self.pause_if(PausePoint::AfterProduce, self.commits);
+        let now = self.clock.now();
+        for partition in &dirty {
+            let seal_offset = *seals.get(partition).ok_or_else(|| {
+                RuntimeError::Produce(format!(
+                    "no delivery report for the seal of partition {partition}"
+                ))
+            })?;
+            let batch = self.next_batch_id();
+            let task = self.partitions.get_mut(partition).expect("owned");
+            let meta = PartitionMeta {
+                changelog_next: Some(seal_offset + 1),
+                inputs: task.inputs.clone(),
+                written_at: Some(now),
+            };
+            self.applier.submit(ApplyJob {
+                store: task.store.clone(),
+                ops: std::mem::take(&mut task.ops),
+                meta,
+                timers: task.timers_pending.clone(),
+                gauge: self.metrics.timers_pending.clone(),
+            })?;
+            task.dirty = false;
+            task.batch = batch;
+        }
+        if self
+            .pause
+            .is_some_and(|(point, _)| point == PausePoint::AfterApply)
+        {
+            self.applier.wait()?;
+        }
+        self.pause_if(PausePoint::AfterApply, self.commits);
+        if self.config.guarantee == Guarantee::AtLeastOnce && offsets.count() > 0 {
+            if let Err(error) = consumer.commit(&offsets, mode) {
+                // Safe to go on: restore resumes from the seal, which is already durable.
+                tracing::warn!(%error, "offset commit failed");
+            }
+        }
+        self.metrics
+            .commit_latency
+            .with_label_values(&[self.config.guarantee.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+        if let Some(batch_started) = self.batch_started.take() {
+            self.metrics
+                .processing_latency
+                .observe(batch_started.elapsed().as_secs_f64());
+        }
+        self.metrics.batches.inc();
+        self.batch_records = 0;
+        Ok(())
+    }
+
+    fn pause_if(&self, point: PausePoint, commit: u64) {
+        if self.pause == Some((point, commit)) {
+            eprintln!("PAUSED {point:?} at commit {commit}");
+            loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            }
+        }
+    }
+
+    /// Between batches: refills timer wheels from sled.
+    pub(crate) fn refill_timers(&mut self, now: Timestamp) -> Result<(), RuntimeError> {
+        let horizon = self.config.timer_horizon_ms as i64;
+        let due = |task: &PartitionTask<P>| now.0.saturating_add(horizon / 2) > task.loaded_until.0;
+        if !self.partitions.values().any(due) {
+            return Ok(());
+        }
+        // The index must hold every committed batch before it is scanned.
+        self.applier.wait()?;
+        for task in self.partitions.values_mut() {
+            if !task.ops.is_empty() || !due(task) {
+                continue;
+            }
+            let until = Timestamp(now.0.saturating_add(horizon));
+            for (timer, due) in task.store.timers_due(Some(task.loaded_until), until)? {
+                let _ = task.wheel.insert(timer, due);
+            }
+            task.loaded_until = until;
+        }
+        Ok(())
+    }
+
+    /// Updates the lag and state size gauges.
+    pub(crate) fn update_gauges(&self, consumer: &BaseConsumer<HostContext<P>>) {
+        self.metrics
+            .state_bytes
+            .set(self.store.size_on_disk() as i64);
+        for (partition, task) in &self.partitions {
+            for topic in &self.config.input_topics {
+                if let Ok((_, high)) =
+                    consumer.fetch_watermarks(topic, *partition, Duration::from_secs(1))
+                {
+                    let next = task.inputs.get(topic).copied().unwrap_or(0);
+                    self.metrics
+                        .consumer_lag
+                        .with_label_values(&[topic, &partition.to_string()])
+                        .set((high - next).max(0));
+                }
+            }
+        }
+    }
+
+    /// Flushes sled (on shutdown).
+    pub(crate) fn flush_store(&self) -> Result<(), RuntimeError> {
+        self.applier.wait()?;
+        self.store.flush().map_err(RuntimeError::from)
+    }
+}

@@ -1,0 +1,308 @@
+//! The host: a consumer group over co-partitioned inputs, driving one processor per partition.
+//!
+//! [`Host::run`] is the loop, on the calling thread: poll a record (no lock held, so the
+//! rebalance callbacks can reach the coordinator), run it through its partition's processor,
+//! fire due timers, and commit the batch when it is full or old enough. See
+//! `coordinator.rs` for what a commit does under each [`Guarantee`].
+
+pub(crate) mod context;
+pub(crate) mod coordinator;
+
+use crate::clock::Clock;
+use crate::config::{Guarantee, RuntimeConfig};
+use crate::error::RuntimeError;
+use crate::metrics::Metrics;
+use crate::processor::{InputRecord, KeyedProcessor};
+use crate::state::StateStore;
+use context::{DeliveryTracker, HostContext};
+use coordinator::Coordinator;
+pub use coordinator::PausePoint;
+use parley_core::Timestamp;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{Producer, ThreadedProducer};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A flag that asks a running host to finish its batch, commit and stop.
+#[derive(Clone, Debug, Default)]
+pub struct Shutdown(Arc<AtomicBool>);
+
+impl Shutdown {
+    /// A flag not yet raised.
+    pub fn new() -> Shutdown {
+        Shutdown::default()
+    }
+
+    /// Asks the host to stop.
+    pub fn trigger(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether stopping was asked.
+    pub fn is_triggered(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Raises the flag on SIGINT or SIGTERM (spawns a task on the current tokio runtime).
+    pub fn on_signals(&self) {
+        let flag = self.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+            tracing::info!("signal received, finishing the batch");
+            flag.trigger();
+        });
+    }
+}
+
+/// Runs a [`KeyedProcessor`] on Kafka: one instance of the consumer group.
+pub struct Host<P: KeyedProcessor> {
+    config: RuntimeConfig,
+    factory: Box<dyn FnMut(i32) -> P + Send>,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+    pause: Option<(PausePoint, u64)>,
+}
+
+impl<P: KeyedProcessor> std::fmt::Debug for Host<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: KeyedProcessor> Host<P> {
+    /// A host for `config` that makes each partition's processor with `factory(partition)`.
+    pub fn new(
+        config: RuntimeConfig,
+        factory: impl FnMut(i32) -> P + Send + 'static,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Host<P>, RuntimeError> {
+        config.validate()?;
+        Ok(Host {
+            config,
+            factory: Box::new(factory),
+            clock,
+            metrics,
+            pause: None,
+        })
+    }
+
+    /// Freezes the process at `point` of the `nth` batch commit (1-based), for crash tests
+    /// that kill it there.
+    #[doc(hidden)]
+    pub fn pause_at(mut self, point: PausePoint, nth: u64) -> Host<P> {
+        self.pause = Some((point, nth));
+        self
+    }
+
+    fn client_config(&self) -> ClientConfig {
+        let mut client = ClientConfig::new();
+        client.set("bootstrap.servers", &self.config.brokers);
+        for (key, value) in &self.config.librdkafka {
+            client.set(key, value);
+        }
+        client
+    }
+
+    /// Runs the host the way a process does: serves `/metrics` on the configured address,
+    /// stops on SIGINT or SIGTERM (finishing and committing the batch), and runs the loop on
+    /// a blocking thread. Call from within a tokio runtime.
+    pub async fn serve(self) -> Result<(), RuntimeError> {
+        let server = match self.config.metrics_address {
+            Some(address) => {
+                let (bound, task) =
+                    crate::http::serve_metrics(address, self.metrics.clone()).await?;
+                tracing::info!(%bound, "serving /metrics");
+                Some(task)
+            }
+            None => None,
+        };
+        let shutdown = Shutdown::new();
+        shutdown.on_signals();
+        let result = tokio::task::spawn_blocking(move || self.run(shutdown))
+            .await
+            .unwrap_or_else(|e| Err(RuntimeError::Produce(format!("host thread panicked: {e}"))));
+        if let Some(task) = server {
+            task.abort();
+        }
+        result
+    }
+
+    /// Runs until `shutdown` is raised (then commits the open batch and leaves the group)
+    /// or a failure that needs a restart. Blocks the calling thread: call it from a thread
+    /// of its own (`spawn_blocking`).
+    pub fn run(self, shutdown: Shutdown) -> Result<(), RuntimeError> {
+        let config = self.config.clone();
+        std::fs::create_dir_all(&config.state_dir)?;
+        let (store, rebuilt) = StateStore::open(&config.state_dir)?;
+        if rebuilt {
+            tracing::warn!("state store rebuilt; every partition restores from the changelog");
+        }
+
+        // Defaults first, so that `librdkafka` settings from the config override them.
+        let mut producer_config = ClientConfig::new();
+        producer_config
+            .set("partitioner", "murmur2_random")
+            .set("linger.ms", "5")
+            .set("queue.buffering.max.messages", "1000000");
+        for (key, value) in self.client_config().config_map().iter() {
+            producer_config.set(*key, *value);
+        }
+        producer_config.set("enable.idempotence", "true");
+        if config.guarantee == Guarantee::ExactlyOnce {
+            producer_config.set(
+                "transactional.id",
+                format!("{}-{}", config.group_id, config.instance_id),
+            );
+        }
+        let producer: ThreadedProducer<DeliveryTracker> =
+            producer_config.create_with_context(DeliveryTracker::new(&config.changelog_topic))?;
+        if config.guarantee == Guarantee::ExactlyOnce {
+            producer.init_transactions(Duration::from_secs(30))?;
+        }
+
+        let isolation = match config.guarantee {
+            Guarantee::ExactlyOnce => "read_committed",
+            Guarantee::AtLeastOnce => "read_uncommitted",
+        };
+        let restore_consumer: BaseConsumer = self
+            .client_config()
+            .set("group.id", format!("{}-restore", config.group_id))
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true")
+            .set("isolation.level", isolation)
+            .create()?;
+
+        let clock = self.clock.clone();
+        let metrics = self.metrics.clone();
+        let consumer_config = self.client_config();
+        let mut coordinator = Coordinator::new(
+            config.clone(),
+            self.factory,
+            self.clock,
+            self.metrics,
+            store,
+            producer,
+            restore_consumer,
+        );
+        coordinator.pause = self.pause;
+        let coordinator = Arc::new(Mutex::new(coordinator));
+        // Several co-partitioned inputs need an assignor that keeps partition n of every
+        // input together: `range` does, `cooperative-sticky` does not.
+        let assignor = if config.input_topics.len() == 1 {
+            "cooperative-sticky"
+        } else {
+            "range"
+        };
+        let consumer: BaseConsumer<HostContext<P>> = consumer_config
+            .clone()
+            .set("group.id", &config.group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("isolation.level", isolation)
+            .set("partition.assignment.strategy", assignor)
+            .create_with_context(HostContext {
+                coordinator: coordinator.clone(),
+            })?;
+        let topics: Vec<&str> = config.input_topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics)?;
+        tracing::info!(group = %config.group_id, ?topics, guarantee = config.guarantee.as_str(), "host started");
+
+        let result = run_loop(&consumer, &coordinator, &clock, &metrics, &shutdown);
+        let closing = {
+            let mut coordinator = coordinator.lock().expect("not poisoned");
+            let commit = if result.is_ok() {
+                coordinator.commit(&consumer, CommitMode::Sync)
+            } else {
+                Ok(())
+            };
+            commit.and_then(|()| coordinator.flush_store())
+        };
+        consumer.unsubscribe();
+        drop(consumer);
+        tracing::info!("host stopped");
+        result.and(closing)
+    }
+}
+
+/// Waits until everything `producer` has queued is delivered (or failed), up to `timeout`.
+///
+/// `ThreadedProducer::flush` waits in steps of 100 ms (it polls a queue its own thread already
+/// drains), which would cap a batch commit at ten per second; this polls the queue length.
+pub fn flush<C: rdkafka::producer::ProducerContext>(
+    producer: &ThreadedProducer<C>,
+    timeout: Duration,
+) -> Result<(), RuntimeError> {
+    let deadline = Instant::now() + timeout;
+    while producer.in_flight_count() > 0 {
+        if Instant::now() >= deadline {
+            return Err(RuntimeError::Produce(format!(
+                "{} records not acknowledged within {timeout:?}",
+                producer.in_flight_count()
+            )));
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    Ok(())
+}
+
+fn run_loop<P: KeyedProcessor>(
+    consumer: &BaseConsumer<HostContext<P>>,
+    coordinator: &Mutex<Coordinator<P>>,
+    clock: &Arc<dyn Clock>,
+    _metrics: &Arc<Metrics>,
+    shutdown: &Shutdown,
+) -> Result<(), RuntimeError> {
+    let mut gauges_at = Instant::now();
+    while !shutdown.is_triggered() {
+        let timeout = {
+            let mut coordinator = coordinator.lock().expect("not poisoned");
+            if let Some(error) = coordinator.failed.take() {
+                return Err(error);
+            }
+            coordinator.poll_timeout(clock.now())
+        };
+        let polled = consumer.poll(timeout.max(Duration::from_millis(1)));
+        let mut coordinator = coordinator.lock().expect("not poisoned");
+        match polled {
+            Some(Ok(message)) => {
+                let record = InputRecord {
+                    topic: message.topic(),
+                    partition: message.partition(),
+                    offset: message.offset(),
+                    key: message.key().unwrap_or_default(),
+                    value: message.payload().unwrap_or_default(),
+                    timestamp: message.timestamp().to_millis().map(Timestamp),
+                };
+                coordinator.handle_record(record)?;
+            }
+            Some(Err(error)) => tracing::warn!(%error, "consumer error"),
+            None => {}
+        }
+        let now = clock.now();
+        coordinator.fire_timers(now)?;
+        if coordinator.batch_due() {
+            coordinator.commit(consumer, CommitMode::Async)?;
+        }
+        // Cheap unless half the horizon has passed; skips partitions with an open batch.
+        coordinator.refill_timers(now)?;
+        if gauges_at.elapsed() > Duration::from_secs(5) {
+            coordinator.update_gauges(consumer);
+            gauges_at = Instant::now();
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! The host that runs parley's sans-IO core processors on Kafka (rdkafka + sled).
+//!
+//! This crate is to `parley-core` what `quinn` is to `quinn-proto`: a core state machine
+//! sits behind [`KeyedProcessor`] (decode, handle an input, handle a timer, restore state
+//! entries) and returns its effects as data; the runtime owns Kafka, sled, time and failure.
+//!
+//! Running one: build a [`RuntimeConfig`], then
+//! `Host::new(config, |partition| MyProcessor::new(..), Arc::new(SystemClock), metrics)?`
+//! and `host.serve().await` (metrics endpoint, SIGINT/SIGTERM) or `host.run(shutdown)` on a
+//! thread of its own. Every batch ends with a seal in the changelog; see the crate README for
+//! what `exactly_once` and `at_least_once` promise and how restore uses the seals.
+//!
+//! - [`config`]: [`RuntimeConfig`], validated with errors that name field, value and rule.
+//! - [`processor`]: the [`KeyedProcessor`] trait and its [`Effects`] (outputs, state writes,
+//!   timer commands).
+//! - [`codec`]: Avro codecs for `parley_core::model`, Confluent framing or single-object.
+//! - [`dlq`]: dead-letter records with stage, reason, error and source headers.
+//! - [`metrics`] and [`http`]: Prometheus metrics served on `/metrics`.
+//! - [`host`]: [`Host`], the consumer loop, rebalance coordinator and batch commit.
+//! - [`state`]: the sled store, the changelog with its batch seals, restore, the applier.
+//! - [`timers`]: durable timer keys and the in-memory wheel.
+//! - [`testing`]: a counter processor for tests, examples and benchmarks.
+//! - [`clock`]: the injected clock ([`SystemClock`], [`ManualClock`]).
+//! - [`error`]: the error types.
+
+pub mod clock;
+pub mod codec;
+pub mod config;
+pub mod dlq;
+pub mod error;
+pub mod host;
+pub mod http;
+pub mod metrics;
+pub mod processor;
+pub mod state;
+pub mod testing;
+pub mod timers;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{Guarantee, RuntimeConfig};
+pub use error::{CodecError, ConfigError, RuntimeError};
+pub use host::{Host, Shutdown};
+pub use metrics::Metrics;
+pub use processor::{
+    Effects, InputRecord, KeyedProcessor, Output, Rejection, StateWrite, TimerCommand,
+};

@@ -1,0 +1,218 @@
+//! The runtime's Prometheus metrics, named `parley_<name>_<unit>` and `_total` for counters.
+
+use prometheus::{
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Every metric the runtime exports, registered in its own [`Registry`].
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// `parley_records_in_total{topic}`: input records read.
+    pub records_in: IntCounterVec,
+    /// `parley_records_out_total{topic}`: records produced (outputs, changelog, DLQ).
+    pub records_out: IntCounterVec,
+    /// `parley_dlq_records_total{stage,reason}`: records sent to the DLQ.
+    pub dlq_records: IntCounterVec,
+    /// `parley_processing_latency_seconds`: time from a batch's first poll to its commit.
+    pub processing_latency: Histogram,
+    /// `parley_consumer_lag{topic,partition}`: high watermark minus next offset.
+    pub consumer_lag: IntGaugeVec,
+    /// `parley_commit_latency_seconds{guarantee}`: time to commit a batch.
+    pub commit_latency: HistogramVec,
+    /// `parley_timers_pending`: durable timers set, over assigned partitions.
+    pub timers_pending: IntGauge,
+    /// `parley_timers_fired_total`: timers that came due and were handled.
+    pub timers_fired: IntCounter,
+    /// `parley_timers_overdue_seconds`: how late the most overdue timer was when the loop
+    /// last looked (0 when none was due).
+    pub timers_overdue: Gauge,
+    /// `parley_state_bytes`: size of the sled database on disk.
+    pub state_bytes: IntGauge,
+    /// `parley_restore_records_total`: changelog records replayed into sled.
+    pub restore_records: IntCounter,
+    /// `parley_restore_remaining{partition}`: changelog records left to replay.
+    pub restore_remaining: IntGaugeVec,
+    /// `parley_rebalances_total{kind}`: assignments and revocations.
+    pub rebalances: IntCounterVec,
+    /// `parley_batches_total`: committed batches.
+    pub batches: IntCounter,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// Whether a partition is still replaying its changelog (the process is not ready).
+    pub fn restoring(&self) -> bool {
+        use prometheus::core::Collector;
+        self.restore_remaining
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric())
+            .any(|metric| metric.get_gauge().get_value() > 0.0)
+    }
+
+    /// Creates and registers every metric.
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let latency_buckets = vec![
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ];
+        macro_rules! register {
+            ($metric:expr) => {{
+                let metric = $metric.expect("metric definitions are valid");
+                registry
+                    .register(Box::new(metric.clone()))
+                    .expect("metric names are unique");
+                metric
+            }};
+        }
+        let records_in = register!(IntCounterVec::new(
+            Opts::new("parley_records_in_total", "Input records read"),
+            &["topic"]
+        ));
+        Metrics {
+            records_in,
+            records_out: register!(IntCounterVec::new(
+                Opts::new("parley_records_out_total", "Records produced"),
+                &["topic"]
+            )),
+            dlq_records: register!(IntCounterVec::new(
+                Opts::new("parley_dlq_records_total", "Records sent to the DLQ"),
+                &["stage", "reason"]
+            )),
+            processing_latency: register!(Histogram::with_opts(
+                HistogramOpts::new(
+                    "parley_processing_latency_seconds",
+                    "From a batch's first record to its commit"
+                )
+                .buckets(latency_buckets.clone())
+            )),
+            consumer_lag: register!(IntGaugeVec::new(
+                Opts::new(
+                    "parley_consumer_lag",
+                    "High watermark minus the next offset to process"
+                ),
+                &["topic", "partition"]
+            )),
+            commit_latency: register!(HistogramVec::new(
+                HistogramOpts::new("parley_commit_latency_seconds", "Time to commit a batch")
+                    .buckets(latency_buckets),
+                &["guarantee"]
+            )),
+            timers_pending: register!(IntGauge::new("parley_timers_pending", "Durable timers set")),
+            timers_fired: register!(IntCounter::new(
+                "parley_timers_fired_total",
+                "Timers handled"
+            )),
+            timers_overdue: register!(Gauge::new(
+                "parley_timers_overdue_seconds",
+                "How late the most overdue timer was when the loop last fired timers"
+            )),
+            state_bytes: register!(IntGauge::new(
+                "parley_state_bytes",
+                "Size of the sled database on disk"
+            )),
+            restore_records: register!(IntCounter::new(
+                "parley_restore_records_total",
+                "Changelog records replayed into sled"
+            )),
+            restore_remaining: register!(IntGaugeVec::new(
+                Opts::new(
+                    "parley_restore_remaining",
+                    "Changelog records left to replay"
+                ),
+                &["partition"]
+            )),
+            rebalances: register!(IntCounterVec::new(
+                Opts::new(
+                    "parley_rebalances_total",
+                    "Partition assignments and revocations"
+                ),
+                &["kind"]
+            )),
+            batches: register!(IntCounter::new("parley_batches_total", "Committed batches")),
+            registry,
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .expect("text encoding cannot fail");
+        String::from_utf8(buffer).expect("the text format is UTF-8")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn metrics_are_served_over_http() {
+        let metrics = std::sync::Arc::new(Metrics::new());
+        metrics
+            .records_in
+            .with_label_values(&["parley.conversation-events"])
+            .inc_by(3);
+        metrics
+            .dlq_records
+            .with_label_values(&["decode", "bad-header"])
+            .inc();
+        let (address, server) = crate::http::serve_metrics("127.0.0.1:0".parse().unwrap(), metrics)
+            .await
+            .unwrap();
+        let body = get(address, "/metrics").await;
+        assert!(
+            body.contains("parley_records_in_total{topic=\"parley.conversation-events\"} 3"),
+            "{body}"
+        );
+        assert!(
+            body.contains("parley_dlq_records_total{reason=\"bad-header\",stage=\"decode\"} 1"),
+            "{body}"
+        );
+        assert!(get(address, "/nothing").await.starts_with("HTTP/1.1 404"));
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn ready_only_once_every_partition_is_restored() {
+        let metrics = std::sync::Arc::new(Metrics::new());
+        let (address, server) =
+            crate::http::serve_metrics("127.0.0.1:0".parse().unwrap(), metrics.clone())
+                .await
+                .unwrap();
+        assert!(get(address, "/healthz").await.starts_with("HTTP/1.1 200"));
+        assert!(get(address, "/readyz").await.starts_with("HTTP/1.1 200"));
+        metrics.restore_remaining.with_label_values(&["3"]).set(120);
+        assert!(get(address, "/readyz").await.starts_with("HTTP/1.1 503"));
+        assert!(
+            get(address, "/healthz").await.starts_with("HTTP/1.1 200"),
+            "alive while restoring"
+        );
+        metrics.restore_remaining.with_label_values(&["3"]).set(0);
+        assert!(get(address, "/readyz").await.starts_with("HTTP/1.1 200"));
+        server.abort();
+    }
+
+    async fn get(address: std::net::SocketAddr, path: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).await.unwrap();
+        text
+    }
+}

@@ -1,0 +1,191 @@
+//! The contract between the runtime and a sans-IO core state machine: [`KeyedProcessor`].
+
+use parley_core::Timestamp;
+
+/// One input record as the runtime hands it to [`KeyedProcessor::decode`].
+#[derive(Clone, Copy, Debug)]
+pub struct InputRecord<'a> {
+    /// The topic it was read from.
+    pub topic: &'a str,
+    /// Its partition (the same for every co-partitioned input).
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+    /// Its key, empty when it has none.
+    pub key: &'a [u8],
+    /// Its value, empty when it has none.
+    pub value: &'a [u8],
+    /// The record's timestamp, when the broker gave one.
+    pub timestamp: Option<Timestamp>,
+}
+
+/// A record to produce. Its partition is chosen by the producer's partitioner from the key
+/// (`murmur2_random`, the Java client's), so co-partitioned topics stay aligned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Output {
+    /// The topic.
+    pub topic: String,
+    /// The key.
+    pub key: Vec<u8>,
+    /// The encoded value.
+    pub value: Vec<u8>,
+    /// Headers, in order.
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+/// A write to the partition's state: `value = None` deletes `state_key`.
+///
+/// State keys are the processor's own and are global within a partition: include the record
+/// key in them (`acme/491701234567`, `acme/agent/42`) so that one record key can own many
+/// entries. The runtime stores them in the partition's sled tree and writes them to the
+/// changelog with the state key as the record key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateWrite {
+    /// The key in the partition's state.
+    pub state_key: Vec<u8>,
+    /// The new value, or `None` to delete.
+    pub value: Option<Vec<u8>>,
+}
+
+/// A durable timer to set or cancel, identified by `(key, timer_id)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TimerCommand {
+    /// Sets the timer to fire at `due`, replacing an earlier setting.
+    Set {
+        /// The record key the timer belongs to.
+        key: Vec<u8>,
+        /// The processor's name for the timer (e.g. `solved-to-close`).
+        timer_id: Vec<u8>,
+        /// When it fires.
+        due: Timestamp,
+    },
+    /// Cancels the timer if it is set.
+    Cancel {
+        /// The record key the timer belongs to.
+        key: Vec<u8>,
+        /// The processor's name for the timer.
+        timer_id: Vec<u8>,
+    },
+}
+
+/// Everything one input or timer produced; the runtime applies it in the batch's commit.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[must_use]
+pub struct Effects {
+    /// Records to produce.
+    pub outputs: Vec<Output>,
+    /// State writes, in order.
+    pub state: Vec<StateWrite>,
+    /// Timer commands, in order.
+    pub timers: Vec<TimerCommand>,
+}
+
+impl Effects {
+    /// Adds a record to produce.
+    pub fn emit(&mut self, topic: impl Into<String>, key: impl Into<Vec<u8>>, value: Vec<u8>) {
+        self.outputs.push(Output {
+            topic: topic.into(),
+            key: key.into(),
+            value,
+            headers: Vec::new(),
+        });
+    }
+
+    /// Sets a state entry.
+    pub fn put(&mut self, state_key: impl Into<Vec<u8>>, value: Vec<u8>) {
+        self.state.push(StateWrite {
+            state_key: state_key.into(),
+            value: Some(value),
+        });
+    }
+
+    /// Deletes a state entry.
+    pub fn delete(&mut self, state_key: impl Into<Vec<u8>>) {
+        self.state.push(StateWrite {
+            state_key: state_key.into(),
+            value: None,
+        });
+    }
+
+    /// Sets a timer.
+    pub fn set_timer(
+        &mut self,
+        key: impl Into<Vec<u8>>,
+        timer_id: impl Into<Vec<u8>>,
+        due: Timestamp,
+    ) {
+        self.timers.push(TimerCommand::Set {
+            key: key.into(),
+            timer_id: timer_id.into(),
+            due,
+        });
+    }
+
+    /// Cancels a timer.
+    pub fn cancel_timer(&mut self, key: impl Into<Vec<u8>>, timer_id: impl Into<Vec<u8>>) {
+        self.timers.push(TimerCommand::Cancel {
+            key: key.into(),
+            timer_id: timer_id.into(),
+        });
+    }
+
+    /// Whether nothing is to be done.
+    pub fn is_empty(&self) -> bool {
+        self.outputs.is_empty() && self.state.is_empty() && self.timers.is_empty()
+    }
+
+    /// Clears all effects, keeping the allocations.
+    pub fn clear(&mut self) {
+        self.outputs.clear();
+        self.state.clear();
+        self.timers.clear();
+    }
+}
+
+/// Why the processor refused an input; the record goes to the DLQ and processing continues.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    /// A short machine-friendly reason, used as the DLQ metric label (`unknown-ticket`).
+    pub reason: String,
+    /// The message for people.
+    pub detail: String,
+}
+
+/// A core state machine for the keyed records of one partition.
+///
+/// The runtime creates one processor per assigned partition (through the factory given to
+/// [`crate::host::Host`]) and calls it from one thread:
+///
+/// 1. [`restore`](KeyedProcessor::restore) once per state entry of the partition, rebuilt from
+///    the changelog, before anything else;
+/// 2. then, in offset order per topic, [`decode`](KeyedProcessor::decode) and
+///    [`handle`](KeyedProcessor::handle) for each input record, and
+///    [`on_timer`](KeyedProcessor::on_timer) for each timer that came due, with `now` that
+///    never goes backwards.
+///
+/// `handle` must be atomic: if it returns a [`Rejection`] it must leave its state as it was;
+/// the runtime drops the effects it pushed and sends the record to the DLQ. Outputs must be
+/// deterministic functions of the state and the input (ids derived from the input), so that
+/// reprocessing after a crash re-emits identical records.
+pub trait KeyedProcessor: Send + 'static {
+    /// The decoded input.
+    type Input;
+
+    /// Rebuilds in-memory state from one stored entry.
+    fn restore(&mut self, state_key: &[u8], value: &[u8]) -> Result<(), String>;
+
+    /// Decodes a raw record; an error sends it to the DLQ with stage `decode`.
+    fn decode(&self, record: &InputRecord<'_>) -> Result<Self::Input, String>;
+
+    /// Handles one decoded input at `now`, pushing its effects.
+    fn handle(
+        &mut self,
+        key: &[u8],
+        input: Self::Input,
+        now: Timestamp,
+        effects: &mut Effects,
+    ) -> Result<(), Rejection>;
+
+    /// Handles the timer `(key, timer_id)` that came due at `now`. The timer is already removed.
+    fn on_timer(&mut self, key: &[u8], timer_id: &[u8], now: Timestamp, effects: &mut Effects);
+}
