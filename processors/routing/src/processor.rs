@@ -1,0 +1,474 @@
+//! [`RouterProcessor`]: the accounts of one partition, each a [`RoutingEngine`].
+
+use crate::config::RouterTopics;
+use parley_core::routing::{
+    AgentRecord, RoutingConfig, RoutingEffects, RoutingEngine, RoutingInput, RoutingTimer,
+    RoutingTimerCommand, TicketRecord,
+};
+use parley_core::{AgentMetrics, AgentPresence, RoutingDecision, RoutingRequest, Timestamp};
+use parley_runtime::codec::AvroCodec;
+use parley_runtime::{Effects, InputRecord, KeyedProcessor, Rejection};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The codecs of every record the router reads or writes.
+#[derive(Debug)]
+pub struct RouterCodecs {
+    /// `routing-requests`.
+    pub routing_requests: AvroCodec<RoutingRequest>,
+    /// `agent-presence`.
+    pub agent_presence: AvroCodec<AgentPresence>,
+    /// `routing-decisions`.
+    pub routing_decisions: AvroCodec<RoutingDecision>,
+    /// `agent-metrics`.
+    pub agent_metrics: AvroCodec<AgentMetrics>,
+}
+
+impl RouterCodecs {
+    /// Every codec in Avro single-object encoding (no schema registry).
+    pub fn single_object() -> RouterCodecs {
+        RouterCodecs {
+            routing_requests: AvroCodec::single_object(),
+            agent_presence: AvroCodec::single_object(),
+            routing_decisions: AvroCodec::single_object(),
+            agent_metrics: AvroCodec::single_object(),
+        }
+    }
+}
+
+/// The runtime timer id of a routing timer: its JSON.
+pub fn timer_id(timer: &RoutingTimer) -> Vec<u8> {
+    serde_json::to_vec(timer).expect("a routing timer serialises to JSON")
+}
+
+/// The routing timer of a runtime timer id written by [`timer_id`].
+pub fn parse_timer_id(id: &[u8]) -> Option<RoutingTimer> {
+    serde_json::from_slice(id).ok()
+}
+
+/// The state key of an agent: `account/agent/<id>`.
+pub fn agent_key(account: &str, agent_id: &str) -> Vec<u8> {
+    format!("{account}/agent/{agent_id}").into_bytes()
+}
+
+/// The state key of a ticket: `account/ticket/<id>`.
+pub fn ticket_key(account: &str, ticket_id: &str) -> Vec<u8> {
+    format!("{account}/ticket/{ticket_id}").into_bytes()
+}
+
+/// What a state key names.
+#[derive(Debug, PartialEq, Eq)]
+enum Entity {
+    Agent,
+    Ticket,
+}
+
+fn parse_state_key(key: &str) -> Option<(&str, Entity)> {
+    let (account, rest) = key.split_once('/')?;
+    if rest.starts_with("agent/") {
+        Some((account, Entity::Agent))
+    } else if rest.starts_with("ticket/") {
+        Some((account, Entity::Ticket))
+    } else {
+        None
+    }
+}
+
+/// One partition's accounts: one [`RoutingEngine`] per account (the record key), its
+/// agents and tickets stored entity by entity under `account/agent/<id>` and
+/// `account/ticket/<id>`. Every account is routed with the same [`RoutingConfig`].
+///
+/// Refusals (to the DLQ): `wrong_key` when the record key is not the record's account,
+/// `routing_refused` when the engine refuses the request or presence (the detail is the
+/// engine's reason).
+#[derive(Debug)]
+pub struct RouterProcessor {
+    topics: Arc<RouterTopics>,
+    codecs: Arc<RouterCodecs>,
+    config: RoutingConfig,
+    engines: HashMap<String, RoutingEngine>,
+    /// Records read by `restore`, turned into engines before the first input.
+    restored: HashMap<String, (Vec<AgentRecord>, Vec<TicketRecord>)>,
+}
+
+impl RouterProcessor {
+    /// A processor for one partition, writing to `topics` with `codecs`, every account
+    /// routed with `config`.
+    pub fn new(
+        topics: Arc<RouterTopics>,
+        codecs: Arc<RouterCodecs>,
+        config: RoutingConfig,
+    ) -> RouterProcessor {
+        RouterProcessor {
+            topics,
+            codecs,
+            config,
+            engines: HashMap::new(),
+            restored: HashMap::new(),
+        }
+    }
+
+    /// The engine of an account, once it has seen an input or was restored.
+    pub fn engine(&mut self, account: &str) -> Option<&RoutingEngine> {
+        self.finish_restore();
+        self.engines.get(account)
+    }
+
+    fn finish_restore(&mut self) {
+        for (account, (agents, tickets)) in self.restored.drain() {
+            let engine = RoutingEngine::restore(&account, self.config.clone(), agents, tickets);
+            self.engines.insert(account, engine);
+        }
+    }
+
+    fn step(
+        &mut self,
+        account: &str,
+        input: &RoutingInput,
+        now: Timestamp,
+        effects: &mut Effects,
+    ) -> Result<(), Rejection> {
+        self.finish_restore();
+        let config = &self.config;
+        let engine = self
+            .engines
+            .entry(account.to_owned())
+            .or_insert_with(|| RoutingEngine::new(account, config.clone()));
+        let fx = engine.step(input, now);
+        self.apply(account, fx, effects)
+    }
+
+    fn apply(
+        &mut self,
+        account: &str,
+        fx: RoutingEffects,
+        effects: &mut Effects,
+    ) -> Result<(), Rejection> {
+        if fx.decisions.is_empty() && !fx.rejections.is_empty() {
+            let detail = fx
+                .rejections
+                .iter()
+                .map(|r| format!("{}: {}", r.input_id, r.reason))
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(Rejection {
+                reason: "routing_refused".into(),
+                detail,
+            });
+        }
+        for decision in &fx.decisions {
+            let value = self
+                .codecs
+                .routing_decisions
+                .encode(decision)
+                .expect("a routing decision encodes");
+            effects.emit(
+                self.topics.routing_decisions.clone(),
+                format!("{}/{}", decision.account, decision.conversation),
+                value,
+            );
+        }
+        for metrics in &fx.agent_metrics {
+            let value = self
+                .codecs
+                .agent_metrics
+                .encode(metrics)
+                .expect("agent metrics encode");
+            effects.emit(
+                self.topics.agent_metrics.clone(),
+                metrics.account.clone(),
+                value,
+            );
+        }
+        for command in &fx.timers {
+            match command {
+                RoutingTimerCommand::Set(timer) => {
+                    effects.set_timer(account, timer_id(timer), timer.due())
+                }
+                RoutingTimerCommand::Cancel(timer) => {
+                    effects.cancel_timer(account, timer_id(timer))
+                }
+            }
+        }
+        // Taken only for an accepted input: a refused one changed nothing.
+        let engine = self.engines.get_mut(account).expect("stepped just now");
+        let dirty = engine.take_dirty();
+        for agent in &dirty.agents {
+            let key = agent_key(account, agent);
+            match engine.agent_record(agent) {
+                Some(record) => effects.put(
+                    key,
+                    serde_json::to_vec(&record).expect("an agent record serialises"),
+                ),
+                None => effects.delete(key),
+            }
+        }
+        for ticket in &dirty.tickets {
+            let key = ticket_key(account, ticket);
+            match engine.ticket_record(ticket) {
+                Some(record) => effects.put(
+                    key,
+                    serde_json::to_vec(&record).expect("a ticket record serialises"),
+                ),
+                None => effects.delete(key),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl KeyedProcessor for RouterProcessor {
+    type Input = RoutingInput;
+
+    fn restore(&mut self, state_key: &[u8], value: &[u8]) -> Result<(), String> {
+        let key = std::str::from_utf8(state_key)
+            .map_err(|_| format!("state key {state_key:02x?} is not UTF-8"))?;
+        let bad = |e: serde_json::Error| format!("state entry {key:?}: {e}");
+        match parse_state_key(key) {
+            Some((account, Entity::Agent)) => {
+                let record: AgentRecord = serde_json::from_slice(value).map_err(bad)?;
+                self.restored
+                    .entry(account.to_owned())
+                    .or_default()
+                    .0
+                    .push(record);
+            }
+            Some((account, Entity::Ticket)) => {
+                let record: TicketRecord = serde_json::from_slice(value).map_err(bad)?;
+                self.restored
+                    .entry(account.to_owned())
+                    .or_default()
+                    .1
+                    .push(record);
+            }
+            None => {
+                return Err(format!(
+                    "state key {key:?} is neither account/agent/<id> nor account/ticket/<id>"
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    fn decode(&self, record: &InputRecord<'_>) -> Result<RoutingInput, String> {
+        let decoded = if record.topic == self.topics.routing_requests {
+            self.codecs
+                .routing_requests
+                .decode(record.value)
+                .map(RoutingInput::Request)
+        } else if record.topic == self.topics.agent_presence {
+            self.codecs
+                .agent_presence
+                .decode(record.value)
+                .map(RoutingInput::Presence)
+        } else {
+            return Err(format!(
+                "topic {} is not an input of the router",
+                record.topic
+            ));
+        };
+        decoded.map_err(|e| e.to_string())
+    }
+
+    fn handle(
+        &mut self,
+        key: &[u8],
+        input: RoutingInput,
+        now: Timestamp,
+        effects: &mut Effects,
+    ) -> Result<(), Rejection> {
+        let account = match &input {
+            RoutingInput::Request(r) => r.account.clone(),
+            RoutingInput::Presence(p) => p.account.clone(),
+            RoutingInput::Timer(_) => {
+                return Err(Rejection {
+                    reason: "timer_as_input".into(),
+                    detail: "timers come from the runtime, not from a topic".into(),
+                })
+            }
+        };
+        if key != account.as_bytes() {
+            return Err(Rejection {
+                reason: "wrong_key".into(),
+                detail: format!(
+                    "record key {:?} is not the account {account:?}: the router's inputs are keyed by account",
+                    String::from_utf8_lossy(key)
+                ),
+            });
+        }
+        self.step(&account, &input, now, effects)
+    }
+
+    fn on_timer(&mut self, key: &[u8], timer_id: &[u8], now: Timestamp, effects: &mut Effects) {
+        let (Ok(account), Some(timer)) = (std::str::from_utf8(key), parse_timer_id(timer_id))
+        else {
+            tracing::warn!(
+                key = %String::from_utf8_lossy(key),
+                timer = %String::from_utf8_lossy(timer_id),
+                "unknown timer, ignored"
+            );
+            return;
+        };
+        let account = account.to_owned();
+        if let Err(rejection) = self.step(&account, &RoutingInput::Timer(timer), now, effects) {
+            tracing::warn!(%account, detail = %rejection.detail, "timer refused");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_core::{
+        AgentStatus, Channel, ChannelPresence, RoutingDecisionKind, RoutingRequestKind,
+    };
+
+    fn processor(config: RoutingConfig) -> RouterProcessor {
+        RouterProcessor::new(
+            Arc::new(crate::topics("t.")),
+            Arc::new(RouterCodecs::single_object()),
+            config,
+        )
+    }
+
+    fn presence(capacity: u32) -> AgentPresence {
+        AgentPresence {
+            presence_id: "p1".into(),
+            account: "acme".into(),
+            agent_id: "a1".into(),
+            channels: vec![ChannelPresence {
+                channel: Channel::Whatsapp,
+                status: AgentStatus::Online,
+                capacity,
+            }],
+            skills: Vec::new(),
+            groups: Vec::new(),
+            at: Timestamp(1_000),
+        }
+    }
+
+    fn enqueue(conversation: &str) -> RoutingRequest {
+        RoutingRequest {
+            request_id: format!("r-{conversation}"),
+            account: "acme".into(),
+            conversation: conversation.into(),
+            ticket_id: format!("t-{conversation}"),
+            kind: RoutingRequestKind::Enqueue,
+            agent_id: None,
+            channel: Channel::Whatsapp,
+            priority: 0,
+            required_skills: Vec::new(),
+            group: None,
+            created_at: Timestamp(1_000),
+            at: Timestamp(1_000),
+        }
+    }
+
+    #[test]
+    fn timer_ids_round_trip_and_state_keys_parse() {
+        let timer = RoutingTimer::OfferTimeout {
+            ticket_id: "acme/c/1".into(),
+            agent_id: "a/1".into(),
+            due: Timestamp(42),
+        };
+        assert_eq!(parse_timer_id(&timer_id(&timer)), Some(timer));
+        assert_eq!(parse_timer_id(b"nonsense"), None);
+        assert_eq!(
+            parse_state_key("acme/ticket/acme/c/1").map(|(a, e)| (a.to_owned(), e)),
+            Some(("acme".to_owned(), Entity::Ticket))
+        );
+        assert!(parse_state_key("acme/other/1").is_none());
+    }
+
+    #[test]
+    fn an_offer_sets_a_timer_writes_entities_and_restores() {
+        let mut p = processor(RoutingConfig::default());
+        let mut effects = Effects::default();
+        p.handle(
+            b"acme",
+            RoutingInput::Presence(presence(1)),
+            Timestamp(1_000),
+            &mut effects,
+        )
+        .unwrap();
+        p.handle(
+            b"acme",
+            RoutingInput::Request(enqueue("c1")),
+            Timestamp(2_000),
+            &mut effects,
+        )
+        .unwrap();
+        let decisions: Vec<RoutingDecision> = effects
+            .outputs
+            .iter()
+            .filter(|o| o.topic == "t.routing-decisions")
+            .map(|o| {
+                assert_eq!(o.key, b"acme/c1");
+                p.codecs.routing_decisions.decode(&o.value).unwrap()
+            })
+            .collect();
+        assert_eq!(decisions.len(), 1);
+        assert_eq!(decisions[0].kind, RoutingDecisionKind::Offered);
+        assert!(matches!(
+            &effects.timers[..],
+            [parley_runtime::TimerCommand::Set { key, .. }] if key == b"acme"
+        ));
+
+        let mut restored = processor(RoutingConfig::default());
+        let mut latest = std::collections::BTreeMap::new();
+        for write in &effects.state {
+            latest.insert(write.state_key.clone(), write.value.clone());
+        }
+        for (key, value) in &latest {
+            restored.restore(key, value.as_deref().unwrap()).unwrap();
+        }
+        let original = p.engine("acme").unwrap().ticket_view("t-c1");
+        assert_eq!(
+            restored.engine("acme").unwrap().ticket_view("t-c1"),
+            original
+        );
+    }
+
+    #[test]
+    fn an_accept_without_offer_is_refused_and_writes_nothing() {
+        let mut p = processor(RoutingConfig::default());
+        let mut effects = Effects::default();
+        p.handle(
+            b"acme",
+            RoutingInput::Request(enqueue("c1")),
+            Timestamp(1_000),
+            &mut effects,
+        )
+        .unwrap();
+        let mut accept = enqueue("c1");
+        accept.request_id = "r-accept".into();
+        accept.kind = RoutingRequestKind::Accept;
+        accept.agent_id = Some("a1".into());
+        let mut refused = Effects::default();
+        let err = p
+            .handle(
+                b"acme",
+                RoutingInput::Request(accept),
+                Timestamp(2_000),
+                &mut refused,
+            )
+            .unwrap_err();
+        assert_eq!(err.reason, "routing_refused");
+        assert!(err.detail.contains("r-accept"), "{}", err.detail);
+        assert!(refused.is_empty());
+    }
+
+    #[test]
+    fn a_record_keyed_by_another_account_is_refused() {
+        let mut p = processor(RoutingConfig::default());
+        let err = p
+            .handle(
+                b"acme/c1",
+                RoutingInput::Request(enqueue("c1")),
+                Timestamp(1_000),
+                &mut Effects::default(),
+            )
+            .unwrap_err();
+        assert_eq!(err.reason, "wrong_key");
+    }
+}

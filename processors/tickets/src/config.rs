@@ -1,0 +1,81 @@
+//! The ticket processor's topics, named with the deployment's prefix.
+
+/// The topics the ticket processor reads and writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TicketTopics {
+    /// Input: end-user messages, key `account/conversation`.
+    pub conversation_events: String,
+    /// Input: agent actions, key `account/conversation`.
+    pub agent_actions: String,
+    /// Input: the router's decisions, key `account/conversation`.
+    pub routing_decisions: String,
+    /// Table read in full by every instance: style configurations, key
+    /// `account[/brand][/channel]`, compacted.
+    pub style_config: String,
+    /// Output: status transitions, key `account/conversation`.
+    pub status_changes: String,
+    /// Output: ticket metrics, key `account/conversation`.
+    pub ticket_metrics: String,
+    /// Output: requests to the router, key `account`.
+    pub routing_requests: String,
+}
+
+/// The ticket processor's topics under `prefix` (e.g. `parley.`).
+pub fn topics(prefix: &str) -> TicketTopics {
+    TicketTopics {
+        conversation_events: format!("{prefix}conversation-events"),
+        agent_actions: format!("{prefix}agent-actions"),
+        routing_decisions: format!("{prefix}routing-decisions"),
+        style_config: format!("{prefix}style-config"),
+        status_changes: format!("{prefix}ticket-status-changes"),
+        ticket_metrics: format!("{prefix}ticket-metrics"),
+        routing_requests: format!("{prefix}routing-requests"),
+    }
+}
+
+impl TicketTopics {
+    /// The co-partitioned inputs, in the order the runtime subscribes to them.
+    pub fn inputs(&self) -> Vec<String> {
+        vec![
+            self.conversation_events.clone(),
+            self.agent_actions.clone(),
+            self.routing_decisions.clone(),
+        ]
+    }
+
+    /// The outputs.
+    pub fn outputs(&self) -> Vec<String> {
+        vec![
+            self.status_changes.clone(),
+            self.ticket_metrics.clone(),
+            self.routing_requests.clone(),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_architecture_table() {
+        let t = topics("parley.");
+        assert_eq!(
+            t.inputs(),
+            [
+                "parley.conversation-events",
+                "parley.agent-actions",
+                "parley.routing-decisions"
+            ]
+        );
+        assert_eq!(
+            t.outputs(),
+            [
+                "parley.ticket-status-changes",
+                "parley.ticket-metrics",
+                "parley.routing-requests"
+            ]
+        );
+        assert_eq!(t.style_config, "parley.style-config");
+    }
+}

@@ -1,0 +1,39 @@
+//! The ticket processor's start-up errors.
+
+use thiserror::Error;
+
+/// Why the ticket processor cannot start.
+#[derive(Debug, Error)]
+pub enum TicketsError {
+    /// The runtime refused its configuration or failed to start.
+    #[error(transparent)]
+    Runtime(#[from] parley_runtime::RuntimeError),
+    /// Kafka could not be reached or refused a request.
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    /// A topic the processor needs does not exist or has no partitions.
+    #[error("topic {topic}: {reason}")]
+    MissingTopic {
+        /// The topic.
+        topic: String,
+        /// What the broker said.
+        reason: String,
+    },
+    /// Co-partitioned topics have different partition counts.
+    #[error("co-partitioned topics must have equal partition counts, found {counts}")]
+    NotCoPartitioned {
+        /// Every topic with its count, `topic = n, ...`.
+        counts: String,
+    },
+    /// The style-config table was not read to its end in time.
+    #[error("style-config topic {topic}: not read to its end within {seconds} s")]
+    StylesNotLoaded {
+        /// The topic.
+        topic: String,
+        /// The time allowed.
+        seconds: u64,
+    },
+    /// The style reader's thread could not be started.
+    #[error("style reader thread: {0}")]
+    Thread(#[from] std::io::Error),
+}

@@ -1,0 +1,100 @@
+//! The ticket processor: every conversation's [`TicketLifecycle`](parley_core::TicketLifecycle)
+//! run on Kafka by the `parley-runtime` host.
+//!
+//! - [`config`]: [`TicketTopics`] and [`topics`], the topic names under a prefix.
+//! - [`processor`]: [`TicketProcessor`], the runtime's `KeyedProcessor` for one partition:
+//!   decodes by topic, steps the conversation's lifecycle, emits status changes, metrics
+//!   (key `account/conversation`) and routing requests (key `account`), stores the lifecycle
+//!   under the record key and maps its solve-to-close timers to runtime timers.
+//! - [`style_reader`]: [`StyleReader`], the `style-config` topic read in full by every
+//!   instance into a table shared by every partition's processor.
+//! - [`partitions`]: the start-up check that co-partitioned topics agree on partitions.
+//! - [`host`]: the constructor the CLI calls.
+
+pub mod config;
+pub mod error;
+pub mod partitions;
+pub mod processor;
+pub mod style_reader;
+
+pub use config::{topics, TicketTopics};
+pub use error::TicketsError;
+pub use processor::{TicketCodecs, TicketProcessor};
+pub use style_reader::{SharedStyles, StyleReader};
+
+use parley_core::StyleConfig;
+use parley_runtime::codec::AvroCodec;
+use parley_runtime::{Clock, Host, Metrics, RuntimeConfig};
+use rdkafka::config::ClientConfig;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long start-up waits for metadata and for the style table to load.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The ticket processor's host, ready to `run` or `serve`.
+///
+/// Starts the [`StyleReader`] on `<prefix>style-config` (decoding with `style_codec`), waits
+/// until it has read the topic to its end, so the first messages get their configured
+/// style, then builds the host with [`host_with_styles`].
+pub fn host(
+    runtime: RuntimeConfig,
+    prefix: &str,
+    codecs: TicketCodecs,
+    style_codec: AvroCodec<StyleConfig>,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+) -> Result<Host<TicketProcessor>, TicketsError> {
+    let topics = topics(prefix);
+    let reader = StyleReader::start(
+        &client_config(&runtime),
+        &topics.style_config,
+        style_codec,
+        STARTUP_TIMEOUT,
+    )?;
+    if !reader.wait_caught_up(STARTUP_TIMEOUT) {
+        return Err(TicketsError::StylesNotLoaded {
+            topic: topics.style_config.clone(),
+            seconds: STARTUP_TIMEOUT.as_secs(),
+        });
+    }
+    host_with_styles(runtime, prefix, codecs, reader, clock, metrics)
+}
+
+/// The ticket processor's host over a [`StyleReader`] the caller started (and whose
+/// [`stats`](StyleReader::stats) it may export).
+///
+/// Sets `runtime.input_topics` to the inputs of [`topics`]`(prefix)` and checks that they
+/// and the changelog have equal partition counts, refusing to start otherwise (the error
+/// names each topic and its count). The reader stops when the host is dropped.
+pub fn host_with_styles(
+    mut runtime: RuntimeConfig,
+    prefix: &str,
+    codecs: TicketCodecs,
+    reader: StyleReader,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+) -> Result<Host<TicketProcessor>, TicketsError> {
+    let topics = Arc::new(topics(prefix));
+    runtime.input_topics = topics.inputs();
+    runtime
+        .validate()
+        .map_err(parley_runtime::RuntimeError::from)?;
+    let mut co_partitioned = topics.inputs();
+    co_partitioned.push(runtime.changelog_topic.clone());
+    partitions::check_co_partitioned(&client_config(&runtime), &co_partitioned, STARTUP_TIMEOUT)?;
+    let codecs = Arc::new(codecs);
+    let factory =
+        move |_partition: i32| TicketProcessor::new(topics.clone(), codecs.clone(), reader.table());
+    Ok(Host::new(runtime, factory, clock, metrics)?)
+}
+
+/// The brokers and extra librdkafka settings of `runtime`, for the start-up clients.
+fn client_config(runtime: &RuntimeConfig) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", &runtime.brokers);
+    for (key, value) in &runtime.librdkafka {
+        client.set(key, value);
+    }
+    client
+}

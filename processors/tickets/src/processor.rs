@@ -1,0 +1,422 @@
+//! [`TicketProcessor`]: the conversations of one partition, each a [`TicketLifecycle`].
+
+use crate::config::TicketTopics;
+use crate::style_reader::SharedStyles;
+use parley_core::{
+    AgentAction, Channel, ConversationEvent, RoutingDecision, RoutingRequest, StatusChange,
+    TicketInput, TicketLifecycle, TicketMetrics, TicketTimer, Timestamp,
+};
+use parley_runtime::codec::AvroCodec;
+use parley_runtime::{Effects, InputRecord, KeyedProcessor, Rejection};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The codecs of every record the ticket processor reads or writes.
+#[derive(Debug)]
+pub struct TicketCodecs {
+    /// `conversation-events`.
+    pub conversation_events: AvroCodec<ConversationEvent>,
+    /// `agent-actions`.
+    pub agent_actions: AvroCodec<AgentAction>,
+    /// `routing-decisions`.
+    pub routing_decisions: AvroCodec<RoutingDecision>,
+    /// `ticket-status-changes`.
+    pub status_changes: AvroCodec<StatusChange>,
+    /// `ticket-metrics`.
+    pub ticket_metrics: AvroCodec<TicketMetrics>,
+    /// `routing-requests`.
+    pub routing_requests: AvroCodec<RoutingRequest>,
+}
+
+impl TicketCodecs {
+    /// Every codec in Avro single-object encoding (no schema registry).
+    pub fn single_object() -> TicketCodecs {
+        TicketCodecs {
+            conversation_events: AvroCodec::single_object(),
+            agent_actions: AvroCodec::single_object(),
+            routing_decisions: AvroCodec::single_object(),
+            status_changes: AvroCodec::single_object(),
+            ticket_metrics: AvroCodec::single_object(),
+            routing_requests: AvroCodec::single_object(),
+        }
+    }
+}
+
+/// The prefix of the runtime timer ids of solve-to-close timers.
+const CLOSE_TIMER: &str = "close/";
+
+/// The runtime timer id of a lifecycle timer: `close/<due ms>/<ticket id>`.
+pub fn timer_id(timer: &TicketTimer) -> Vec<u8> {
+    format!("{CLOSE_TIMER}{}/{}", timer.due.0, timer.ticket_id).into_bytes()
+}
+
+/// The lifecycle timer of a runtime timer id written by [`timer_id`].
+pub fn parse_timer_id(id: &[u8]) -> Option<TicketTimer> {
+    let text = std::str::from_utf8(id).ok()?.strip_prefix(CLOSE_TIMER)?;
+    let (due, ticket_id) = text.split_once('/')?;
+    Some(TicketTimer {
+        ticket_id: ticket_id.to_owned(),
+        due: Timestamp(due.parse().ok()?),
+    })
+}
+
+/// One partition's conversations: one [`TicketLifecycle`] per record key
+/// (`account/conversation`), stored under the record key as JSON after every step that was
+/// neither refused nor a duplicate delivery.
+///
+/// A refused input goes to the DLQ with the lifecycle's reason code
+/// ([`RejectionKind::code`](parley_core::lifecycle::RejectionKind::code), e.g. `no_ticket`)
+/// and leaves the state as it was; a conversation first seen in a refused input is not kept.
+#[derive(Debug)]
+pub struct TicketProcessor {
+    topics: Arc<TicketTopics>,
+    codecs: Arc<TicketCodecs>,
+    styles: SharedStyles,
+    conversations: HashMap<Vec<u8>, TicketLifecycle>,
+}
+
+impl TicketProcessor {
+    /// A processor for one partition, writing to `topics` with `codecs`, resolving styles in
+    /// the shared `styles` table.
+    pub fn new(
+        topics: Arc<TicketTopics>,
+        codecs: Arc<TicketCodecs>,
+        styles: SharedStyles,
+    ) -> TicketProcessor {
+        TicketProcessor {
+            topics,
+            codecs,
+            styles,
+            conversations: HashMap::new(),
+        }
+    }
+
+    /// The lifecycle of a record key, if it has seen an input.
+    pub fn conversation(&self, key: &[u8]) -> Option<&TicketLifecycle> {
+        self.conversations.get(key)
+    }
+
+    /// How many conversations the partition holds.
+    pub fn len(&self) -> usize {
+        self.conversations.len()
+    }
+
+    /// Whether the partition holds no conversation.
+    pub fn is_empty(&self) -> bool {
+        self.conversations.is_empty()
+    }
+
+    fn step(
+        &mut self,
+        key: &[u8],
+        input: TicketInput,
+        now: Timestamp,
+        effects: &mut Effects,
+    ) -> Result<(), Rejection> {
+        let (account, conversation) = match &input {
+            TicketInput::Message(e) => (&e.account, &e.conversation),
+            TicketInput::Action(a) => (&a.account, &a.conversation),
+            TicketInput::Decision(d) => (&d.account, &d.conversation),
+            TicketInput::Timer(_) => {
+                let Some(lifecycle) = self.conversations.get_mut(key) else {
+                    return Ok(());
+                };
+                let fx = lifecycle.step(input, &Default::default(), now);
+                return self.apply(key, fx, effects);
+            }
+        };
+        // Styles matter only when a message creates a ticket; the ticket keeps them.
+        let style = {
+            let table = self.styles.read().expect("not poisoned");
+            match &input {
+                TicketInput::Message(e) => table.resolve(&e.account, e.brand.as_deref(), e.channel),
+                _ => table.resolve(account, None, Channel::Web),
+            }
+        };
+        let known = self.conversations.contains_key(key);
+        let lifecycle = self
+            .conversations
+            .entry(key.to_vec())
+            .or_insert_with(|| TicketLifecycle::new(account.clone(), conversation.clone()));
+        let fx = lifecycle.step(input, &style, now);
+        if !fx.rejections.is_empty() && !known {
+            self.conversations.remove(key);
+        }
+        self.apply(key, fx, effects)
+    }
+
+    fn apply(
+        &self,
+        key: &[u8],
+        fx: parley_core::Effects,
+        effects: &mut Effects,
+    ) -> Result<(), Rejection> {
+        if let Some(first) = fx.rejections.first() {
+            let detail = fx
+                .rejections
+                .iter()
+                .map(|r| r.detail.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(Rejection {
+                reason: first.kind.code().to_owned(),
+                detail,
+            });
+        }
+        if fx.duplicates > 0 {
+            return Ok(());
+        }
+        let encode_failed = |what: &str, e: parley_runtime::CodecError| Rejection {
+            reason: "encode".into(),
+            detail: format!("{what} cannot be encoded: {e}"),
+        };
+        for change in &fx.status_changes {
+            let value = self
+                .codecs
+                .status_changes
+                .encode(change)
+                .map_err(|e| encode_failed("status change", e))?;
+            effects.emit(
+                self.topics.status_changes.clone(),
+                format!("{}/{}", change.account, change.conversation),
+                value,
+            );
+        }
+        for metrics in &fx.ticket_metrics {
+            let value = self
+                .codecs
+                .ticket_metrics
+                .encode(metrics)
+                .map_err(|e| encode_failed("ticket metrics", e))?;
+            effects.emit(
+                self.topics.ticket_metrics.clone(),
+                format!("{}/{}", metrics.account, metrics.conversation),
+                value,
+            );
+        }
+        for request in &fx.routing_requests {
+            let value = self
+                .codecs
+                .routing_requests
+                .encode(request)
+                .map_err(|e| encode_failed("routing request", e))?;
+            effects.emit(
+                self.topics.routing_requests.clone(),
+                request.account.clone(),
+                value,
+            );
+        }
+        for command in &fx.timers {
+            match command {
+                parley_core::TimerCommand::Set(timer) => {
+                    effects.set_timer(key, timer_id(timer), timer.due)
+                }
+                parley_core::TimerCommand::Cancel(timer) => {
+                    effects.cancel_timer(key, timer_id(timer))
+                }
+            }
+        }
+        if let Some(lifecycle) = self.conversations.get(key) {
+            let value = serde_json::to_vec(lifecycle).expect("a lifecycle serialises to JSON");
+            effects.put(key, value);
+        }
+        Ok(())
+    }
+}
+
+impl KeyedProcessor for TicketProcessor {
+    type Input = TicketInput;
+
+    fn restore(&mut self, state_key: &[u8], value: &[u8]) -> Result<(), String> {
+        let lifecycle: TicketLifecycle = serde_json::from_slice(value).map_err(|e| {
+            format!(
+                "state entry {:?} is not a ticket lifecycle: {e}",
+                String::from_utf8_lossy(state_key)
+            )
+        })?;
+        self.conversations.insert(state_key.to_vec(), lifecycle);
+        Ok(())
+    }
+
+    fn decode(&self, record: &InputRecord<'_>) -> Result<TicketInput, String> {
+        let topics = &self.topics;
+        let decoded = if record.topic == topics.conversation_events {
+            self.codecs
+                .conversation_events
+                .decode(record.value)
+                .map(TicketInput::Message)
+        } else if record.topic == topics.agent_actions {
+            self.codecs
+                .agent_actions
+                .decode(record.value)
+                .map(TicketInput::Action)
+        } else if record.topic == topics.routing_decisions {
+            self.codecs
+                .routing_decisions
+                .decode(record.value)
+                .map(TicketInput::Decision)
+        } else {
+            return Err(format!(
+                "topic {} is not an input of the ticket processor",
+                record.topic
+            ));
+        };
+        decoded.map_err(|e| e.to_string())
+    }
+
+    fn handle(
+        &mut self,
+        key: &[u8],
+        input: TicketInput,
+        now: Timestamp,
+        effects: &mut Effects,
+    ) -> Result<(), Rejection> {
+        if matches!(input, TicketInput::Timer(_)) {
+            return Err(Rejection {
+                reason: "timer_as_input".into(),
+                detail: "timers come from the runtime, not from a topic".into(),
+            });
+        }
+        self.step(key, input, now, effects)
+    }
+
+    fn on_timer(&mut self, key: &[u8], timer_id: &[u8], now: Timestamp, effects: &mut Effects) {
+        let Some(timer) = parse_timer_id(timer_id) else {
+            tracing::warn!(
+                key = %String::from_utf8_lossy(key),
+                timer = %String::from_utf8_lossy(timer_id),
+                "unknown timer id, ignored"
+            );
+            return;
+        };
+        if let Err(rejection) = self.step(key, TicketInput::Timer(timer), now, effects) {
+            tracing::warn!(
+                key = %String::from_utf8_lossy(key),
+                reason = %rejection.reason,
+                detail = %rejection.detail,
+                "timer refused"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_core::{Status, StyleTable};
+    use std::sync::RwLock;
+
+    fn processor() -> TicketProcessor {
+        TicketProcessor::new(
+            Arc::new(crate::topics("t.")),
+            Arc::new(TicketCodecs::single_object()),
+            Arc::new(RwLock::new(StyleTable::new())),
+        )
+    }
+
+    fn message(id: &str) -> ConversationEvent {
+        ConversationEvent {
+            event_id: id.into(),
+            account: "acme".into(),
+            brand: None,
+            conversation: "c1".into(),
+            channel: Channel::Whatsapp,
+            sent_at: Timestamp(1_000),
+            received_at: Timestamp(1_000),
+            text: Some("hi".into()),
+            attachments: Vec::new(),
+            author_name: None,
+            reply_handles: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn timer_ids_round_trip_with_slashes_in_ticket_ids() {
+        let timer = TicketTimer {
+            ticket_id: "acme/c1/3".into(),
+            due: Timestamp(1_700_000_000_123),
+        };
+        assert_eq!(parse_timer_id(&timer_id(&timer)), Some(timer));
+        assert_eq!(parse_timer_id(b"close/x/t"), None);
+        assert_eq!(parse_timer_id(b"other/1/t"), None);
+    }
+
+    #[test]
+    fn a_message_emits_new_and_a_request_keyed_by_account_and_state_restores() {
+        let mut p = processor();
+        let mut effects = Effects::default();
+        p.handle(
+            b"acme/c1",
+            TicketInput::Message(message("m1")),
+            Timestamp(2_000),
+            &mut effects,
+        )
+        .unwrap();
+        let topics: Vec<(&str, &[u8])> = effects
+            .outputs
+            .iter()
+            .map(|o| (o.topic.as_str(), o.key.as_slice()))
+            .collect();
+        assert_eq!(
+            topics,
+            [
+                ("t.ticket-status-changes", &b"acme/c1"[..]),
+                ("t.routing-requests", &b"acme"[..])
+            ]
+        );
+        let change = p
+            .codecs
+            .status_changes
+            .decode(&effects.outputs[0].value)
+            .unwrap();
+        assert_eq!(change.to, Status::New);
+        assert_eq!(effects.state.len(), 1);
+
+        // A duplicate delivery writes nothing.
+        let mut again = Effects::default();
+        p.handle(
+            b"acme/c1",
+            TicketInput::Message(message("m1")),
+            Timestamp(3_000),
+            &mut again,
+        )
+        .unwrap();
+        assert!(again.is_empty());
+
+        let mut restored = processor();
+        let state = &effects.state[0];
+        restored
+            .restore(&state.state_key, state.value.as_deref().unwrap())
+            .unwrap();
+        assert_eq!(
+            restored.conversation(b"acme/c1"),
+            p.conversation(b"acme/c1")
+        );
+    }
+
+    #[test]
+    fn a_refused_action_leaves_no_conversation_behind() {
+        let mut p = processor();
+        let action = AgentAction {
+            action_id: "a1".into(),
+            account: "acme".into(),
+            conversation: "c1".into(),
+            agent_id: "agent-1".into(),
+            kind: parley_core::AgentActionKind::SetStatus,
+            status: Some(Status::Solved),
+            at: Timestamp(1_000),
+        };
+        let mut effects = Effects::default();
+        let err = p
+            .handle(
+                b"acme/c1",
+                TicketInput::Action(action),
+                Timestamp(1_000),
+                &mut effects,
+            )
+            .unwrap_err();
+        assert_eq!(err.reason, "no_ticket");
+        assert!(p.is_empty());
+        assert!(effects.is_empty());
+    }
+}

@@ -1,0 +1,236 @@
+//! The style-config table: the compacted `style-config` topic read in full by every instance.
+//!
+//! [`StyleReader`] assigns itself every partition of the topic from the beginning (no
+//! consumer group, no commits) and polls on a thread of its own, upserting each record into
+//! a [`SharedStyles`] table that every partition's processor reads. A tombstone removes what
+//! its key held. A record that cannot be decoded or breaks a style rule is logged, counted
+//! and not applied.
+
+use crate::error::TicketsError;
+use parley_core::{Channel, StyleConfig, StyleTable};
+use parley_runtime::codec::AvroCodec;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The style table shared between the reader and every partition's processor.
+pub type SharedStyles = Arc<RwLock<StyleTable>>;
+
+/// What the reader has done so far.
+#[derive(Debug, Default)]
+pub struct StyleReaderStats {
+    /// Records applied (upserts and tombstones).
+    pub applied: AtomicU64,
+    /// Records refused: undecodable or breaking a style rule.
+    pub refused: AtomicU64,
+    /// Whether every partition was read up to its end as of the reader's start.
+    pub caught_up: AtomicBool,
+}
+
+/// The background reader of the style-config topic; stops its thread when dropped.
+#[derive(Debug)]
+pub struct StyleReader {
+    table: SharedStyles,
+    stats: Arc<StyleReaderStats>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl StyleReader {
+    /// Starts reading `topic` with the client settings `client` (bootstrap servers and any
+    /// extra librdkafka settings) on a thread of its own, decoding values with `codec`.
+    pub fn start(
+        client: &ClientConfig,
+        topic: &str,
+        codec: AvroCodec<StyleConfig>,
+        timeout: Duration,
+    ) -> Result<StyleReader, TicketsError> {
+        let consumer: BaseConsumer = client
+            .clone()
+            .set("group.id", format!("parley-style-reader-{topic}"))
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .create()?;
+        let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == topic && t.error().is_none())
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        if partitions.is_empty() {
+            return Err(TicketsError::MissingTopic {
+                topic: topic.to_owned(),
+                reason: "not in the broker's metadata or without partitions".into(),
+            });
+        }
+        let mut ends = HashMap::new();
+        let mut assignment = TopicPartitionList::new();
+        for &partition in &partitions {
+            let (_, high) = consumer.fetch_watermarks(topic, partition, timeout)?;
+            ends.insert(partition, high);
+            assignment.add_partition_offset(topic, partition, Offset::Beginning)?;
+        }
+        consumer.assign(&assignment)?;
+
+        let table = SharedStyles::default();
+        let stats = Arc::new(StyleReaderStats::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut loop_state = ReaderLoop {
+            consumer,
+            table: table.clone(),
+            stats: stats.clone(),
+            stop: stop.clone(),
+            codec,
+            keys: HashMap::new(),
+            ends,
+        };
+        let thread = std::thread::Builder::new()
+            .name("style-reader".into())
+            .spawn(move || loop_state.run())?;
+        Ok(StyleReader {
+            table,
+            stats,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The table the reader keeps up to date.
+    pub fn table(&self) -> SharedStyles {
+        self.table.clone()
+    }
+
+    /// What the reader has done so far (shared: it stays current while the reader runs).
+    pub fn stats(&self) -> Arc<StyleReaderStats> {
+        self.stats.clone()
+    }
+
+    /// Waits until the topic was read up to its end as of the reader's start; returns
+    /// whether it was within `timeout`.
+    pub fn wait_caught_up(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while !self.stats.caught_up.load(Ordering::SeqCst) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        true
+    }
+}
+
+impl Drop for StyleReader {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct ReaderLoop {
+    consumer: BaseConsumer,
+    table: SharedStyles,
+    stats: Arc<StyleReaderStats>,
+    stop: Arc<AtomicBool>,
+    codec: AvroCodec<StyleConfig>,
+    /// What each topic key last held, so a tombstone removes exactly that.
+    keys: HashMap<Vec<u8>, (String, Option<String>, Option<Channel>)>,
+    /// Per partition, the offset to reach before the table counts as loaded.
+    ends: HashMap<i32, i64>,
+}
+
+impl ReaderLoop {
+    fn run(&mut self) {
+        self.check_caught_up();
+        while !self.stop.load(Ordering::SeqCst) {
+            match self.consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(message)) => {
+                    let message = message.detach();
+                    self.apply(message.key().unwrap_or_default(), message.payload());
+                    if let Some(end) = self.ends.get(&message.partition()) {
+                        if message.offset() + 1 >= *end {
+                            self.ends.remove(&message.partition());
+                        }
+                    }
+                    self.check_caught_up();
+                }
+                Some(Err(error)) => tracing::warn!(%error, "style-config reader"),
+                // Idle: a partition whose end is a control record (a transaction marker)
+                // or compacted away never hands out its last offset; its position tells.
+                None if !self.ends.is_empty() => self.check_positions(),
+                None => {}
+            }
+        }
+    }
+
+    fn check_positions(&mut self) {
+        let Ok(positions) = self.consumer.position() else {
+            return;
+        };
+        for element in positions.elements() {
+            if let (rdkafka::Offset::Offset(position), Some(end)) =
+                (element.offset(), self.ends.get(&element.partition()))
+            {
+                if position >= *end {
+                    self.ends.remove(&element.partition());
+                }
+            }
+        }
+        self.check_caught_up();
+    }
+
+    fn check_caught_up(&mut self) {
+        self.ends.retain(|_, end| *end > 0);
+        if self.ends.is_empty() {
+            self.stats.caught_up.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn apply(&mut self, key: &[u8], value: Option<&[u8]>) {
+        let mut table = self.table.write().expect("not poisoned");
+        let Some(value) = value else {
+            if let Some((account, brand, channel)) = self.keys.remove(key) {
+                table.remove(&account, brand.as_deref(), channel);
+            }
+            self.stats.applied.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let config = match self.codec.decode(value) {
+            Ok(config) => config,
+            Err(error) => {
+                tracing::warn!(key = %String::from_utf8_lossy(key), %error, "style-config record undecodable, not applied");
+                self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
+        match table.upsert(&config) {
+            Ok(()) => {
+                let new = (config.account, config.brand, config.channel);
+                if let Some(old) = self.keys.insert(key.to_vec(), new.clone()) {
+                    if old != new {
+                        table.remove(&old.0, old.1.as_deref(), old.2);
+                    }
+                }
+                self.stats.applied.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => {
+                tracing::warn!(key = %String::from_utf8_lossy(key), %error, "style-config record refused, not applied");
+                self.stats.refused.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for ReaderLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReaderLoop").finish_non_exhaustive()
+    }
+}
