@@ -5,7 +5,9 @@ use crate::metrics::Metrics;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
+/// The HTTP status a route answers with.
+pub use hyper::StatusCode;
+use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::net::SocketAddr;
