@@ -6,14 +6,16 @@
 //! end-user message in the body, in order, and the [`SkipKind`] of every item that is not
 //! one (receipts, typing, echoes, postbacks without text, follows). A record that cannot be
 //! read returns an [`IngressError`] whose [`code`](IngressError::code) is the DLQ reason.
-//! Nothing here does I/O: the Kafka loop that feeds records in and produces the events
-//! (key: [`event_key`]) lives in the runtime.
+//! The normaliser does no I/O; the Kafka loop that feeds records in and produces the
+//! events (key: [`event_key`]) is [`stage`] (feature `kafka`, on by default).
 //!
 //! - [`config`]: [`IngressConfig`], the body size limit, the clock-skew rule and the
 //!   integration map that names the account when a record has no header.
 //! - [`normaliser`]: [`RawRecord`], [`Normaliser`], [`Outcome`], [`SkipKind`].
 //! - [`error`]: [`IngressError`] and its stable reason codes.
 //! - [`encode`]: a fast Avro encoder for ConversationEvent (single-object encoding).
+//! - [`stage`]: the Kafka stage: [`stage::run`], [`stage::IngressStageConfig`],
+//!   [`stage::IngressMetrics`].
 //! - `channels`: one adapter per channel; `web`, `ios` and `android` share the
 //!   messaging-platform adapter. Each file's header documents the body shape it reads,
 //!   where its conversation key, event id and timestamp come from, and what it skips.
@@ -26,6 +28,8 @@ pub mod encode;
 pub mod error;
 mod json;
 pub mod normaliser;
+#[cfg(feature = "kafka")]
+pub mod stage;
 mod timestamp;
 
 pub use config::{AccountRef, IngressConfig};
