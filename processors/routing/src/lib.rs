@@ -7,7 +7,8 @@
 //!   (key `account/conversation`) and agent metrics (key `account`), writes the agents and
 //!   tickets the step changed (`account/agent/<id>`, `account/ticket/<id>`) and maps the
 //!   engine's timers to runtime timers.
-//! - [`partitions`]: the start-up check that co-partitioned topics agree on partitions.
+//! - the start-up check that co-partitioned topics agree on partitions is
+//!   [`parley_runtime::partitions::check_co_partitioned`].
 //! - [`host`]: the constructor the CLI calls.
 //!
 //! Every account is routed with the one [`RoutingConfig`] given to [`host`]; per-account
@@ -15,7 +16,6 @@
 
 pub mod config;
 pub mod error;
-pub mod partitions;
 pub mod processor;
 
 pub use config::{topics, RouterTopics};
@@ -56,7 +56,7 @@ pub fn host(
     }
     let mut co_partitioned = topics.inputs();
     co_partitioned.push(runtime.changelog_topic.clone());
-    partitions::check_co_partitioned(&client, &co_partitioned, STARTUP_TIMEOUT)?;
+    parley_runtime::partitions::check_co_partitioned(&client, &co_partitioned, STARTUP_TIMEOUT)?;
     let codecs = Arc::new(codecs);
     let factory = move |_partition: i32| {
         RouterProcessor::new(topics.clone(), codecs.clone(), routing.clone())

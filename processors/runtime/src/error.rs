@@ -26,6 +26,21 @@ pub enum RuntimeError {
     /// The config is invalid; fix it, retrying does not help.
     #[error("invalid config: {0}")]
     Config(#[from] ConfigError),
+    /// A topic the processor needs does not exist or has no partitions; create it (see
+    /// `parley topics create`), retrying does not help.
+    #[error("topic {topic}: {reason}")]
+    MissingTopic {
+        /// The topic.
+        topic: String,
+        /// What the broker said.
+        reason: String,
+    },
+    /// Co-partitioned topics have different partition counts; retrying does not help.
+    #[error("co-partitioned topics must have equal partition counts, found {counts}")]
+    NotCoPartitioned {
+        /// Every topic with its count, `topic = n, ...`.
+        counts: String,
+    },
     /// Kafka refused or failed an operation; usually transient.
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),

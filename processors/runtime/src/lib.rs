@@ -31,6 +31,7 @@ pub mod error;
 pub mod host;
 pub mod http;
 pub mod metrics;
+pub mod partitions;
 pub mod processor;
 pub mod state;
 pub mod testing;

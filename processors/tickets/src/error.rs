@@ -19,12 +19,6 @@ pub enum TicketsError {
         /// What the broker said.
         reason: String,
     },
-    /// Co-partitioned topics have different partition counts.
-    #[error("co-partitioned topics must have equal partition counts, found {counts}")]
-    NotCoPartitioned {
-        /// Every topic with its count, `topic = n, ...`.
-        counts: String,
-    },
     /// The style-config table was not read to its end in time.
     #[error("style-config topic {topic}: not read to its end within {seconds} s")]
     StylesNotLoaded {

@@ -8,12 +8,12 @@
 //!   under the record key and maps its solve-to-close timers to runtime timers.
 //! - [`style_reader`]: [`StyleReader`], the `style-config` topic read in full by every
 //!   instance into a table shared by every partition's processor.
-//! - [`partitions`]: the start-up check that co-partitioned topics agree on partitions.
+//! - the start-up check that co-partitioned topics agree on partitions is
+//!   [`parley_runtime::partitions::check_co_partitioned`].
 //! - [`host`]: the constructor the CLI calls.
 
 pub mod config;
 pub mod error;
-pub mod partitions;
 pub mod processor;
 pub mod style_reader;
 
@@ -82,7 +82,11 @@ pub fn host_with_styles(
         .map_err(parley_runtime::RuntimeError::from)?;
     let mut co_partitioned = topics.inputs();
     co_partitioned.push(runtime.changelog_topic.clone());
-    partitions::check_co_partitioned(&client_config(&runtime), &co_partitioned, STARTUP_TIMEOUT)?;
+    parley_runtime::partitions::check_co_partitioned(
+        &client_config(&runtime),
+        &co_partitioned,
+        STARTUP_TIMEOUT,
+    )?;
     let codecs = Arc::new(codecs);
     let factory =
         move |_partition: i32| TicketProcessor::new(topics.clone(), codecs.clone(), reader.table());

@@ -1,9 +1,7 @@
-//! The start-up check that co-partitioned topics have equal partition counts.
-//!
-//! The runtime snapshot does not check this itself; a mismatch would silently send one
-//! conversation's records to different instances.
+//! The start-up check that co-partitioned topics have equal partition counts: a mismatch
+//! would silently send one key's records to different instances.
 
-use crate::error::TicketsError;
+use crate::error::RuntimeError;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use std::time::Duration;
@@ -14,26 +12,26 @@ pub fn check_co_partitioned(
     client: &ClientConfig,
     topics: &[String],
     timeout: Duration,
-) -> Result<Vec<(String, usize)>, TicketsError> {
+) -> Result<Vec<(String, usize)>, RuntimeError> {
     let consumer: BaseConsumer = client.create()?;
     let mut counts = Vec::with_capacity(topics.len());
     for topic in topics {
         let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
         let found = metadata.topics().iter().find(|t| t.name() == topic);
         let Some(found) = found else {
-            return Err(TicketsError::MissingTopic {
+            return Err(RuntimeError::MissingTopic {
                 topic: topic.clone(),
                 reason: "not in the broker's metadata".into(),
             });
         };
         if let Some(error) = found.error() {
-            return Err(TicketsError::MissingTopic {
+            return Err(RuntimeError::MissingTopic {
                 topic: topic.clone(),
                 reason: format!("{error:?}"),
             });
         }
         if found.partitions().is_empty() {
-            return Err(TicketsError::MissingTopic {
+            return Err(RuntimeError::MissingTopic {
                 topic: topic.clone(),
                 reason: "has no partitions".into(),
             });
@@ -46,7 +44,7 @@ pub fn check_co_partitioned(
             .map(|(t, n)| format!("{t} = {n}"))
             .collect::<Vec<_>>()
             .join(", ");
-        return Err(TicketsError::NotCoPartitioned { counts });
+        return Err(RuntimeError::NotCoPartitioned { counts });
     }
     Ok(counts)
 }
