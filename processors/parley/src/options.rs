@@ -1,0 +1,431 @@
+//! The options every command shares, read from flags, environment variables and a TOML file.
+//!
+//! Precedence: flag > environment variable (clap reads both) > config file > default.
+
+use crate::UsageError;
+use clap::{Args, ValueEnum};
+use parley_core::routing::RoutingConfig;
+use parley_core::{Channel, Millis};
+use parley_runtime::Guarantee;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The default topic prefix.
+pub(crate) const DEFAULT_TOPIC_PREFIX: &str = "parley.";
+/// The default state directory.
+pub(crate) const DEFAULT_STATE_DIR: &str = "./parley-state";
+/// The default metrics address.
+pub(crate) const DEFAULT_METRICS_ADDR: &str = "0.0.0.0:9464";
+
+/// `--guarantee` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum GuaranteeArg {
+    /// Kafka transactions (needs a broker with transactions).
+    #[value(name = "exactly_once")]
+    ExactlyOnce,
+    /// Idempotent producer, duplicates possible after a crash.
+    #[value(name = "at_least_once")]
+    AtLeastOnce,
+}
+
+impl From<GuaranteeArg> for Guarantee {
+    fn from(value: GuaranteeArg) -> Guarantee {
+        match value {
+            GuaranteeArg::ExactlyOnce => Guarantee::ExactlyOnce,
+            GuaranteeArg::AtLeastOnce => Guarantee::AtLeastOnce,
+        }
+    }
+}
+
+/// The connection options of every command.
+#[derive(Args, Clone, Debug, Default)]
+pub(crate) struct KafkaOptions {
+    /// TOML config file; keys are the long option names with `_` (e.g. `topic_prefix`).
+    #[arg(long, env = "PARLEY_CONFIG", value_name = "FILE", global = true)]
+    pub(crate) config: Option<PathBuf>,
+    /// Kafka bootstrap servers, `host:port[,host:port]` (required).
+    #[arg(
+        long,
+        env = "PARLEY_BROKERS",
+        value_name = "HOST:PORT,...",
+        global = true
+    )]
+    pub(crate) brokers: Option<String>,
+    /// Prepended to every topic name [default: parley.].
+    #[arg(
+        long,
+        env = "PARLEY_TOPIC_PREFIX",
+        value_name = "PREFIX",
+        global = true
+    )]
+    pub(crate) topic_prefix: Option<String>,
+    /// Confluent schema registry (`http://host:port`); without it, Avro single-object encoding.
+    #[arg(long, env = "PARLEY_REGISTRY_URL", value_name = "URL", global = true)]
+    pub(crate) registry_url: Option<String>,
+    /// Extra librdkafka setting, repeated (environment: `;`-separated).
+    #[arg(long, env = "PARLEY_LIBRDKAFKA", value_name = "KEY=VALUE", value_parser = parse_key_value, value_delimiter = ';', global = true)]
+    pub(crate) librdkafka: Vec<(String, String)>,
+}
+
+/// The options of the processing roles.
+#[derive(Args, Clone, Debug, Default)]
+pub(crate) struct RoleOptions {
+    /// Consumer group [default: parley-ingress, parley-tickets or parley-router by role];
+    /// with `run`, a set group G becomes G-ingress, G-tickets, G-router.
+    #[arg(long, env = "PARLEY_GROUP_ID", value_name = "GROUP")]
+    pub(crate) group_id: Option<String>,
+    /// State directory, one subdirectory per role [default: ./parley-state].
+    #[arg(long, env = "PARLEY_STATE_DIR", value_name = "DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
+    /// Delivery guarantee [default: exactly_once].
+    #[arg(long, env = "PARLEY_GUARANTEE", value_enum)]
+    pub(crate) guarantee: Option<GuaranteeArg>,
+    /// Address of /metrics, /healthz, /readyz [default: 0.0.0.0:9464]; `run` serves ingress,
+    /// tickets and router on this port and the next two.
+    #[arg(long, env = "PARLEY_METRICS_ADDR", value_name = "ADDR")]
+    pub(crate) metrics_addr: Option<SocketAddr>,
+    /// This instance's name within the group [default: the host name].
+    #[arg(long, env = "PARLEY_INSTANCE_ID", value_name = "ID")]
+    pub(crate) instance_id: Option<String>,
+    /// Router: channels whose offers are accepted at once [default: none].
+    #[arg(long, env = "PARLEY_AUTO_ACCEPT", value_name = "CHANNEL,...", value_parser = parse_channel, value_delimiter = ',')]
+    pub(crate) auto_accept: Vec<Channel>,
+    /// Router: how long an offer waits for an answer [default: 30s].
+    #[arg(long, env = "PARLEY_OFFER_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) offer_timeout: Option<Millis>,
+    /// Router: how long a reopened ticket waits for its offline assignee [default: 10m].
+    #[arg(long, env = "PARLEY_RETURNING_GRACE", value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) returning_grace: Option<Millis>,
+}
+
+/// The config file: every key optional, unknown keys refused.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConfigFile {
+    /// `--brokers`.
+    pub(crate) brokers: Option<String>,
+    /// `--topic-prefix`.
+    pub(crate) topic_prefix: Option<String>,
+    /// `--registry-url`.
+    pub(crate) registry_url: Option<String>,
+    /// `--librdkafka`, as a table.
+    #[serde(default)]
+    pub(crate) librdkafka: BTreeMap<String, String>,
+    /// `--group-id`.
+    pub(crate) group_id: Option<String>,
+    /// `--state-dir`.
+    pub(crate) state_dir: Option<PathBuf>,
+    /// `--guarantee`.
+    pub(crate) guarantee: Option<Guarantee>,
+    /// `--metrics-addr`.
+    pub(crate) metrics_addr: Option<SocketAddr>,
+    /// `--instance-id`.
+    pub(crate) instance_id: Option<String>,
+    /// `--auto-accept`, as a list.
+    pub(crate) auto_accept: Option<Vec<Channel>>,
+    /// `--offer-timeout`, e.g. `"30s"`.
+    pub(crate) offer_timeout: Option<String>,
+    /// `--returning-grace`, e.g. `"10m"`.
+    pub(crate) returning_grace: Option<String>,
+}
+
+impl ConfigFile {
+    /// Parses a config file's text; the error names the file, the key and the rule.
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<ConfigFile, UsageError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| {
+            UsageError(format!(
+                "config file {}: {}",
+                path.display(),
+                e.message().trim()
+            ))
+        })?;
+        for (key, value) in [
+            ("offer_timeout", &file.offer_timeout),
+            ("returning_grace", &file.returning_grace),
+        ] {
+            if let Some(value) = value {
+                parse_duration(value).map_err(|rule| {
+                    UsageError(format!(
+                        "config file {}: {key} = {value:?}: {rule}",
+                        path.display()
+                    ))
+                })?;
+            }
+        }
+        Ok(file)
+    }
+
+    /// Reads `path`, or the empty file when there is none.
+    pub(crate) fn load(path: Option<&Path>) -> Result<ConfigFile, UsageError> {
+        let Some(path) = path else {
+            return Ok(ConfigFile::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| UsageError(format!("--config {}: cannot be read: {e}", path.display())))?;
+        ConfigFile::parse(&text, path)
+    }
+}
+
+/// The connection settings after merging flags, environment, file and defaults.
+#[derive(Clone, Debug)]
+pub(crate) struct Connection {
+    /// Bootstrap servers.
+    pub(crate) brokers: String,
+    /// Topic prefix.
+    pub(crate) topic_prefix: String,
+    /// Registry URL.
+    pub(crate) registry_url: Option<String>,
+    /// librdkafka settings.
+    pub(crate) librdkafka: BTreeMap<String, String>,
+}
+
+/// Every role setting after merging.
+#[derive(Clone, Debug)]
+pub(crate) struct RoleSettings {
+    /// The connection.
+    pub(crate) connection: Connection,
+    /// Group id, if set (otherwise the role's default).
+    pub(crate) group_id: Option<String>,
+    /// Base state directory.
+    pub(crate) state_dir: PathBuf,
+    /// Guarantee.
+    pub(crate) guarantee: Guarantee,
+    /// Metrics address (first role's).
+    pub(crate) metrics_addr: SocketAddr,
+    /// Instance id.
+    pub(crate) instance_id: String,
+    /// The router's settings.
+    pub(crate) routing: RoutingConfig,
+}
+
+impl KafkaOptions {
+    /// Merges the flags with `file` and the defaults.
+    pub(crate) fn resolve(&self, file: &ConfigFile) -> Result<Connection, UsageError> {
+        let brokers = self
+            .brokers
+            .clone()
+            .or_else(|| file.brokers.clone())
+            .ok_or_else(|| {
+                UsageError(
+                    "--brokers is required: set the flag, PARLEY_BROKERS or `brokers` in the config file"
+                        .to_owned(),
+                )
+            })?;
+        if brokers.trim().is_empty() {
+            return Err(UsageError(format!(
+                "--brokers {brokers:?}: must name at least one host:port"
+            )));
+        }
+        let registry_url = self.registry_url.clone().or(file.registry_url.clone());
+        if let Some(url) = &registry_url {
+            if !url.starts_with("http://") {
+                return Err(UsageError(format!(
+                    "--registry-url {url:?}: must start with http://"
+                )));
+            }
+        }
+        let mut librdkafka = file.librdkafka.clone();
+        librdkafka.extend(self.librdkafka.iter().cloned());
+        Ok(Connection {
+            brokers,
+            topic_prefix: self
+                .topic_prefix
+                .clone()
+                .or(file.topic_prefix.clone())
+                .unwrap_or_else(|| DEFAULT_TOPIC_PREFIX.to_owned()),
+            registry_url,
+            librdkafka,
+        })
+    }
+}
+
+impl RoleOptions {
+    /// Merges the flags with `file` and the defaults.
+    pub(crate) fn resolve(
+        &self,
+        connection: Connection,
+        file: &ConfigFile,
+    ) -> Result<RoleSettings, UsageError> {
+        let file_duration = |value: &Option<String>| value.as_deref().map(parse_duration);
+        let mut routing = RoutingConfig::default();
+        if !self.auto_accept.is_empty() {
+            routing.auto_accept = self.auto_accept.clone();
+        } else if let Some(channels) = &file.auto_accept {
+            routing.auto_accept = channels.clone();
+        }
+        if let Some(timeout) = self
+            .offer_timeout
+            .map(Ok)
+            .or_else(|| file_duration(&file.offer_timeout))
+        {
+            routing.offer_timeout_ms = timeout.map_err(UsageError)?;
+        }
+        if let Some(grace) = self
+            .returning_grace
+            .map(Ok)
+            .or_else(|| file_duration(&file.returning_grace))
+        {
+            routing.returning_grace_ms = grace.map_err(UsageError)?;
+        }
+        if routing.offer_timeout_ms <= Millis::ZERO {
+            return Err(UsageError(format!(
+                "--offer-timeout {}: must be longer than zero",
+                routing.offer_timeout_ms
+            )));
+        }
+        Ok(RoleSettings {
+            connection,
+            group_id: self.group_id.clone().or(file.group_id.clone()),
+            state_dir: self
+                .state_dir
+                .clone()
+                .or(file.state_dir.clone())
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
+            guarantee: self
+                .guarantee
+                .map(Guarantee::from)
+                .or(file.guarantee)
+                .unwrap_or(Guarantee::ExactlyOnce),
+            metrics_addr: self
+                .metrics_addr
+                .or(file.metrics_addr)
+                .unwrap_or_else(|| DEFAULT_METRICS_ADDR.parse().expect("a valid address")),
+            instance_id: self
+                .instance_id
+                .clone()
+                .or(file.instance_id.clone())
+                .unwrap_or_else(hostname),
+            routing,
+        })
+    }
+}
+
+/// The host name: `$HOSTNAME`, the kernel's host name, or `instance-0`.
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "instance-0".to_owned())
+}
+
+/// Parses `30s`, `10m`, `4d`, `1500ms`, `2h`.
+pub(crate) fn parse_duration(text: &str) -> Result<Millis, String> {
+    const RULE: &str = "expected a whole number followed by ms, s, m, h or d (e.g. 30s, 10m, 4d)";
+    let digits = text.trim().find(|c: char| !c.is_ascii_digit()).unwrap_or(0);
+    let (number, unit) = text.trim().split_at(digits);
+    let number: i64 = number.parse().map_err(|_| RULE.to_owned())?;
+    let size = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(RULE.to_owned()),
+    };
+    number
+        .checked_mul(size)
+        .map(Millis)
+        .ok_or_else(|| "is too long".to_owned())
+}
+
+/// Parses a channel name.
+pub(crate) fn parse_channel(text: &str) -> Result<Channel, String> {
+    Channel::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = Channel::ALL.iter().map(|c| c.as_str()).collect();
+        format!("expected one of {}", names.join(", "))
+    })
+}
+
+/// Parses `KEY=VALUE`.
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err("expected KEY=VALUE (e.g. security.protocol=ssl)".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_every_unit() {
+        assert_eq!(parse_duration("30s"), Ok(Millis::seconds(30)));
+        assert_eq!(parse_duration("10m"), Ok(Millis::minutes(10)));
+        assert_eq!(parse_duration("4d"), Ok(Millis::days(4)));
+        assert_eq!(parse_duration("1500ms"), Ok(Millis(1500)));
+        assert!(parse_duration("5x")
+            .unwrap_err()
+            .contains("ms, s, m, h or d"));
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn flags_override_the_file_and_the_file_overrides_defaults() {
+        let file = ConfigFile::parse(
+            "brokers = \"file:9092\"\ntopic_prefix = \"x.\"\noffer_timeout = \"45s\"\n[librdkafka]\n\"linger.ms\" = \"1\"\n\"acks\" = \"all\"\n",
+            Path::new("f.toml"),
+        )
+        .unwrap();
+        let kafka = KafkaOptions {
+            brokers: Some("flag:9092".into()),
+            librdkafka: vec![("linger.ms".into(), "9".into())],
+            ..KafkaOptions::default()
+        };
+        let connection = kafka.resolve(&file).unwrap();
+        assert_eq!(connection.brokers, "flag:9092");
+        assert_eq!(connection.topic_prefix, "x.");
+        assert_eq!(connection.librdkafka["linger.ms"], "9");
+        assert_eq!(connection.librdkafka["acks"], "all");
+        let role = RoleOptions::default().resolve(connection, &file).unwrap();
+        assert_eq!(role.routing.offer_timeout_ms, Millis::seconds(45));
+        assert_eq!(role.routing.returning_grace_ms, Millis::minutes(10));
+        assert_eq!(role.guarantee, Guarantee::ExactlyOnce);
+        assert_eq!(role.state_dir, PathBuf::from(DEFAULT_STATE_DIR));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_durations_in_the_file_are_named() {
+        let err = ConfigFile::parse("brokerz = \"a\"", Path::new("f.toml")).unwrap_err();
+        assert!(err.0.contains("brokerz"), "{}", err.0);
+        let err = ConfigFile::parse("offer_timeout = \"5x\"", Path::new("f.toml")).unwrap_err();
+        assert!(
+            err.0.contains("offer_timeout = \"5x\"") && err.0.contains("ms, s, m, h or d"),
+            "{}",
+            err.0
+        );
+    }
+
+    #[test]
+    fn readme_example_parses() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("```toml\n").unwrap() + 8;
+        let end = start + readme[start..].find("```").unwrap();
+        let file = ConfigFile::parse(&readme[start..end], Path::new("README.md")).unwrap();
+        let connection = KafkaOptions::default().resolve(&file).unwrap();
+        assert_eq!(connection.brokers, "kafka-0:9092,kafka-1:9092");
+        assert_eq!(connection.librdkafka["linger.ms"], "10");
+        let role = RoleOptions::default().resolve(connection, &file).unwrap();
+        assert_eq!(role.guarantee, Guarantee::AtLeastOnce);
+        assert_eq!(role.routing.auto_accept, [Channel::Web, Channel::Whatsapp]);
+        assert_eq!(role.routing.offer_timeout_ms, Millis::seconds(45));
+        assert_eq!(role.routing.returning_grace_ms, Millis::minutes(15));
+        assert_eq!(role.instance_id, "tickets-0");
+        assert_eq!(role.state_dir, PathBuf::from("/var/lib/parley"));
+    }
+
+    #[test]
+    fn missing_brokers_names_the_flag_variable_and_key() {
+        let err = KafkaOptions::default()
+            .resolve(&ConfigFile::default())
+            .unwrap_err();
+        assert!(err.0.contains("--brokers") && err.0.contains("PARLEY_BROKERS"));
+    }
+}

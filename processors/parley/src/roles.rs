@@ -1,0 +1,306 @@
+//! The processing roles (ingress, tickets, router), one per process or all in one.
+
+use crate::options::{Connection, RoleSettings};
+use crate::UsageError;
+use anyhow::{anyhow, Context};
+use parley_core::StyleConfig;
+use parley_ingress::stage::IngressStageConfig;
+use parley_routing::RouterCodecs;
+use parley_runtime::codec::{AvroCodec, AvroRecord, RegistryClient};
+use parley_runtime::{Metrics, RuntimeConfig, Shutdown, SystemClock};
+use parley_tickets::TicketCodecs;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How long the start-up metadata fetch waits for the brokers.
+pub(crate) const REACH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A processing role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Raw webhooks to conversation events.
+    Ingress,
+    /// The ticket processor.
+    Tickets,
+    /// The router.
+    Router,
+}
+
+impl Role {
+    /// The role's name: its subcommand, default group suffix and state subdirectory.
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Role::Ingress => "ingress",
+            Role::Tickets => "tickets",
+            Role::Router => "router",
+        }
+    }
+}
+
+/// The client settings of `connection`.
+pub(crate) fn client_config(connection: &Connection) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", &connection.brokers);
+    for (key, value) in &connection.librdkafka {
+        client.set(key, value);
+    }
+    client
+}
+
+/// Fetches the cluster's metadata once, failing with a clear message when the brokers
+/// cannot be reached within [`REACH_TIMEOUT`].
+pub(crate) async fn check_brokers(connection: &Connection) -> anyhow::Result<()> {
+    let client = client_config(connection);
+    let brokers = connection.brokers.clone();
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = client
+            .create()
+            .map_err(|e| anyhow!("cannot reach the Kafka brokers at {brokers}: {e}"))?;
+        consumer.fetch_metadata(None, REACH_TIMEOUT).map_err(|e| {
+            anyhow!(
+                "cannot reach the Kafka brokers at {brokers}: {e} (waited {} s for metadata)",
+                REACH_TIMEOUT.as_secs()
+            )
+        })?;
+        Ok(())
+    })
+    .await?
+}
+
+/// Runs `roles` until SIGINT/SIGTERM or the first failure, which stops every role.
+pub(crate) async fn run(roles: &[Role], settings: RoleSettings) -> anyhow::Result<()> {
+    for role in roles {
+        validate(*role, &settings)?;
+    }
+    check_brokers(&settings.connection).await?;
+    let token = CancellationToken::new();
+    let shutdown = Shutdown::new();
+    {
+        let token = token.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+            tracing::info!("signal received, stopping every role");
+            token.cancel();
+            shutdown.trigger();
+        });
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, role) in roles.iter().enumerate() {
+        let mut address = settings.metrics_addr;
+        address.set_port(settings.metrics_addr.port().saturating_add(index as u16));
+        let mut settings = settings.clone();
+        settings.group_id = Some(group_id(
+            *role,
+            settings.group_id.as_deref(),
+            roles.len() > 1,
+        ));
+        let (token, shutdown, role) = (token.clone(), shutdown.clone(), *role);
+        tasks.spawn(async move {
+            run_role(role, settings, address, token, shutdown)
+                .await
+                .with_context(|| role.name())
+        });
+    }
+    let mut first = None;
+    while let Some(result) = tasks.join_next().await {
+        let result = result
+            .map_err(|e| anyhow!("a role's task failed: {e}"))
+            .and_then(|r| r);
+        if let Err(error) = result {
+            tracing::error!(error = format!("{error:#}"), "role stopped");
+            if first.is_none() {
+                token.cancel();
+                shutdown.trigger();
+                first = Some(error);
+            }
+        }
+    }
+    first.map_or(Ok(()), Err)
+}
+
+/// The role's consumer group: `parley-<role>` by default; a configured group as it is for a
+/// single role, and as `<group>-<role>` when several roles share the process (each role
+/// needs a group of its own).
+pub(crate) fn group_id(role: Role, configured: Option<&str>, several: bool) -> String {
+    match configured {
+        None => format!("parley-{}", role.name()),
+        Some(group) if several => format!("{group}-{}", role.name()),
+        Some(group) => group.to_owned(),
+    }
+}
+
+/// Checks a role's configuration before anything connects: a refused value (e.g. a
+/// reserved `--librdkafka` key) is a usage error naming the setting, the value and the rule.
+fn validate(role: Role, settings: &RoleSettings) -> Result<(), UsageError> {
+    let result = match role {
+        Role::Ingress => ingress_config(settings, settings.metrics_addr).validate(),
+        Role::Tickets | Role::Router => {
+            let mut config = runtime_config(role, settings);
+            config.input_topics = vec![format!("{}inputs", settings.connection.topic_prefix)];
+            config.validate()
+        }
+    };
+    result.map_err(|e| UsageError(format!("{}: {e}", role.name())))
+}
+
+/// The ingress stage's configuration.
+fn ingress_config(settings: &RoleSettings, metrics_addr: SocketAddr) -> IngressStageConfig {
+    let mut config = IngressStageConfig::new(settings.connection.brokers.clone());
+    config.group_id = group_id(Role::Ingress, settings.group_id.as_deref(), false);
+    config.topic_prefix = settings.connection.topic_prefix.clone();
+    config.registry_url = settings.connection.registry_url.clone();
+    config.metrics_address = Some(metrics_addr);
+    config.librdkafka = settings.connection.librdkafka.clone();
+    config
+}
+
+/// The runtime configuration of a Kafka-hosted role.
+fn runtime_config(role: Role, settings: &RoleSettings) -> RuntimeConfig {
+    let prefix = &settings.connection.topic_prefix;
+    RuntimeConfig {
+        brokers: settings.connection.brokers.clone(),
+        group_id: group_id(role, settings.group_id.as_deref(), false),
+        instance_id: settings.instance_id.clone(),
+        input_topics: Vec::new(),
+        changelog_topic: crate::topics::changelog(prefix, role),
+        dlq_topic: format!("{prefix}dlq"),
+        state_dir: settings.state_dir.join(role.name()),
+        guarantee: settings.guarantee,
+        registry_url: settings.connection.registry_url.clone(),
+        batch_size: parley_runtime::config::default_batch_size(),
+        commit_interval_ms: parley_runtime::config::default_commit_interval_ms(),
+        timer_horizon_ms: parley_runtime::config::default_timer_horizon_ms(),
+        metrics_address: None,
+        librdkafka: settings.connection.librdkafka.clone(),
+    }
+}
+
+/// A codec for `T` on `topic`: Confluent with a registry, single-object without.
+pub(crate) async fn codec<T: AvroRecord>(
+    registry: Option<&RegistryClient>,
+    topic: &str,
+) -> anyhow::Result<AvroCodec<T>> {
+    match registry {
+        None => Ok(AvroCodec::single_object()),
+        Some(client) => Ok(AvroCodec::confluent(client.clone(), &format!("{topic}-value")).await?),
+    }
+}
+
+/// Runs one role until `token`/`shutdown` or a failure.
+async fn run_role(
+    role: Role,
+    settings: RoleSettings,
+    metrics_addr: SocketAddr,
+    token: CancellationToken,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let prefix = settings.connection.topic_prefix.clone();
+    let registry = settings
+        .connection
+        .registry_url
+        .as_deref()
+        .map(RegistryClient::new);
+    let registry = registry.as_ref();
+    match role {
+        Role::Ingress => {
+            parley_ingress::stage::run(ingress_config(&settings, metrics_addr), token).await?;
+            Ok(())
+        }
+        Role::Tickets => {
+            let runtime = runtime_config(role, &settings);
+            let topics = parley_tickets::topics(&prefix);
+            let codecs = TicketCodecs {
+                conversation_events: codec(registry, &topics.conversation_events).await?,
+                agent_actions: codec(registry, &topics.agent_actions).await?,
+                routing_decisions: codec(registry, &topics.routing_decisions).await?,
+                status_changes: codec(registry, &topics.status_changes).await?,
+                ticket_metrics: codec(registry, &topics.ticket_metrics).await?,
+                routing_requests: codec(registry, &topics.routing_requests).await?,
+            };
+            let style_codec: AvroCodec<StyleConfig> = codec(registry, &topics.style_config).await?;
+            let metrics = Arc::new(Metrics::new());
+            let host = {
+                let metrics = metrics.clone();
+                tokio::task::spawn_blocking(move || {
+                    parley_tickets::host(
+                        runtime,
+                        &prefix,
+                        codecs,
+                        style_codec,
+                        Arc::new(SystemClock),
+                        metrics,
+                    )
+                })
+                .await??
+            };
+            serve_host(metrics_addr, metrics, move || host.run(shutdown)).await
+        }
+        Role::Router => {
+            let runtime = runtime_config(role, &settings);
+            let topics = parley_routing::topics(&prefix);
+            let codecs = RouterCodecs {
+                routing_requests: codec(registry, &topics.routing_requests).await?,
+                agent_presence: codec(registry, &topics.agent_presence).await?,
+                routing_decisions: codec(registry, &topics.routing_decisions).await?,
+                agent_metrics: codec(registry, &topics.agent_metrics).await?,
+            };
+            let metrics = Arc::new(Metrics::new());
+            let routing = settings.routing.clone();
+            let host = {
+                let metrics = metrics.clone();
+                tokio::task::spawn_blocking(move || {
+                    parley_routing::host(
+                        runtime,
+                        &prefix,
+                        routing,
+                        codecs,
+                        Arc::new(SystemClock),
+                        metrics,
+                    )
+                })
+                .await??
+            };
+            serve_host(metrics_addr, metrics, move || host.run(shutdown)).await
+        }
+    }
+}
+
+/// Serves the metrics endpoint while `run` runs on a blocking thread.
+async fn serve_host(
+    address: SocketAddr,
+    metrics: Arc<Metrics>,
+    run: impl FnOnce() -> Result<(), parley_runtime::RuntimeError> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (bound, server) = parley_runtime::http::serve_metrics(address, metrics)
+        .await
+        .with_context(|| format!("--metrics-addr {address}: cannot listen"))?;
+    tracing::info!(%bound, "serving /metrics, /healthz, /readyz");
+    let result = tokio::task::spawn_blocking(run).await;
+    server.abort();
+    result??;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_default_per_role_and_get_a_role_suffix_when_shared() {
+        assert_eq!(group_id(Role::Router, None, true), "parley-router");
+        assert_eq!(group_id(Role::Tickets, Some("eu"), false), "eu");
+        assert_eq!(group_id(Role::Tickets, Some("eu"), true), "eu-tickets");
+    }
+}

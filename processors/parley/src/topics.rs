@@ -1,0 +1,254 @@
+//! `parley topics create|check`: every topic of the architecture's table, under the prefix.
+
+use crate::options::Connection;
+use crate::roles::{check_brokers, client_config, Role};
+use anyhow::anyhow;
+use parley_core::Channel;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::types::RDKafkaErrorCode;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How long admin requests wait.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// `min.compaction.lag.ms` of the changelogs: a day.
+const CHANGELOG_COMPACTION_LAG_MS: &str = "86400000";
+
+/// The changelog topic of a Kafka-hosted role.
+pub(crate) fn changelog(prefix: &str, role: Role) -> String {
+    format!("{prefix}{}-changelog", role.name())
+}
+
+/// One topic to create or check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TopicSpec {
+    /// Full name, with the prefix.
+    pub(crate) name: String,
+    /// `delete` or `compact`.
+    pub(crate) cleanup_policy: &'static str,
+    /// Extra settings set on creation.
+    pub(crate) settings: Vec<(&'static str, &'static str)>,
+}
+
+/// Every topic parley uses, under `prefix`.
+pub(crate) fn all(prefix: &str) -> Vec<TopicSpec> {
+    let delete = |name: String| TopicSpec {
+        name,
+        cleanup_policy: "delete",
+        settings: Vec::new(),
+    };
+    let mut specs: Vec<TopicSpec> = Channel::ALL
+        .iter()
+        .map(|channel| delete(format!("{prefix}raw.{}", channel.as_str())))
+        .collect();
+    let tickets = parley_tickets::topics(prefix);
+    let router = parley_routing::topics(prefix);
+    for name in [
+        tickets.conversation_events.clone(),
+        tickets.agent_actions.clone(),
+        tickets.routing_decisions.clone(),
+        tickets.routing_requests.clone(),
+        router.agent_presence.clone(),
+    ] {
+        specs.push(delete(name));
+    }
+    specs.push(TopicSpec {
+        name: tickets.style_config.clone(),
+        cleanup_policy: "compact",
+        settings: Vec::new(),
+    });
+    for name in [
+        tickets.status_changes.clone(),
+        tickets.ticket_metrics.clone(),
+        router.agent_metrics.clone(),
+        format!("{prefix}dlq"),
+    ] {
+        specs.push(delete(name));
+    }
+    for role in [Role::Tickets, Role::Router] {
+        specs.push(TopicSpec {
+            name: changelog(prefix, role),
+            cleanup_policy: "compact",
+            settings: vec![("min.compaction.lag.ms", CHANGELOG_COMPACTION_LAG_MS)],
+        });
+    }
+    specs
+}
+
+/// The groups of topics that must have equal partition counts.
+pub(crate) fn co_partitioned(prefix: &str) -> Vec<Vec<String>> {
+    let mut tickets = parley_tickets::topics(prefix).inputs();
+    tickets.push(changelog(prefix, Role::Tickets));
+    let mut router = parley_routing::topics(prefix).inputs();
+    router.push(changelog(prefix, Role::Router));
+    vec![tickets, router]
+}
+
+fn admin(connection: &Connection) -> anyhow::Result<AdminClient<DefaultClientContext>> {
+    Ok(client_config(connection).create()?)
+}
+
+/// Creates every topic; an existing one is left as it is.
+pub(crate) async fn create(
+    connection: &Connection,
+    partitions: i32,
+    replication: i32,
+) -> anyhow::Result<()> {
+    check_brokers(connection).await?;
+    let admin = admin(connection)?;
+    let specs = all(&connection.topic_prefix);
+    let new: Vec<NewTopic<'_>> = specs
+        .iter()
+        .map(|spec| {
+            let mut topic =
+                NewTopic::new(&spec.name, partitions, TopicReplication::Fixed(replication))
+                    .set("cleanup.policy", spec.cleanup_policy);
+            for (key, value) in &spec.settings {
+                topic = topic.set(key, value);
+            }
+            topic
+        })
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
+    let results = admin.create_topics(&new, &options).await?;
+    let mut failed = Vec::new();
+    for result in results {
+        match result {
+            Ok(name) => println!("{name}: created"),
+            Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => println!("{name}: exists"),
+            Err((name, code)) => {
+                println!("{name}: not created: {code}");
+                failed.push(name);
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow!(
+            "{} topics not created: {}",
+            failed.len(),
+            failed.join(", ")
+        ))
+    }
+}
+
+/// Compares every topic with what `create` would make; prints one line per topic and fails
+/// if anything is missing or differs.
+pub(crate) async fn check(connection: &Connection, partitions: i32) -> anyhow::Result<()> {
+    check_brokers(connection).await?;
+    let client = client_config(connection);
+    let counts: BTreeMap<String, usize> = tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = client.create()?;
+        let metadata = consumer.fetch_metadata(None, ADMIN_TIMEOUT)?;
+        Ok::<_, anyhow::Error>(
+            metadata
+                .topics()
+                .iter()
+                .filter(|t| t.error().is_none())
+                .map(|t| (t.name().to_owned(), t.partitions().len()))
+                .collect(),
+        )
+    })
+    .await??;
+    let specs = all(&connection.topic_prefix);
+    let admin = admin(connection)?;
+    let options = AdminOptions::new().request_timeout(Some(ADMIN_TIMEOUT));
+    let mut problems = 0;
+    for spec in &specs {
+        let Some(&count) = counts.get(&spec.name) else {
+            println!("{}: missing", spec.name);
+            problems += 1;
+            continue;
+        };
+        let mut differences = Vec::new();
+        if count != partitions as usize {
+            differences.push(format!("{count} partitions, expected {partitions}"));
+        }
+        let policy = match admin
+            .describe_configs(&[ResourceSpecifier::Topic(&spec.name)], &options)
+            .await
+        {
+            Ok(mut results) => match results.pop() {
+                Some(Ok(resource)) => resource
+                    .get("cleanup.policy")
+                    .and_then(|entry| entry.value.clone())
+                    .ok_or_else(|| "not reported".to_owned()),
+                Some(Err(code)) => Err(code.to_string()),
+                None => Err("not reported".to_owned()),
+            },
+            Err(error) => Err(error.to_string()),
+        };
+        match policy {
+            Ok(policy) if policy == spec.cleanup_policy => {}
+            Ok(policy) => differences.push(format!(
+                "cleanup.policy={policy}, expected {}",
+                spec.cleanup_policy
+            )),
+            Err(error) => differences.push(format!("cleanup.policy cannot be read: {error}")),
+        }
+        if differences.is_empty() {
+            println!(
+                "{}: ok ({count} partitions, {})",
+                spec.name, spec.cleanup_policy
+            );
+        } else {
+            println!("{}: {}", spec.name, differences.join("; "));
+            problems += 1;
+        }
+    }
+    for group in co_partitioned(&connection.topic_prefix) {
+        let found: Vec<String> = group
+            .iter()
+            .filter_map(|t| counts.get(t).map(|n| format!("{t} = {n}")))
+            .collect();
+        let distinct: std::collections::BTreeSet<usize> = group
+            .iter()
+            .filter_map(|t| counts.get(t))
+            .copied()
+            .collect();
+        if distinct.len() > 1 {
+            println!(
+                "co-partitioned topics must have equal partition counts, found {}",
+                found.join(", ")
+            );
+            problems += 1;
+        }
+    }
+    if problems == 0 {
+        Ok(())
+    } else {
+        Err(anyhow!("{problems} topics differ from the expected layout"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_has_every_topic_once() {
+        let specs = all("parley.");
+        assert_eq!(specs.len(), 11 + 5 + 1 + 4 + 2);
+        let names: std::collections::BTreeSet<&str> =
+            specs.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names.len(), specs.len());
+        assert!(names.contains("parley.raw.whatsapp"));
+        let compacted: Vec<&str> = specs
+            .iter()
+            .filter(|s| s.cleanup_policy == "compact")
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(
+            compacted,
+            [
+                "parley.style-config",
+                "parley.tickets-changelog",
+                "parley.router-changelog"
+            ]
+        );
+    }
+}
