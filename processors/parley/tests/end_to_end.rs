@@ -1,0 +1,260 @@
+//! The whole pipeline through the real binary on a real broker: a raw WhatsApp webhook in,
+//! routed by the router, opened, solved by the agent, status changes and metrics out.
+//!
+//! `parley run` (every role in one process) runs against Tansu, started by the test; the
+//! test plays the channel integration and the agent workspace by producing to the input
+//! topics, and BI by reading the output topics. Skipped, with the reason printed, when
+//! `tansu` is not on PATH.
+
+use parley_core::*;
+use parley_runtime::codec::{AvroCodec, AvroRecord};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use serde::de::DeserializeOwned;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::tansu;
+
+mod support;
+
+const PARTITIONS: i32 = 2;
+const WAIT: Duration = Duration::from_secs(90);
+
+/// `parley run` as a child process, stopped with SIGINT on drop.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn producer(brokers: &str) -> BaseProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("partitioner", "murmur2_random")
+        // Tansu returns nothing for a fetch that starts inside a record batch.
+        .set("batch.num.messages", "1")
+        .create()
+        .unwrap()
+}
+
+fn send(
+    producer: &BaseProducer,
+    topic: &str,
+    key: &str,
+    value: &[u8],
+    header: Option<(&str, &str)>,
+) {
+    let mut record = BaseRecord::to(topic).key(key).payload(value);
+    if let Some((name, value)) = header {
+        record = record.headers(OwnedHeaders::new().insert(Header {
+            key: name,
+            value: Some(value),
+        }));
+    }
+    producer.send(record).map_err(|(e, _)| e).unwrap();
+    producer.flush(Duration::from_secs(10)).unwrap();
+}
+
+/// Reads `topic` from the beginning until `done` holds or the wait runs out.
+fn read_until<T: AvroRecord + DeserializeOwned>(
+    brokers: &str,
+    topic: &str,
+    done: impl Fn(&[T]) -> bool,
+) -> Vec<T> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "parley-e2e-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..PARTITIONS {
+        assignment
+            .add_partition_offset(topic, partition, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&assignment).unwrap();
+    let codec = AvroCodec::<T>::single_object();
+    let deadline = Instant::now() + WAIT;
+    let mut records = Vec::new();
+    while Instant::now() < deadline && !done(&records) {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+            records.push(codec.decode(message.payload().unwrap_or_default()).unwrap());
+        }
+    }
+    records
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_whatsapp_webhook_becomes_a_routed_ticket_that_the_agent_solves() {
+    let Some(broker) = tansu("a_whatsapp_webhook_becomes_a_routed_ticket_that_the_agent_solves")
+    else {
+        return;
+    };
+    let brokers = broker.brokers.as_str();
+    let parley = env!("CARGO_BIN_EXE_parley");
+    let created = Command::new(parley)
+        .args([
+            "topics",
+            "create",
+            "--brokers",
+            brokers,
+            "--partitions",
+            &PARTITIONS.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+
+    let state = std::env::temp_dir().join(format!("parley-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let _running = Running(
+        Command::new(parley)
+            .args([
+                "run",
+                "--brokers",
+                brokers,
+                "--guarantee",
+                "at_least_once",
+                "--auto-accept",
+                "whatsapp",
+            ])
+            .args(["--librdkafka", "batch.num.messages=1"])
+            .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
+            .arg("--state-dir")
+            .arg(&state)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
+    let producer = producer(brokers);
+    let presence = AgentPresence {
+        presence_id: "p-1".into(),
+        account: "acme".into(),
+        agent_id: "ana".into(),
+        channels: vec![ChannelPresence {
+            channel: Channel::Whatsapp,
+            status: AgentStatus::Online,
+            capacity: 2,
+        }],
+        skills: vec![],
+        groups: vec![],
+        at: Timestamp(0),
+    };
+    let encoded = AvroCodec::<AgentPresence>::single_object()
+        .encode(&presence)
+        .unwrap();
+    send(&producer, "parley.agent-presence", "acme", &encoded, None);
+
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../ingress/tests/fixtures/whatsapp/text.json");
+    let body = std::fs::read(fixture).unwrap();
+    send(
+        &producer,
+        "parley.raw.whatsapp",
+        "5511987654321",
+        &body,
+        Some(("parley-account", "acme")),
+    );
+
+    let conversation = "5511987654321";
+    let opened = read_until::<StatusChange>(brokers, "parley.ticket-status-changes", |changes| {
+        changes.iter().any(|c| c.to == Status::Open)
+    });
+    let transitions: Vec<_> = opened
+        .iter()
+        .map(|c| (c.from, c.to, c.actor_kind))
+        .collect();
+    assert_eq!(
+        transitions,
+        [
+            (None, Status::New, ActorKind::EndUser),
+            (Some(Status::New), Status::Open, ActorKind::Routing)
+        ],
+        "the webhook created a ticket and the router assigned it"
+    );
+    assert!(opened.iter().all(|c| c.account == "acme"
+        && c.conversation == conversation
+        && c.channel == Channel::Whatsapp));
+    assert_eq!(opened[1].assignee.as_deref(), Some("ana"));
+    assert_eq!(opened[1].reason, "auto_accept");
+
+    let solve = AgentAction {
+        action_id: "a-1".into(),
+        account: "acme".into(),
+        conversation: conversation.into(),
+        agent_id: "ana".into(),
+        kind: AgentActionKind::SetStatus,
+        status: Some(Status::Solved),
+        at: Timestamp(0),
+    };
+    let encoded = AvroCodec::<AgentAction>::single_object()
+        .encode(&solve)
+        .unwrap();
+    send(
+        &producer,
+        "parley.agent-actions",
+        &format!("acme/{conversation}"),
+        &encoded,
+        None,
+    );
+
+    let changes = read_until::<StatusChange>(brokers, "parley.ticket-status-changes", |changes| {
+        changes.iter().any(|c| c.to == Status::Solved)
+    });
+    let last = changes.last().unwrap();
+    assert_eq!(
+        (last.from, last.to, last.style),
+        (Some(Status::Open), Status::Solved, Style::SocialMessaging)
+    );
+
+    let metrics = read_until::<TicketMetrics>(brokers, "parley.ticket-metrics", |m| !m.is_empty());
+    assert_eq!(metrics.len(), 1);
+    assert_eq!(
+        (metrics[0].status, metrics[0].assignee.as_deref()),
+        (Status::Solved, Some("ana"))
+    );
+    assert_eq!(metrics[0].end_user_messages, 1);
+
+    let agents = read_until::<AgentMetrics>(brokers, "parley.agent-metrics", |m| {
+        m.iter().any(|a| a.assignments == 1)
+    });
+    assert!(
+        agents
+            .iter()
+            .any(|a| a.agent_id == "ana" && a.assignments == 1),
+        "{agents:?}"
+    );
+    let _ = std::fs::remove_dir_all(&state);
+}
