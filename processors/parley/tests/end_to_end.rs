@@ -258,3 +258,185 @@ fn a_whatsapp_webhook_becomes_a_routed_ticket_that_the_agent_solves() {
     );
     let _ = std::fs::remove_dir_all(&state);
 }
+
+/// A status change without its time, which is processing time and differs between runs.
+type Transition = (String, Option<Status>, Status, Option<String>);
+
+/// One role of `parley` as a process of its own.
+fn role(parley: &str, role: &str, brokers: &str, state: &std::path::Path) -> Child {
+    Command::new(parley)
+        .args([
+            role,
+            "--brokers",
+            brokers,
+            "--guarantee",
+            "at_least_once",
+            "--auto-accept",
+            "whatsapp",
+        ])
+        .args(["--librdkafka", "batch.num.messages=1"])
+        // A killed member leaves the group after this, not after the default 45 s.
+        .args([
+            "--librdkafka",
+            "session.timeout.ms=6000",
+            "--librdkafka",
+            "heartbeat.interval.ms=1000",
+        ])
+        .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
+        .arg("--state-dir")
+        .arg(state)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Thirty conversations through ingress, tickets and router as separate processes; with
+/// `kill`, the tickets process is killed with SIGKILL halfway and restarted. Returns every
+/// status change by id, and asserts that a record emitted twice is the same record.
+fn thirty_conversations(
+    test: &str,
+    kill: bool,
+) -> Option<std::collections::BTreeMap<String, Transition>> {
+    const CONVERSATIONS: usize = 30;
+    let broker = tansu(test)?;
+    let brokers = broker.brokers.as_str();
+    let parley = env!("CARGO_BIN_EXE_parley");
+    let created = Command::new(parley)
+        .args([
+            "topics",
+            "create",
+            "--brokers",
+            brokers,
+            "--partitions",
+            &PARTITIONS.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let state = std::env::temp_dir().join(format!("parley-e2e-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let _ingress = Running(role(parley, "ingress", brokers, &state));
+    let _router = Running(role(parley, "router", brokers, &state));
+    let mut tickets = Running(role(parley, "tickets", brokers, &state));
+
+    let producer = producer(brokers);
+    let presence = AgentPresence {
+        presence_id: "p-1".into(),
+        account: "acme".into(),
+        agent_id: "ana".into(),
+        channels: vec![ChannelPresence {
+            channel: Channel::Whatsapp,
+            status: AgentStatus::Online,
+            capacity: 1000,
+        }],
+        skills: vec![],
+        groups: vec![],
+        at: Timestamp(0),
+    };
+    send(
+        &producer,
+        "parley.agent-presence",
+        "acme",
+        &AvroCodec::single_object().encode(&presence).unwrap(),
+        None,
+    );
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../ingress/tests/fixtures/whatsapp/text.json");
+    let template = std::fs::read_to_string(fixture).unwrap();
+    let conversation = |n: usize| format!("55119000000{n:02}");
+    let opened = |changes: &[StatusChange], n: usize| {
+        changes.iter().filter(|c| c.to == Status::Open).count() >= n
+    };
+
+    for n in 0..CONVERSATIONS {
+        if kill && n == CONVERSATIONS / 2 {
+            read_until::<StatusChange>(brokers, "parley.ticket-status-changes", |c| opened(c, 5));
+            let _ = tickets.0.kill(); // SIGKILL
+            let _ = tickets.0.wait();
+        }
+        let body = template.replace("5511987654321", &conversation(n)).replace(
+            "wamid.HBgNNTUxMTk4NzY1NDMyMRUCABIYFjNFQjBDMEM1",
+            &format!("wamid.e2e-{n}"),
+        );
+        send(
+            &producer,
+            "parley.raw.whatsapp",
+            &conversation(n),
+            body.as_bytes(),
+            Some(("parley-account", "acme")),
+        );
+    }
+    if kill {
+        tickets = Running(role(parley, "tickets", brokers, &state));
+    }
+    read_until::<StatusChange>(brokers, "parley.ticket-status-changes", |c| {
+        opened(c, CONVERSATIONS)
+    });
+    for n in 0..CONVERSATIONS {
+        let solve = AgentAction {
+            action_id: format!("solve-{n}"),
+            account: "acme".into(),
+            conversation: conversation(n),
+            agent_id: "ana".into(),
+            kind: AgentActionKind::SetStatus,
+            status: Some(Status::Solved),
+            at: Timestamp(0),
+        };
+        let key = format!("acme/{}", conversation(n));
+        send(
+            &producer,
+            "parley.agent-actions",
+            &key,
+            &AvroCodec::single_object().encode(&solve).unwrap(),
+            None,
+        );
+    }
+    let changes = read_until::<StatusChange>(brokers, "parley.ticket-status-changes", |c| {
+        c.iter().filter(|c| c.to == Status::Solved).count() >= CONVERSATIONS
+    });
+    drop(tickets);
+    let _ = std::fs::remove_dir_all(&state);
+
+    let mut by_id = std::collections::BTreeMap::new();
+    for change in changes {
+        let transition = (
+            change.ticket_id.clone(),
+            change.from,
+            change.to,
+            change.assignee.clone(),
+        );
+        if let Some(earlier) = by_id.insert(change.change_id.clone(), transition.clone()) {
+            assert_eq!(
+                earlier, transition,
+                "{} was emitted twice with different contents",
+                change.change_id
+            );
+        }
+    }
+    Some(by_id)
+}
+
+#[test]
+fn the_tickets_process_killed_mid_stream_and_restarted_changes_nothing() {
+    let Some(undisturbed) = thirty_conversations("undisturbed", false) else {
+        return;
+    };
+    let Some(killed) = thirty_conversations("killed", true) else {
+        return;
+    };
+    assert_eq!(
+        undisturbed.len(),
+        90,
+        "New, Open and Solved for each of 30 tickets"
+    );
+    assert_eq!(
+        killed, undisturbed,
+        "the same status changes, by id, as the undisturbed run"
+    );
+}
