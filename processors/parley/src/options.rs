@@ -129,6 +129,9 @@ pub(crate) struct ConfigFile {
     pub(crate) offer_timeout: Option<String>,
     /// `--returning-grace`, e.g. `"10m"`.
     pub(crate) returning_grace: Option<String>,
+    /// The `[ingress]` table, file only: the body size limit, the clock-skew rule and the
+    /// integration map (channel integration id to `account[/brand]`).
+    pub(crate) ingress: Option<parley_ingress::IngressConfig>,
 }
 
 impl ConfigFile {
@@ -198,6 +201,8 @@ pub(crate) struct RoleSettings {
     pub(crate) instance_id: String,
     /// The router's settings.
     pub(crate) routing: RoutingConfig,
+    /// The normaliser's settings, from the config file's `[ingress]` table.
+    pub(crate) ingress: parley_ingress::IngressConfig,
 }
 
 impl KafkaOptions {
@@ -298,6 +303,7 @@ impl RoleOptions {
                 .or(file.instance_id.clone())
                 .unwrap_or_else(hostname),
             routing,
+            ingress: file.ingress.clone().unwrap_or_default(),
         })
     }
 }
@@ -419,6 +425,12 @@ mod tests {
         assert_eq!(role.routing.returning_grace_ms, Millis::minutes(15));
         assert_eq!(role.instance_id, "tickets-0");
         assert_eq!(role.state_dir, PathBuf::from("/var/lib/parley"));
+        let whatsapp = &role.ingress.integrations["106540352242922"];
+        assert_eq!(
+            (whatsapp.account.as_str(), whatsapp.brand.as_deref()),
+            ("acme", Some("br"))
+        );
+        assert_eq!(role.ingress.integrations["110385718390017"].brand, None);
     }
 
     #[test]

@@ -163,6 +163,7 @@ fn ingress_config(settings: &RoleSettings, metrics_addr: SocketAddr) -> IngressS
     config.registry_url = settings.connection.registry_url.clone();
     config.metrics_address = Some(metrics_addr);
     config.librdkafka = settings.connection.librdkafka.clone();
+    config.ingress = settings.ingress.clone();
     config
 }
 
