@@ -6,7 +6,7 @@ use parley_core::{
     AgentAction, Channel, ConversationEvent, RoutingDecision, RoutingRequest, StatusChange,
     TicketInput, TicketLifecycle, TicketMetrics, TicketTimer, Timestamp,
 };
-use parley_runtime::codec::AvroCodec;
+use parley_runtime::codec::{AvroCodec, AvroRecord};
 use parley_runtime::{Effects, InputRecord, KeyedProcessor, Rejection};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -166,46 +166,33 @@ impl TicketProcessor {
         if fx.duplicates > 0 {
             return Ok(());
         }
-        let encode_failed = |what: &str, e: parley_runtime::CodecError| Rejection {
-            reason: "encode".into(),
-            detail: format!("{what} cannot be encoded: {e}"),
-        };
-        for change in &fx.status_changes {
-            let value = self
-                .codecs
-                .status_changes
-                .encode(change)
-                .map_err(|e| encode_failed("status change", e))?;
-            effects.emit(
-                self.topics.status_changes.clone(),
-                format!("{}/{}", change.account, change.conversation),
-                value,
-            );
-        }
-        for metrics in &fx.ticket_metrics {
-            let value = self
-                .codecs
-                .ticket_metrics
-                .encode(metrics)
-                .map_err(|e| encode_failed("ticket metrics", e))?;
-            effects.emit(
-                self.topics.ticket_metrics.clone(),
-                format!("{}/{}", metrics.account, metrics.conversation),
-                value,
-            );
-        }
-        for request in &fx.routing_requests {
-            let value = self
-                .codecs
-                .routing_requests
-                .encode(request)
-                .map_err(|e| encode_failed("routing request", e))?;
-            effects.emit(
-                self.topics.routing_requests.clone(),
-                request.account.clone(),
-                value,
-            );
-        }
+        let topics = &self.topics;
+        let conversation_key =
+            |account: &str, conversation: &str| format!("{account}/{conversation}");
+        emit_encoded(
+            effects,
+            &self.codecs.status_changes,
+            &topics.status_changes,
+            &fx.status_changes,
+            "status change",
+            |c| conversation_key(&c.account, &c.conversation),
+        )?;
+        emit_encoded(
+            effects,
+            &self.codecs.ticket_metrics,
+            &topics.ticket_metrics,
+            &fx.ticket_metrics,
+            "ticket metrics",
+            |m| conversation_key(&m.account, &m.conversation),
+        )?;
+        emit_encoded(
+            effects,
+            &self.codecs.routing_requests,
+            &topics.routing_requests,
+            &fx.routing_requests,
+            "routing request",
+            |r| r.account.clone(),
+        )?;
         for command in &fx.timers {
             match command {
                 parley_core::TimerCommand::Set(timer) => {
@@ -298,6 +285,25 @@ impl KeyedProcessor for TicketProcessor {
             );
         }
     }
+}
+
+/// Encodes `records` with `codec` and emits each to `topic` under `key(record)`.
+fn emit_encoded<T: AvroRecord>(
+    effects: &mut Effects,
+    codec: &AvroCodec<T>,
+    topic: &str,
+    records: &[T],
+    what: &str,
+    key: impl Fn(&T) -> String,
+) -> Result<(), Rejection> {
+    for record in records {
+        let value = codec.encode(record).map_err(|e| Rejection {
+            reason: "encode".into(),
+            detail: format!("{what} cannot be encoded: {e}"),
+        })?;
+        effects.emit(topic, key(record), value);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
