@@ -102,6 +102,48 @@ fn read_until<T: AvroRecord + DeserializeOwned>(
     records
 }
 
+/// `parley topics create` on the test's broker.
+fn create_topics(parley: &str, brokers: &str) {
+    let partitions = PARTITIONS.to_string();
+    let created = Command::new(parley)
+        .args([
+            "topics",
+            "create",
+            "--brokers",
+            brokers,
+            "--partitions",
+            &partitions,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+}
+
+/// Ana is online on WhatsApp with `capacity`, as the agent workspace would say.
+fn ana_online(producer: &BaseProducer, capacity: u32) {
+    let presence = AgentPresence {
+        presence_id: "p-1".into(),
+        account: "acme".into(),
+        agent_id: "ana".into(),
+        channels: vec![ChannelPresence {
+            channel: Channel::Whatsapp,
+            status: AgentStatus::Online,
+            capacity,
+        }],
+        skills: vec![],
+        groups: vec![],
+        at: Timestamp(0),
+    };
+    let encoded = AvroCodec::<AgentPresence>::single_object()
+        .encode(&presence)
+        .unwrap();
+    send(producer, "parley.agent-presence", "acme", &encoded, None);
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -118,22 +160,7 @@ fn a_whatsapp_webhook_becomes_a_routed_ticket_that_the_agent_solves() {
     };
     let brokers = broker.brokers.as_str();
     let parley = env!("CARGO_BIN_EXE_parley");
-    let created = Command::new(parley)
-        .args([
-            "topics",
-            "create",
-            "--brokers",
-            brokers,
-            "--partitions",
-            &PARTITIONS.to_string(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
+    create_topics(parley, brokers);
 
     let state = std::env::temp_dir().join(format!("parley-e2e-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state);
@@ -159,23 +186,7 @@ fn a_whatsapp_webhook_becomes_a_routed_ticket_that_the_agent_solves() {
     );
 
     let producer = producer(brokers);
-    let presence = AgentPresence {
-        presence_id: "p-1".into(),
-        account: "acme".into(),
-        agent_id: "ana".into(),
-        channels: vec![ChannelPresence {
-            channel: Channel::Whatsapp,
-            status: AgentStatus::Online,
-            capacity: 2,
-        }],
-        skills: vec![],
-        groups: vec![],
-        at: Timestamp(0),
-    };
-    let encoded = AvroCodec::<AgentPresence>::single_object()
-        .encode(&presence)
-        .unwrap();
-    send(&producer, "parley.agent-presence", "acme", &encoded, None);
+    ana_online(&producer, 2);
 
     let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../ingress/tests/fixtures/whatsapp/text.json");
@@ -303,22 +314,7 @@ fn thirty_conversations(
     let broker = tansu(test)?;
     let brokers = broker.brokers.as_str();
     let parley = env!("CARGO_BIN_EXE_parley");
-    let created = Command::new(parley)
-        .args([
-            "topics",
-            "create",
-            "--brokers",
-            brokers,
-            "--partitions",
-            &PARTITIONS.to_string(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
+    create_topics(parley, brokers);
     let state = std::env::temp_dir().join(format!("parley-e2e-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state);
     let _ingress = Running(role(parley, "ingress", brokers, &state));
@@ -326,26 +322,7 @@ fn thirty_conversations(
     let mut tickets = Running(role(parley, "tickets", brokers, &state));
 
     let producer = producer(brokers);
-    let presence = AgentPresence {
-        presence_id: "p-1".into(),
-        account: "acme".into(),
-        agent_id: "ana".into(),
-        channels: vec![ChannelPresence {
-            channel: Channel::Whatsapp,
-            status: AgentStatus::Online,
-            capacity: 1000,
-        }],
-        skills: vec![],
-        groups: vec![],
-        at: Timestamp(0),
-    };
-    send(
-        &producer,
-        "parley.agent-presence",
-        "acme",
-        &AvroCodec::single_object().encode(&presence).unwrap(),
-        None,
-    );
+    ana_online(&producer, 1000);
     let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../ingress/tests/fixtures/whatsapp/text.json");
     let template = std::fs::read_to_string(fixture).unwrap();
