@@ -7,17 +7,21 @@ use parley_core::StyleConfig;
 use parley_ingress::stage::IngressStageConfig;
 use parley_routing::RouterCodecs;
 use parley_runtime::codec::{AvroCodec, AvroRecord, RegistryClient};
-use parley_runtime::{Metrics, RuntimeConfig, Shutdown, SystemClock};
-use parley_tickets::TicketCodecs;
+use parley_runtime::{Activity, Clock, Metrics, RuntimeConfig, Shutdown, SystemClock};
+use parley_tickets::style_reader::StyleReaderStats;
+use parley_tickets::{StyleReader, TicketCodecs};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// How long the start-up metadata fetch waits for the brokers.
 pub(crate) const REACH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long the tickets role waits for the style table to load before it starts.
+const STYLES_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A processing role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +43,50 @@ impl Role {
             Role::Router => "router",
         }
     }
+}
+
+/// What a driver of an embedded pipeline injects into the roles and reads back from them.
+#[derive(Clone, Debug)]
+pub(crate) struct Hooks {
+    /// The processing clock of the tickets and router hosts.
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Whether each role serves `/metrics` (on `--metrics-addr`'s port and the next two).
+    pub(crate) serve_metrics: bool,
+    /// Overrides the hosts' commit interval, in milliseconds.
+    pub(crate) commit_interval_ms: Option<u64>,
+    /// Overrides the hosts' in-memory timer horizon, in milliseconds.
+    pub(crate) timer_horizon_ms: Option<u64>,
+    /// What the running roles publish.
+    pub(crate) observed: Arc<Observed>,
+}
+
+impl Hooks {
+    /// A process's hooks: the system clock, metrics served, defaults otherwise.
+    pub(crate) fn process() -> Hooks {
+        Hooks {
+            clock: Arc::new(SystemClock),
+            serve_metrics: true,
+            commit_interval_ms: None,
+            timer_horizon_ms: None,
+            observed: Arc::default(),
+        }
+    }
+}
+
+/// What the running roles publish: each host's activity, the style table's progress and
+/// every role's metrics.
+#[derive(Debug, Default)]
+pub struct Observed {
+    /// The tickets host's loop.
+    pub tickets: Arc<Activity>,
+    /// The router host's loop.
+    pub router: Arc<Activity>,
+    /// The tickets role's style-config reader, once started.
+    pub styles: OnceLock<Arc<StyleReaderStats>>,
+    /// The tickets role's metrics, once started.
+    pub tickets_metrics: OnceLock<Arc<Metrics>>,
+    /// The router role's metrics, once started.
+    pub router_metrics: OnceLock<Arc<Metrics>>,
 }
 
 /// The client settings of `connection`.
@@ -73,10 +121,6 @@ pub(crate) async fn check_brokers(connection: &Connection) -> anyhow::Result<()>
 
 /// Runs `roles` until SIGINT/SIGTERM or the first failure, which stops every role.
 pub(crate) async fn run(roles: &[Role], settings: RoleSettings) -> anyhow::Result<()> {
-    for role in roles {
-        validate(*role, &settings)?;
-    }
-    check_brokers(&settings.connection).await?;
     let token = CancellationToken::new();
     let shutdown = Shutdown::new();
     {
@@ -96,6 +140,22 @@ pub(crate) async fn run(roles: &[Role], settings: RoleSettings) -> anyhow::Resul
             shutdown.trigger();
         });
     }
+    run_with(roles, settings, Hooks::process(), token, shutdown).await
+}
+
+/// Runs `roles` with `hooks` until `token` and `shutdown` are raised or the first failure,
+/// which raises them for every role.
+pub(crate) async fn run_with(
+    roles: &[Role],
+    settings: RoleSettings,
+    hooks: Hooks,
+    token: CancellationToken,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    for role in roles {
+        validate(*role, &settings)?;
+    }
+    check_brokers(&settings.connection).await?;
     let mut tasks = tokio::task::JoinSet::new();
     for (index, role) in roles.iter().enumerate() {
         let mut address = settings.metrics_addr;
@@ -107,8 +167,9 @@ pub(crate) async fn run(roles: &[Role], settings: RoleSettings) -> anyhow::Resul
             roles.len() > 1,
         ));
         let (token, shutdown, role) = (token.clone(), shutdown.clone(), *role);
+        let hooks = hooks.clone();
         tasks.spawn(async move {
-            run_role(role, settings, address, token, shutdown)
+            run_role(role, settings, address, hooks, token, shutdown)
                 .await
                 .with_context(|| role.name())
         });
@@ -147,7 +208,7 @@ fn validate(role: Role, settings: &RoleSettings) -> Result<(), UsageError> {
     let result = match role {
         Role::Ingress => ingress_config(settings, settings.metrics_addr).validate(),
         Role::Tickets | Role::Router => {
-            let mut config = runtime_config(role, settings);
+            let mut config = runtime_config(role, settings, &Hooks::process());
             config.input_topics = vec![format!("{}inputs", settings.connection.topic_prefix)];
             config.validate()
         }
@@ -168,7 +229,7 @@ fn ingress_config(settings: &RoleSettings, metrics_addr: SocketAddr) -> IngressS
 }
 
 /// The runtime configuration of a Kafka-hosted role.
-fn runtime_config(role: Role, settings: &RoleSettings) -> RuntimeConfig {
+fn runtime_config(role: Role, settings: &RoleSettings, hooks: &Hooks) -> RuntimeConfig {
     let prefix = &settings.connection.topic_prefix;
     RuntimeConfig {
         brokers: settings.connection.brokers.clone(),
@@ -181,8 +242,10 @@ fn runtime_config(role: Role, settings: &RoleSettings) -> RuntimeConfig {
         guarantee: settings.guarantee,
         registry_url: settings.connection.registry_url.clone(),
         batch_size: parley_runtime::config::default_batch_size(),
-        commit_interval_ms: parley_runtime::config::default_commit_interval_ms(),
-        timer_horizon_ms: parley_runtime::config::default_timer_horizon_ms(),
+        commit_interval_ms: (hooks.commit_interval_ms)
+            .unwrap_or_else(parley_runtime::config::default_commit_interval_ms),
+        timer_horizon_ms: (hooks.timer_horizon_ms)
+            .unwrap_or_else(parley_runtime::config::default_timer_horizon_ms),
         metrics_address: None,
         librdkafka: settings.connection.librdkafka.clone(),
     }
@@ -204,9 +267,11 @@ async fn run_role(
     role: Role,
     settings: RoleSettings,
     metrics_addr: SocketAddr,
+    hooks: Hooks,
     token: CancellationToken,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
+    let served = hooks.serve_metrics.then_some(metrics_addr);
     let prefix = settings.connection.topic_prefix.clone();
     let registry = settings
         .connection
@@ -216,11 +281,13 @@ async fn run_role(
     let registry = registry.as_ref();
     match role {
         Role::Ingress => {
-            parley_ingress::stage::run(ingress_config(&settings, metrics_addr), token).await?;
+            let mut config = ingress_config(&settings, metrics_addr);
+            config.metrics_address = served;
+            parley_ingress::stage::run(config, token).await?;
             Ok(())
         }
         Role::Tickets => {
-            let runtime = runtime_config(role, &settings);
+            let runtime = runtime_config(role, &settings, &hooks);
             let topics = parley_tickets::topics(&prefix);
             let codecs = TicketCodecs {
                 conversation_events: codec(registry, &topics.conversation_events).await?,
@@ -232,24 +299,40 @@ async fn run_role(
             };
             let style_codec: AvroCodec<StyleConfig> = codec(registry, &topics.style_config).await?;
             let metrics = Arc::new(Metrics::new());
+            let _ = hooks.observed.tickets_metrics.set(metrics.clone());
             let host = {
-                let metrics = metrics.clone();
+                let (metrics, hooks) = (metrics.clone(), hooks.clone());
                 tokio::task::spawn_blocking(move || {
-                    parley_tickets::host(
+                    let reader = StyleReader::start(
+                        &client_config(&settings.connection),
+                        &topics.style_config,
+                        style_codec,
+                        REACH_TIMEOUT,
+                    )?;
+                    let _ = hooks.observed.styles.set(reader.stats());
+                    if !reader.wait_caught_up(STYLES_TIMEOUT) {
+                        return Err(anyhow!(
+                            "{}: not read to its end within {} s",
+                            topics.style_config,
+                            STYLES_TIMEOUT.as_secs()
+                        ));
+                    }
+                    let host = parley_tickets::host_with_styles(
                         runtime,
                         &prefix,
                         codecs,
-                        style_codec,
-                        Arc::new(SystemClock),
+                        reader,
+                        hooks.clock.clone(),
                         metrics,
-                    )
+                    )?;
+                    Ok(host.with_activity(hooks.observed.tickets.clone()))
                 })
                 .await??
             };
-            serve_host(metrics_addr, metrics, move || host.run(shutdown)).await
+            serve_host(served, metrics, move || host.run(shutdown)).await
         }
         Role::Router => {
-            let runtime = runtime_config(role, &settings);
+            let runtime = runtime_config(role, &settings, &hooks);
             let topics = parley_routing::topics(&prefix);
             let codecs = RouterCodecs {
                 routing_requests: codec(registry, &topics.routing_requests).await?,
@@ -258,6 +341,7 @@ async fn run_role(
                 agent_metrics: codec(registry, &topics.agent_metrics).await?,
             };
             let metrics = Arc::new(Metrics::new());
+            let _ = hooks.observed.router_metrics.set(metrics.clone());
             let routing = settings.routing.clone();
             let host = {
                 let metrics = metrics.clone();
@@ -267,29 +351,38 @@ async fn run_role(
                         &prefix,
                         routing,
                         codecs,
-                        Arc::new(SystemClock),
+                        hooks.clock.clone(),
                         metrics,
                     )
+                    .map(|host| host.with_activity(hooks.observed.router.clone()))
                 })
                 .await??
             };
-            serve_host(metrics_addr, metrics, move || host.run(shutdown)).await
+            serve_host(served, metrics, move || host.run(shutdown)).await
         }
     }
 }
 
-/// Serves the metrics endpoint while `run` runs on a blocking thread.
+/// Serves the metrics endpoint on `address` (if any) while `run` runs on a blocking thread.
 async fn serve_host(
-    address: SocketAddr,
+    address: Option<SocketAddr>,
     metrics: Arc<Metrics>,
     run: impl FnOnce() -> Result<(), parley_runtime::RuntimeError> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (bound, server) = parley_runtime::http::serve_metrics(address, metrics)
-        .await
-        .with_context(|| format!("--metrics-addr {address}: cannot listen"))?;
-    tracing::info!(%bound, "serving /metrics, /healthz, /readyz");
+    let server = match address {
+        Some(address) => {
+            let (bound, server) = parley_runtime::http::serve_metrics(address, metrics)
+                .await
+                .with_context(|| format!("--metrics-addr {address}: cannot listen"))?;
+            tracing::info!(%bound, "serving /metrics, /healthz, /readyz");
+            Some(server)
+        }
+        None => None,
+    };
     let result = tokio::task::spawn_blocking(run).await;
-    server.abort();
+    if let Some(server) = server {
+        server.abort();
+    }
     result??;
     Ok(())
 }

@@ -91,12 +91,40 @@ fn admin(connection: &Connection) -> anyhow::Result<AdminClient<DefaultClientCon
     Ok(client_config(connection).create()?)
 }
 
-/// Creates every topic; an existing one is left as it is.
+/// Creates every topic, printing one line per topic; an existing one is left as it is.
 pub(crate) async fn create(
     connection: &Connection,
     partitions: i32,
     replication: i32,
 ) -> anyhow::Result<()> {
+    let mut failed = Vec::new();
+    for (name, outcome) in create_all(connection, partitions, replication).await? {
+        match outcome {
+            Ok(created) => println!("{name}: {}", if created { "created" } else { "exists" }),
+            Err(code) => {
+                println!("{name}: not created: {code}");
+                failed.push(name);
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow!(
+            "{} topics not created: {}",
+            failed.len(),
+            failed.join(", ")
+        ))
+    }
+}
+
+/// Creates every topic and returns, per topic, whether it was created (`false`: it
+/// existed) or the broker's error.
+pub(crate) async fn create_all(
+    connection: &Connection,
+    partitions: i32,
+    replication: i32,
+) -> anyhow::Result<Vec<(String, Result<bool, RDKafkaErrorCode>)>> {
     check_brokers(connection).await?;
     let admin = admin(connection)?;
     let specs = all(&connection.topic_prefix);
@@ -114,26 +142,14 @@ pub(crate) async fn create(
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
     let results = admin.create_topics(&new, &options).await?;
-    let mut failed = Vec::new();
-    for result in results {
-        match result {
-            Ok(name) => println!("{name}: created"),
-            Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => println!("{name}: exists"),
-            Err((name, code)) => {
-                println!("{name}: not created: {code}");
-                failed.push(name);
-            }
-        }
-    }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(anyhow!(
-            "{} topics not created: {}",
-            failed.len(),
-            failed.join(", ")
-        ))
-    }
+    Ok(results
+        .into_iter()
+        .map(|result| match result {
+            Ok(name) => (name, Ok(true)),
+            Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => (name, Ok(false)),
+            Err((name, code)) => (name, Err(code)),
+        })
+        .collect())
 }
 
 /// Compares every topic with what `create` would make; prints one line per topic and fails

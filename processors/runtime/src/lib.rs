@@ -20,9 +20,11 @@
 //! - [`state`]: the sled store, the changelog with its batch seals, restore, the applier.
 //! - [`timers`]: durable timer keys and the in-memory wheel.
 //! - [`testing`]: a counter processor for tests, examples and benchmarks.
+//! - [`activity`]: what a running host is doing, for drivers of a manual clock.
 //! - [`clock`]: the injected clock ([`SystemClock`], [`ManualClock`]).
 //! - [`error`]: the error types.
 
+pub mod activity;
 pub mod clock;
 pub mod codec;
 pub mod config;
@@ -37,6 +39,7 @@ pub mod state;
 pub mod testing;
 pub mod timers;
 
+pub use activity::Activity;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Guarantee, RuntimeConfig};
 pub use error::{CodecError, ConfigError, RuntimeError};

@@ -514,6 +514,19 @@ impl<P: KeyedProcessor> Coordinator<P> {
             })
     }
 
+    /// Whether records were handled or timers fired since the last commit.
+    pub(crate) fn has_open_batch(&self) -> bool {
+        self.batch_records > 0 || self.partitions.values().any(|t| t.dirty)
+    }
+
+    /// The earliest due time of a timer in memory, over every partition.
+    pub(crate) fn next_due(&self) -> Option<Timestamp> {
+        self.partitions
+            .values()
+            .filter_map(|t| t.wheel.poll_at())
+            .min()
+    }
+
     /// How long the loop may wait for a record before it has something else to do.
     pub(crate) fn poll_timeout(&self, now: Timestamp) -> Duration {
         let mut timeout = Duration::from_millis(100);

@@ -8,6 +8,7 @@
 pub(crate) mod context;
 pub(crate) mod coordinator;
 
+use crate::activity::Activity;
 use crate::clock::Clock;
 use crate::config::{Guarantee, RuntimeConfig};
 use crate::error::RuntimeError;
@@ -71,6 +72,7 @@ pub struct Host<P: KeyedProcessor> {
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
     pause: Option<(PausePoint, u64)>,
+    activity: Option<Arc<Activity>>,
 }
 
 impl<P: KeyedProcessor> std::fmt::Debug for Host<P> {
@@ -96,7 +98,14 @@ impl<P: KeyedProcessor> Host<P> {
             clock,
             metrics,
             pause: None,
+            activity: None,
         })
+    }
+
+    /// Publishes the loop's activity to `activity` at the end of every iteration.
+    pub fn with_activity(mut self, activity: Arc<Activity>) -> Host<P> {
+        self.activity = Some(activity);
+        self
     }
 
     /// Freezes the process at `point` of the `nth` batch commit (1-based), for crash tests
@@ -186,7 +195,6 @@ impl<P: KeyedProcessor> Host<P> {
             .create()?;
 
         let clock = self.clock.clone();
-        let metrics = self.metrics.clone();
         let consumer_config = self.client_config();
         let mut coordinator = Coordinator::new(
             config.clone(),
@@ -221,7 +229,14 @@ impl<P: KeyedProcessor> Host<P> {
         consumer.subscribe(&topics)?;
         tracing::info!(group = %config.group_id, ?topics, guarantee = config.guarantee.as_str(), "host started");
 
-        let result = run_loop(&consumer, &coordinator, &clock, &metrics, &shutdown);
+        let activity = self.activity.clone();
+        let result = run_loop(
+            &consumer,
+            &coordinator,
+            &clock,
+            activity.as_deref(),
+            &shutdown,
+        );
         let closing = {
             let mut coordinator = coordinator.lock().expect("not poisoned");
             let commit = if result.is_ok() {
@@ -263,7 +278,7 @@ fn run_loop<P: KeyedProcessor>(
     consumer: &BaseConsumer<HostContext<P>>,
     coordinator: &Mutex<Coordinator<P>>,
     clock: &Arc<dyn Clock>,
-    _metrics: &Arc<Metrics>,
+    activity: Option<&Activity>,
     shutdown: &Shutdown,
 ) -> Result<(), RuntimeError> {
     let mut gauges_at = Instant::now();
@@ -302,6 +317,9 @@ fn run_loop<P: KeyedProcessor>(
         if gauges_at.elapsed() > Duration::from_secs(5) {
             coordinator.update_gauges(consumer);
             gauges_at = Instant::now();
+        }
+        if let Some(activity) = activity {
+            activity.publish(coordinator.has_open_batch(), coordinator.next_due());
         }
     }
     Ok(())

@@ -1,0 +1,211 @@
+//! The whole pipeline in one process: librdkafka's mock cluster, every topic, every role.
+//!
+//! `parley demo` and `parley simulate` run on it, and so do tests and benchmarks that want the
+//! real processors without a broker to install. The roles are the ones `parley run` starts;
+//! only the clock, the metrics endpoints and two timings can be injected.
+
+use crate::options::{Connection, RoleSettings};
+pub use crate::roles::Observed;
+use crate::roles::{self, Hooks, Role};
+use anyhow::{anyhow, Context};
+use parley_core::routing::RoutingConfig;
+use parley_ingress::IngressConfig;
+use parley_runtime::{Clock, Guarantee, Shutdown};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How an embedded pipeline is set up.
+#[derive(Clone, Debug)]
+pub struct EmbeddedOptions {
+    /// Partitions of every topic.
+    pub partitions: i32,
+    /// Where the tickets and router roles keep their sled state.
+    pub state_dir: PathBuf,
+    /// The processing clock of the tickets and router roles.
+    pub clock: Arc<dyn Clock>,
+    /// The router's settings.
+    pub routing: RoutingConfig,
+    /// The normaliser's settings.
+    pub ingress: IngressConfig,
+    /// The delivery guarantee of the tickets and router roles.
+    pub guarantee: Guarantee,
+    /// The longest a batch stays open, in milliseconds.
+    pub commit_interval_ms: u64,
+    /// How far ahead timers are held in memory, in milliseconds.
+    pub timer_horizon_ms: u64,
+    /// Serve each role's `/metrics` on this address's port and the next two.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+impl EmbeddedOptions {
+    /// Options with the runtime's defaults, at-least-once, and no metrics endpoints.
+    pub fn new(state_dir: PathBuf, clock: Arc<dyn Clock>) -> EmbeddedOptions {
+        EmbeddedOptions {
+            partitions: 3,
+            state_dir,
+            clock,
+            routing: RoutingConfig::default(),
+            ingress: IngressConfig::default(),
+            guarantee: Guarantee::AtLeastOnce,
+            commit_interval_ms: parley_runtime::config::default_commit_interval_ms(),
+            timer_horizon_ms: parley_runtime::config::default_timer_horizon_ms(),
+            metrics_addr: None,
+        }
+    }
+}
+
+/// A running embedded pipeline; [`Embedded::stop`] it to commit and leave cleanly.
+pub struct Embedded {
+    // Declared first so the roles stop before the cluster goes away.
+    roles: Option<JoinHandle<anyhow::Result<()>>>,
+    token: CancellationToken,
+    shutdown: Shutdown,
+    observed: Arc<Observed>,
+    brokers: String,
+    prefix: String,
+    _cluster: MockCluster<'static, DefaultProducerContext>,
+}
+
+impl std::fmt::Debug for Embedded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedded")
+            .field("brokers", &self.brokers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The topic prefix of an embedded pipeline: none, so topics have their plain names.
+pub const PREFIX: &str = "";
+
+impl Embedded {
+    /// Starts the mock cluster, creates every topic and starts every role.
+    ///
+    /// Returns once the tickets and router hosts are running their loops.
+    pub async fn start(options: EmbeddedOptions) -> anyhow::Result<Embedded> {
+        let cluster = MockCluster::new(1).context("cannot start the mock cluster")?;
+        let brokers = cluster.bootstrap_servers();
+        let connection = Connection {
+            brokers: brokers.clone(),
+            topic_prefix: PREFIX.to_owned(),
+            registry_url: None,
+            librdkafka: BTreeMap::from([
+                // A rebalance after a stop need not wait out a long session.
+                ("session.timeout.ms".to_owned(), "6000".to_owned()),
+                ("heartbeat.interval.ms".to_owned(), "500".to_owned()),
+            ]),
+        };
+        for (name, outcome) in crate::topics::create_all(&connection, options.partitions, 1).await?
+        {
+            outcome.map_err(|code| anyhow!("{name}: not created on the mock cluster: {code}"))?;
+        }
+        let settings = RoleSettings {
+            connection,
+            group_id: None,
+            state_dir: options.state_dir.clone(),
+            guarantee: options.guarantee,
+            metrics_addr: options
+                .metrics_addr
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+            instance_id: "embedded".to_owned(),
+            routing: options.routing.clone(),
+            ingress: options.ingress.clone(),
+        };
+        let observed = Arc::new(Observed::default());
+        let hooks = Hooks {
+            clock: options.clock.clone(),
+            serve_metrics: options.metrics_addr.is_some(),
+            commit_interval_ms: Some(options.commit_interval_ms),
+            timer_horizon_ms: Some(options.timer_horizon_ms),
+            observed: observed.clone(),
+        };
+        let (token, shutdown) = (CancellationToken::new(), Shutdown::new());
+        let roles = tokio::spawn(roles::run_with(
+            &[Role::Ingress, Role::Tickets, Role::Router],
+            settings,
+            hooks,
+            token.clone(),
+            shutdown.clone(),
+        ));
+        let mut embedded = Embedded {
+            roles: Some(roles),
+            token,
+            shutdown,
+            observed,
+            brokers,
+            prefix: PREFIX.to_owned(),
+            _cluster: cluster,
+        };
+        embedded.wait_started().await?;
+        Ok(embedded)
+    }
+
+    async fn wait_started(&mut self) -> anyhow::Result<()> {
+        let started = |o: &Observed| o.tickets.iterations() > 0 && o.router.iterations() > 0;
+        for _ in 0..600 {
+            if started(&self.observed) {
+                return Ok(());
+            }
+            if self.roles.as_ref().is_some_and(JoinHandle::is_finished) {
+                let roles = self.roles.take().expect("checked");
+                return Err(match roles.await {
+                    Ok(Err(error)) => error.context("the embedded pipeline stopped"),
+                    Ok(Ok(())) => anyhow!("the embedded pipeline stopped during start-up"),
+                    Err(error) => anyhow!("the embedded pipeline failed: {error}"),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(anyhow!("the embedded pipeline did not start within 30 s"))
+    }
+
+    /// The mock cluster's bootstrap servers.
+    pub fn brokers(&self) -> &str {
+        &self.brokers
+    }
+
+    /// The full name of `topic` (e.g. `ticket-status-changes`).
+    pub fn topic(&self, topic: &str) -> String {
+        format!("{}{topic}", self.prefix)
+    }
+
+    /// The consumer group of a role: `parley-ingress`, `parley-tickets` or `parley-router`.
+    pub fn group(role: &str) -> String {
+        format!("parley-{role}")
+    }
+
+    /// What the roles publish.
+    pub fn observed(&self) -> &Arc<Observed> {
+        &self.observed
+    }
+
+    /// Whether a role has stopped (with a failure: the roles run until stopped).
+    pub fn has_stopped(&self) -> bool {
+        self.roles.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    /// Stops every role (each commits its batch) and then the cluster.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.token.cancel();
+        self.shutdown.trigger();
+        match self.roles.take() {
+            Some(roles) => roles
+                .await
+                .map_err(|e| anyhow!("the embedded pipeline failed: {e}"))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Embedded {
+    fn drop(&mut self) {
+        self.token.cancel();
+        self.shutdown.trigger();
+    }
+}

@@ -1,0 +1,235 @@
+//! `parley`: runs the ingress, tickets and router roles and manages topics, styles and schemas.
+//!
+//! The binary is a thin `main` over [`main`]; [`embedded`] runs the whole pipeline in one
+//! process over librdkafka's mock cluster (for `parley demo`, `parley simulate`, tests and
+//! benchmarks).
+//!
+//! Exit codes: 0 success, 1 runtime failure (brokers unreachable, a check that found
+//! differences, a role that stopped with an error), 2 usage error (a bad flag, environment
+//! variable or config file value, a style that breaks a rule).
+
+pub mod embedded;
+mod options;
+mod roles;
+mod schemas;
+mod style;
+mod topics;
+
+use clap::{Parser, Subcommand};
+use options::{parse_channel, parse_duration, ConfigFile, KafkaOptions, RoleOptions};
+use parley_core::{Channel, Millis, Style};
+use roles::Role;
+use std::process::ExitCode;
+
+/// A usage error: a value a person gave that breaks a rule (exit code 2).
+#[derive(Debug)]
+pub(crate) struct UsageError(pub(crate) String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Customer-support messaging on Kafka: ingress, tickets and routing.
+///
+/// Every option can also be set with its environment variable or in the TOML file given
+/// with --config (keys are the long option names with `_`). Precedence: flag, environment,
+/// config file, default. Exit codes: 0 success, 1 runtime failure, 2 usage error.
+#[derive(Debug, Parser)]
+#[command(name = "parley", version)]
+struct Cli {
+    #[command(flatten)]
+    kafka: KafkaOptions,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the ingress role: raw webhooks to conversation events.
+    Ingress(RoleOptions),
+    /// Run the ticket processor role.
+    Tickets(RoleOptions),
+    /// Run the router role.
+    Router(RoleOptions),
+    /// Run every role in one process (metrics on --metrics-addr's port and the next two).
+    Run(RoleOptions),
+    /// Create or check the topics.
+    #[command(subcommand)]
+    Topics(TopicsCommand),
+    /// Write configuration records.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Manage Avro schemas in the schema registry.
+    #[command(subcommand)]
+    Schemas(SchemasCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct Layout {
+    /// Partitions of every topic.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(i32).range(1..))]
+    partitions: i32,
+    /// Replication factor of every topic (create only).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
+    replication_factor: i32,
+}
+
+#[derive(Debug, Subcommand)]
+enum TopicsCommand {
+    /// Create every topic (an existing topic is left as it is).
+    Create(Layout),
+    /// Report, per topic, a missing topic or a differing partition count or cleanup policy;
+    /// exit 1 if anything differs.
+    Check(Layout),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Write a style configuration to <prefix>style-config, key account[/brand][/channel]
+    /// (`account//channel` for a channel without a brand).
+    SetStyle {
+        /// The account.
+        #[arg(long)]
+        account: String,
+        /// The brand (none for every brand).
+        #[arg(long)]
+        brand: Option<String>,
+        /// The channel (none for every channel).
+        #[arg(long, value_parser = parse_channel)]
+        channel: Option<Channel>,
+        /// live_chat, live_chat_returning or social_messaging.
+        #[arg(long, value_parser = parse_style)]
+        style: Style,
+        /// Solved to Closed (e.g. 4d), at most 28d, not for live_chat [default: the style's].
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        solved_to_closed: Option<Millis>,
+        /// Routing priority; higher goes first.
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        priority: i32,
+        /// A skill agents need, repeated.
+        #[arg(long = "skill", value_name = "SKILL")]
+        skills: Vec<String>,
+        /// The group whose members may take the tickets.
+        #[arg(long)]
+        group: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SchemasCommand {
+    /// Register every schema under <prefix><topic>-value and print the ids.
+    Register,
+}
+
+fn parse_style(text: &str) -> Result<Style, String> {
+    Style::parse(text)
+        .ok_or_else(|| "expected one of live_chat, live_chat_returning, social_messaging".into())
+}
+
+/// Parses the command line, runs the command and maps its outcome to the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => match error.downcast_ref::<UsageError>() {
+            Some(usage) => {
+                eprintln!("error: {usage}");
+                ExitCode::from(2)
+            }
+            None => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let file = ConfigFile::load(cli.kafka.config.as_deref())?;
+    // `schemas register` needs only the registry.
+    if let Command::Schemas(SchemasCommand::Register) = &cli.command {
+        let url = cli
+            .kafka
+            .registry_url
+            .clone()
+            .or(file.registry_url.clone())
+            .ok_or_else(|| UsageError("--registry-url is required: set the flag, PARLEY_REGISTRY_URL or `registry_url` in the config file".into()))?;
+        let prefix = cli
+            .kafka
+            .topic_prefix
+            .clone()
+            .or(file.topic_prefix.clone())
+            .unwrap_or_else(|| options::DEFAULT_TOPIC_PREFIX.to_owned());
+        return schemas::register(&url, &prefix).await;
+    }
+    let connection = || cli.kafka.resolve(&file);
+    match &cli.command {
+        Command::Ingress(role) => {
+            roles::run(&[Role::Ingress], role.resolve(connection()?, &file)?).await
+        }
+        Command::Tickets(role) => {
+            roles::run(&[Role::Tickets], role.resolve(connection()?, &file)?).await
+        }
+        Command::Router(role) => {
+            roles::run(&[Role::Router], role.resolve(connection()?, &file)?).await
+        }
+        Command::Run(role) => {
+            roles::run(
+                &[Role::Ingress, Role::Tickets, Role::Router],
+                role.resolve(connection()?, &file)?,
+            )
+            .await
+        }
+        Command::Topics(TopicsCommand::Create(layout)) => {
+            topics::create(&connection()?, layout.partitions, layout.replication_factor).await
+        }
+        Command::Topics(TopicsCommand::Check(layout)) => {
+            topics::check(&connection()?, layout.partitions).await
+        }
+        Command::Config(ConfigCommand::SetStyle {
+            account,
+            brand,
+            channel,
+            style,
+            solved_to_closed,
+            priority,
+            skills,
+            group,
+        }) => {
+            let config = style::record(
+                account.clone(),
+                brand.clone(),
+                *channel,
+                *style,
+                *solved_to_closed,
+                *priority,
+                skills.clone(),
+                group.clone(),
+            );
+            style::validate(&config)?;
+            style::write(&connection()?, &config).await
+        }
+        Command::Schemas(SchemasCommand::Register) => unreachable!("handled above"),
+    }
+}
