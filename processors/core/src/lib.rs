@@ -18,6 +18,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod model;
 pub mod pipeline;
+mod rfc3339;
 pub mod routing;
 pub mod sim;
 pub mod style;

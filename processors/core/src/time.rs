@@ -64,6 +64,19 @@ impl fmt::Display for Millis {
 }
 
 impl Timestamp {
+    /// Parses an RFC 3339 date-time (`2020-02-25T18:06:37.547Z`, `2020-02-25T19:06:37+01:00`),
+    /// in UTC; fractions beyond milliseconds are truncated. `None` if the text is not
+    /// RFC 3339 or names a date that does not exist.
+    pub fn parse_rfc3339(text: &str) -> Option<Timestamp> {
+        crate::rfc3339::parse_millis(text).map(Timestamp)
+    }
+
+    /// This instant as RFC 3339 in UTC: `2020-02-25T18:06:37.547Z` (no fraction when the
+    /// milliseconds are zero).
+    pub fn to_rfc3339(self) -> String {
+        crate::rfc3339::format_millis(self.0)
+    }
+
     /// The time elapsed since `earlier`, zero if `earlier` is later.
     pub fn since(self, earlier: Timestamp) -> Millis {
         Millis((self.0 - earlier.0).max(0))

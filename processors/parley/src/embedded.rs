@@ -99,11 +99,16 @@ impl Embedded {
                 // A rebalance after a stop need not wait out a long session.
                 ("session.timeout.ms".to_owned(), "6000".to_owned()),
                 ("heartbeat.interval.ms".to_owned(), "500".to_owned()),
+                // The mock broker answers a fetch only when this wait runs out, so every
+                // hop between roles would cost the default 500 ms.
+                ("fetch.wait.max.ms".to_owned(), "5".to_owned()),
             ]),
         };
-        for (name, outcome) in crate::topics::create_all(&connection, options.partitions, 1).await?
-        {
-            outcome.map_err(|code| anyhow!("{name}: not created on the mock cluster: {code}"))?;
+        // The mock cluster does not take CreateTopics requests; it creates topics directly.
+        for spec in crate::topics::all(PREFIX) {
+            cluster
+                .create_topic(&spec.name, options.partitions, 1)
+                .map_err(|e| anyhow!("{}: not created on the mock cluster: {e}", spec.name))?;
         }
         let settings = RoleSettings {
             connection,

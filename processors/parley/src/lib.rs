@@ -12,6 +12,7 @@ pub mod embedded;
 mod options;
 mod roles;
 mod schemas;
+pub mod simulate;
 mod style;
 mod topics;
 
@@ -23,7 +24,7 @@ use std::process::ExitCode;
 
 /// A usage error: a value a person gave that breaks a rule (exit code 2).
 #[derive(Debug)]
-pub(crate) struct UsageError(pub(crate) String);
+pub struct UsageError(pub String);
 
 impl std::fmt::Display for UsageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -57,6 +58,9 @@ enum Command {
     Router(RoleOptions),
     /// Run every role in one process (metrics on --metrics-addr's port and the next two).
     Run(RoleOptions),
+    /// Run timestamped input records (JSON lines) through every role on the in-process mock
+    /// broker and a controlled clock; write every output record as a JSON line.
+    Simulate(SimulateArgs),
     /// Create or check the topics.
     #[command(subcommand)]
     Topics(TopicsCommand),
@@ -66,6 +70,27 @@ enum Command {
     /// Manage Avro schemas in the schema registry.
     #[command(subcommand)]
     Schemas(SchemasCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct SimulateArgs {
+    /// The input records, one JSON object per line: {"at", "topic", "key", "headers", "value"}.
+    #[arg(long, value_name = "FILE.jsonl")]
+    input: std::path::PathBuf,
+    /// Write the outputs here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
+    /// Write only this output topic, repeated (e.g. ticket-status-changes) [default: all].
+    #[arg(long = "topic", value_name = "TOPIC")]
+    topics: Vec<String>,
+    /// Partitions of every topic.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=64))]
+    partitions: i32,
+    /// After the last input, keep firing timers due up to this long after it.
+    #[arg(long, default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
+    run_after: Millis,
+    #[command(flatten)]
+    routing: options::RoutingOptions,
 }
 
 #[derive(Debug, clap::Args)]
@@ -133,11 +158,16 @@ fn parse_style(text: &str) -> Result<Style, String> {
 /// Parses the command line, runs the command and maps its outcome to the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The embedded pipeline's start-up and shutdown are not news to a simulate user.
+    let default_filter = match cli.command {
+        Command::Simulate(_) => "warn,librdkafka=error",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -182,6 +212,19 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             .or(file.topic_prefix.clone())
             .unwrap_or_else(|| options::DEFAULT_TOPIC_PREFIX.to_owned());
         return schemas::register(&url, &prefix).await;
+    }
+    if let Command::Simulate(args) = &cli.command {
+        let routing = args.routing.resolve(&file)?;
+        return simulate::run(simulate::SimulateOptions {
+            input: args.input.clone(),
+            output: args.output.clone(),
+            topics: args.topics.clone(),
+            partitions: args.partitions,
+            run_after: args.run_after,
+            routing,
+            ingress: file.ingress.clone().unwrap_or_default(),
+        })
+        .await;
     }
     let connection = || cli.kafka.resolve(&file);
     match &cli.command {
@@ -230,6 +273,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             style::validate(&config)?;
             style::write(&connection()?, &config).await
         }
-        Command::Schemas(SchemasCommand::Register) => unreachable!("handled above"),
+        Command::Schemas(SchemasCommand::Register) | Command::Simulate(_) => {
+            unreachable!("handled above")
+        }
     }
 }

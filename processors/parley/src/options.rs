@@ -89,6 +89,14 @@ pub(crate) struct RoleOptions {
     /// This instance's name within the group [default: the host name].
     #[arg(long, env = "PARLEY_INSTANCE_ID", value_name = "ID")]
     pub(crate) instance_id: Option<String>,
+    /// The router's options.
+    #[command(flatten)]
+    pub(crate) routing: RoutingOptions,
+}
+
+/// The router's options (also taken by `simulate`).
+#[derive(Args, Clone, Debug, Default)]
+pub(crate) struct RoutingOptions {
     /// Router: channels whose offers are accepted at once [default: none].
     #[arg(long, env = "PARLEY_AUTO_ACCEPT", value_name = "CHANNEL,...", value_parser = parse_channel, value_delimiter = ',')]
     pub(crate) auto_accept: Vec<Channel>,
@@ -205,6 +213,40 @@ pub(crate) struct RoleSettings {
     pub(crate) ingress: parley_ingress::IngressConfig,
 }
 
+impl RoutingOptions {
+    /// Merges the flags with `file` and the defaults.
+    pub(crate) fn resolve(&self, file: &ConfigFile) -> Result<RoutingConfig, UsageError> {
+        let file_duration = |value: &Option<String>| value.as_deref().map(parse_duration);
+        let mut routing = RoutingConfig::default();
+        if !self.auto_accept.is_empty() {
+            routing.auto_accept = self.auto_accept.clone();
+        } else if let Some(channels) = &file.auto_accept {
+            routing.auto_accept = channels.clone();
+        }
+        if let Some(timeout) = self
+            .offer_timeout
+            .map(Ok)
+            .or_else(|| file_duration(&file.offer_timeout))
+        {
+            routing.offer_timeout_ms = timeout.map_err(UsageError)?;
+        }
+        if let Some(grace) = self
+            .returning_grace
+            .map(Ok)
+            .or_else(|| file_duration(&file.returning_grace))
+        {
+            routing.returning_grace_ms = grace.map_err(UsageError)?;
+        }
+        if routing.offer_timeout_ms <= Millis::ZERO {
+            return Err(UsageError(format!(
+                "--offer-timeout {}: must be longer than zero",
+                routing.offer_timeout_ms
+            )));
+        }
+        Ok(routing)
+    }
+}
+
 impl KafkaOptions {
     /// Merges the flags with `file` and the defaults.
     pub(crate) fn resolve(&self, file: &ConfigFile) -> Result<Connection, UsageError> {
@@ -253,33 +295,7 @@ impl RoleOptions {
         connection: Connection,
         file: &ConfigFile,
     ) -> Result<RoleSettings, UsageError> {
-        let file_duration = |value: &Option<String>| value.as_deref().map(parse_duration);
-        let mut routing = RoutingConfig::default();
-        if !self.auto_accept.is_empty() {
-            routing.auto_accept = self.auto_accept.clone();
-        } else if let Some(channels) = &file.auto_accept {
-            routing.auto_accept = channels.clone();
-        }
-        if let Some(timeout) = self
-            .offer_timeout
-            .map(Ok)
-            .or_else(|| file_duration(&file.offer_timeout))
-        {
-            routing.offer_timeout_ms = timeout.map_err(UsageError)?;
-        }
-        if let Some(grace) = self
-            .returning_grace
-            .map(Ok)
-            .or_else(|| file_duration(&file.returning_grace))
-        {
-            routing.returning_grace_ms = grace.map_err(UsageError)?;
-        }
-        if routing.offer_timeout_ms <= Millis::ZERO {
-            return Err(UsageError(format!(
-                "--offer-timeout {}: must be longer than zero",
-                routing.offer_timeout_ms
-            )));
-        }
+        let routing = self.routing.resolve(file)?;
         Ok(RoleSettings {
             connection,
             group_id: self.group_id.clone().or(file.group_id.clone()),
