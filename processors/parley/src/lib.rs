@@ -89,6 +89,10 @@ struct SimulateArgs {
     /// After the last input, keep firing timers due up to this long after it.
     #[arg(long, default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
     run_after: Millis,
+    /// After the last input, stop after this many timer steps (each moves the clock to the
+    /// next due timer).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_steps: u64,
     #[command(flatten)]
     routing: options::RoutingOptions,
 }
@@ -221,6 +225,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             topics: args.topics.clone(),
             partitions: args.partitions,
             run_after: args.run_after,
+            max_steps: args.max_steps,
             routing,
             ingress: file.ingress.clone().unwrap_or_default(),
         })

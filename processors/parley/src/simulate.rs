@@ -41,9 +41,9 @@ const TIMER_HORIZON_MS: u64 = 400 * 86_400_000;
 /// The topics the processors write, in the order a step's outputs are written.
 pub const OUTPUT_TOPICS: [&str; 7] = [
     "conversation-events",
+    "ticket-status-changes",
     "routing-requests",
     "routing-decisions",
-    "ticket-status-changes",
     "ticket-metrics",
     "agent-metrics",
     "dlq",
@@ -72,6 +72,8 @@ pub struct SimulateOptions {
     pub partitions: i32,
     /// After the last input, timers keep firing up to this long after it.
     pub run_after: Millis,
+    /// After the last input, at most this many timer steps run.
+    pub max_steps: u64,
     /// The router's settings.
     pub routing: RoutingConfig,
     /// The normaliser's settings.
@@ -390,7 +392,7 @@ pub async fn simulate(
     embedded_options.commit_interval_ms = 5;
     embedded_options.timer_horizon_ms = TIMER_HORIZON_MS;
     let embedded = Embedded::start(embedded_options).await?;
-    let driver = Driver::new(&embedded, clock, options.run_after)?;
+    let driver = Driver::new(&embedded, clock, options.run_after, options.max_steps)?;
     let observed = embedded.observed().clone();
     let result = tokio::task::spawn_blocking(move || driver.run(&observed, inputs, emit))
         .await
@@ -449,6 +451,7 @@ fn groups() -> Vec<(String, Vec<String>)> {
 struct Driver {
     clock: ManualClock,
     run_after: Millis,
+    max_steps: u64,
     producer: BaseProducer,
     reader: BaseConsumer,
     /// Asks for watermarks: a client that never fetches, so its requests never wait
@@ -462,7 +465,12 @@ struct Driver {
 }
 
 impl Driver {
-    fn new(embedded: &Embedded, clock: ManualClock, run_after: Millis) -> anyhow::Result<Driver> {
+    fn new(
+        embedded: &Embedded,
+        clock: ManualClock,
+        run_after: Millis,
+        max_steps: u64,
+    ) -> anyhow::Result<Driver> {
         let client = |extra: &[(&str, &str)]| {
             let mut config = ClientConfig::new();
             config.set("bootstrap.servers", embedded.brokers());
@@ -514,6 +522,7 @@ impl Driver {
         Ok(Driver {
             clock,
             run_after,
+            max_steps,
             producer,
             reader,
             watermarks,
@@ -531,6 +540,7 @@ impl Driver {
     ) -> anyhow::Result<()> {
         let last = inputs.last().map_or(Timestamp(0), |r| r.at);
         let mut inputs = inputs.into_iter().peekable();
+        let mut steps_after_last = 0;
         loop {
             for record in self.settle(observed)? {
                 emit(record)?;
@@ -547,6 +557,17 @@ impl Driver {
                     self.produce(&record)?;
                 }
                 (_, Some(due)) if next_input.is_some() || due <= last + self.run_after => {
+                    if next_input.is_none() {
+                        steps_after_last += 1;
+                        if steps_after_last > self.max_steps {
+                            tracing::warn!(
+                                next = %due.to_rfc3339(),
+                                "stopped after --max-steps {} timer steps past the last input with timers still due (an offer nobody answers is made again every offer timeout)",
+                                self.max_steps
+                            );
+                            return Ok(());
+                        }
+                    }
                     self.clock.set(due);
                 }
                 _ => return Ok(()),

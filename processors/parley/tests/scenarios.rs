@@ -1,0 +1,145 @@
+//! The scenario files of `tests/scenarios/` through `parley simulate`.
+//!
+//! Each `NAME.jsonl` is a simulate input whose comment lines tell the story (a `# args:`
+//! line adds flags). `NAME.expected` holds the status changes and routing decisions it must
+//! produce, one per line in a compact form:
+//!
+//! ```text
+//! 2026-01-05T09:01:10Z acme/c1 #1 new -> open  routing:ana (accepted) assignee=ana live_chat
+//! 2026-01-05T09:01:00Z acme/c1 #1 offered ana (best_match)
+//! ```
+//!
+//! `#n` is the ticket's ordinal in its conversation. `PARLEY_BLESS=1` rewrites the expected
+//! files from the actual outputs; review the diff before committing.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn scenarios() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/scenarios")
+}
+
+/// `<hash>-<n>` as `#n`.
+fn ordinal(ticket: &Value) -> String {
+    let id = ticket.as_str().unwrap_or("?");
+    format!("#{}", id.rsplit('-').next().unwrap_or(id))
+}
+
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or("-")
+}
+
+fn compact(line: &Value) -> String {
+    let (at, key, value) = (text(&line["at"]), text(&line["key"]), &line["value"]);
+    match text(&line["topic"]) {
+        "ticket-status-changes" => {
+            let actor = match value["actor_id"].as_str() {
+                Some(id) => format!("{}:{id}", text(&value["actor_kind"])),
+                None => text(&value["actor_kind"]).to_owned(),
+            };
+            let follows = match value["predecessor_ticket_id"] {
+                Value::Null => String::new(),
+                ref id => format!(" follows {}", ordinal(id)),
+            };
+            format!(
+                "{at} {key} {} {} -> {}  {actor} ({}) assignee={} {}{follows}",
+                ordinal(&value["ticket_id"]),
+                text(&value["from"]),
+                text(&value["to"]),
+                text(&value["reason"]),
+                text(&value["assignee"]),
+                text(&value["style"]),
+            )
+        }
+        "routing-decisions" => format!(
+            "{at} {key} {} {} {} ({})",
+            ordinal(&value["ticket_id"]),
+            text(&value["kind"]),
+            text(&value["agent_id"]),
+            text(&value["reason"]),
+        ),
+        other => panic!("unexpected topic {other}"),
+    }
+}
+
+fn run(name: &str) {
+    let input = scenarios().join(format!("{name}.jsonl"));
+    let source = std::fs::read_to_string(&input).unwrap();
+    let args: Vec<String> = source
+        .lines()
+        .filter_map(|l| l.strip_prefix("# args:"))
+        .flat_map(|a| a.split_whitespace().map(str::to_owned))
+        .collect();
+    let output = Command::new(env!("CARGO_BIN_EXE_parley"))
+        .args(["simulate", "--topic", "ticket-status-changes"])
+        .args(["--topic", "routing-decisions", "--input"])
+        .arg(&input)
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{name}: parley simulate failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let actual: String = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| compact(&serde_json::from_str(l).unwrap()) + "\n")
+        .collect();
+    let expected_path = scenarios().join(format!("{name}.expected"));
+    if std::env::var_os("PARLEY_BLESS").is_some() {
+        std::fs::write(&expected_path, &actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+    if actual != expected {
+        let mut report = format!("{name}: outputs differ from {name}.expected\n");
+        let (a, e): (Vec<&str>, Vec<&str>) = (actual.lines().collect(), expected.lines().collect());
+        for i in 0..a.len().max(e.len()) {
+            match (e.get(i), a.get(i)) {
+                (Some(x), Some(y)) if x == y => report.push_str(&format!("    {x}\n")),
+                (x, y) => {
+                    if let Some(x) = x {
+                        report.push_str(&format!("  - {x}\n"));
+                    }
+                    if let Some(y) = y {
+                        report.push_str(&format!("  + {y}\n"));
+                    }
+                }
+            }
+        }
+        panic!("{report}");
+    }
+}
+
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                run(stringify!($name));
+            }
+        )*
+
+        #[test]
+        fn every_scenario_file_has_a_test() {
+            let listed = [$(stringify!($name)),*];
+            for entry in std::fs::read_dir(scenarios()).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "jsonl") {
+                    let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+                    assert!(listed.contains(&name.as_str()), "{name}.jsonl has no test");
+                    assert!(path.with_extension("expected").exists(), "{name}.expected is missing");
+                }
+            }
+        }
+    };
+}
+
+scenarios! {
+    live_chat,
+    live_chat_returning,
+    social_messaging,
+}
