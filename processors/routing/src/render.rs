@@ -45,9 +45,7 @@ pub fn render_state(
                     tickets.push(ticket);
                 }
             }
-            tickets.sort_by(|a, b| {
-                (a.created_at, &a.ticket_id).cmp(&(b.created_at, &b.ticket_id))
-            });
+            tickets.sort_by(|a, b| (a.created_at, &a.ticket_id).cmp(&(b.created_at, &b.ticket_id)));
             agent_json(&agent, &tickets).map_err(bad)
         }
         Some((_, Entity::Ticket)) => {
@@ -105,8 +103,7 @@ mod tests {
     use crate::processor::{agent_key, ticket_key, RouterCodecs, RouterProcessor};
     use parley_core::routing::{RoutingConfig, RoutingInput};
     use parley_core::{
-        AgentPresence, AgentStatus, ChannelPresence, RoutingRequest, RoutingRequestKind,
-        Timestamp,
+        AgentPresence, AgentStatus, ChannelPresence, RoutingRequest, RoutingRequestKind, Timestamp,
     };
     use parley_runtime::state::{ChangelogOp, PartitionMeta, StateStore};
     use parley_runtime::{Effects, KeyedProcessor};
@@ -204,7 +201,10 @@ mod tests {
             let whatsapp = &ana["channels"][0];
             assert_eq!(whatsapp["channel"], "whatsapp");
             assert_eq!(whatsapp["capacity"], 2);
-            assert_eq!((&whatsapp["load"], &whatsapp["offered"]), (&json!(1), &json!(1)));
+            assert_eq!(
+                (&whatsapp["load"], &whatsapp["offered"]),
+                (&json!(1), &json!(1))
+            );
             let tickets: Vec<(&str, &str)> = ana["tickets"]
                 .as_array()
                 .unwrap()
@@ -234,7 +234,10 @@ mod tests {
             let error = render_state(b"acme/queue/1", b"{}", partition).unwrap_err();
             assert!(error.contains("\"acme/queue/1\" is neither"), "{error}");
             let error = render_state(b"acme/agent/ana", b"{}", partition).unwrap_err();
-            assert!(error.starts_with("state entry \"acme/agent/ana\""), "{error}");
+            assert!(
+                error.starts_with("state entry \"acme/agent/ana\""),
+                "{error}"
+            );
         });
     }
 }

@@ -75,8 +75,16 @@ mod tests {
     #[test]
     fn a_stored_lifecycle_renders_its_current_ticket_and_counts_recent_inputs() {
         let mut lifecycle = TicketLifecycle::new("acme", "c1");
-        let _ = lifecycle.step(message("m1", 1_000), &StyleSettings::default(), Timestamp(1_000));
-        let _ = lifecycle.step(message("m2", 2_000), &StyleSettings::default(), Timestamp(2_000));
+        let _ = lifecycle.step(
+            message("m1", 1_000),
+            &StyleSettings::default(),
+            Timestamp(1_000),
+        );
+        let _ = lifecycle.step(
+            message("m2", 2_000),
+            &StyleSettings::default(),
+            Timestamp(2_000),
+        );
         let stored = serde_json::to_vec(&lifecycle).unwrap();
         with_partition(|partition| {
             let json = render_state(b"acme/c1", &stored, partition).unwrap();

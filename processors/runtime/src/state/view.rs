@@ -29,6 +29,9 @@ pub struct StateView {
     partitions: Arc<RwLock<BTreeMap<i32, Slot>>>,
 }
 
+/// A state entry: `(state key, value)`.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// Read access to one restored partition's state entries.
 #[derive(Clone, Debug)]
 pub struct PartitionView {
@@ -160,7 +163,7 @@ impl PartitionView {
     }
 
     /// The state entries whose keys start with `prefix`, in key order, as `(key, value)`.
-    pub fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, sled::Error> {
+    pub fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, sled::Error> {
         self.store
             .entries_with_prefix(prefix)
             .map(|entry| entry.map(|(key, value)| (key.to_vec(), value.to_vec())))
