@@ -9,6 +9,7 @@
 //! variable or config file value, a style that breaks a rule).
 
 pub mod embedded;
+mod inspect;
 mod options;
 mod roles;
 mod schemas;
@@ -70,6 +71,35 @@ enum Command {
     /// Manage Avro schemas in the schema registry.
     #[command(subcommand)]
     Schemas(SchemasCommand),
+    /// Print a ticket's or an agent's state, read from a running instance's /state endpoint.
+    #[command(subcommand)]
+    Inspect(InspectCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum InspectCommand {
+    /// Print a conversation's ticket lifecycle, from the tickets instance that owns it
+    /// (exit 1 if it holds no such conversation).
+    Ticket {
+        /// The conversation: its account, a `/`, then its id (e.g. acme/491701234567).
+        #[arg(value_name = "ACCOUNT/CONVERSATION", value_parser = inspect::parse_conversation)]
+        conversation: inspect::AccountId,
+        /// The tickets instance's --metrics-addr [default: 127.0.0.1:9465, `parley run`'s
+        /// tickets port].
+        #[arg(long, env = "PARLEY_TICKETS_ADDR", value_name = "HOST:PORT", value_parser = inspect::parse_addr)]
+        addr: Option<String>,
+    },
+    /// Print an agent's state with its load, pending offers and tickets, from the router
+    /// instance that owns its account (exit 1 if it holds no such agent).
+    Agent {
+        /// The agent: its account, a `/`, then its id (e.g. acme/ana).
+        #[arg(value_name = "ACCOUNT/AGENT", value_parser = inspect::parse_agent)]
+        agent: inspect::AccountId,
+        /// The router instance's --metrics-addr [default: 127.0.0.1:9466, `parley run`'s
+        /// router port].
+        #[arg(long, env = "PARLEY_ROUTER_ADDR", value_name = "HOST:PORT", value_parser = inspect::parse_addr)]
+        addr: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -231,6 +261,18 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         })
         .await;
     }
+    // `inspect` needs only the instance's address.
+    if let Command::Inspect(command) = &cli.command {
+        let (target, id, flag) = match command {
+            InspectCommand::Ticket { conversation, addr } => {
+                (inspect::Target::Ticket, conversation, addr)
+            }
+            InspectCommand::Agent { agent, addr } => (inspect::Target::Agent, agent, addr),
+        };
+        let addr = inspect::resolve_addr(target, flag.as_deref(), &file)?;
+        println!("{}", inspect::inspect(target, id, &addr).await?);
+        return Ok(());
+    }
     let connection = || cli.kafka.resolve(&file);
     match &cli.command {
         Command::Ingress(role) => {
@@ -278,7 +320,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             style::validate(&config)?;
             style::write(&connection()?, &config).await
         }
-        Command::Schemas(SchemasCommand::Register) | Command::Simulate(_) => {
+        Command::Schemas(SchemasCommand::Register) | Command::Simulate(_) | Command::Inspect(_) => {
             unreachable!("handled above")
         }
     }

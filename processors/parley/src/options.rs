@@ -137,6 +137,10 @@ pub(crate) struct ConfigFile {
     pub(crate) offer_timeout: Option<String>,
     /// `--returning-grace`, e.g. `"10m"`.
     pub(crate) returning_grace: Option<String>,
+    /// `parley inspect ticket --addr`.
+    pub(crate) tickets_addr: Option<String>,
+    /// `parley inspect agent --addr`.
+    pub(crate) router_addr: Option<String>,
     /// The `[ingress]` table, file only: the body size limit, the clock-skew rule and the
     /// integration map (channel integration id to `account[/brand]`).
     pub(crate) ingress: Option<parley_ingress::IngressConfig>,

@@ -7,6 +7,7 @@ use parley_core::StyleConfig;
 use parley_ingress::stage::IngressStageConfig;
 use parley_routing::RouterCodecs;
 use parley_runtime::codec::{AvroCodec, AvroRecord, RegistryClient};
+use parley_runtime::http::StateEndpoint;
 use parley_runtime::{Activity, Clock, Metrics, RuntimeConfig, Shutdown, SystemClock};
 use parley_tickets::style_reader::StyleReaderStats;
 use parley_tickets::{StyleReader, TicketCodecs};
@@ -329,7 +330,9 @@ async fn run_role(
                 })
                 .await??
             };
-            serve_host(served, metrics, move || host.run(shutdown)).await
+            let state =
+                StateEndpoint::new(host.state_view(), Arc::new(parley_tickets::render_state));
+            serve_host(served, metrics, state, move || host.run(shutdown)).await
         }
         Role::Router => {
             let runtime = runtime_config(role, &settings, &hooks);
@@ -358,23 +361,28 @@ async fn run_role(
                 })
                 .await??
             };
-            serve_host(served, metrics, move || host.run(shutdown)).await
+            let state =
+                StateEndpoint::new(host.state_view(), Arc::new(parley_routing::render_state));
+            serve_host(served, metrics, state, move || host.run(shutdown)).await
         }
     }
 }
 
-/// Serves the metrics endpoint on `address` (if any) while `run` runs on a blocking thread.
+/// Serves the metrics and state endpoints on `address` (if any) while `run` runs on a
+/// blocking thread.
 async fn serve_host(
     address: Option<SocketAddr>,
     metrics: Arc<Metrics>,
+    state: StateEndpoint,
     run: impl FnOnce() -> Result<(), parley_runtime::RuntimeError> + Send + 'static,
 ) -> anyhow::Result<()> {
     let server = match address {
         Some(address) => {
-            let (bound, server) = parley_runtime::http::serve_metrics(address, metrics)
-                .await
-                .with_context(|| format!("--metrics-addr {address}: cannot listen"))?;
-            tracing::info!(%bound, "serving /metrics, /healthz, /readyz");
+            let (bound, server) =
+                parley_runtime::http::serve_metrics_and_state(address, metrics, state)
+                    .await
+                    .with_context(|| format!("--metrics-addr {address}: cannot listen"))?;
+            tracing::info!(%bound, "serving /metrics, /healthz, /readyz, /state/<key>");
             Some(server)
         }
         None => None,

@@ -7,6 +7,9 @@
 //!   (key `account/conversation`) and agent metrics (key `account`), writes the agents and
 //!   tickets the step changed (`account/agent/<id>`, `account/ticket/<id>`) and maps the
 //!   engine's timers to runtime timers.
+//! - [`render`]: [`render_state`], how the stored agents and tickets read on a running
+//!   instance's `/state/<key>` endpoint (`parley inspect agent`): an agent with its load,
+//!   pending offers and tickets.
 //! - the start-up check that co-partitioned topics agree on partitions is
 //!   [`parley_runtime::partitions::check_co_partitioned`].
 //! - [`host`]: the constructor the CLI calls.
@@ -17,10 +20,12 @@
 pub mod config;
 pub mod error;
 pub mod processor;
+pub mod render;
 
 pub use config::{topics, RouterTopics};
 pub use error::RoutingError;
 pub use processor::{RouterCodecs, RouterProcessor};
+pub use render::render_state;
 
 use parley_core::routing::RoutingConfig;
 use parley_runtime::{Clock, Host, Metrics, RuntimeConfig};

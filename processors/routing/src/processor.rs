@@ -58,12 +58,13 @@ pub fn ticket_key(account: &str, ticket_id: &str) -> Vec<u8> {
 
 /// What a state key names.
 #[derive(Debug, PartialEq, Eq)]
-enum Entity {
+pub(crate) enum Entity {
     Agent,
     Ticket,
 }
 
-fn parse_state_key(key: &str) -> Option<(&str, Entity)> {
+/// The account and the kind of entity of a state key.
+pub(crate) fn parse_state_key(key: &str) -> Option<(&str, Entity)> {
     let (account, rest) = key.split_once('/')?;
     if rest.starts_with("agent/") {
         Some((account, Entity::Agent))

@@ -15,7 +15,8 @@
 //!   timer commands).
 //! - [`codec`]: Avro codecs for `parley_core::model`, Confluent framing or single-object.
 //! - [`dlq`]: dead-letter records with stage, reason, error and source headers.
-//! - [`metrics`] and [`http`]: Prometheus metrics served on `/metrics`.
+//! - [`metrics`] and [`http`]: Prometheus metrics served on `/metrics`, and the read-only
+//!   `/state/<key>` endpoint over a host's [`state::StateView`].
 //! - [`host`]: [`Host`], the consumer loop, rebalance coordinator and batch commit.
 //! - [`state`]: the sled store, the changelog with its batch seals, restore, the applier.
 //! - [`timers`]: durable timer keys and the in-memory wheel.

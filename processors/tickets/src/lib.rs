@@ -6,6 +6,8 @@
 //!   decodes by topic, steps the conversation's lifecycle, emits status changes, metrics
 //!   (key `account/conversation`) and routing requests (key `account`), stores the lifecycle
 //!   under the record key and maps its solve-to-close timers to runtime timers.
+//! - [`render`]: [`render_state`], how a conversation's stored lifecycle reads on a running
+//!   instance's `/state/<key>` endpoint (`parley inspect ticket`).
 //! - [`style_reader`]: [`StyleReader`], the `style-config` topic read in full by every
 //!   instance into a table shared by every partition's processor.
 //! - the start-up check that co-partitioned topics agree on partitions is
@@ -15,11 +17,13 @@
 pub mod config;
 pub mod error;
 pub mod processor;
+pub mod render;
 pub mod style_reader;
 
 pub use config::{topics, TicketTopics};
 pub use error::TicketsError;
 pub use processor::{TicketCodecs, TicketProcessor};
+pub use render::render_state;
 pub use style_reader::{SharedStyles, StyleReader};
 
 use parley_core::StyleConfig;

@@ -11,7 +11,7 @@ use crate::processor::{Effects, InputRecord, KeyedProcessor, Output, StateWrite,
 use crate::state::applier::{ApplyJob, SledApplier};
 use crate::state::changelog::{encode_offsets, seal_key, BatchId, ChangelogOp, BATCH_HEADER};
 use crate::state::restore::restore_partition;
-use crate::state::{PartitionMeta, PartitionStore, StateStore};
+use crate::state::{PartitionMeta, PartitionStore, StateStore, StateView};
 use crate::timers::{split_timer_key, timer_key, TimerWheel};
 use parley_core::{Millis, Timestamp};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -79,6 +79,8 @@ pub(crate) struct Coordinator<P: KeyedProcessor> {
     pub(crate) failed: Option<RuntimeError>,
     /// Where to stop dead, for crash tests.
     pub(crate) pause: Option<(PausePoint, u64)>,
+    /// What the `/state` endpoint reads: the owned partitions, published on every rebalance.
+    pub(crate) view: StateView,
     commits: u64,
 }
 
@@ -140,6 +142,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
             effects: Effects::default(),
             failed: None,
             pause: None,
+            view: StateView::new(),
             commits: 0,
         }
     }
@@ -175,6 +178,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
                         continue;
                     }
                     if let Err(error) = self.open_partition(partition) {
+                        self.view.release(partition);
                         tracing::error!(partition, %error, "restore failed");
                         self.failed.get_or_insert(error);
                     }
@@ -226,6 +230,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
         }
         for element in tpl.elements() {
             if let Some(task) = self.partitions.remove(&element.partition()) {
+                self.view.release(element.partition());
                 self.metrics
                     .timers_pending
                     .sub(task.timers_pending.load(Ordering::SeqCst));
@@ -239,6 +244,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
         self.applier.wait()?;
         let now = self.clock.now();
         let store = self.store.partition(partition)?;
+        self.view.set_restoring(partition);
         let outcome = restore_partition(
             &self.restore_consumer,
             &self.config.changelog_topic,
@@ -264,6 +270,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
         self.metrics.timers_pending.add(timers_pending);
         let inputs = store.meta()?.inputs;
         let batch = self.next_batch_id();
+        self.view.set_ready(store.clone());
         self.partitions.insert(
             partition,
             PartitionTask {

@@ -14,7 +14,7 @@ use crate::config::{Guarantee, RuntimeConfig};
 use crate::error::RuntimeError;
 use crate::metrics::Metrics;
 use crate::processor::{InputRecord, KeyedProcessor};
-use crate::state::StateStore;
+use crate::state::{StateStore, StateView};
 use context::{DeliveryTracker, HostContext};
 use coordinator::Coordinator;
 pub use coordinator::PausePoint;
@@ -73,6 +73,7 @@ pub struct Host<P: KeyedProcessor> {
     metrics: Arc<Metrics>,
     pause: Option<(PausePoint, u64)>,
     activity: Option<Arc<Activity>>,
+    view: StateView,
 }
 
 impl<P: KeyedProcessor> std::fmt::Debug for Host<P> {
@@ -99,7 +100,16 @@ impl<P: KeyedProcessor> Host<P> {
             metrics,
             pause: None,
             activity: None,
+            view: StateView::new(),
         })
+    }
+
+    /// A read-only view of the committed state of the partitions this host will own, for the
+    /// `/state` endpoint ([`crate::http::serve_metrics_and_state`]). Take it before `run`:
+    /// the host publishes its partitions to it as they are assigned, restored and released,
+    /// and empties it when it stops.
+    pub fn state_view(&self) -> StateView {
+        self.view.clone()
     }
 
     /// Publishes the loop's activity to `activity` at the end of every iteration.
@@ -125,15 +135,21 @@ impl<P: KeyedProcessor> Host<P> {
         client
     }
 
-    /// Runs the host the way a process does: serves `/metrics` on the configured address,
-    /// stops on SIGINT or SIGTERM (finishing and committing the batch), and runs the loop on
-    /// a blocking thread. Call from within a tokio runtime.
+    /// Runs the host the way a process does: serves `/metrics`, `/healthz`, `/readyz` and
+    /// `/state/<key>` (values rendered by [`crate::http::render_raw`]) on the configured
+    /// address, stops on SIGINT or SIGTERM (finishing and committing the batch), and runs the
+    /// loop on a blocking thread. Call from within a tokio runtime.
     pub async fn serve(self) -> Result<(), RuntimeError> {
         let server = match self.config.metrics_address {
             Some(address) => {
+                let state = crate::http::StateEndpoint::new(
+                    self.state_view(),
+                    Arc::new(crate::http::render_raw),
+                );
                 let (bound, task) =
-                    crate::http::serve_metrics(address, self.metrics.clone()).await?;
-                tracing::info!(%bound, "serving /metrics");
+                    crate::http::serve_metrics_and_state(address, self.metrics.clone(), state)
+                        .await?;
+                tracing::info!(%bound, "serving /metrics and /state");
                 Some(task)
             }
             None => None,
@@ -206,6 +222,10 @@ impl<P: KeyedProcessor> Host<P> {
             restore_consumer,
         );
         coordinator.pause = self.pause;
+        coordinator.view = self.view.clone();
+        // Empties the view when the host stops, however it stops, so that no reader keeps
+        // the database open after the host dropped it.
+        let _release = ReleaseOnDrop(self.view.clone());
         let coordinator = Arc::new(Mutex::new(coordinator));
         // Several co-partitioned inputs need an assignor that keeps partition n of every
         // input together: `range` does, `cooperative-sticky` does not.
@@ -250,6 +270,15 @@ impl<P: KeyedProcessor> Host<P> {
         drop(consumer);
         tracing::info!("host stopped");
         result.and(closing)
+    }
+}
+
+/// Empties a [`StateView`] when dropped.
+struct ReleaseOnDrop(StateView);
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        self.0.release_all();
     }
 }
 

@@ -1,9 +1,12 @@
-//! State: the sled store, the changelog format with its seals, and restore from the changelog.
+//! State: the sled store, the changelog format with its seals, restore from the changelog, and
+//! the read-only view the `/state` endpoint reads.
 
 pub mod applier;
 pub mod changelog;
 pub mod restore;
 pub mod store;
+pub mod view;
 
 pub use changelog::{BatchId, ChangelogOp, ChangelogRecord};
 pub use store::{PartitionMeta, PartitionStore, StateStore};
+pub use view::{Lookup, PartitionView, StateView};

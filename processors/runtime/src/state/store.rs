@@ -186,6 +186,16 @@ impl PartitionStore {
             .map(|entry| entry.map(|(key, value)| (sled::IVec::from(&key[1..]), value)))
     }
 
+    /// The state entries whose keys start with `prefix`, in key order.
+    pub fn entries_with_prefix(
+        &self,
+        prefix: &[u8],
+    ) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec), sled::Error>> {
+        self.tree
+            .scan_prefix(tagged(STATE, prefix))
+            .map(|entry| entry.map(|(key, value)| (sled::IVec::from(&key[1..]), value)))
+    }
+
     /// The value of a state entry.
     pub fn get(&self, state_key: &[u8]) -> Result<Option<sled::IVec>, sled::Error> {
         self.tree.get(tagged(STATE, state_key))
