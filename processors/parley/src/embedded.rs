@@ -99,11 +99,15 @@ impl Embedded {
                 // A rebalance after a stop need not wait out a long session.
                 ("session.timeout.ms".to_owned(), "6000".to_owned()),
                 ("heartbeat.interval.ms".to_owned(), "500".to_owned()),
+                // The mock cluster answers a fetch only when its wait is over: keep it short.
+                ("fetch.wait.max.ms".to_owned(), "10".to_owned()),
             ]),
         };
-        for (name, outcome) in crate::topics::create_all(&connection, options.partitions, 1).await?
-        {
-            outcome.map_err(|code| anyhow!("{name}: not created on the mock cluster: {code}"))?;
+        // The mock cluster has no CreateTopics API: topics are made on the cluster itself.
+        for spec in crate::topics::all(PREFIX) {
+            cluster
+                .create_topic(&spec.name, options.partitions, 1)
+                .map_err(|e| anyhow!("{}: not created on the mock cluster: {e}", spec.name))?;
         }
         let settings = RoleSettings {
             connection,

@@ -8,6 +8,7 @@
 //! differences, a role that stopped with an error), 2 usage error (a bad flag, environment
 //! variable or config file value, a style that breaks a rule).
 
+mod demo;
 pub mod embedded;
 mod options;
 mod roles;
@@ -66,6 +67,9 @@ enum Command {
     /// Manage Avro schemas in the schema registry.
     #[command(subcommand)]
     Schemas(SchemasCommand),
+    /// Run the whole pipeline in-process on simulated traffic, with a live view and a
+    /// closing summary (no broker needed; finishes by itself).
+    Demo(demo::DemoArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -133,11 +137,16 @@ fn parse_style(text: &str) -> Result<Style, String> {
 /// Parses the command line, runs the command and maps its outcome to the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The demo's live view owns the terminal: only warnings by default.
+    let level = match cli.command {
+        Command::Demo(_) => "warn,librdkafka=error",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -166,6 +175,9 @@ pub fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Demo(args) = cli.command {
+        return demo::run(args).await;
+    }
     let file = ConfigFile::load(cli.kafka.config.as_deref())?;
     // `schemas register` needs only the registry.
     if let Command::Schemas(SchemasCommand::Register) = &cli.command {
@@ -230,6 +242,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             style::validate(&config)?;
             style::write(&connection()?, &config).await
         }
-        Command::Schemas(SchemasCommand::Register) => unreachable!("handled above"),
+        Command::Schemas(SchemasCommand::Register) | Command::Demo(_) => {
+            unreachable!("handled above")
+        }
     }
 }
