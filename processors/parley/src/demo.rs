@@ -349,6 +349,7 @@ struct World {
     t0: Timestamp,
     timeline: Timeline,
     partitions: i32,
+    seed: u64,
     customers: Vec<Customer>,
     by_key: HashMap<String, usize>,
     agents: Vec<Agent>,
@@ -607,6 +608,7 @@ impl World {
             t0,
             timeline,
             partitions,
+            seed,
             customers: plan_customers,
             by_key,
             agents: plan_agents,
@@ -676,6 +678,23 @@ impl World {
                 return Err(anyhow!(
                     "the tickets role applied {applied} of {} style configs within 30 s",
                     ACCOUNTS.len()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+
+        // Both hosts own their partitions before the first customer writes.
+        let assigned = |metrics: &std::sync::OnceLock<Arc<parley_runtime::Metrics>>| {
+            metrics.get().is_some_and(|m| {
+                m.render()
+                    .lines()
+                    .any(|l| l.starts_with("parley_rebalances_total{kind=\"assigned\"}"))
+            })
+        };
+        while !(assigned(&observed.tickets_metrics) && assigned(&observed.router_metrics)) {
+            if Instant::now() > deadline {
+                return Err(anyhow!(
+                    "the tickets and router hosts were not assigned their partitions within 30 s"
                 ));
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -1589,10 +1608,11 @@ fn summarise(world: &World) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\nsummary: {} simulated ({} customers, {} agents, seed-planned traffic); read back from ticket-status-changes, ticket-metrics, agent-metrics and dlq",
+        "\nsummary: {} simulated ({} customers, {} agents, seed {}); read back from ticket-status-changes, ticket-metrics, agent-metrics and dlq",
         clock_span(world.now().since(world.t0).0),
         world.customers.len(),
-        world.agents.len()
+        world.agents.len(),
+        world.seed
     );
     for plan in &ACCOUNTS {
         let channels: Vec<&str> = plan.channels.iter().map(|c| c.as_str()).collect();

@@ -45,7 +45,9 @@ fn a_short_demo_closes_tickets_in_every_style_and_sends_nothing_to_the_dlq() {
     assert!(output.status.success(), "{stdout}\n{stderr}");
     // Not a terminal: the live view is plain periodic lines.
     assert!(
-        stdout.lines().any(|l| l.starts_with('[') && l.contains("records/s")),
+        stdout
+            .lines()
+            .any(|l| l.starts_with('[') && l.contains("records/s")),
         "{stdout}"
     );
     for style in ["live_chat", "live_chat_returning", "social_messaging"] {
