@@ -8,6 +8,7 @@
 //! differences, a role that stopped with an error), 2 usage error (a bad flag, environment
 //! variable or config file value, a style that breaks a rule).
 
+mod demo;
 pub mod embedded;
 mod inspect;
 mod options;
@@ -74,6 +75,9 @@ enum Command {
     /// Print a ticket's or an agent's state, read from a running instance's /state endpoint.
     #[command(subcommand)]
     Inspect(InspectCommand),
+    /// Run the whole pipeline in-process on simulated traffic, with a live view and a
+    /// closing summary (no broker needed; finishes by itself).
+    Demo(demo::DemoArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -192,9 +196,10 @@ fn parse_style(text: &str) -> Result<Style, String> {
 /// Parses the command line, runs the command and maps its outcome to the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The embedded pipeline's start-up and shutdown are not news to a simulate user.
+    // The demo's live view owns the terminal, and a simulate user wants the outputs, not
+    // the embedded pipeline's start-up and shutdown: only warnings by default.
     let default_filter = match cli.command {
-        Command::Simulate(_) => "warn,librdkafka=error",
+        Command::Demo(_) | Command::Simulate(_) => "warn,librdkafka=error",
         _ => "info",
     };
     tracing_subscriber::fmt()
@@ -230,6 +235,9 @@ pub fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Demo(args) = cli.command {
+        return demo::run(args).await;
+    }
     let file = ConfigFile::load(cli.kafka.config.as_deref())?;
     // `schemas register` needs only the registry.
     if let Command::Schemas(SchemasCommand::Register) = &cli.command {
@@ -320,7 +328,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             style::validate(&config)?;
             style::write(&connection()?, &config).await
         }
-        Command::Schemas(SchemasCommand::Register) | Command::Simulate(_) | Command::Inspect(_) => {
+        Command::Schemas(SchemasCommand::Register)
+        | Command::Simulate(_)
+        | Command::Inspect(_)
+        | Command::Demo(_) => {
             unreachable!("handled above")
         }
     }
