@@ -41,7 +41,8 @@ fn mock() -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
 fn help_lists_every_subcommand_and_option() {
     let top = stdout(&parley(&["--help"]));
     for command in [
-        "ingress", "tickets", "router", "run", "topics", "config", "schemas",
+        "ingress", "tickets", "router", "run", "topics", "config", "schemas", "simulate", "demo",
+        "inspect",
     ] {
         assert!(top.contains(&format!("  {command} ")), "{command} in {top}");
     }
@@ -63,6 +64,19 @@ fn help_lists_every_subcommand_and_option() {
     ] {
         assert!(run.contains(option), "{option} in {run}");
         assert!(run.contains(env), "{env} in {run}");
+    }
+    let simulate = stdout(&parley(&["simulate", "--help"]));
+    for option in [
+        "--input",
+        "--output",
+        "--topic",
+        "--partitions",
+        "--run-after",
+        "--max-steps",
+        "--auto-accept",
+        "--offer-timeout",
+    ] {
+        assert!(simulate.contains(option), "{option} in {simulate}");
     }
     let create = stdout(&parley(&["topics", "create", "--help"]));
     assert!(create.contains("--partitions") && create.contains("--replication-factor"));
@@ -517,4 +531,46 @@ fn a_reserved_librdkafka_key_is_a_usage_error_naming_it() {
         err.contains("librdkafka = \"isolation.level\"") && err.contains("cannot be overridden"),
         "{err}"
     );
+}
+
+#[test]
+fn simulate_refuses_a_bad_input_line_a_missing_file_and_an_unknown_topic() {
+    let dir = std::env::temp_dir().join(format!("parley-cli-simulate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("bad.jsonl");
+    std::fs::write(
+        &input,
+        "# fine so far\n{\"at\": \"2026-01-05T09:00:00Z\", \"topic\": \"agent-actions\", \"value\": {\"account\": \"acme\", \"conversation\": \"c1\", \"agent_id\": \"ana\", \"kind\": \"shrug\"}}\n",
+    )
+    .unwrap();
+    let output = parley(&["simulate", "--input", input.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("line 2")
+            && message.contains("agent-actions")
+            && message.contains("shrug"),
+        "{message}"
+    );
+
+    let missing = dir.join("missing.jsonl");
+    let output = parley(&["simulate", "--input", missing.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--input") && stderr(&output).contains("missing.jsonl"));
+
+    std::fs::write(&input, "").unwrap();
+    let output = parley(&[
+        "simulate",
+        "--input",
+        input.to_str().unwrap(),
+        "--topic",
+        "ticket-changes",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--topic \"ticket-changes\": expected one of"),
+        "{}",
+        stderr(&output)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
