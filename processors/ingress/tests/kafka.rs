@@ -753,3 +753,95 @@ async fn thousands_of_records_are_all_read_produced_and_committed() {
     }
     assert_eq!(total, N as i64);
 }
+
+/// A webhook whose normalised event is larger than the producer's `message.max.bytes`
+/// goes to the DLQ as `output_too_large` (without its body, which is too large as well),
+/// naming its source; the records around it are produced and everything is committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_too_large_to_produce_goes_to_the_dlq_and_the_stage_goes_on() {
+    let cluster = cluster("parley.");
+    let brokers = cluster.bootstrap_servers();
+    let text = fixtures()
+        .into_iter()
+        .find(|r| r.name == "whatsapp/text.json")
+        .unwrap();
+    let long_text = "much to say ".repeat(150);
+    let body = String::from_utf8(text.body.clone())
+        .unwrap()
+        .replace("Oi, meu pedido 4417 ainda não chegou", &long_text);
+    assert!(
+        body.contains("much to say"),
+        "the fixture's text was replaced"
+    );
+    let raws = vec![
+        Raw {
+            name: "before".into(),
+            ..clone_raw(&text)
+        },
+        Raw {
+            name: "huge".into(),
+            body: body.into_bytes(),
+            ..clone_raw(&text)
+        },
+        Raw {
+            name: "after".into(),
+            ..clone_raw(&text)
+        },
+    ];
+    let positions = produce(&brokers, "parley.", &raws).await;
+    let mut config = stage_config(&brokers);
+    config
+        .librdkafka
+        .insert("message.max.bytes".into(), "1000".into());
+    let stage = IngressStage::new(config).await.unwrap();
+    let metrics = stage.metrics();
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(stage.run(shutdown.clone()));
+    let (events, dlq) = {
+        let brokers = brokers.clone();
+        tokio::task::spawn_blocking(move || {
+            (
+                read(&brokers, "parley.conversation-events", 2),
+                read(&brokers, "parley.dlq", 1),
+            )
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(
+        events.len(),
+        2,
+        "the records around the huge one are produced"
+    );
+    assert_eq!(dlq.len(), 1);
+    let dead = &dlq[0];
+    assert_eq!(dead.headers[headers::REASON], "output_too_large");
+    assert!(
+        dead.headers[headers::ERROR].contains("the normalised event was refused"),
+        "{:?}",
+        dead.headers
+    );
+    assert_eq!(dead.headers[headers::TOPIC], positions[1].0);
+    assert_eq!(dead.headers[headers::OFFSET], positions[1].2.to_string());
+    assert!(
+        dead.value.is_empty(),
+        "the raw body is too large for the DLQ too"
+    );
+    assert_eq!(dead.key.as_deref(), Some(&b"huge"[..]));
+    assert_eq!(metrics.dlq_records("output_too_large"), 1);
+    shutdown.cancel();
+    running.await.unwrap().unwrap();
+    let offsets =
+        tokio::task::spawn_blocking(move || committed_and_end(&brokers, "parley-ingress"))
+            .await
+            .unwrap();
+    let committed: i64 = offsets
+        .iter()
+        .filter(|(_, _, _, end)| *end > 0)
+        .map(|(topic, partition, committed, end)| {
+            assert_eq!(*committed, Offset::Offset(*end), "{topic}/{partition}");
+            end
+        })
+        .sum();
+    assert_eq!(committed, 3);
+}

@@ -224,8 +224,7 @@ impl IngressStage {
                 }
             })
             .collect();
-        let dlq_counters = IngressError::CODES
-            .iter()
+        let dlq_counters = (IngressError::CODES.iter().chain([&OUTPUT_TOO_LARGE]))
             .map(|code| (*code, runtime.dlq_records.with_label_values(&[STAGE, code])))
             .collect();
         let worker = Worker {
@@ -620,46 +619,86 @@ impl Worker {
                     if let Some(ms) = timestamp {
                         record = record.timestamp(ms);
                     }
-                    send(&self.producer, &self.shared, record)?;
+                    if let Err(refused) = send(&self.producer, &self.shared, record)? {
+                        // The event itself is refused (larger than `message.max.bytes`):
+                        // its raw record goes to the DLQ in its place, under the same ack.
+                        let reason = refused.reason();
+                        let text = format!("the normalised event was refused: {refused}");
+                        self.dead_letter(message, index, reason, &text, slot.clone())?;
+                    }
                 }
             }
             Err(error) => {
                 let reason = error.code();
                 tracing::debug!(topic = %source.topic, partition = message.partition(), offset, reason, %error, "to the DLQ");
-                if let Some(counter) = self.dlq_counters.get(reason) {
-                    counter.inc();
-                }
                 slot.lock().expect("not poisoned").read(offset, 1);
-                let message_text = error.to_string();
-                let partition = message.partition().to_string();
-                let offset_text = offset.to_string();
-                let headers = OwnedHeaders::new_with_capacity(6)
-                    .insert(header(dlq_headers::STAGE, STAGE.as_bytes()))
-                    .insert(header(dlq_headers::REASON, reason.as_bytes()))
-                    .insert(header(dlq_headers::ERROR, message_text.as_bytes()))
-                    .insert(header(dlq_headers::TOPIC, source.topic.as_bytes()))
-                    .insert(header(dlq_headers::PARTITION, partition.as_bytes()))
-                    .insert(header(dlq_headers::OFFSET, offset_text.as_bytes()));
-                let mut record = BaseRecord::<[u8], [u8], _>::with_opaque_to(
-                    &self.dlq_topic,
-                    Box::new(Ack {
-                        slot,
-                        offset,
-                        dlq: true,
-                    }),
-                )
-                .payload(payload)
-                .headers(headers);
-                if let Some(key) = message.key() {
-                    record = record.key(key);
-                }
-                if let Some(ms) = timestamp {
-                    record = record.timestamp(ms);
-                }
-                send(&self.producer, &self.shared, record)?;
+                self.dead_letter(message, index, reason, &error.to_string(), slot)?;
             }
         }
         Ok(())
+    }
+
+    /// Sends `message` to the DLQ with `reason` and `error` in its headers, acknowledged on
+    /// `slot` like the record it stands for. A DLQ record too large for the producer goes
+    /// without its value: the headers still name the source topic, partition and offset.
+    fn dead_letter(
+        &mut self,
+        message: &BorrowedMessage<'_>,
+        index: usize,
+        reason: &str,
+        error: &str,
+        slot: Slot,
+    ) -> Result<(), IngressStageError> {
+        if let Some(counter) = self.dlq_counters.get(reason) {
+            counter.inc();
+        }
+        let partition = message.partition().to_string();
+        let offset = message.offset();
+        let offset_text = offset.to_string();
+        let mut payload = message.payload();
+        loop {
+            let headers = OwnedHeaders::new_with_capacity(6)
+                .insert(header(dlq_headers::STAGE, STAGE.as_bytes()))
+                .insert(header(dlq_headers::REASON, reason.as_bytes()))
+                .insert(header(dlq_headers::ERROR, error.as_bytes()))
+                .insert(header(
+                    dlq_headers::TOPIC,
+                    self.sources[index].topic.as_bytes(),
+                ))
+                .insert(header(dlq_headers::PARTITION, partition.as_bytes()))
+                .insert(header(dlq_headers::OFFSET, offset_text.as_bytes()));
+            let mut record = BaseRecord::<[u8], [u8], _>::with_opaque_to(
+                &self.dlq_topic,
+                Box::new(Ack {
+                    slot: slot.clone(),
+                    offset,
+                    dlq: true,
+                }),
+            )
+            .headers(headers);
+            if let Some(payload) = payload {
+                record = record.payload(payload);
+            }
+            if let Some(key) = message.key() {
+                record = record.key(key);
+            }
+            if let Some(ms) = message.timestamp().to_millis() {
+                record = record.timestamp(ms);
+            }
+            match send(&self.producer, &self.shared, record)? {
+                Ok(()) => return Ok(()),
+                Err(refused) if payload.is_some() => {
+                    tracing::warn!(%refused, offset, "DLQ record refused; sending it without the raw body");
+                    payload = None;
+                }
+                Err(refused) => {
+                    return Err(IngressStageError::Produce {
+                        topic: self.dlq_topic.clone(),
+                        reason: refused.to_string(),
+                    })
+                }
+            }
+        }
     }
 
     /// Commits every partition whose committable offset moved since the last commit.
@@ -690,23 +729,49 @@ impl Worker {
     }
 }
 
+/// A record librdkafka refused for itself (too large), not for the state of the producer.
+#[derive(Debug)]
+struct Refused(KafkaError);
+
+impl Refused {
+    /// The DLQ reason.
+    fn reason(&self) -> &'static str {
+        OUTPUT_TOO_LARGE
+    }
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The DLQ reason of a raw record whose normalised event is larger than the producer's
+/// `message.max.bytes`.
+pub const OUTPUT_TOO_LARGE: &str = "output_too_large";
+
 /// Sends `record`, waiting while librdkafka's queue is full (the in-flight limit keeps that
-/// rare). An outright refusal (e.g. a record too large) is a produce failure.
+/// rare). A record refused for its size comes back as `Ok(Err(Refused))`; any other
+/// refusal is a produce failure that stops the stage.
 fn send<K: rdkafka::message::ToBytes + ?Sized>(
     producer: &ThreadedProducer<DeliveryContext>,
     shared: &Shared,
     mut record: BaseRecord<'_, K, [u8], Box<Ack>>,
-) -> Result<(), IngressStageError> {
+) -> Result<Result<(), Refused>, IngressStageError> {
     shared.in_flight.fetch_add(1, Ordering::AcqRel);
     loop {
         match producer.send(record) {
-            Ok(()) => return Ok(()),
+            Ok(()) => return Ok(Ok(())),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                 record = back;
                 std::thread::sleep(Duration::from_millis(1));
             }
             Err((error, back)) => {
                 shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+                if let KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge) = error
+                {
+                    return Ok(Err(Refused(error)));
+                }
                 return Err(IngressStageError::Produce {
                     topic: back.topic.to_owned(),
                     reason: error.to_string(),
