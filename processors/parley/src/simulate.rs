@@ -745,10 +745,11 @@ mod tests {
                 .iter()
                 .map(|r| (r.line, r.topic.as_str()))
                 .collect::<Vec<_>>(),
+            // Line 1 is the empty line after `r#"`.
             [
-                (3, "agent-presence"),
-                (4, "raw.whatsapp"),
-                (2, "agent-actions")
+                (4, "agent-presence"),
+                (5, "raw.whatsapp"),
+                (3, "agent-actions")
             ]
         );
         assert_eq!(records[0].key.as_deref(), Some("acme"));
@@ -756,7 +757,7 @@ mod tests {
         let action = AvroCodec::<AgentAction>::single_object()
             .decode(&records[2].value)
             .unwrap();
-        assert_eq!(action.action_id, "line-2");
+        assert_eq!(action.action_id, "line-3");
         assert_eq!(
             action.at,
             Timestamp::parse_rfc3339("2026-01-05T09:00:10Z").unwrap()
