@@ -97,9 +97,8 @@ fn count64() -> impl Strategy<Value = u64> {
 }
 
 fn conversation_event() -> impl Strategy<Value = ConversationEvent> {
-    let attachment = || {
-        (symbol(), optional_text()).prop_map(|(kind, reference)| Attachment { kind, reference })
-    };
+    let attachment =
+        || (symbol(), optional_text()).prop_map(|(kind, reference)| Attachment { kind, reference });
     let handle = (text(), text()).prop_map(|(name, value)| ReplyHandle { name, value });
     (
         (text(), text(), optional_text(), text(), symbol()),
@@ -156,13 +155,12 @@ fn agent_action() -> impl Strategy<Value = AgentAction> {
 }
 
 fn agent_presence() -> impl Strategy<Value = AgentPresence> {
-    let channel = (symbol(), symbol(), count32()).prop_map(|(channel, status, capacity)| {
-        ChannelPresence {
+    let channel =
+        (symbol(), symbol(), count32()).prop_map(|(channel, status, capacity)| ChannelPresence {
             channel,
             status,
             capacity,
-        }
-    });
+        });
     (
         text(),
         text(),
@@ -442,7 +440,15 @@ fn ticket_metrics() -> impl Strategy<Value = TicketMetrics> {
 
 fn agent_metrics() -> impl Strategy<Value = AgentMetrics> {
     (
-        (text(), text(), text(), symbol(), symbol(), count32(), count32()),
+        (
+            text(),
+            text(),
+            text(),
+            symbol(),
+            symbol(),
+            count32(),
+            count32(),
+        ),
         (count64(), count64(), count64(), count64(), count64()),
         (millis(), millis(), millis(), millis(), timestamp()),
     )
@@ -616,7 +622,6 @@ const WRITTEN_FOR: [(&str, &str, u64); 9] = [
     ("TicketMetrics", TICKET_METRICS, 0x4b8015e9c6c5fa94),
 ];
 
-
 fn fingerprint(schema: &Schema) -> u64 {
     let bytes = schema.fingerprint::<Rabin>().bytes;
     u64::from_le_bytes(bytes[..8].try_into().unwrap())
@@ -675,7 +680,10 @@ fn an_unsigned_value_above_the_avro_int_is_refused_where_apache_avro_wraps_it() 
     };
     let mut out = Vec::new();
     let error = value.write_body(&mut out).unwrap_err();
-    assert!(error.to_string().contains("capacity = 2147483648"), "{error}");
+    assert!(
+        error.to_string().contains("capacity = 2147483648"),
+        "{error}"
+    );
     // apache-avro writes it as a negative int, which neither decoder reads back.
     let wrapped = apache_body(&schema, &value).unwrap();
     assert!(apache_read::<AgentMetrics>(&schema, &wrapped).is_err());

@@ -316,7 +316,15 @@ mod tests {
 
     #[test]
     fn every_long_reads_back() {
-        for value in [i64::MIN, i64::MIN + 1, -1 << 40, -129, 127, 1 << 35, i64::MAX] {
+        for value in [
+            i64::MIN,
+            i64::MIN + 1,
+            -1 << 40,
+            -129,
+            127,
+            1 << 35,
+            i64::MAX,
+        ] {
             let mut out = Vec::new();
             long(&mut out, value);
             let mut reader = BodyReader::new(&out);

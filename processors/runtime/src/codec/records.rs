@@ -10,10 +10,10 @@ use super::binary::{self as avro, AvroEnum, BodyReader};
 use super::schemas::*;
 use crate::error::CodecError;
 use parley_core::{
-    ActorKind, AgentAction, AgentActionKind, AgentMetrics, AgentPresence, AgentStatus,
-    Attachment, AttachmentKind, Channel, ChannelPresence, ConversationEvent, Millis,
-    ReplyHandle, RoutingDecision, RoutingDecisionKind, RoutingRequest, RoutingRequestKind,
-    Status, StatusChange, Style, StyleConfig, TicketMetrics, Timestamp,
+    ActorKind, AgentAction, AgentActionKind, AgentMetrics, AgentPresence, AgentStatus, Attachment,
+    AttachmentKind, Channel, ChannelPresence, ConversationEvent, Millis, ReplyHandle,
+    RoutingDecision, RoutingDecisionKind, RoutingRequest, RoutingRequestKind, Status, StatusChange,
+    Style, StyleConfig, TicketMetrics, Timestamp,
 };
 
 /// Implements [`AvroEnum`] for an enum of `parley_core` from its variants and their symbol
