@@ -12,6 +12,7 @@
 //! bytes is refused, and bytes after the last field are left unread.
 
 use crate::error::CodecError;
+use parley_core::{Millis, Timestamp};
 
 /// Appends a long (or an int widened to one) as a zigzag varint.
 pub fn long(out: &mut Vec<u8>, value: i64) {
@@ -23,33 +24,10 @@ pub fn long(out: &mut Vec<u8>, value: i64) {
     out.push(n as u8);
 }
 
-/// Appends `value` as an Avro int; `field` names it if it is above `i32::MAX`.
-pub fn int_u32(out: &mut Vec<u8>, field: &str, value: u32) -> Result<(), CodecError> {
-    if value > i32::MAX as u32 {
-        return Err(out_of_range(field, value, "int", i32::MAX as u64));
-    }
-    long(out, i64::from(value));
-    Ok(())
-}
-
-/// Appends `value` as an Avro long; `field` names it if it is above `i64::MAX`.
-pub fn long_u64(out: &mut Vec<u8>, field: &str, value: u64) -> Result<(), CodecError> {
-    let Ok(value) = i64::try_from(value) else {
-        return Err(out_of_range(field, value, "long", i64::MAX as u64));
-    };
-    long(out, value);
-    Ok(())
-}
-
 fn out_of_range(field: &str, value: impl std::fmt::Display, kind: &str, max: u64) -> CodecError {
     CodecError::Avro(format!(
         "field {field} = {value}: an Avro {kind} holds at most {max}"
     ))
-}
-
-/// Appends a boolean: one byte, 0 or 1.
-pub fn boolean(out: &mut Vec<u8>, value: bool) {
-    out.push(u8::from(value));
 }
 
 /// Appends a string: its byte length, then its UTF-8 bytes.
@@ -58,53 +36,136 @@ pub fn string(out: &mut Vec<u8>, value: &str) {
     out.extend_from_slice(value.as_bytes());
 }
 
-/// Appends a `["null", "string"]` union.
-pub fn optional_string(out: &mut Vec<u8>, value: Option<&str>) {
-    match value {
-        None => long(out, 0),
-        Some(value) => {
-            long(out, 1);
-            string(out, value);
-        }
+/// A Rust type of the records with the one Avro type the schemas give it: `String` a
+/// string, `i32` an int, `u32` an int (at most `i32::MAX`), `u64` a long (at most
+/// `i64::MAX`), `bool` a boolean, `Timestamp` and `Millis` a long, `Option<T>` the union
+/// `["null", T]`, `Vec<T>` an array of `T`; the enums and nested records of
+/// `parley_core::model` implement it in the codec's `records` module.
+pub trait AvroField: Sized {
+    /// Appends the value; `field` names it in an error.
+    fn write(&self, out: &mut Vec<u8>, field: &str) -> Result<(), CodecError>;
+    /// Reads a value; `field` names it in an error.
+    fn read(reader: &mut BodyReader<'_>, field: &str) -> Result<Self, CodecError>;
+}
+
+impl AvroField for String {
+    fn write(&self, out: &mut Vec<u8>, _: &str) -> Result<(), CodecError> {
+        string(out, self);
+        Ok(())
+    }
+
+    fn read(reader: &mut BodyReader<'_>, field: &str) -> Result<String, CodecError> {
+        reader.string(field)
     }
 }
 
-/// Appends a `["null", "long"]` union (logical types on the long included).
-pub fn optional_long(out: &mut Vec<u8>, value: Option<i64>) {
-    match value {
-        None => long(out, 0),
-        Some(value) => {
-            long(out, 1);
-            long(out, value);
-        }
+impl AvroField for i32 {
+    fn write(&self, out: &mut Vec<u8>, _: &str) -> Result<(), CodecError> {
+        long(out, i64::from(*self));
+        Ok(())
+    }
+
+    fn read(reader: &mut BodyReader<'_>, field: &str) -> Result<i32, CodecError> {
+        reader.int(field)
     }
 }
 
-/// Appends an array of strings as one block.
-pub fn string_array(out: &mut Vec<u8>, items: &[String]) {
-    if !items.is_empty() {
-        long(out, items.len() as i64);
-        for item in items {
-            string(out, item);
+impl AvroField for u32 {
+    fn write(&self, out: &mut Vec<u8>, field: &str) -> Result<(), CodecError> {
+        if *self > i32::MAX as u32 {
+            return Err(out_of_range(field, self, "int", i32::MAX as u64));
         }
+        long(out, i64::from(*self));
+        Ok(())
     }
-    long(out, 0);
+
+    fn read(reader: &mut BodyReader<'_>, field: &str) -> Result<u32, CodecError> {
+        reader.int_u32(field)
+    }
 }
 
-/// Appends an array as one block, each item written by `item`.
-pub fn array<T>(
-    out: &mut Vec<u8>,
-    items: &[T],
-    mut item: impl FnMut(&mut Vec<u8>, &T) -> Result<(), CodecError>,
-) -> Result<(), CodecError> {
-    if !items.is_empty() {
-        long(out, items.len() as i64);
-        for value in items {
-            item(out, value)?;
+impl AvroField for u64 {
+    fn write(&self, out: &mut Vec<u8>, field: &str) -> Result<(), CodecError> {
+        let Ok(value) = i64::try_from(*self) else {
+            return Err(out_of_range(field, self, "long", i64::MAX as u64));
+        };
+        long(out, value);
+        Ok(())
+    }
+
+    fn read(reader: &mut BodyReader<'_>, field: &str) -> Result<u64, CodecError> {
+        reader.long_u64(field)
+    }
+}
+
+impl AvroField for bool {
+    fn write(&self, out: &mut Vec<u8>, _: &str) -> Result<(), CodecError> {
+        out.push(u8::from(*self));
+        Ok(())
+    }
+
+    fn read(reader: &mut BodyReader<'_>, field: &str) -> Result<bool, CodecError> {
+        reader.boolean(field)
+    }
+}
+
+impl AvroField for Timestamp {
+    fn write(&self, out: &mut Vec<u8>, _: &str) -> Result<(), CodecError> {
+        long(out, self.0);
+        Ok(())
+    }
+
+    fn read(reader: &mut BodyReader<'_>, field: &str) -> Result<Timestamp, CodecError> {
+        reader.long(field).map(Timestamp)
+    }
+}
+
+impl AvroField for Millis {
+    fn write(&self, out: &mut Vec<u8>, _: &str) -> Result<(), CodecError> {
+        long(out, self.0);
+        Ok(())
+    }
+
+    fn read(reader: &mut BodyReader<'_>, field: &str) -> Result<Millis, CodecError> {
+        reader.long(field).map(Millis)
+    }
+}
+
+impl<T: AvroField> AvroField for Option<T> {
+    fn write(&self, out: &mut Vec<u8>, field: &str) -> Result<(), CodecError> {
+        match self {
+            None => {
+                long(out, 0);
+                Ok(())
+            }
+            Some(value) => {
+                long(out, 1);
+                value.write(out, field)
+            }
         }
     }
-    long(out, 0);
-    Ok(())
+
+    fn read(reader: &mut BodyReader<'_>, field: &str) -> Result<Option<T>, CodecError> {
+        reader.optional(field, T::read)
+    }
+}
+
+impl<T: AvroField> AvroField for Vec<T> {
+    /// One block (count, items) unless empty, then the zero count.
+    fn write(&self, out: &mut Vec<u8>, field: &str) -> Result<(), CodecError> {
+        if !self.is_empty() {
+            long(out, self.len() as i64);
+            for item in self {
+                item.write(out, field)?;
+            }
+        }
+        long(out, 0);
+        Ok(())
+    }
+
+    fn read(reader: &mut BodyReader<'_>, field: &str) -> Result<Vec<T>, CodecError> {
+        reader.array(field, T::read)
+    }
 }
 
 /// An Avro enum of the schemas: each variant's index is its symbol's position in the
@@ -116,22 +177,6 @@ pub trait AvroEnum: Copy + Sized {
     fn index(self) -> i64;
     /// The variant at a symbol index, if the enum has that many symbols.
     fn from_index(index: usize) -> Option<Self>;
-}
-
-/// Appends an enum's symbol index.
-pub fn symbol<E: AvroEnum>(out: &mut Vec<u8>, value: E) {
-    long(out, value.index());
-}
-
-/// Appends a `["null", <enum>]` union.
-pub fn optional_symbol<E: AvroEnum>(out: &mut Vec<u8>, value: Option<E>) {
-    match value {
-        None => long(out, 0),
-        Some(value) => {
-            long(out, 1);
-            symbol(out, value);
-        }
-    }
 }
 
 /// Reads an Avro binary body front to back; every read names the field for its error.
@@ -344,15 +389,15 @@ mod tests {
     #[test]
     fn unsigned_values_avro_cannot_hold_are_refused_naming_the_field() {
         let mut out = Vec::new();
-        let error = int_u32(&mut out, "capacity", u32::MAX).unwrap_err();
+        let error = u32::MAX.write(&mut out, "capacity").unwrap_err();
         assert_eq!(
             error.to_string(),
             "avro: field capacity = 4294967295: an Avro int holds at most 2147483647"
         );
-        assert!(long_u64(&mut out, "offers_made", u64::MAX).is_err());
+        assert!(u64::MAX.write(&mut out, "offers_made").is_err());
         assert!(out.is_empty(), "nothing written for a refused value");
-        int_u32(&mut out, "capacity", i32::MAX as u32).unwrap();
-        long_u64(&mut out, "offers_made", i64::MAX as u64).unwrap();
+        (i32::MAX as u32).write(&mut out, "capacity").unwrap();
+        (i64::MAX as u64).write(&mut out, "offers_made").unwrap();
         let mut reader = BodyReader::new(&out);
         assert_eq!(reader.int_u32("capacity").unwrap(), i32::MAX as u32);
         assert_eq!(reader.long_u64("offers_made").unwrap(), i64::MAX as u64);
@@ -387,8 +432,8 @@ mod tests {
     #[test]
     fn booleans_are_one_byte_and_only_zero_or_one() {
         let mut out = Vec::new();
-        boolean(&mut out, true);
-        boolean(&mut out, false);
+        true.write(&mut out, "one_touch").unwrap();
+        false.write(&mut out, "one_touch").unwrap();
         assert_eq!(out, [1, 0]);
         let mut reader = BodyReader::new(&out);
         assert!(reader.boolean("one_touch").unwrap());
@@ -413,13 +458,14 @@ mod tests {
             .unwrap();
         assert_eq!(items, ["a", "b", "c"]);
         let mut ours = Vec::new();
-        string_array(&mut ours, &items);
+        items.write(&mut ours, "skills").unwrap();
         assert_eq!(
-            BodyReader::new(&ours)
-                .array("skills", |r, f| r.string(f))
-                .unwrap(),
+            Vec::<String>::read(&mut BodyReader::new(&ours), "skills").unwrap(),
             items
         );
+        let mut empty = Vec::new();
+        Vec::<String>::new().write(&mut empty, "skills").unwrap();
+        assert_eq!(empty, [0]);
     }
 
     #[test]
@@ -435,8 +481,8 @@ mod tests {
     #[test]
     fn union_indexes_other_than_null_or_the_value_are_refused() {
         let mut out = Vec::new();
-        optional_string(&mut out, None);
-        optional_string(&mut out, Some("x"));
+        None::<String>.write(&mut out, "brand").unwrap();
+        Some("x".to_owned()).write(&mut out, "brand").unwrap();
         long(&mut out, 2);
         let mut reader = BodyReader::new(&out);
         assert_eq!(reader.optional("brand", |r, f| r.string(f)).unwrap(), None);
