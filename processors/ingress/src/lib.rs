@@ -13,7 +13,8 @@
 //!   integration map that names the account when a record has no header.
 //! - [`normaliser`]: [`RawRecord`], [`Normaliser`], [`Outcome`], [`SkipKind`].
 //! - [`error`]: [`IngressError`] and its stable reason codes.
-//! - [`encode`]: a fast Avro encoder for ConversationEvent (single-object encoding).
+//! - [`encode`]: ConversationEvent in Avro single-object encoding (feature `kafka`: the
+//!   body encoder is the runtime's).
 //! - [`stage`]: the Kafka stage: [`stage::run`], [`stage::IngressStageConfig`],
 //!   [`stage::IngressMetrics`].
 //! - `channels`: one adapter per channel; `web`, `ios` and `android` share the
@@ -24,6 +25,7 @@
 
 mod channels;
 pub mod config;
+#[cfg(feature = "kafka")]
 pub mod encode;
 pub mod error;
 mod json;

@@ -83,6 +83,16 @@ fn the_datum_is_byte_identical_to_apache_avros() {
 }
 
 #[test]
+fn the_bytes_are_the_runtime_codecs_and_read_back_with_it() {
+    let codec = parley_runtime::codec::AvroCodec::<ConversationEvent>::single_object();
+    let event = sample();
+    let mut bytes = Vec::new();
+    encode_single_object(&event, &mut bytes);
+    assert_eq!(bytes, codec.encode(&event).unwrap());
+    assert_eq!(codec.decode(&bytes).unwrap(), event);
+}
+
+#[test]
 fn every_golden_fixture_event_round_trips() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut count = 0;

@@ -141,6 +141,12 @@ impl Metrics {
         }
     }
 
+    /// The registry every metric is in, for a processor to register its own metrics on:
+    /// `/metrics` serves them with the runtime's.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();

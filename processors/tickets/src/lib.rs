@@ -65,8 +65,10 @@ pub fn host(
     host_with_styles(runtime, prefix, codecs, reader, clock, metrics)
 }
 
-/// The ticket processor's host over a [`StyleReader`] the caller started (and whose
-/// [`stats`](StyleReader::stats) it may export).
+/// The ticket processor's host over a [`StyleReader`] the caller started.
+///
+/// Registers the reader's `parley_style_config_refused_total{reason}` on `metrics`, so
+/// `/metrics` serves it with the runtime's metrics.
 ///
 /// Sets `runtime.input_topics` to the inputs of [`topics`]`(prefix)` and checks that they
 /// and the changelog have equal partition counts, refusing to start otherwise (the error
@@ -79,6 +81,7 @@ pub fn host_with_styles(
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
 ) -> Result<Host<TicketProcessor>, TicketsError> {
+    reader.stats().register(metrics.registry())?;
     let topics = Arc::new(topics(prefix));
     runtime.input_topics = topics.inputs();
     runtime

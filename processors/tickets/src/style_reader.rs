@@ -4,11 +4,13 @@
 //! consumer group, no commits) and polls on a thread of its own, upserting each record into
 //! a [`SharedStyles`] table that every partition's processor reads. A tombstone removes what
 //! its key held. A record that cannot be decoded or breaks a style rule is logged, counted
-//! and not applied.
+//! in `parley_style_config_refused_total{reason}` and not applied; it goes to no DLQ, since
+//! every instance reads (and would refuse) every record.
 
 use crate::error::TicketsError;
 use parley_core::{Channel, StyleConfig, StyleTable};
 use parley_runtime::codec::AvroCodec;
+use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -23,14 +25,57 @@ use std::time::{Duration, Instant};
 pub type SharedStyles = Arc<RwLock<StyleTable>>;
 
 /// What the reader has done so far.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StyleReaderStats {
     /// Records applied (upserts and tombstones).
     pub applied: AtomicU64,
-    /// Records refused: undecodable or breaking a style rule.
-    pub refused: AtomicU64,
     /// Whether every partition was read up to its end as of the reader's start.
     pub caught_up: AtomicBool,
+    /// `parley_style_config_refused_total{reason}`: records not applied, by
+    /// [`REFUSED_UNDECODABLE`] or [`REFUSED_STYLE_RULE`]. Every instance reads and counts
+    /// every record, and a restart reads the topic again: take the `max` over instances.
+    refused: IntCounterVec,
+    undecodable: IntCounter,
+    style_rule: IntCounter,
+}
+
+/// The `reason` of a refused record that does not decode as a StyleConfig.
+pub const REFUSED_UNDECODABLE: &str = "undecodable";
+/// The `reason` of a refused record that breaks a style rule (e.g. a gap for `live_chat`).
+pub const REFUSED_STYLE_RULE: &str = "style_rule";
+
+impl Default for StyleReaderStats {
+    fn default() -> StyleReaderStats {
+        let refused = IntCounterVec::new(
+            Opts::new(
+                "parley_style_config_refused_total",
+                "Style-config records read and not applied, by reason",
+            ),
+            &["reason"],
+        )
+        .expect("the metric definition is valid");
+        // Both reasons are exported from the start, at zero.
+        StyleReaderStats {
+            applied: AtomicU64::new(0),
+            caught_up: AtomicBool::new(false),
+            undecodable: refused.with_label_values(&[REFUSED_UNDECODABLE]),
+            style_rule: refused.with_label_values(&[REFUSED_STYLE_RULE]),
+            refused,
+        }
+    }
+}
+
+impl StyleReaderStats {
+    /// Records refused so far, for either reason.
+    pub fn refused(&self) -> u64 {
+        self.undecodable.get() + self.style_rule.get()
+    }
+
+    /// Registers `parley_style_config_refused_total{reason}` on `registry` (the runtime's,
+    /// [`Metrics::registry`](parley_runtime::Metrics::registry), for `/metrics`).
+    pub fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {
+        registry.register(Box::new(self.refused.clone()))
+    }
 }
 
 /// The background reader of the style-config topic; stops its thread when dropped.
@@ -207,7 +252,7 @@ impl ReaderLoop {
             Ok(config) => config,
             Err(error) => {
                 tracing::warn!(key = %String::from_utf8_lossy(key), %error, "style-config record undecodable, not applied");
-                self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                self.stats.undecodable.inc();
                 return;
             }
         };
@@ -223,7 +268,7 @@ impl ReaderLoop {
             }
             Err(error) => {
                 tracing::warn!(key = %String::from_utf8_lossy(key), %error, "style-config record refused, not applied");
-                self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                self.stats.style_rule.inc();
             }
         }
     }
@@ -232,5 +277,97 @@ impl ReaderLoop {
 impl std::fmt::Debug for ReaderLoop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReaderLoop").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_core::{Millis, Style, Timestamp};
+    use parley_runtime::Metrics;
+
+    fn reader_loop(stats: Arc<StyleReaderStats>) -> ReaderLoop {
+        // Never polled: apply() is called directly, so no broker is needed.
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", "127.0.0.1:9")
+            .set("group.id", "style-reader-test")
+            .create()
+            .unwrap();
+        ReaderLoop {
+            consumer,
+            table: SharedStyles::default(),
+            stats,
+            stop: Arc::default(),
+            codec: AvroCodec::single_object(),
+            keys: HashMap::new(),
+            ends: HashMap::new(),
+        }
+    }
+
+    fn config(style: Style, gap: Option<Millis>) -> StyleConfig {
+        StyleConfig {
+            account: "acme".into(),
+            brand: None,
+            channel: None,
+            style,
+            solved_to_closed_ms: gap,
+            priority: 0,
+            required_skills: Vec::new(),
+            group: None,
+            updated_at: Timestamp(0),
+        }
+    }
+
+    #[test]
+    fn refusals_are_on_the_runtimes_metrics_by_reason() {
+        let metrics = Metrics::new();
+        let stats = Arc::new(StyleReaderStats::default());
+        stats.register(metrics.registry()).unwrap();
+        let zero = metrics.render();
+        assert!(
+            zero.contains("parley_style_config_refused_total{reason=\"undecodable\"} 0"),
+            "{zero}"
+        );
+        assert!(
+            zero.contains("parley_style_config_refused_total{reason=\"style_rule\"} 0"),
+            "{zero}"
+        );
+
+        let mut reader = reader_loop(stats.clone());
+        let codec = AvroCodec::<StyleConfig>::single_object();
+        reader.apply(b"acme", Some(b"not avro"));
+        // live_chat closes at once: a gap breaks the rule.
+        let live_chat_with_gap = codec
+            .encode(&config(Style::LiveChat, Some(Millis::hours(1))))
+            .unwrap();
+        reader.apply(b"acme", Some(&live_chat_with_gap));
+        reader.apply(b"acme", Some(&live_chat_with_gap));
+        let valid = codec
+            .encode(&config(Style::LiveChatReturning, None))
+            .unwrap();
+        reader.apply(b"acme", Some(&valid));
+
+        let text = metrics.render();
+        assert!(
+            text.contains("parley_style_config_refused_total{reason=\"undecodable\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("parley_style_config_refused_total{reason=\"style_rule\"} 2"),
+            "{text}"
+        );
+        assert_eq!(stats.refused(), 3);
+        assert_eq!(stats.applied.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_second_registration_on_the_same_metrics_is_an_error() {
+        let metrics = Metrics::new();
+        StyleReaderStats::default()
+            .register(metrics.registry())
+            .unwrap();
+        assert!(StyleReaderStats::default()
+            .register(metrics.registry())
+            .is_err());
     }
 }

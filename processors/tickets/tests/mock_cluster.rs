@@ -474,7 +474,7 @@ fn the_style_reader_applies_upserts_and_tombstones_and_refuses_broken_configs() 
     assert_eq!(resolve("globex").style, Style::LiveChatReturning);
     assert_eq!(resolve("globex").solved_to_closed, Millis::hours(2));
     let stats = reader.stats();
-    assert_eq!(stats.refused.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(stats.refused(), 2);
 
     // A tombstone removes what its key held: acme falls back to the default style.
     let producer: rdkafka::producer::BaseProducer = client.create().unwrap();

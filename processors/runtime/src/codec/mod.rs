@@ -6,16 +6,26 @@
 //!   the Avro body. The framing is written by hand (five bytes) and ids are registered once
 //!   through [`RegistryClient`]; `schema_registry_converter` 6 needs `apache-avro` 0.22 while
 //!   the workspace is on 0.21, and the hot path only needs the five-byte header anyway.
+//!
+//! The body is written and read by each record's hand-written [`AvroRecord`] codec
+//! ([`binary`] has its primitives), several times faster than apache-avro's serde path,
+//! which builds a generic `Value` tree per record. A body whose writer schema is not this
+//! codec's own (another registry id, e.g. an older version of the schema) is read with
+//! apache-avro, resolved against this schema.
 
+pub mod binary;
+mod records;
 mod registry;
 pub mod schemas;
 
+pub use records::write_conversation_event;
 pub use registry::RegistryClient;
 pub use schemas::AvroRecord;
 
 use crate::error::CodecError;
 use apache_avro::rabin::Rabin;
-use apache_avro::{from_avro_datum, from_value, to_avro_datum, to_value, Schema};
+use apache_avro::{from_avro_datum, from_value, Schema};
+use binary::BodyReader;
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
@@ -38,9 +48,18 @@ pub struct AvroCodec<T> {
     fingerprint: [u8; 8],
     format: WireFormat,
     /// Writer schemas by registry id, learned from the registry.
-    writers: Arc<Mutex<HashMap<u32, Arc<Schema>>>>,
+    writers: Arc<Mutex<HashMap<u32, Writer>>>,
     registry: Option<(RegistryClient, tokio::runtime::Handle)>,
     _record: PhantomData<fn() -> T>,
+}
+
+/// A writer schema the registry named.
+#[derive(Clone, Debug)]
+enum Writer {
+    /// This codec's own schema (its parsing canonical form): the body is read by hand.
+    Own,
+    /// Another schema: the body is read with apache-avro and resolved to this codec's.
+    Other(Arc<Schema>),
 }
 
 impl<T> std::fmt::Debug for AvroCodec<T> {
@@ -84,7 +103,7 @@ impl<T: AvroRecord> AvroCodec<T> {
             .writers
             .lock()
             .expect("not poisoned")
-            .insert(schema_id, Arc::new(codec.schema.clone()));
+            .insert(schema_id, Writer::Own);
         codec.registry = Some((registry, tokio::runtime::Handle::current()));
         Ok(codec)
     }
@@ -94,14 +113,17 @@ impl<T: AvroRecord> AvroCodec<T> {
         self.format
     }
 
-    /// Encodes `value`.
+    /// Encodes `value`: the framing, then the body written by [`AvroRecord::write_body`].
     pub fn encode(&self, value: &T) -> Result<Vec<u8>, CodecError> {
-        let avro = to_value(value)
-            .and_then(|v| v.resolve(&self.schema))
-            .map_err(|e| CodecError::Avro(e.to_string()))?;
-        let body =
-            to_avro_datum(&self.schema, avro).map_err(|e| CodecError::Avro(e.to_string()))?;
-        let mut out = Vec::with_capacity(body.len() + 10);
+        let mut out = Vec::with_capacity(256);
+        self.encode_into(value, &mut out)?;
+        Ok(out)
+    }
+
+    /// Appends `value`, framed, to `out` (e.g. a buffer reused from record to record). On
+    /// an error `out` is left as it was.
+    pub fn encode_into(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        let start = out.len();
         match self.format {
             WireFormat::SingleObject => {
                 out.extend_from_slice(&[0xC3, 0x01]);
@@ -112,14 +134,13 @@ impl<T: AvroRecord> AvroCodec<T> {
                 out.extend_from_slice(&schema_id.to_be_bytes());
             }
         }
-        out.extend_from_slice(&body);
-        Ok(out)
+        value.write_body(out).inspect_err(|_| out.truncate(start))
     }
 
     /// Decodes bytes in either format: single-object (this schema's fingerprint only) or
     /// Confluent (any writer schema id the registry knows, resolved to this schema).
     pub fn decode(&self, bytes: &[u8]) -> Result<T, CodecError> {
-        let value = match bytes {
+        let (writer, body) = match bytes {
             [0xC3, 0x01, rest @ ..] if rest.len() >= 8 => {
                 if rest[..8] != self.fingerprint {
                     return Err(CodecError::UnknownSchema(format!(
@@ -127,17 +148,14 @@ impl<T: AvroRecord> AvroCodec<T> {
                         &rest[..8]
                     )));
                 }
-                from_avro_datum(&self.schema, &mut &rest[8..], None)
+                (Writer::Own, &rest[8..])
             }
             [0x00, a, b, c, d, rest @ ..] => {
                 let id = u32::from_be_bytes([*a, *b, *c, *d]);
-                let writer = self.writer_schema(id)?;
-                let reader = if *writer == self.schema {
-                    None
-                } else {
-                    Some(&self.schema)
-                };
-                from_avro_datum(&writer, &mut &rest[..], reader)
+                match self.format {
+                    WireFormat::Confluent { schema_id } if schema_id == id => (Writer::Own, rest),
+                    _ => (self.writer_schema(id)?, rest),
+                }
             }
             _ => {
                 let head: Vec<u8> = bytes.iter().take(5).copied().collect();
@@ -145,14 +163,20 @@ impl<T: AvroRecord> AvroCodec<T> {
                     "{head:02x?} is neither single-object nor Confluent framing"
                 )));
             }
+        };
+        match writer {
+            Writer::Own => T::read_body(&mut BodyReader::new(body)),
+            Writer::Other(writer) => {
+                let value = from_avro_datum(&writer, &mut &body[..], Some(&self.schema))
+                    .map_err(|e| CodecError::Avro(e.to_string()))?;
+                from_value(&value).map_err(|e| CodecError::Avro(e.to_string()))
+            }
         }
-        .map_err(|e| CodecError::Avro(e.to_string()))?;
-        from_value(&value).map_err(|e| CodecError::Avro(e.to_string()))
     }
 
-    fn writer_schema(&self, id: u32) -> Result<Arc<Schema>, CodecError> {
-        if let Some(schema) = self.writers.lock().expect("not poisoned").get(&id) {
-            return Ok(schema.clone());
+    fn writer_schema(&self, id: u32) -> Result<Writer, CodecError> {
+        if let Some(writer) = self.writers.lock().expect("not poisoned").get(&id) {
+            return Ok(writer.clone());
         }
         let unknown = || CodecError::UnknownSchema(format!("registry id {id}"));
         let Some((registry, handle)) = &self.registry else {
@@ -165,13 +189,18 @@ impl<T: AvroRecord> AvroCodec<T> {
         let text = handle
             .block_on(registry.schema_by_id(id))
             .map_err(|e| CodecError::UnknownSchema(e.to_string()))?;
-        let schema =
-            Arc::new(Schema::parse_str(&text).map_err(|e| CodecError::Avro(e.to_string()))?);
+        let schema = Schema::parse_str(&text).map_err(|e| CodecError::Avro(e.to_string()))?;
+        // Equal schemas have the same parsing canonical form: compared once per id.
+        let writer = if schema == self.schema {
+            Writer::Own
+        } else {
+            Writer::Other(Arc::new(schema))
+        };
         self.writers
             .lock()
             .expect("not poisoned")
-            .insert(id, schema.clone());
-        Ok(schema)
+            .insert(id, writer.clone());
+        Ok(writer)
     }
 }
 
@@ -237,11 +266,7 @@ mod tests {
     fn confluent_framing_with_known_id_decodes() {
         let mut codec = AvroCodec::<AgentMetrics>::single_object();
         codec.format = WireFormat::Confluent { schema_id: 7 };
-        codec
-            .writers
-            .lock()
-            .unwrap()
-            .insert(7, Arc::new(codec.schema.clone()));
+        codec.writers.lock().unwrap().insert(7, Writer::Own);
         let bytes = codec.encode(&sample()).unwrap();
         assert_eq!(&bytes[..5], &[0, 0, 0, 0, 7]);
         assert_eq!(codec.decode(&bytes).unwrap(), sample());
@@ -251,6 +276,72 @@ mod tests {
             codec.decode(&unknown),
             Err(CodecError::UnknownSchema(_))
         ));
+    }
+
+    #[test]
+    fn a_body_written_with_another_schema_version_is_resolved_by_apache_avro() {
+        // An older StatusChange without `predecessor_ticket_id`, which the reader defaults
+        // to null.
+        let mut json: serde_json::Value = serde_json::from_str(StatusChange::SCHEMA).unwrap();
+        json["fields"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|field| field["name"] != "predecessor_ticket_id");
+        let older = Schema::parse(&json).unwrap();
+        let mut codec = AvroCodec::<StatusChange>::single_object();
+        codec.format = WireFormat::Confluent { schema_id: 1 };
+        codec
+            .writers
+            .lock()
+            .unwrap()
+            .insert(3, Writer::Other(Arc::new(older.clone())));
+        let change = StatusChange {
+            change_id: "t-1/0".into(),
+            ticket_id: "t-1".into(),
+            account: "acme".into(),
+            brand: None,
+            conversation: "c-1".into(),
+            channel: Channel::Line,
+            style: parley_core::Style::LiveChat,
+            from: None,
+            to: parley_core::Status::New,
+            actor_kind: parley_core::ActorKind::EndUser,
+            actor_id: None,
+            reason: "end_user_message".into(),
+            assignee: None,
+            predecessor_ticket_id: Some("t-0".into()),
+            at: Timestamp(1_700_000_000_000),
+        };
+        let value = apache_avro::to_value(&change)
+            .unwrap()
+            .resolve(&older)
+            .unwrap();
+        let mut framed = vec![0, 0, 0, 0, 3];
+        framed.extend(apache_avro::to_avro_datum(&older, value).unwrap());
+        let decoded = codec.decode(&framed).unwrap();
+        assert_eq!(decoded.predecessor_ticket_id, None, "the reader's default");
+        assert_eq!(
+            decoded,
+            StatusChange {
+                predecessor_ticket_id: None,
+                ..change
+            }
+        );
+    }
+
+    #[test]
+    fn a_refused_value_leaves_the_buffer_as_it_was() {
+        let codec = AvroCodec::<AgentMetrics>::single_object();
+        let mut out = b"kept".to_vec();
+        let too_big = AgentMetrics {
+            offers_made: u64::MAX,
+            ..sample()
+        };
+        let error = codec.encode_into(&too_big, &mut out).unwrap_err();
+        assert!(error.to_string().contains("offers_made"), "{error}");
+        assert_eq!(out, b"kept");
+        codec.encode_into(&sample(), &mut out).unwrap();
+        assert_eq!(codec.decode(&out[4..]).unwrap(), sample());
     }
 
     #[test]
