@@ -9,8 +9,10 @@
 //! 2026-01-05T09:01:00Z acme/c1 #1 offered ana (best_match)
 //! ```
 //!
-//! `#n` is the ticket's ordinal in its conversation. `PARLEY_BLESS=1` rewrites the expected
-//! files from the actual outputs; review the diff before committing.
+//! `#n` is the ticket's ordinal in its conversation. DLQ records are rendered with the
+//! stage and reason headers: `2026-01-05T09:01:00Z dlq acme ingress malformed_json`.
+//! `PARLEY_BLESS=1` rewrites the expected files from the actual outputs; review the diff
+//! before committing.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -59,6 +61,11 @@ fn compact(line: &Value) -> String {
             text(&value["agent_id"]),
             text(&value["reason"]),
         ),
+        "dlq" => format!(
+            "{at} dlq {key} {} {}",
+            text(&line["headers"]["parley.dlq.stage"]),
+            text(&line["headers"]["parley.dlq.reason"]),
+        ),
         other => panic!("unexpected topic {other}"),
     }
 }
@@ -73,7 +80,7 @@ fn run(name: &str) {
         .collect();
     let output = Command::new(env!("CARGO_BIN_EXE_parley"))
         .args(["simulate", "--topic", "ticket-status-changes"])
-        .args(["--topic", "routing-decisions", "--input"])
+        .args(["--topic", "routing-decisions", "--topic", "dlq", "--input"])
         .arg(&input)
         .args(&args)
         .output()
@@ -142,4 +149,17 @@ scenarios! {
     live_chat,
     live_chat_returning,
     social_messaging,
+    routing_eligibility,
+    routing_queue_order,
+    routing_agent_choice,
+    routing_offers,
+    routing_auto_accept,
+    routing_capacity,
+    routing_returning_grace,
+    routing_agent_offline,
+    styles_per_brand_and_channel,
+    style_change,
+    solved_to_closed_limit,
+    duplicates,
+    raw_webhooks,
 }
