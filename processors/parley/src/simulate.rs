@@ -628,7 +628,7 @@ impl Driver {
             };
             let styles_read = observed.styles.get().is_some_and(|stats| {
                 use std::sync::atomic::Ordering::SeqCst;
-                stats.applied.load(SeqCst) + stats.refused.load(SeqCst) >= self.styles_produced
+                stats.applied.load(SeqCst) + stats.refused() >= self.styles_produced
             });
             if moved_on
                 && idle(&observed.tickets)
