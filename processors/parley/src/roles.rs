@@ -10,7 +10,7 @@ use parley_runtime::codec::{AvroCodec, AvroRecord, RegistryClient};
 use parley_runtime::http::StateEndpoint;
 use parley_runtime::{Activity, Clock, Metrics, RuntimeConfig, Shutdown, SystemClock};
 use parley_tickets::style_reader::StyleReaderStats;
-use parley_tickets::{StyleReader, TicketCodecs};
+use parley_tickets::{StyleDeadLetters, StyleReader, TicketCodecs};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use std::net::SocketAddr;
@@ -203,6 +203,12 @@ pub(crate) fn group_id(role: Role, configured: Option<&str>, several: bool) -> S
     }
 }
 
+/// The consumer group that writes refused style-config records to the DLQ, beside the
+/// tickets group `tickets_group`.
+pub(crate) fn style_dlq_group(tickets_group: &str) -> String {
+    format!("{tickets_group}-style-dlq")
+}
+
 /// Checks a role's configuration before anything connects: a refused value (e.g. a
 /// reserved `--librdkafka` key) is a usage error naming the setting, the value and the rule.
 fn validate(role: Role, settings: &RoleSettings) -> Result<(), UsageError> {
@@ -299,6 +305,10 @@ async fn run_role(
                 routing_requests: codec(registry, &topics.routing_requests).await?,
             };
             let style_codec: AvroCodec<StyleConfig> = codec(registry, &topics.style_config).await?;
+            let (runtime_group, style_topic) =
+                (runtime.group_id.clone(), topics.style_config.clone());
+            let (style_client, dlq_topic) =
+                (client_config(&settings.connection), format!("{prefix}dlq"));
             let metrics = Arc::new(Metrics::new());
             let _ = hooks.observed.tickets_metrics.set(metrics.clone());
             let host = {
@@ -330,9 +340,22 @@ async fn run_role(
                 })
                 .await??
             };
+            // One group over style-config writes each refused record to the DLQ once.
+            let dead_letters = StyleDeadLetters::start(
+                &style_client,
+                &style_dlq_group(&runtime_group),
+                &style_topic,
+                &dlq_topic,
+                codec(registry, &style_topic).await?,
+            )?;
             let state =
                 StateEndpoint::new(host.state_view(), Arc::new(parley_tickets::render_state));
-            serve_host(served, metrics, state, move || host.run(shutdown)).await
+            serve_host(served, metrics, state, move || {
+                let result = host.run(shutdown);
+                drop(dead_letters);
+                result
+            })
+            .await
         }
         Role::Router => {
             let runtime = runtime_config(role, &settings, &hooks);

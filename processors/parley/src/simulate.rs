@@ -428,7 +428,7 @@ impl Drop for TempDir {
     }
 }
 
-/// The consumer groups and the topics each reads.
+/// The consumer groups and the topics each reads (and commits).
 fn groups() -> Vec<(String, Vec<String>)> {
     let raw = Channel::ALL
         .iter()
@@ -443,6 +443,10 @@ fn groups() -> Vec<(String, Vec<String>)> {
         (
             Embedded::group("router"),
             parley_routing::topics(PREFIX).inputs(),
+        ),
+        (
+            crate::roles::style_dlq_group(&Embedded::group("tickets")),
+            vec![parley_tickets::topics(PREFIX).style_config],
         ),
     ]
 }

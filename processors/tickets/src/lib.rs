@@ -12,18 +12,22 @@
 //!   instance into a table shared by every partition's processor.
 //! - the start-up check that co-partitioned topics agree on partitions is
 //!   [`parley_runtime::partitions::check_co_partitioned`].
+//! - [`style_dead_letters`]: [`StyleDeadLetters`], the consumer group that writes each
+//!   refused style-config record to the DLQ once.
 //! - [`host`]: the constructor the CLI calls.
 
 pub mod config;
 pub mod error;
 pub mod processor;
 pub mod render;
+pub mod style_dead_letters;
 pub mod style_reader;
 
 pub use config::{topics, TicketTopics};
 pub use error::TicketsError;
 pub use processor::{TicketCodecs, TicketProcessor};
 pub use render::render_state;
+pub use style_dead_letters::StyleDeadLetters;
 pub use style_reader::{SharedStyles, StyleReader};
 
 use parley_core::StyleConfig;

@@ -4,8 +4,9 @@
 //! consumer group, no commits) and polls on a thread of its own, upserting each record into
 //! a [`SharedStyles`] table that every partition's processor reads. A tombstone removes what
 //! its key held. A record that cannot be decoded or breaks a style rule is logged, counted
-//! in `parley_style_config_refused_total{reason}` and not applied; it goes to no DLQ, since
-//! every instance reads (and would refuse) every record.
+//! in `parley_style_config_refused_total{reason}` and not applied. The DLQ write is not
+//! the reader's, since every instance reads (and refuses) every record: one consumer group,
+//! [`StyleDeadLetters`](crate::StyleDeadLetters), writes it once.
 
 use crate::error::TicketsError;
 use parley_core::{Channel, StyleConfig, StyleTable};
@@ -256,6 +257,7 @@ impl ReaderLoop {
                 return;
             }
         };
+        // `upsert` checks the rules that `refusal` checks.
         match table.upsert(&config) {
             Ok(()) => {
                 let new = (config.account, config.brand, config.channel);
@@ -271,6 +273,20 @@ impl ReaderLoop {
                 self.stats.style_rule.inc();
             }
         }
+    }
+}
+
+/// Why a style-config value is refused, as a reason (`undecodable` or `style_rule`) and a
+/// message; `None` when it applies. The reader and the DLQ group check alike.
+pub(crate) fn refusal(
+    codec: &AvroCodec<StyleConfig>,
+    value: &[u8],
+) -> Option<(&'static str, String)> {
+    match codec.decode(value) {
+        Err(error) => Some((REFUSED_UNDECODABLE, error.to_string())),
+        Ok(config) => parley_core::StyleSettings::from_config(&config)
+            .err()
+            .map(|error| (REFUSED_STYLE_RULE, error.to_string())),
     }
 }
 

@@ -489,6 +489,75 @@ fn the_style_reader_applies_upserts_and_tombstones_and_refuses_broken_configs() 
     assert_eq!(resolve("globex").style, Style::LiveChatReturning);
 }
 
+/// Two instances of the DLQ group over style-config: each refused record reaches the DLQ
+/// once, with its reason and source, and a valid one never does.
+#[test]
+fn refused_style_configs_reach_the_dlq_once_however_many_instances_run() {
+    let (topic, dlq) = ("styles2.style-config", "styles2.dlq");
+    let cluster = cluster(&[topic, dlq]);
+    let brokers = cluster.bootstrap_servers();
+    let valid = StyleConfig {
+        account: "acme".into(),
+        brand: None,
+        channel: None,
+        style: Style::SocialMessaging,
+        solved_to_closed_ms: Some(Millis::days(28)),
+        priority: 0,
+        required_skills: Vec::new(),
+        group: None,
+        updated_at: T0,
+    };
+    let too_long = StyleConfig {
+        solved_to_closed_ms: Some(Millis::days(30)),
+        ..valid.clone()
+    };
+    produce(&brokers, topic, "acme", &valid);
+    produce(&brokers, topic, "acme", &too_long);
+    produce_raw(&brokers, topic, &[("globex", b"not avro")]);
+
+    let mut client = rdkafka::config::ClientConfig::new();
+    client.set("bootstrap.servers", &brokers);
+    let start = || {
+        parley_tickets::StyleDeadLetters::start(
+            &client,
+            "tickets-style-dlq",
+            topic,
+            dlq,
+            AvroCodec::single_object(),
+        )
+        .unwrap()
+    };
+    let (first, second) = (start(), start());
+    let records = read_until(&brokers, dlq, WAIT, |r| r.len() >= 2);
+    // Anything written twice would arrive within this wait.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let records = read_until(&brokers, dlq, std::time::Duration::from_secs(2), |r| {
+        r.len() > records.len()
+    });
+    drop((first, second));
+    let mut found: Vec<(String, String)> = records
+        .iter()
+        .map(|r| (r.key.clone(), r.headers[headers::REASON].clone()))
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("acme".into(), "style_rule".into()),
+            ("globex".into(), "undecodable".into()),
+        ]
+    );
+    let rule = records.iter().find(|r| r.key == "acme").unwrap();
+    assert_eq!(rule.headers[headers::TOPIC], topic);
+    // The second record of its key's partition: the valid first one stayed out.
+    assert_eq!(rule.headers[headers::OFFSET], "1");
+    assert!(
+        rule.headers[headers::ERROR].contains("28"),
+        "{:?}",
+        rule.headers
+    );
+}
+
 fn wait_until(condition: impl Fn() -> bool) -> bool {
     let deadline = std::time::Instant::now() + WAIT;
     while std::time::Instant::now() < deadline {
