@@ -4,7 +4,7 @@
 
 use crate::UsageError;
 use clap::{Args, ValueEnum};
-use parley_core::routing::RoutingConfig;
+use parley_core::routing::{RoutingConfig, RoutingMode};
 use parley_core::{Channel, Millis};
 use parley_runtime::Guarantee;
 use serde::Deserialize;
@@ -35,6 +35,27 @@ impl From<GuaranteeArg> for Guarantee {
         match value {
             GuaranteeArg::ExactlyOnce => Guarantee::ExactlyOnce,
             GuaranteeArg::AtLeastOnce => Guarantee::AtLeastOnce,
+        }
+    }
+}
+
+/// `--routing-mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RoutingModeArg {
+    /// The agent with the most free capacity; ties to the longest wait since an assignment.
+    #[value(name = "best_available")]
+    BestAvailable,
+    /// The agent who has waited longest since an assignment (with free capacity).
+    #[value(name = "round_robin")]
+    RoundRobin,
+}
+
+impl From<RoutingModeArg> for RoutingMode {
+    fn from(value: RoutingModeArg) -> RoutingMode {
+        match value {
+            RoutingModeArg::BestAvailable => RoutingMode::BestAvailable,
+            RoutingModeArg::RoundRobin => RoutingMode::RoundRobin,
         }
     }
 }
@@ -106,6 +127,13 @@ pub(crate) struct RoutingOptions {
     /// Router: how long a reopened ticket waits for its offline assignee [default: 10m].
     #[arg(long, env = "PARLEY_RETURNING_GRACE", value_name = "DURATION", value_parser = parse_duration)]
     pub(crate) returning_grace: Option<Millis>,
+    /// Router: after this long in the queue a ticket's required skills are relaxed
+    /// [default: never].
+    #[arg(long, env = "PARLEY_SKILLS_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) skills_timeout: Option<Millis>,
+    /// Router: how an agent is chosen among the eligible ones [default: best_available].
+    #[arg(long, env = "PARLEY_ROUTING_MODE", value_enum)]
+    pub(crate) routing_mode: Option<RoutingModeArg>,
 }
 
 /// The config file: every key optional, unknown keys refused.
@@ -137,6 +165,10 @@ pub(crate) struct ConfigFile {
     pub(crate) offer_timeout: Option<String>,
     /// `--returning-grace`, e.g. `"10m"`.
     pub(crate) returning_grace: Option<String>,
+    /// `--skills-timeout`, e.g. `"5m"`.
+    pub(crate) skills_timeout: Option<String>,
+    /// `--routing-mode`.
+    pub(crate) routing_mode: Option<RoutingModeArg>,
     /// `parley inspect ticket --addr`.
     pub(crate) tickets_addr: Option<String>,
     /// `parley inspect agent --addr`.
@@ -159,6 +191,7 @@ impl ConfigFile {
         for (key, value) in [
             ("offer_timeout", &file.offer_timeout),
             ("returning_grace", &file.returning_grace),
+            ("skills_timeout", &file.skills_timeout),
         ] {
             if let Some(value) = value {
                 parse_duration(value).map_err(|rule| {
@@ -240,6 +273,16 @@ impl RoutingOptions {
             .or_else(|| file_duration(&file.returning_grace))
         {
             routing.returning_grace_ms = grace.map_err(UsageError)?;
+        }
+        if let Some(timeout) = self
+            .skills_timeout
+            .map(Ok)
+            .or_else(|| file_duration(&file.skills_timeout))
+        {
+            routing.skills_timeout_ms = Some(timeout.map_err(UsageError)?);
+        }
+        if let Some(mode) = self.routing_mode.or(file.routing_mode) {
+            routing.mode = mode.into();
         }
         if routing.offer_timeout_ms <= Millis::ZERO {
             return Err(UsageError(format!(
@@ -443,6 +486,8 @@ mod tests {
         assert_eq!(role.routing.auto_accept, [Channel::Web, Channel::Whatsapp]);
         assert_eq!(role.routing.offer_timeout_ms, Millis::seconds(45));
         assert_eq!(role.routing.returning_grace_ms, Millis::minutes(15));
+        assert_eq!(role.routing.skills_timeout_ms, Some(Millis::minutes(5)));
+        assert_eq!(role.routing.mode, RoutingMode::RoundRobin);
         assert_eq!(role.instance_id, "tickets-0");
         assert_eq!(role.state_dir, PathBuf::from("/var/lib/parley"));
         let whatsapp = &role.ingress.integrations["106540352242922"];

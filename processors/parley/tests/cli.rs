@@ -60,6 +60,8 @@ fn help_lists_every_subcommand_and_option() {
         ("--auto-accept", "PARLEY_AUTO_ACCEPT"),
         ("--offer-timeout", "PARLEY_OFFER_TIMEOUT"),
         ("--returning-grace", "PARLEY_RETURNING_GRACE"),
+        ("--skills-timeout", "PARLEY_SKILLS_TIMEOUT"),
+        ("--routing-mode", "PARLEY_ROUTING_MODE"),
         ("--librdkafka", "PARLEY_LIBRDKAFKA"),
     ] {
         assert!(run.contains(option), "{option} in {run}");

@@ -156,6 +156,7 @@ scenarios! {
     routing_auto_accept,
     routing_capacity,
     routing_returning_grace,
+    routing_skills_timeout,
     routing_agent_offline,
     styles_per_brand_and_channel,
     style_change,
