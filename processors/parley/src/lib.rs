@@ -44,8 +44,9 @@ impl std::error::Error for UsageError {}
 #[derive(Debug, Parser)]
 #[command(name = "parley", version)]
 struct Cli {
-    #[command(flatten)]
-    kafka: KafkaOptions,
+    /// TOML config file; keys are the long option names with `_` (e.g. `topic_prefix`).
+    #[arg(long, env = "PARLEY_CONFIG", value_name = "FILE", global = true)]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -133,6 +134,8 @@ struct SimulateArgs {
 
 #[derive(Debug, clap::Args)]
 struct Layout {
+    #[command(flatten)]
+    kafka: KafkaOptions,
     /// Partitions of every topic.
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(i32).range(1..))]
     partitions: i32,
@@ -155,6 +158,8 @@ enum ConfigCommand {
     /// Write a style configuration to <prefix>style-config, key account[/brand][/channel]
     /// (`account//channel` for a channel without a brand).
     SetStyle {
+        #[command(flatten)]
+        kafka: KafkaOptions,
         /// The account.
         #[arg(long)]
         account: String,
@@ -185,7 +190,14 @@ enum ConfigCommand {
 #[derive(Debug, Subcommand)]
 enum SchemasCommand {
     /// Register every schema under <prefix><topic>-value and print the ids.
-    Register,
+    Register {
+        /// Confluent schema registry (`http://host:port`) (required).
+        #[arg(long, env = "PARLEY_REGISTRY_URL", value_name = "URL")]
+        registry_url: Option<String>,
+        /// Prepended to every topic name [default: parley.].
+        #[arg(long, env = "PARLEY_TOPIC_PREFIX", value_name = "PREFIX")]
+        topic_prefix: Option<String>,
+    },
 }
 
 fn parse_style(text: &str) -> Result<Style, String> {
@@ -238,18 +250,18 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     if let Command::Demo(args) = cli.command {
         return demo::run(args).await;
     }
-    let file = ConfigFile::load(cli.kafka.config.as_deref())?;
+    let file = ConfigFile::load(cli.config.as_deref())?;
     // `schemas register` needs only the registry.
-    if let Command::Schemas(SchemasCommand::Register) = &cli.command {
-        let url = cli
-            .kafka
-            .registry_url
+    if let Command::Schemas(SchemasCommand::Register {
+        registry_url,
+        topic_prefix,
+    }) = &cli.command
+    {
+        let url = registry_url
             .clone()
             .or(file.registry_url.clone())
             .ok_or_else(|| UsageError("--registry-url is required: set the flag, PARLEY_REGISTRY_URL or `registry_url` in the config file".into()))?;
-        let prefix = cli
-            .kafka
-            .topic_prefix
+        let prefix = topic_prefix
             .clone()
             .or(file.topic_prefix.clone())
             .unwrap_or_else(|| options::DEFAULT_TOPIC_PREFIX.to_owned());
@@ -281,31 +293,25 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         println!("{}", inspect::inspect(target, id, &addr).await?);
         return Ok(());
     }
-    let connection = || cli.kafka.resolve(&file);
+    let connection = |kafka: &KafkaOptions| kafka.resolve(&file);
+    let settings = |role: &RoleOptions| role.resolve(connection(&role.kafka)?, &file);
     match &cli.command {
-        Command::Ingress(role) => {
-            roles::run(&[Role::Ingress], role.resolve(connection()?, &file)?).await
-        }
-        Command::Tickets(role) => {
-            roles::run(&[Role::Tickets], role.resolve(connection()?, &file)?).await
-        }
-        Command::Router(role) => {
-            roles::run(&[Role::Router], role.resolve(connection()?, &file)?).await
-        }
+        Command::Ingress(role) => roles::run(&[Role::Ingress], settings(role)?).await,
+        Command::Tickets(role) => roles::run(&[Role::Tickets], settings(role)?).await,
+        Command::Router(role) => roles::run(&[Role::Router], settings(role)?).await,
         Command::Run(role) => {
-            roles::run(
-                &[Role::Ingress, Role::Tickets, Role::Router],
-                role.resolve(connection()?, &file)?,
-            )
-            .await
+            let every = [Role::Ingress, Role::Tickets, Role::Router];
+            roles::run(&every, settings(role)?).await
         }
         Command::Topics(TopicsCommand::Create(layout)) => {
-            topics::create(&connection()?, layout.partitions, layout.replication_factor).await
+            let connection = connection(&layout.kafka)?;
+            topics::create(&connection, layout.partitions, layout.replication_factor).await
         }
         Command::Topics(TopicsCommand::Check(layout)) => {
-            topics::check(&connection()?, layout.partitions).await
+            topics::check(&connection(&layout.kafka)?, layout.partitions).await
         }
         Command::Config(ConfigCommand::SetStyle {
+            kafka,
             account,
             brand,
             channel,
@@ -326,9 +332,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 group.clone(),
             );
             style::validate(&config)?;
-            style::write(&connection()?, &config).await
+            style::write(&connection(kafka)?, &config).await
         }
-        Command::Schemas(SchemasCommand::Register)
+        Command::Schemas(SchemasCommand::Register { .. })
         | Command::Simulate(_)
         | Command::Inspect(_)
         | Command::Demo(_) => {

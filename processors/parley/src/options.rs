@@ -60,39 +60,29 @@ impl From<RoutingModeArg> for RoutingMode {
     }
 }
 
-/// The connection options of every command.
+/// The connection options of the commands that talk to Kafka.
 #[derive(Args, Clone, Debug, Default)]
 pub(crate) struct KafkaOptions {
-    /// TOML config file; keys are the long option names with `_` (e.g. `topic_prefix`).
-    #[arg(long, env = "PARLEY_CONFIG", value_name = "FILE", global = true)]
-    pub(crate) config: Option<PathBuf>,
     /// Kafka bootstrap servers, `host:port[,host:port]` (required).
-    #[arg(
-        long,
-        env = "PARLEY_BROKERS",
-        value_name = "HOST:PORT,...",
-        global = true
-    )]
+    #[arg(long, env = "PARLEY_BROKERS", value_name = "HOST:PORT,...")]
     pub(crate) brokers: Option<String>,
     /// Prepended to every topic name [default: parley.].
-    #[arg(
-        long,
-        env = "PARLEY_TOPIC_PREFIX",
-        value_name = "PREFIX",
-        global = true
-    )]
+    #[arg(long, env = "PARLEY_TOPIC_PREFIX", value_name = "PREFIX")]
     pub(crate) topic_prefix: Option<String>,
     /// Confluent schema registry (`http://host:port`); without it, Avro single-object encoding.
-    #[arg(long, env = "PARLEY_REGISTRY_URL", value_name = "URL", global = true)]
+    #[arg(long, env = "PARLEY_REGISTRY_URL", value_name = "URL")]
     pub(crate) registry_url: Option<String>,
     /// Extra librdkafka setting, repeated (environment: `;`-separated).
-    #[arg(long, env = "PARLEY_LIBRDKAFKA", value_name = "KEY=VALUE", value_parser = parse_key_value, value_delimiter = ';', global = true)]
+    #[arg(long, env = "PARLEY_LIBRDKAFKA", value_name = "KEY=VALUE", value_parser = parse_key_value, value_delimiter = ';')]
     pub(crate) librdkafka: Vec<(String, String)>,
 }
 
 /// The options of the processing roles.
 #[derive(Args, Clone, Debug, Default)]
 pub(crate) struct RoleOptions {
+    /// The connection.
+    #[command(flatten)]
+    pub(crate) kafka: KafkaOptions,
     /// Consumer group [default: parley-ingress, parley-tickets or parley-router by role];
     /// with `run`, a set group G becomes G-ingress, G-tickets, G-router.
     #[arg(long, env = "PARLEY_GROUP_ID", value_name = "GROUP")]
