@@ -11,7 +11,7 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::tansu;
+use support::{mock_topics, tansu};
 
 mod support;
 
@@ -416,38 +416,6 @@ fn schemas_register_prints_ids_and_the_registrys_refusal() {
         "{out}"
     );
     assert!(stderr(&output).contains("1 schemas were not registered"));
-}
-
-/// Every topic of `parley topics create`, made with the mock's own call.
-fn mock_topics(
-    cluster: &MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
-    routing_decisions: i32,
-) {
-    let mut names: Vec<String> = Channel::ALL
-        .iter()
-        .map(|c| format!("parley.raw.{}", c.as_str()))
-        .collect();
-    for name in [
-        "conversation-events",
-        "agent-actions",
-        "routing-requests",
-        "agent-presence",
-        "style-config",
-        "ticket-status-changes",
-        "ticket-metrics",
-        "agent-metrics",
-        "dlq",
-        "tickets-changelog",
-        "router-changelog",
-    ] {
-        names.push(format!("parley.{name}"));
-    }
-    for name in names {
-        cluster.create_topic(&name, 2, 1).unwrap();
-    }
-    cluster
-        .create_topic("parley.routing-decisions", routing_decisions, 1)
-        .unwrap();
 }
 
 #[test]

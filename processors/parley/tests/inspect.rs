@@ -11,8 +11,12 @@ use rdkafka::config::ClientConfig;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::Value;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+mod support;
+
+use support::{mock_topics, Running};
 
 const WAIT: Duration = Duration::from_secs(90);
 
@@ -33,26 +37,6 @@ fn stderr(output: &Output) -> String {
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// `parley run` as a child process, stopped with SIGINT on drop.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// A port such that it and the next two are free now (`parley run` serves on all three).
@@ -77,33 +61,6 @@ fn closed_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// Every topic of `parley topics create`, with 2 partitions, made with the mock's own call.
-fn mock_topics(cluster: &MockCluster<'static, rdkafka::producer::DefaultProducerContext>) {
-    let mut names: Vec<String> = Channel::ALL
-        .iter()
-        .map(|c| format!("parley.raw.{}", c.as_str()))
-        .collect();
-    for name in [
-        "conversation-events",
-        "agent-actions",
-        "routing-requests",
-        "routing-decisions",
-        "agent-presence",
-        "style-config",
-        "ticket-status-changes",
-        "ticket-metrics",
-        "agent-metrics",
-        "dlq",
-        "tickets-changelog",
-        "router-changelog",
-    ] {
-        names.push(format!("parley.{name}"));
-    }
-    for name in names {
-        cluster.create_topic(&name, 2, 1).unwrap();
-    }
 }
 
 fn send(producer: &BaseProducer, topic: &str, key: &str, value: &[u8]) {
@@ -137,7 +94,7 @@ fn until_found(args: &[&str], env: &[(&str, &str)]) -> Output {
 fn inspect_reads_a_ticket_and_its_agent_from_a_running_parley_run() {
     let cluster = MockCluster::new(1).unwrap();
     let brokers = cluster.bootstrap_servers();
-    mock_topics(&cluster);
+    mock_topics(&cluster, 2);
     let state = std::env::temp_dir().join(format!("parley-inspect-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state);
     let port = three_free_ports();
