@@ -70,7 +70,8 @@ pub struct Embedded {
     observed: Arc<Observed>,
     brokers: String,
     prefix: String,
-    _cluster: MockCluster<'static, DefaultProducerContext>,
+    // `None` when the roles run against brokers the caller owns.
+    _cluster: Option<MockCluster<'static, DefaultProducerContext>>,
 }
 
 impl std::fmt::Debug for Embedded {
@@ -91,19 +92,41 @@ impl Embedded {
     pub async fn start(options: EmbeddedOptions) -> anyhow::Result<Embedded> {
         let cluster = MockCluster::new(1).context("cannot start the mock cluster")?;
         let brokers = cluster.bootstrap_servers();
+        Embedded::start_with(brokers, BTreeMap::new(), Some(cluster), options).await
+    }
+
+    /// Like [`Embedded::start`], against the brokers at `brokers` (e.g. a Tansu the caller
+    /// runs) instead of a mock cluster: creates every topic (an existing one is kept) and
+    /// starts every role, every client with the `librdkafka` settings added.
+    pub async fn start_on(
+        brokers: &str,
+        librdkafka: BTreeMap<String, String>,
+        options: EmbeddedOptions,
+    ) -> anyhow::Result<Embedded> {
+        Embedded::start_with(brokers.to_owned(), librdkafka, None, options).await
+    }
+
+    async fn start_with(
+        brokers: String,
+        librdkafka: BTreeMap<String, String>,
+        cluster: Option<MockCluster<'static, DefaultProducerContext>>,
+        options: EmbeddedOptions,
+    ) -> anyhow::Result<Embedded> {
+        let mut settings = BTreeMap::from([
+            // A rebalance after a stop need not wait out a long session.
+            ("session.timeout.ms".to_owned(), "6000".to_owned()),
+            ("heartbeat.interval.ms".to_owned(), "500".to_owned()),
+        ]);
+        settings.extend(librdkafka);
         let connection = Connection {
             brokers: brokers.clone(),
             topic_prefix: PREFIX.to_owned(),
             registry_url: None,
-            librdkafka: BTreeMap::from([
-                // A rebalance after a stop need not wait out a long session.
-                ("session.timeout.ms".to_owned(), "6000".to_owned()),
-                ("heartbeat.interval.ms".to_owned(), "500".to_owned()),
-            ]),
+            librdkafka: settings,
         };
         for (name, outcome) in crate::topics::create_all(&connection, options.partitions, 1).await?
         {
-            outcome.map_err(|code| anyhow!("{name}: not created on the mock cluster: {code}"))?;
+            outcome.map_err(|code| anyhow!("{name}: not created on {brokers}: {code}"))?;
         }
         let settings = RoleSettings {
             connection,
@@ -165,7 +188,7 @@ impl Embedded {
         Err(anyhow!("the embedded pipeline did not start within 30 s"))
     }
 
-    /// The mock cluster's bootstrap servers.
+    /// The bootstrap servers the roles use (the mock cluster's, unless started on others).
     pub fn brokers(&self) -> &str {
         &self.brokers
     }
