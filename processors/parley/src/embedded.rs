@@ -70,7 +70,7 @@ pub struct Embedded {
     observed: Arc<Observed>,
     brokers: String,
     prefix: String,
-    // `None` when the roles run against brokers the caller owns.
+    // None when the roles run on brokers the caller owns ([`Embedded::start_on`]).
     _cluster: Option<MockCluster<'static, DefaultProducerContext>>,
 }
 
@@ -92,41 +92,19 @@ impl Embedded {
     pub async fn start(options: EmbeddedOptions) -> anyhow::Result<Embedded> {
         let cluster = MockCluster::new(1).context("cannot start the mock cluster")?;
         let brokers = cluster.bootstrap_servers();
-        Embedded::start_with(brokers, BTreeMap::new(), Some(cluster), options).await
-    }
-
-    /// Like [`Embedded::start`], against the brokers at `brokers` (e.g. a Tansu the caller
-    /// runs) instead of a mock cluster: creates every topic (an existing one is kept) and
-    /// starts every role, every client with the `librdkafka` settings added.
-    pub async fn start_on(
-        brokers: &str,
-        librdkafka: BTreeMap<String, String>,
-        options: EmbeddedOptions,
-    ) -> anyhow::Result<Embedded> {
-        Embedded::start_with(brokers.to_owned(), librdkafka, None, options).await
-    }
-
-    async fn start_with(
-        brokers: String,
-        librdkafka: BTreeMap<String, String>,
-        cluster: Option<MockCluster<'static, DefaultProducerContext>>,
-        options: EmbeddedOptions,
-    ) -> anyhow::Result<Embedded> {
-        let mut settings = BTreeMap::from([
-            // A rebalance after a stop need not wait out a long session.
-            ("session.timeout.ms".to_owned(), "6000".to_owned()),
-            ("heartbeat.interval.ms".to_owned(), "500".to_owned()),
-        ]);
-        settings.extend(librdkafka);
         let connection = Connection {
             brokers: brokers.clone(),
             topic_prefix: PREFIX.to_owned(),
             registry_url: None,
-            librdkafka: settings,
+            librdkafka: BTreeMap::from([
+                // A rebalance after a stop need not wait out a long session.
+                ("session.timeout.ms".to_owned(), "6000".to_owned()),
+                ("heartbeat.interval.ms".to_owned(), "500".to_owned()),
+            ]),
         };
         for (name, outcome) in crate::topics::create_all(&connection, options.partitions, 1).await?
         {
-            outcome.map_err(|code| anyhow!("{name}: not created on {brokers}: {code}"))?;
+            outcome.map_err(|code| anyhow!("{name}: not created on the mock cluster: {code}"))?;
         }
         let settings = RoleSettings {
             connection,
@@ -163,7 +141,68 @@ impl Embedded {
             observed,
             brokers,
             prefix: PREFIX.to_owned(),
-            _cluster: cluster,
+            _cluster: Some(cluster),
+        };
+        embedded.wait_started().await?;
+        Ok(embedded)
+    }
+
+    /// Starts every role against the brokers at `brokers` (e.g. a Tansu or a mock cluster the
+    /// caller runs) instead of a mock cluster of its own; every client gets the `librdkafka`
+    /// settings on top of [`Embedded::start`]'s. The topics of [`topic_names`] must exist.
+    ///
+    /// Returns once the tickets and router hosts are running their loops.
+    pub async fn start_on(
+        brokers: &str,
+        librdkafka: BTreeMap<String, String>,
+        options: EmbeddedOptions,
+    ) -> anyhow::Result<Embedded> {
+        let mut settings = BTreeMap::from([
+            ("session.timeout.ms".to_owned(), "6000".to_owned()),
+            ("heartbeat.interval.ms".to_owned(), "500".to_owned()),
+        ]);
+        settings.extend(librdkafka);
+        let settings = RoleSettings {
+            connection: Connection {
+                brokers: brokers.to_owned(),
+                topic_prefix: PREFIX.to_owned(),
+                registry_url: None,
+                librdkafka: settings,
+            },
+            group_id: None,
+            state_dir: options.state_dir.clone(),
+            guarantee: options.guarantee,
+            metrics_addr: options
+                .metrics_addr
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+            instance_id: "embedded".to_owned(),
+            routing: options.routing.clone(),
+            ingress: options.ingress.clone(),
+        };
+        let observed = Arc::new(Observed::default());
+        let hooks = Hooks {
+            clock: options.clock.clone(),
+            serve_metrics: options.metrics_addr.is_some(),
+            commit_interval_ms: Some(options.commit_interval_ms),
+            timer_horizon_ms: Some(options.timer_horizon_ms),
+            observed: observed.clone(),
+        };
+        let (token, shutdown) = (CancellationToken::new(), Shutdown::new());
+        let roles = tokio::spawn(roles::run_with(
+            &[Role::Ingress, Role::Tickets, Role::Router],
+            settings,
+            hooks,
+            token.clone(),
+            shutdown.clone(),
+        ));
+        let mut embedded = Embedded {
+            roles: Some(roles),
+            token,
+            shutdown,
+            observed,
+            brokers: brokers.to_owned(),
+            prefix: PREFIX.to_owned(),
+            _cluster: None,
         };
         embedded.wait_started().await?;
         Ok(embedded)
@@ -188,7 +227,7 @@ impl Embedded {
         Err(anyhow!("the embedded pipeline did not start within 30 s"))
     }
 
-    /// The bootstrap servers the roles use (the mock cluster's, unless started on others).
+    /// The mock cluster's bootstrap servers.
     pub fn brokers(&self) -> &str {
         &self.brokers
     }
@@ -224,6 +263,14 @@ impl Embedded {
             None => Ok(()),
         }
     }
+}
+
+/// Every topic the roles use, under [`PREFIX`]: what [`Embedded::start_on`] needs to exist.
+pub fn topic_names() -> Vec<String> {
+    crate::topics::all(PREFIX)
+        .into_iter()
+        .map(|spec| spec.name)
+        .collect()
 }
 
 impl Drop for Embedded {
