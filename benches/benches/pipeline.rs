@@ -26,7 +26,7 @@
 //! `fetch.wait.max.ms=10`.
 //!
 //! `cargo bench -p parley-benches --bench pipeline`. Environment:
-//! - `PARLEY_BENCH_CONVERSATIONS`: N for every broker (default 20 000 on the mock, 2 000 on
+//! - `PARLEY_BENCH_CONVERSATIONS`: N for every broker (default 50 000 on the mock, 5 000 on
 //!   Tansu); `PARLEY_BENCH_TANSU_CONVERSATIONS` overrides it on Tansu;
 //! - `PARLEY_BENCH_RATE`: webhooks per second to pace the producer at (default 0: as fast
 //!   as it goes, so latency includes the backlog);
@@ -71,7 +71,7 @@ const CHANNELS: [Channel; 2] = [Channel::Whatsapp, Channel::Messenger];
 /// The passthrough's output topic.
 const PASSTHROUGH: &str = "bench.passthrough";
 /// How long a run may take before the bench gives up.
-const RUN_TIMEOUT: Duration = Duration::from_secs(30);
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn env_number(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
@@ -264,9 +264,20 @@ fn collect(
     let mut unmatched = Vec::new();
     while open > 0 {
         if Instant::now() >= deadline {
-            for name in ["raw.whatsapp", "conversation-events", "routing-requests", "routing-decisions", "ticket-status-changes", "agent-presence", "dlq", PASSTHROUGH] {
+            // Where the records stopped, for whoever reads the panic.
+            for name in [
+                "conversation-events",
+                "routing-requests",
+                "routing-decisions",
+                "dlq",
+            ] {
                 let records: i64 = (0..partitions)
-                    .map(|p| consumer.fetch_watermarks(name, p, Duration::from_secs(5)).map_or(-1, |(l, h)| h - l))
+                    .filter_map(|p| {
+                        consumer
+                            .fetch_watermarks(name, p, Duration::from_secs(5))
+                            .ok()
+                    })
+                    .map(|(low, high)| high - low)
                     .sum();
                 eprintln!("{name}: {records} records");
             }
@@ -452,23 +463,8 @@ async fn pipeline(case: &Case, rate: u64) -> (Figures, Figures) {
     let embedded = Embedded::start_on(&case.brokers, case.librdkafka.clone(), options)
         .await
         .expect("the pipeline starts");
-    eprintln!("{}: pipeline started", case.name);
-    {
-        let observed = embedded.observed().clone();
-        std::thread::spawn(move || loop {
-            std::thread::sleep(Duration::from_secs(5));
-            for (name, m) in [("tickets", observed.tickets_metrics.get()), ("router", observed.router_metrics.get())] {
-                if let Some(m) = m {
-                    let rendered = m.render();
-                    let text: Vec<&str> = rendered.lines().filter(|l| !l.starts_with('#') && (l.contains("records") || l.contains("rebalance") || l.contains("batches"))).collect::<Vec<_>>();
-                    let text = text.join(" | ");
-                    eprintln!("DEBUG {name}:{text}");
-                }
-            }
-        });
-    }
     let topic = embedded.topic("ticket-status-changes");
-
+    eprintln!("{}: pipeline started", case.name);
     let outcome = tokio::task::block_in_place(|| {
         agents_online(case);
         let seconds = now_ms() / 1000;
@@ -478,7 +474,15 @@ async fn pipeline(case: &Case, rate: u64) -> (Figures, Figures) {
         timed(case, &producer, &warm, &topic, status_change, 0, false);
         eprintln!("{}: warmed up", case.name);
         let measured = webhooks(case.conversations, "1", seconds);
-        let (sent, arrivals) = timed(case, &producer, &measured, &topic, status_change, rate, true);
+        let (sent, arrivals) = timed(
+            case,
+            &producer,
+            &measured,
+            &topic,
+            status_change,
+            rate,
+            true,
+        );
         let pick = |last: bool| -> Vec<Instant> {
             measured
                 .iter()
@@ -767,7 +771,7 @@ fn main() {
             // 500 ms), as `Embedded::start` knows too.
             librdkafka: BTreeMap::from([("fetch.wait.max.ms".to_owned(), "5".to_owned())]),
             partitions,
-            conversations: conversations.map_or(20_000, |n| n as usize),
+            conversations: conversations.map_or(50_000, |n| n as usize),
         };
         runtime.block_on(bench(case, rate));
     }
@@ -781,7 +785,7 @@ fn main() {
                 partitions,
                 conversations: env_number("PARLEY_BENCH_TANSU_CONVERSATIONS")
                     .or(conversations)
-                    .map_or(2_000, |n| n as usize),
+                    .map_or(5_000, |n| n as usize),
             };
             runtime.block_on(bench(case, rate));
         }
