@@ -22,8 +22,8 @@
 //! are not measured. Reported per run: records/s from the first webhook produced to the
 //! last output read, and the latency from each webhook's send to its output (for the
 //! pipeline: to the ticket's first status change, New, and to its Open), as p50, p90, p99
-//! and max. Outputs are read by one consumer per run, assigned every partition, with
-//! `fetch.wait.max.ms=10`.
+//! and max. Outputs are read by one consumer per run, assigned every partition, started
+//! (and reading the warm-up's outputs) before the first timed webhook is sent.
 //!
 //! `cargo bench -p parley-benches --bench pipeline`. Environment:
 //! - `PARLEY_BENCH_CONVERSATIONS`: N for every broker (default 50 000 on the mock, 5 000 on
@@ -33,8 +33,11 @@
 //! - `PARLEY_BENCH_PARTITIONS`: partitions of every topic (default 3);
 //! - `PARLEY_BENCH_BROKER`: `mock`, `tansu` or `mock,tansu` (the default).
 //!
-//! On Tansu 0.6.0 every client produces one record per batch (`batch.num.messages=1`):
-//! Tansu returns nothing for a fetch that starts inside a record batch.
+//! Every client on either broker (roles, passthrough, bench) has `fetch.wait.max.ms=5`: the
+//! mock and Tansu 0.6.0 both answer a fetch only when its wait runs out, so librdkafka's
+//! 500 ms default would be added to every hop. On Tansu every client also produces one
+//! record per batch (`batch.num.messages=1`): Tansu returns nothing for a fetch that starts
+//! inside a record batch.
 
 use parley::embedded::{self, Embedded, EmbeddedOptions};
 use parley_benches::measure::grouped;
@@ -768,7 +771,7 @@ fn main() {
             name: "mock",
             brokers: cluster.bootstrap_servers(),
             // The mock answers a fetch only when the wait runs out (librdkafka's default is
-            // 500 ms), as `Embedded::start` knows too.
+            // 500 ms), and so does Tansu 0.6.0.
             librdkafka: BTreeMap::from([("fetch.wait.max.ms".to_owned(), "5".to_owned())]),
             partitions,
             conversations: conversations.map_or(50_000, |n| n as usize),
@@ -781,7 +784,10 @@ fn main() {
             let case = Case {
                 name: "tansu",
                 brokers: broker.brokers.clone(),
-                librdkafka: BTreeMap::from([("batch.num.messages".to_owned(), "1".to_owned())]),
+                librdkafka: BTreeMap::from([
+                    ("batch.num.messages".to_owned(), "1".to_owned()),
+                    ("fetch.wait.max.ms".to_owned(), "5".to_owned()),
+                ]),
                 partitions,
                 conversations: env_number("PARLEY_BENCH_TANSU_CONVERSATIONS")
                     .or(conversations)
