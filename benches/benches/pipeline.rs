@@ -34,8 +34,8 @@
 //! - `PARLEY_BENCH_BROKER`: `mock`, `tansu` or `mock,tansu` (the default).
 //!
 //! Every client on either broker (roles, passthrough, bench) has `fetch.wait.max.ms=5`: the
-//! mock and Tansu 0.6.0 both answer a fetch only when its wait runs out, so librdkafka's
-//! 500 ms default would be added to every hop. On Tansu every client also produces one
+//! mock and Tansu 0.6.0 both hold a fetch that finds nothing new for its whole wait, even
+//! when records arrive meanwhile, so librdkafka's 500 ms default would be added to hops. On Tansu every client also produces one
 //! record per batch (`batch.num.messages=1`): Tansu returns nothing for a fetch that starts
 //! inside a record batch.
 
@@ -770,8 +770,8 @@ fn main() {
         let case = Case {
             name: "mock",
             brokers: cluster.bootstrap_servers(),
-            // The mock answers a fetch only when the wait runs out (librdkafka's default is
-            // 500 ms), and so does Tansu 0.6.0.
+            // The mock holds a fetch that finds nothing new for its whole wait (librdkafka's
+            // default is 500 ms), and so does Tansu 0.6.0.
             librdkafka: BTreeMap::from([("fetch.wait.max.ms".to_owned(), "5".to_owned())]),
             partitions,
             conversations: conversations.map_or(50_000, |n| n as usize),
