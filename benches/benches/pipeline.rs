@@ -26,11 +26,14 @@
 //! (and reading the warm-up's outputs) before the first timed webhook is sent.
 //!
 //! `cargo bench -p parley-benches --bench pipeline`. Environment:
-//! - `PARLEY_BENCH_CONVERSATIONS`: N for every broker (default 50 000 on the mock, 5 000 on
-//!   Tansu); `PARLEY_BENCH_TANSU_CONVERSATIONS` overrides it on Tansu;
+//! - `PARLEY_BENCH_CONVERSATIONS`: N for every broker (default 20 000 on the mock, 5 000 on
+//!   Tansu); `PARLEY_BENCH_TANSU_CONVERSATIONS` overrides it on Tansu. The mock keeps at
+//!   most 5 MiB per partition, dropping the oldest records beyond, so a count that could
+//!   overflow the raw topics' partitions there is refused;
 //! - `PARLEY_BENCH_RATE`: webhooks per second to pace the producer at (default 0: as fast
 //!   as it goes, so latency includes the backlog);
-//! - `PARLEY_BENCH_PARTITIONS`: partitions of every topic (default 3);
+//! - `PARLEY_BENCH_PARTITIONS`: partitions of every topic (default 6, as `parley topics
+//!   create`);
 //! - `PARLEY_BENCH_BROKER`: `mock`, `tansu` or `mock,tansu` (the default).
 //!
 //! Every client on either broker (roles, passthrough, bench) has `fetch.wait.max.ms=5`: the
@@ -73,6 +76,8 @@ const AGENTS: usize = 10;
 const CHANNELS: [Channel; 2] = [Channel::Whatsapp, Channel::Messenger];
 /// The passthrough's output topic.
 const PASSTHROUGH: &str = "bench.passthrough";
+/// What the mock keeps of a partition: it drops the oldest records beyond 5 MiB.
+const MOCK_PARTITION_BYTES: usize = 5 << 20;
 /// How long a run may take before the bench gives up.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -748,7 +753,7 @@ fn main() {
     }
     let which = std::env::var("PARLEY_BENCH_BROKER").unwrap_or_else(|_| "mock,tansu".into());
     let rate = env_number("PARLEY_BENCH_RATE").unwrap_or(0);
-    let partitions = env_number("PARLEY_BENCH_PARTITIONS").map_or(3, |p| p as i32);
+    let partitions = env_number("PARLEY_BENCH_PARTITIONS").map_or(6, |p| p as i32);
     let conversations = env_number("PARLEY_BENCH_CONVERSATIONS");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -767,6 +772,17 @@ fn main() {
                 .create_topic(name, partitions, 1)
                 .expect("topic created");
         }
+        let n = conversations.map_or(20_000, |n| n as usize);
+        // Each raw topic gets N/2 bodies per run, two runs, spread over the partitions by
+        // key (unevenly: a third of margin).
+        let largest = CHANNELS.iter().map(|&c| fixture(c).len() + 100).max();
+        let per_partition = n * largest.expect("two channels") * 4 / 3 / partitions as usize;
+        assert!(
+            per_partition <= MOCK_PARTITION_BYTES,
+            "PARLEY_BENCH_CONVERSATIONS={n} with PARLEY_BENCH_PARTITIONS={partitions}: about \
+             {per_partition} bytes per raw partition, and the mock drops the oldest beyond \
+             {MOCK_PARTITION_BYTES}; add partitions or lower the count"
+        );
         let case = Case {
             name: "mock",
             brokers: cluster.bootstrap_servers(),
@@ -774,7 +790,7 @@ fn main() {
             // default is 500 ms), and so does Tansu 0.6.0.
             librdkafka: BTreeMap::from([("fetch.wait.max.ms".to_owned(), "5".to_owned())]),
             partitions,
-            conversations: conversations.map_or(50_000, |n| n as usize),
+            conversations: n,
         };
         runtime.block_on(bench(case, rate));
     }
