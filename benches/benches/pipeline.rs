@@ -26,7 +26,7 @@
 //! (and reading the warm-up's outputs) before the first timed webhook is sent.
 //!
 //! `cargo bench -p parley-benches --bench pipeline`. Environment:
-//! - `PARLEY_BENCH_CONVERSATIONS`: N for every broker (default 20 000 on the mock, 5 000 on
+//! - `PARLEY_BENCH_CONVERSATIONS`: N for every broker (default 20 000 on the mock, 3 000 on
 //!   Tansu); `PARLEY_BENCH_TANSU_CONVERSATIONS` overrides it on Tansu. The mock keeps at
 //!   most 5 MiB per partition, dropping the oldest records beyond, so a count that could
 //!   overflow the raw topics' partitions there is refused;
@@ -807,7 +807,7 @@ fn main() {
                 partitions,
                 conversations: env_number("PARLEY_BENCH_TANSU_CONVERSATIONS")
                     .or(conversations)
-                    .map_or(5_000, |n| n as usize),
+                    .map_or(3_000, |n| n as usize),
             };
             runtime.block_on(bench(case, rate));
         }
