@@ -227,7 +227,7 @@ impl Embedded {
         Err(anyhow!("the embedded pipeline did not start within 30 s"))
     }
 
-    /// The mock cluster's bootstrap servers.
+    /// The bootstrap servers the roles use: the mock cluster's, or those given to `start_on`.
     pub fn brokers(&self) -> &str {
         &self.brokers
     }
