@@ -70,7 +70,8 @@ pub struct Embedded {
     observed: Arc<Observed>,
     brokers: String,
     prefix: String,
-    _cluster: MockCluster<'static, DefaultProducerContext>,
+    // None when the roles run on brokers the caller owns ([`Embedded::start_on`]).
+    _cluster: Option<MockCluster<'static, DefaultProducerContext>>,
 }
 
 impl std::fmt::Debug for Embedded {
@@ -90,28 +91,51 @@ impl Embedded {
     /// Returns once the tickets and router hosts are running their loops.
     pub async fn start(options: EmbeddedOptions) -> anyhow::Result<Embedded> {
         let cluster = MockCluster::new(1).context("cannot start the mock cluster")?;
-        let brokers = cluster.bootstrap_servers();
-        let connection = Connection {
-            brokers: brokers.clone(),
-            topic_prefix: PREFIX.to_owned(),
-            registry_url: None,
-            librdkafka: BTreeMap::from([
-                // A rebalance after a stop need not wait out a long session.
-                ("session.timeout.ms".to_owned(), "6000".to_owned()),
-                ("heartbeat.interval.ms".to_owned(), "500".to_owned()),
-                // The mock broker answers a fetch only when this wait runs out, so every
-                // hop between roles would cost the default 500 ms.
-                ("fetch.wait.max.ms".to_owned(), "5".to_owned()),
-            ]),
-        };
         // The mock cluster does not take CreateTopics requests; it creates topics directly.
-        for spec in crate::topics::all(PREFIX) {
+        for name in topic_names() {
             cluster
-                .create_topic(&spec.name, options.partitions, 1)
-                .map_err(|e| anyhow!("{}: not created on the mock cluster: {e}", spec.name))?;
+                .create_topic(&name, options.partitions, 1)
+                .map_err(|e| anyhow!("{name}: not created on the mock cluster: {e}"))?;
         }
+        let brokers = cluster.bootstrap_servers();
+        Embedded::launch(&brokers, BTreeMap::new(), options, Some(cluster)).await
+    }
+
+    /// Starts every role against the brokers at `brokers` (e.g. a Tansu or a mock cluster the
+    /// caller runs) instead of a mock cluster of its own; every client gets the `librdkafka`
+    /// settings on top of [`Embedded::start`]'s. The topics of [`topic_names`] must exist.
+    ///
+    /// Returns once the tickets and router hosts are running their loops.
+    pub async fn start_on(
+        brokers: &str,
+        librdkafka: BTreeMap<String, String>,
+        options: EmbeddedOptions,
+    ) -> anyhow::Result<Embedded> {
+        Embedded::launch(brokers, librdkafka, options, None).await
+    }
+
+    async fn launch(
+        brokers: &str,
+        librdkafka: BTreeMap<String, String>,
+        options: EmbeddedOptions,
+        cluster: Option<MockCluster<'static, DefaultProducerContext>>,
+    ) -> anyhow::Result<Embedded> {
+        let mut settings = BTreeMap::from([
+            // A rebalance after a stop need not wait out a long session.
+            ("session.timeout.ms".to_owned(), "6000".to_owned()),
+            ("heartbeat.interval.ms".to_owned(), "500".to_owned()),
+            // A broker with nothing new holds a fetch for this long (the mock cluster and
+            // Tansu both do), so every hop between roles would cost the default 500 ms.
+            ("fetch.wait.max.ms".to_owned(), "5".to_owned()),
+        ]);
+        settings.extend(librdkafka);
         let settings = RoleSettings {
-            connection,
+            connection: Connection {
+                brokers: brokers.to_owned(),
+                topic_prefix: PREFIX.to_owned(),
+                registry_url: None,
+                librdkafka: settings,
+            },
             group_id: None,
             state_dir: options.state_dir.clone(),
             guarantee: options.guarantee,
@@ -143,7 +167,7 @@ impl Embedded {
             token,
             shutdown,
             observed,
-            brokers,
+            brokers: brokers.to_owned(),
             prefix: PREFIX.to_owned(),
             _cluster: cluster,
         };
@@ -170,7 +194,7 @@ impl Embedded {
         Err(anyhow!("the embedded pipeline did not start within 30 s"))
     }
 
-    /// The mock cluster's bootstrap servers.
+    /// The bootstrap servers the roles use: the mock cluster's, or those given to `start_on`.
     pub fn brokers(&self) -> &str {
         &self.brokers
     }
@@ -206,6 +230,14 @@ impl Embedded {
             None => Ok(()),
         }
     }
+}
+
+/// Every topic the roles use, under [`PREFIX`]: what [`Embedded::start_on`] needs to exist.
+pub fn topic_names() -> Vec<String> {
+    crate::topics::all(PREFIX)
+        .into_iter()
+        .map(|spec| spec.name)
+        .collect()
 }
 
 impl Drop for Embedded {

@@ -1,0 +1,815 @@
+//! The whole pipeline end to end, raw webhook in to status change out, beside a plain
+//! consume-produce passthrough over the same raw topics, per broker, in one run.
+//!
+//! For each broker (librdkafka's mock cluster in process; Tansu when `tansu` is on PATH,
+//! otherwise it says it skipped) the bench:
+//!
+//! 1. starts every role (ingress, tickets, router) in process with
+//!    [`parley::embedded::Embedded::start_on`], at-least-once, the runtime's default batch
+//!    and commit settings, WhatsApp and Messenger auto-accepted, and brings ten agents of
+//!    account `acme` online on both channels with capacity for every conversation;
+//! 2. pipeline: produces N webhooks (one per conversation, WhatsApp and Messenger in turn)
+//!    into `raw.whatsapp` and `raw.messenger`, keyed by conversation, with the producer
+//!    timestamp set to the send time, and reads `ticket-status-changes` until every
+//!    conversation's ticket is Open (assigned by the router);
+//! 3. stops the roles; passthrough: a consumer group reading the same raw topics from
+//!    where the pipeline's records end (a `StreamConsumer`, cooperative-sticky, manual
+//!    commits) and an idempotent `ThreadedProducer` (`murmur2_random`, `linger.ms=5`, as the
+//!    ingress stage) that copies every record to `bench.passthrough`, which is read back;
+//!    the same N bodies are produced the same way.
+//!
+//! Each run is preceded by one warm-up record per channel, waited for, so that group joins
+//! are not measured. Reported per run: records/s from the first webhook produced to the
+//! last output read, and the latency from each webhook's send to its output (for the
+//! pipeline: to the ticket's first status change, New, and to its Open), as p50, p90, p99
+//! and max. Outputs are read by one consumer per run, assigned every partition, started
+//! (and reading the warm-up's outputs) before the first timed webhook is sent.
+//!
+//! `cargo bench -p parley-benches --bench pipeline`. Environment:
+//! - `PARLEY_BENCH_CONVERSATIONS`: N for every broker (default 20 000 on the mock, 3 000 on
+//!   Tansu); `PARLEY_BENCH_TANSU_CONVERSATIONS` overrides it on Tansu. The mock keeps at
+//!   most 5 MiB per partition, dropping the oldest records beyond, so a count that could
+//!   overflow the raw topics' partitions there is refused;
+//! - `PARLEY_BENCH_RATE`: webhooks per second to pace the producer at (default 0: as fast
+//!   as it goes, so latency includes the backlog);
+//! - `PARLEY_BENCH_PARTITIONS`: partitions of every topic (default 6, as `parley topics
+//!   create`);
+//! - `PARLEY_BENCH_BROKER`: `mock`, `tansu` or `mock,tansu` (the default).
+//!
+//! Every client on either broker (roles, passthrough, bench) has `fetch.wait.max.ms=5`: the
+//! mock and Tansu 0.6.0 both hold a fetch that finds nothing new for its whole wait, even
+//! when records arrive meanwhile, so librdkafka's 500 ms default would be added to hops. On Tansu every client also produces one
+//! record per batch (`batch.num.messages=1`): Tansu returns nothing for a fetch that starts
+//! inside a record batch.
+
+use parley::embedded::{self, Embedded, EmbeddedOptions};
+use parley_benches::measure::grouped;
+use parley_benches::normaliser;
+use parley_core::{AgentPresence, AgentStatus, Channel, ChannelPresence, Status, StatusChange};
+use parley_ingress::RawRecord;
+use parley_runtime::codec::AvroCodec;
+use parley_runtime::{Guarantee, SystemClock};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::producer::ThreadedProducer;
+use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio_util::sync::CancellationToken;
+
+/// The allocator the `parley` binary ships with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The account every webhook's integration id maps to (see [`normaliser`]).
+const ACCOUNT: &str = "acme";
+/// Agents online on both channels.
+const AGENTS: usize = 10;
+/// The channels the webhooks come from, in turn.
+const CHANNELS: [Channel; 2] = [Channel::Whatsapp, Channel::Messenger];
+/// The passthrough's output topic.
+const PASSTHROUGH: &str = "bench.passthrough";
+/// What the mock keeps of a partition: it drops the oldest records beyond 5 MiB.
+const MOCK_PARTITION_BYTES: usize = 5 << 20;
+/// How long a run may take before the bench gives up.
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_millis() as i64
+}
+
+/// One webhook: its raw topic, its key (the conversation) and its body.
+#[derive(Clone, Debug)]
+struct Webhook {
+    topic: String,
+    conversation: String,
+    body: Vec<u8>,
+}
+
+fn fixture(channel: Channel) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../processors/ingress/tests/fixtures")
+        .join(channel.as_str())
+        .join("text.json");
+    std::fs::read_to_string(path).expect("the text fixture exists")
+}
+
+/// `n` webhooks, WhatsApp and Messenger in turn, each its own conversation and message id,
+/// timestamped `seconds` (the send time, near enough). `tag` keeps runs' ids apart.
+fn webhooks(n: usize, tag: &str, seconds: i64) -> Vec<Webhook> {
+    let whatsapp = fixture(Channel::Whatsapp);
+    let messenger = fixture(Channel::Messenger);
+    let normaliser = normaliser();
+    (0..n)
+        .map(|i| {
+            let channel = CHANNELS[i % CHANNELS.len()];
+            let body = match channel {
+                Channel::Whatsapp => whatsapp
+                    .replace("5511987654321", &format!("55{tag}{i:09}"))
+                    .replace(
+                        "wamid.HBgNNTUxMTk4NzY1NDMyMRUCABIYFjNFQjBDMEM1",
+                        &format!("wamid.bench-{tag}-{i}"),
+                    )
+                    .replace("\"1732100000\"", &format!("\"{seconds}\"")),
+                _ => messenger
+                    .replace("6783920147285561", &format!("67{tag}{i:012}"))
+                    .replace(
+                        "m_AG5Hz2Uq7tuwNEhXfYYKj8mJEM_QPpz5jdCK48PnKAjSdjfipqxqMvK8ma6AC8fplwlqLP_5cgXIbu7I3rBN0P",
+                        &format!("m_bench-{tag}-{i}"),
+                    )
+                    .replace("1732100000000", &format!("{}", seconds * 1000))
+                    .replace("1732100000500", &format!("{}", seconds * 1000)),
+            }
+            .into_bytes();
+            // The conversation the ingress will give the message, so outputs can be matched.
+            let outcome = normaliser
+                .normalise(&RawRecord {
+                    channel,
+                    payload: &body,
+                    account_header: None,
+                    timestamp: parley_core::Timestamp(seconds * 1000),
+                })
+                .expect("the bench bodies are valid");
+            assert_eq!(outcome.events.len(), 1, "one message per body");
+            let event = &outcome.events[0];
+            assert_eq!(event.account, ACCOUNT);
+            Webhook {
+                topic: format!("raw.{}", channel.as_str()),
+                conversation: event.conversation.clone(),
+                body,
+            }
+        })
+        .collect()
+}
+
+/// A client config for `brokers` with the case's extra settings; producers partition as
+/// the roles do (Java's murmur2), so a record keyed by account lands with that account's
+/// other inputs.
+fn client(brokers: &str, librdkafka: &BTreeMap<String, String>) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", brokers);
+    config.set("partitioner", "murmur2_random");
+    for (key, value) in librdkafka {
+        config.set(key, value);
+    }
+    config
+}
+
+/// The producer of the webhooks, the channel integration's part.
+fn webhook_producer(case: &Case) -> BaseProducer {
+    client(&case.brokers, &case.librdkafka)
+        .set("linger.ms", "5")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .expect("producer")
+}
+
+/// Produces `webhooks` keyed by conversation, paced at `rate` per second (0: unpaced), each
+/// with the send time as its timestamp; returns each one's send instant.
+fn produce(producer: &BaseProducer, webhooks: &[Webhook], rate: u64) -> Vec<Instant> {
+    let started = Instant::now();
+    let mut sent = Vec::with_capacity(webhooks.len());
+    for (i, webhook) in webhooks.iter().enumerate() {
+        if rate > 0 {
+            let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
+        sent.push(Instant::now());
+        let mut record = BaseRecord::<str, [u8]>::to(&webhook.topic)
+            .key(&webhook.conversation)
+            .payload(&webhook.body)
+            .timestamp(now_ms());
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    record = back;
+                    producer.poll(Duration::from_millis(1));
+                }
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer
+        .flush(Duration::from_secs(120))
+        .expect("webhooks flushed");
+    sent
+}
+
+/// When a conversation's outputs were read: the first, and the one that ends it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Arrival {
+    first: Option<Instant>,
+    last: Option<Instant>,
+}
+
+/// What an output record says about its conversation: `Some((conversation, ends it))`.
+type Classify = fn(&BorrowedMessage<'_>) -> Option<(String, bool)>;
+
+fn status_change(message: &BorrowedMessage<'_>) -> Option<(String, bool)> {
+    thread_local! {
+        static CODEC: AvroCodec<StatusChange> = AvroCodec::single_object();
+    }
+    let change = CODEC.with(|codec| {
+        codec
+            .decode(message.payload().unwrap_or_default())
+            .expect("decodes")
+    });
+    Some((change.conversation, change.to == Status::Open))
+}
+
+fn copy(message: &BorrowedMessage<'_>) -> Option<(String, bool)> {
+    let key = std::str::from_utf8(message.key()?).ok()?;
+    Some((key.to_owned(), true))
+}
+
+/// Reads every partition of `topic` from the beginning until each of `expected` has its
+/// ending output, signalling `ready` at every record read; returns the arrivals, or panics
+/// after [`RUN_TIMEOUT`].
+fn collect(
+    brokers: &str,
+    librdkafka: &BTreeMap<String, String>,
+    topic: &str,
+    partitions: i32,
+    expected: Vec<String>,
+    classify: Classify,
+    ready: std::sync::mpsc::Sender<()>,
+) -> HashMap<String, Arrival> {
+    let consumer: BaseConsumer = client(brokers, librdkafka)
+        .set("group.id", "bench-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..partitions {
+        assignment
+            .add_partition_offset(topic, partition, Offset::Beginning)
+            .expect("partition");
+    }
+    consumer.assign(&assignment).expect("assign");
+    let mut arrivals: HashMap<String, Arrival> = expected
+        .into_iter()
+        .map(|c| (c, Arrival::default()))
+        .collect();
+    let mut open = arrivals.len();
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let mut unmatched = Vec::new();
+    while open > 0 {
+        if Instant::now() >= deadline {
+            // Where the records stopped, for whoever reads the panic.
+            for name in [
+                "conversation-events",
+                "routing-requests",
+                "routing-decisions",
+                "dlq",
+            ] {
+                let records: i64 = (0..partitions)
+                    .filter_map(|p| {
+                        consumer
+                            .fetch_watermarks(name, p, Duration::from_secs(5))
+                            .ok()
+                    })
+                    .map(|(low, high)| high - low)
+                    .sum();
+                eprintln!("{name}: {records} records");
+            }
+            panic!(
+                "{topic}: {open} of {} conversations without their output after {} s; read {} others, e.g. {:?}",
+                arrivals.len(),
+                RUN_TIMEOUT.as_secs(),
+                unmatched.len(),
+                unmatched.iter().take(3).collect::<Vec<_>>()
+            );
+        }
+        let Some(result) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        let now = Instant::now();
+        let message = result.expect("consume");
+        let _ = ready.send(());
+        let Some((conversation, ends)) = classify(&message) else {
+            continue;
+        };
+        let Some(arrival) = arrivals.get_mut(&conversation) else {
+            unmatched.push(conversation);
+            continue; // an earlier run's
+        };
+        arrival.first.get_or_insert(now);
+        if ends && arrival.last.is_none() {
+            arrival.last = Some(now);
+            open -= 1;
+        }
+    }
+    arrivals
+}
+
+/// One timed run's figures.
+#[derive(Debug)]
+struct Figures {
+    records: usize,
+    /// From the first send to the last output read.
+    elapsed: Duration,
+    /// Send to output, sorted.
+    latencies: Vec<Duration>,
+}
+
+impl Figures {
+    fn new(sent: &[Instant], arrived: &[Instant]) -> Figures {
+        let first = *sent.iter().min().expect("records were sent");
+        let last = *arrived.iter().max().expect("outputs were read");
+        let mut latencies: Vec<Duration> = sent
+            .iter()
+            .zip(arrived)
+            .map(|(s, a)| a.saturating_duration_since(*s))
+            .collect();
+        latencies.sort_unstable();
+        Figures {
+            records: sent.len(),
+            elapsed: last - first,
+            latencies,
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        self.records as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&self, p: f64) -> f64 {
+        let index =
+            ((self.latencies.len() as f64 * p).ceil() as usize).clamp(1, self.latencies.len());
+        self.latencies[index - 1].as_secs_f64() * 1e3
+    }
+
+    fn row(&self, name: &str) {
+        println!(
+            "{name:<44} {:>8.2} {:>10.0} {:>8.0} {:>8.0} {:>8.0} {:>8.0}",
+            self.elapsed.as_secs_f64(),
+            self.rate(),
+            self.percentile(0.50),
+            self.percentile(0.90),
+            self.percentile(0.99),
+            self.percentile(1.0),
+        );
+    }
+}
+
+/// Sends `webhooks` with `producer` while a reader of `topic` waits for each conversation's
+/// outputs. With `measured`, the topic already holds the warm-up's outputs, and sending
+/// starts once the reader has read one, so that its start-up is not measured.
+fn timed(
+    case: &Case,
+    producer: &BaseProducer,
+    webhooks: &[Webhook],
+    topic: &str,
+    classify: Classify,
+    rate: u64,
+    measured: bool,
+) -> (Vec<Instant>, HashMap<String, Arrival>) {
+    let expected: Vec<String> = webhooks.iter().map(|w| w.conversation.clone()).collect();
+    let (ready, reading) = std::sync::mpsc::channel();
+    let reader = {
+        let (case, topic) = (case.clone(), topic.to_owned());
+        std::thread::spawn(move || {
+            collect(
+                &case.brokers,
+                &case.librdkafka,
+                &topic,
+                case.partitions,
+                expected,
+                classify,
+                ready,
+            )
+        })
+    };
+    if measured {
+        reading
+            .recv_timeout(RUN_TIMEOUT)
+            .expect("the reader reads the warm-up's outputs");
+    }
+    let sent = produce(producer, webhooks, rate);
+    (sent, reader.join().expect("the reader finished"))
+}
+
+/// A broker to run on.
+#[derive(Clone, Debug)]
+struct Case {
+    name: &'static str,
+    brokers: String,
+    /// Settings every client gets on this broker.
+    librdkafka: BTreeMap<String, String>,
+    partitions: i32,
+    conversations: usize,
+}
+
+/// Ten agents online on both channels with room for every conversation.
+fn agents_online(case: &Case) {
+    let producer: BaseProducer = client(&case.brokers, &case.librdkafka)
+        .create()
+        .expect("producer");
+    let codec = AvroCodec::<AgentPresence>::single_object();
+    let capacity = u32::try_from(case.conversations)
+        .unwrap_or(u32::MAX)
+        .max(10);
+    for agent in 0..AGENTS {
+        let presence = AgentPresence {
+            presence_id: format!("bench-presence-{agent}"),
+            account: ACCOUNT.into(),
+            agent_id: format!("agent-{agent}"),
+            channels: CHANNELS
+                .iter()
+                .map(|&channel| ChannelPresence {
+                    channel,
+                    status: AgentStatus::Online,
+                    capacity,
+                })
+                .collect(),
+            skills: vec![],
+            groups: vec![],
+            at: parley_core::Timestamp(now_ms()),
+        };
+        let value = codec.encode(&presence).expect("encodes");
+        producer
+            .send(
+                BaseRecord::to("agent-presence")
+                    .key(ACCOUNT)
+                    .payload(&value),
+            )
+            .map_err(|(e, _)| e)
+            .expect("presence sent");
+    }
+    producer
+        .flush(Duration::from_secs(30))
+        .expect("presence flushed");
+}
+
+/// The pipeline: warm-up, then the timed run; returns (to New, to Open).
+async fn pipeline(case: &Case, rate: u64) -> (Figures, Figures) {
+    let state =
+        std::env::temp_dir().join(format!("parley-bench-{}-{}", case.name, std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let mut options = EmbeddedOptions::new(state.clone(), Arc::new(SystemClock));
+    options.partitions = case.partitions;
+    options.guarantee = Guarantee::AtLeastOnce;
+    options.ingress = normaliser().config().clone();
+    options.routing.auto_accept = CHANNELS.to_vec();
+    let embedded = Embedded::start_on(&case.brokers, case.librdkafka.clone(), options)
+        .await
+        .expect("the pipeline starts");
+    let topic = embedded.topic("ticket-status-changes");
+    eprintln!("{}: pipeline started", case.name);
+    let outcome = tokio::task::block_in_place(|| {
+        agents_online(case);
+        let seconds = now_ms() / 1000;
+        let warm = webhooks(CHANNELS.len(), "0", seconds);
+        eprintln!("{}: agents online, warming up", case.name);
+        let producer = webhook_producer(case);
+        timed(case, &producer, &warm, &topic, status_change, 0, false);
+        eprintln!("{}: warmed up", case.name);
+        let measured = webhooks(case.conversations, "1", seconds);
+        let (sent, arrivals) = timed(
+            case,
+            &producer,
+            &measured,
+            &topic,
+            status_change,
+            rate,
+            true,
+        );
+        let pick = |last: bool| -> Vec<Instant> {
+            measured
+                .iter()
+                .map(|w| {
+                    let a = arrivals[&w.conversation];
+                    if last { a.last } else { a.first }.expect("arrived")
+                })
+                .collect()
+        };
+        (
+            Figures::new(&sent, &pick(false)),
+            Figures::new(&sent, &pick(true)),
+        )
+    });
+    assert!(
+        !embedded.has_stopped(),
+        "the pipeline stopped during the run"
+    );
+    embedded.stop().await.expect("the pipeline stops cleanly");
+    let _ = std::fs::remove_dir_all(&state);
+    outcome
+}
+
+/// Creates every topic of the pipeline and [`PASSTHROUGH`] through the admin API.
+async fn create_topics(brokers: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("admin");
+    let names: Vec<String> = embedded::topic_names()
+        .into_iter()
+        .chain([PASSTHROUGH.to_owned()])
+        .collect();
+    let topics: Vec<NewTopic<'_>> = names
+        .iter()
+        .map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(1)))
+        .collect();
+    for result in admin
+        .create_topics(&topics, &AdminOptions::new())
+        .await
+        .expect("create topics")
+    {
+        result
+            .map_err(|(t, code)| format!("{t}: {code}"))
+            .expect("created");
+    }
+}
+
+/// Commits `group`'s offsets at the end of the raw topics, so that it starts after the
+/// records already there.
+fn start_group_at_end(case: &Case, group: &str) {
+    let consumer: BaseConsumer = client(&case.brokers, &case.librdkafka)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut offsets = TopicPartitionList::new();
+    for channel in CHANNELS {
+        let topic = format!("raw.{}", channel.as_str());
+        for partition in 0..case.partitions {
+            let (_, high) = consumer
+                .fetch_watermarks(&topic, partition, Duration::from_secs(10))
+                .expect("watermarks");
+            offsets
+                .add_partition_offset(&topic, partition, Offset::Offset(high))
+                .expect("partition");
+        }
+    }
+    consumer
+        .commit(&offsets, CommitMode::Sync)
+        .expect("offsets committed");
+}
+
+/// Copies every record of the raw topics to [`PASSTHROUGH`] until `stop`.
+async fn copy_raw(case: &Case, group: &str, stop: CancellationToken) {
+    let producer: ThreadedProducer<DefaultProducerContext> =
+        client(&case.brokers, &case.librdkafka)
+            .set("linger.ms", "5")
+            .set("queue.buffering.max.messages", "1000000")
+            .set("enable.idempotence", "true")
+            .set("partitioner", "murmur2_random")
+            .create()
+            .expect("producer");
+    let consumer: StreamConsumer = client(&case.brokers, &case.librdkafka)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .create()
+        .expect("consumer");
+    let topics: Vec<String> = CHANNELS
+        .iter()
+        .map(|c| format!("raw.{}", c.as_str()))
+        .collect();
+    let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&topics).expect("subscribe");
+    let mut copied = 0u64;
+    loop {
+        let message = tokio::select! {
+            _ = stop.cancelled() => break,
+            message = consumer.recv() => message.expect("consume"),
+        };
+        let mut record = BaseRecord::<[u8], [u8]>::to(PASSTHROUGH)
+            .payload(message.payload().unwrap_or_default());
+        if let Some(key) = message.key() {
+            record = record.key(key);
+        }
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    record = back;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        }
+        consumer
+            .store_offset_from_message(&message)
+            .expect("offset stored");
+        copied += 1;
+        if copied % 500 == 0 {
+            consumer.commit_consumer_state(CommitMode::Async).ok();
+        }
+    }
+    producer
+        .flush(Duration::from_secs(30))
+        .expect("passthrough flushed");
+    consumer.commit_consumer_state(CommitMode::Sync).ok();
+}
+
+/// The passthrough: warm-up, then the timed run over the same raw topics.
+async fn passthrough(case: &Case, rate: u64) -> Figures {
+    let group = "bench-passthrough";
+    tokio::task::block_in_place(|| start_group_at_end(case, group));
+    let stop = CancellationToken::new();
+    let copying = {
+        let case = case.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { copy_raw(&case, group, stop).await })
+    };
+    let figures = tokio::task::block_in_place(|| {
+        let seconds = now_ms() / 1000;
+        let warm = webhooks(CHANNELS.len(), "2", seconds);
+        eprintln!("{}: passthrough warming up", case.name);
+        let producer = webhook_producer(case);
+        timed(case, &producer, &warm, PASSTHROUGH, copy, 0, false);
+        eprintln!("{}: passthrough warmed up", case.name);
+        let measured = webhooks(case.conversations, "3", seconds);
+        let (sent, arrivals) = timed(case, &producer, &measured, PASSTHROUGH, copy, rate, true);
+        let arrived: Vec<Instant> = measured
+            .iter()
+            .map(|w| arrivals[&w.conversation].last.expect("arrived"))
+            .collect();
+        Figures::new(&sent, &arrived)
+    });
+    stop.cancel();
+    copying.await.expect("the passthrough stops");
+    figures
+}
+
+async fn bench(case: Case, rate: u64) {
+    let pace = if rate == 0 {
+        "as fast as the producer goes".to_owned()
+    } else {
+        format!("paced at {rate}/s")
+    };
+    println!(
+        "{}: {} webhooks (WhatsApp and Messenger in turn, one conversation each), {} partitions, {pace}",
+        case.name,
+        grouped(case.conversations),
+        case.partitions
+    );
+    let (created, routed) = pipeline(&case, rate).await;
+    let plain = passthrough(&case, rate).await;
+    println!(
+        "{:<44} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8}",
+        "run (latency in ms)", "seconds", "records/s", "p50", "p90", "p99", "max"
+    );
+    plain.row("passthrough: raw -> copy read");
+    created.row("pipeline: webhook -> first status change");
+    routed.row("pipeline: webhook -> Open (routed)");
+    println!(
+        "{}: pipeline / passthrough throughput {:.2}, p50 latency {:.1}x",
+        case.name,
+        routed.rate() / plain.rate(),
+        routed.percentile(0.5) / plain.percentile(0.5)
+    );
+    println!();
+}
+
+/// A Tansu broker on a free port, in-memory storage, killed on drop.
+struct Tansu {
+    brokers: String,
+    child: Child,
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts Tansu, or says why not and returns `None`.
+fn tansu() -> Option<Tansu> {
+    let found = Command::new("tansu")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if found.is_err() {
+        println!("tansu: SKIPPED, `tansu` is not on PATH (cargo install tansu --version 0.6.0 --features dynostore,libsql --locked)");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("its address")
+        .port();
+    let url = format!("tcp://127.0.0.1:{port}");
+    let child = Command::new("tansu")
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ])
+        .args(["--storage-engine", "memory://tansu/"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tansu starts");
+    let tansu = Tansu {
+        brokers: format!("127.0.0.1:{port}"),
+        child,
+    };
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &tansu.brokers)
+        .create()
+        .expect("consumer");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while consumer
+        .fetch_metadata(None, Duration::from_millis(500))
+        .is_err()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "tansu did not answer within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(tansu)
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return; // Built by `cargo test`; only `cargo bench` (which passes --bench) runs it.
+    }
+    let which = std::env::var("PARLEY_BENCH_BROKER").unwrap_or_else(|_| "mock,tansu".into());
+    let rate = env_number("PARLEY_BENCH_RATE").unwrap_or(0);
+    let partitions = env_number("PARLEY_BENCH_PARTITIONS").map_or(6, |p| p as i32);
+    let conversations = env_number("PARLEY_BENCH_CONVERSATIONS");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    if which.contains("mock") {
+        let cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+        // The mock takes no CreateTopics requests.
+        for name in embedded::topic_names()
+            .iter()
+            .map(String::as_str)
+            .chain([PASSTHROUGH])
+        {
+            cluster
+                .create_topic(name, partitions, 1)
+                .expect("topic created");
+        }
+        let n = conversations.map_or(20_000, |n| n as usize);
+        // Each raw topic gets N/2 bodies per run, two runs, spread over the partitions by
+        // key (unevenly: a third of margin).
+        let largest = CHANNELS.iter().map(|&c| fixture(c).len() + 100).max();
+        let per_partition = n * largest.expect("two channels") * 4 / 3 / partitions as usize;
+        assert!(
+            per_partition <= MOCK_PARTITION_BYTES,
+            "PARLEY_BENCH_CONVERSATIONS={n} with PARLEY_BENCH_PARTITIONS={partitions}: about \
+             {per_partition} bytes per raw partition, and the mock drops the oldest beyond \
+             {MOCK_PARTITION_BYTES}; add partitions or lower the count"
+        );
+        let case = Case {
+            name: "mock",
+            brokers: cluster.bootstrap_servers(),
+            // The mock holds a fetch that finds nothing new for its whole wait (librdkafka's
+            // default is 500 ms), and so does Tansu 0.6.0.
+            librdkafka: BTreeMap::from([("fetch.wait.max.ms".to_owned(), "5".to_owned())]),
+            partitions,
+            conversations: n,
+        };
+        runtime.block_on(bench(case, rate));
+    }
+    if which.contains("tansu") {
+        if let Some(broker) = tansu() {
+            runtime.block_on(create_topics(&broker.brokers, partitions));
+            let case = Case {
+                name: "tansu",
+                brokers: broker.brokers.clone(),
+                librdkafka: BTreeMap::from([
+                    ("batch.num.messages".to_owned(), "1".to_owned()),
+                    ("fetch.wait.max.ms".to_owned(), "5".to_owned()),
+                ]),
+                partitions,
+                conversations: env_number("PARLEY_BENCH_TANSU_CONVERSATIONS")
+                    .or(conversations)
+                    .map_or(3_000, |n| n as usize),
+            };
+            runtime.block_on(bench(case, rate));
+        }
+    }
+}
