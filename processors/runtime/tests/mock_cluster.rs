@@ -7,7 +7,7 @@ mod support;
 
 use parley_core::{Millis, Timestamp};
 use parley_runtime::dlq::headers;
-use parley_runtime::{Guarantee, ManualClock, SystemClock};
+use parley_runtime::{Clock, Guarantee, ManualClock, SystemClock};
 use rdkafka::mocking::MockCluster;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -252,11 +252,13 @@ fn timers_survive_a_restart_and_fire_once() {
     let brokers = cluster.bootstrap_servers();
     let dir = temp_dir("timers");
     let config = counter_config(&brokers, "timers", &topics, dir, Guarantee::AtLeastOnce);
-    let clock = ManualClock::new(Timestamp(1_700_000_000_000));
+    // Not on a whole second: the wheel fires at the second after due, the processor sees due.
+    let start = Timestamp(1_700_000_000_250);
+    let clock = ManualClock::new(start);
     let expire = Some(Millis::minutes(10));
 
     let host = RunningHost::start(config.clone(), &topics, expire, Arc::new(clock.clone()));
-    produce(&brokers, &topics.input, &[("a", "1"), ("b", "1")]);
+    produce_at(&brokers, &topics.input, &[("a", "1"), ("b", "1")], start);
     let expected = BTreeMap::from([("a".to_owned(), 1), ("b".to_owned(), 1)]);
     assert_eq!(counts_reach(&brokers, &topics.output, &expected), expected);
     assert!(
@@ -279,6 +281,11 @@ fn timers_survive_a_restart_and_fire_once() {
     let mut values: Vec<String> = fired.iter().map(|r| r.value.clone()).collect();
     values.sort();
     assert_eq!(values, ["a=1", "b=1"]);
+    let due = start + Millis::minutes(10);
+    assert!(
+        fired.iter().all(|r| r.timestamp == Some(due.0)),
+        "a timer's outputs are made at its due time, not when the clock got there: {fired:?}"
+    );
     assert!(wait_for(WAIT, || host.metrics.timers_fired.get() == 2
         && host.metrics.timers_pending.get() == 0));
     host.stop().unwrap();
@@ -286,7 +293,7 @@ fn timers_survive_a_restart_and_fire_once() {
     // After another restart and more time, nothing fires again.
     clock.advance(Millis::hours(1).0);
     let host = RunningHost::start(config, &topics, expire, Arc::new(clock.clone()));
-    produce(&brokers, &topics.input, &[("c", "1")]);
+    produce_at(&brokers, &topics.input, &[("c", "1")], clock.now());
     let expected = BTreeMap::from([("c".to_owned(), 1)]);
     assert_eq!(
         counts_reach(&brokers, &topics.output, &expected).get("c"),

@@ -16,8 +16,6 @@ use parley_tickets::{TicketCodecs, TicketTopics, TicketsError};
 use std::sync::Arc;
 use support::*;
 
-const T0: Timestamp = Timestamp(1_700_000_000_000);
-
 struct Names {
     tickets: TicketTopics,
     presence: String,
@@ -245,17 +243,26 @@ fn a_ticket_goes_new_open_solved_closes_on_the_timer_and_survives_a_restart() {
     assert_eq!(changes[3].1.to, Status::Open);
     assert_eq!(changes[3].1.ticket_id, ticket, "the same ticket continues");
 
-    produce(
+    // The agent solves it a little later than the clock says (within `time.max_ahead_ms`):
+    // it is handled at its record's time, not at the clock's.
+    let solved_at = T0 + Millis(1_234);
+    produce_at(
         &brokers,
         &t.agent_actions,
         "acme/c1",
         &set_status("a2", "c1", Status::Solved),
+        solved_at,
     );
     let changes = statuses(&brokers, &t.status_changes, 5);
     assert_eq!(changes[4].1.to, Status::Solved);
+    assert_eq!(
+        changes[4].1.at, solved_at,
+        "handled at the record's timestamp"
+    );
+    assert_eq!(changes[0].1.at, T0);
 
     // The gap passes on the manual clock: the runtime fires the close timer.
-    clock.advance(Millis::hours(1).0 + 1_000);
+    clock.advance(Millis::hours(1).0 + 2_000);
     let changes = statuses(&brokers, &t.status_changes, 6);
     assert_eq!(
         tos(&changes),
@@ -270,6 +277,11 @@ fn a_ticket_goes_new_open_solved_closes_on_the_timer_and_survives_a_restart() {
     );
     assert_eq!(changes[5].1.ticket_id, ticket);
     assert_eq!(changes[5].1.actor_kind, ActorKind::Timer);
+    assert_eq!(
+        changes[5].1.at,
+        solved_at + Millis::hours(1),
+        "closed at the timer's due time, not when the clock got there"
+    );
     host.stop().unwrap();
 }
 
