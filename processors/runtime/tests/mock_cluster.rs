@@ -312,6 +312,83 @@ fn timers_survive_a_restart_and_fire_once() {
     assert_eq!(again.len(), 2, "the fired timers stayed fired");
 }
 
+#[test]
+fn records_are_handled_at_their_timestamps_and_future_ones_at_the_clock_plus_the_tolerance() {
+    let topics = Topics::new("event-time");
+    let cluster = cluster(&topics);
+    let brokers = cluster.bootstrap_servers();
+    let dir = temp_dir("event-time");
+    let config = counter_config(&brokers, "event-time", &topics, dir, Guarantee::AtLeastOnce);
+    assert_eq!(config.time.max_ahead_ms, 60_000);
+    let now = Timestamp(1_700_000_000_000);
+    let clock = ManualClock::new(now);
+    let expire = Some(Millis::minutes(10));
+    let host = RunningHost::start(config, &topics, expire, Arc::new(clock.clone()));
+
+    let day = Millis::hours(24);
+    let past = Timestamp(now.0 - day.0);
+    let stamps = [past, now + day];
+    produce_with(
+        &brokers,
+        &topics.input,
+        &[("past", "1"), ("future", "1")],
+        |i| Some(stamps[i]),
+    );
+    let outputs = read_until(
+        &brokers,
+        &topics.output,
+        PARTITIONS,
+        "read_uncommitted",
+        WAIT,
+        |r| r.len() >= 2,
+    );
+    let stamp = |records: &[Read], key: &str| {
+        records
+            .iter()
+            .find(|r| r.key == key)
+            .and_then(|r| r.timestamp)
+    };
+    assert_eq!(stamp(&outputs, "past"), Some(past.0), "its own time");
+    assert_eq!(
+        stamp(&outputs, "future"),
+        Some(now.0 + 60_000),
+        "no more than max_ahead_ms past the clock"
+    );
+    assert_eq!(host.metrics.records_ahead.get(), 1);
+
+    // The past record's timer was due when it was set: it fires at once, at its due time.
+    let expired = read_until(
+        &brokers,
+        &topics.expired,
+        PARTITIONS,
+        "read_uncommitted",
+        WAIT,
+        |r| !r.is_empty(),
+    );
+    assert_eq!(
+        expired
+            .iter()
+            .map(|r| (r.key.as_str(), r.timestamp))
+            .collect::<Vec<_>>(),
+        [("past", Some((past + Millis::minutes(10)).0))]
+    );
+    // The future one's is set ten minutes after the time it was handled at.
+    clock.set(now + Millis::minutes(11) + Millis(1_000));
+    let expired = read_until(
+        &brokers,
+        &topics.expired,
+        PARTITIONS,
+        "read_uncommitted",
+        WAIT,
+        |r| r.len() >= 2,
+    );
+    assert_eq!(
+        stamp(&expired, "future"),
+        Some(now.0 + 60_000 + Millis::minutes(10).0)
+    );
+    host.stop().unwrap();
+}
+
 /// Only that the transactional path runs end to end: the mock cluster neither stores
 /// transactional offsets nor hides aborted records, so nothing here shows exactly-once.
 #[test]
