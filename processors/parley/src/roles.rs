@@ -255,6 +255,7 @@ fn runtime_config(role: Role, settings: &RoleSettings, hooks: &Hooks) -> Runtime
             .unwrap_or_else(parley_runtime::config::default_timer_horizon_ms),
         metrics_address: None,
         librdkafka: settings.connection.librdkafka.clone(),
+        time: Default::default(),
     }
 }
 

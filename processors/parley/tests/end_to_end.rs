@@ -54,14 +54,20 @@ fn producer(brokers: &str) -> BaseProducer {
         .unwrap()
 }
 
+/// Produces one record, timestamped `at` (the wall clock's time for `None`), and waits until
+/// it is acknowledged.
 fn send(
     producer: &BaseProducer,
     topic: &str,
     key: &str,
     value: &[u8],
     header: Option<(&str, &str)>,
+    at: Option<Timestamp>,
 ) {
     let mut record = BaseRecord::to(topic).key(key).payload(value);
+    if let Some(at) = at {
+        record = record.timestamp(at.0);
+    }
     if let Some((name, value)) = header {
         record = record.headers(OwnedHeaders::new().insert(Header {
             key: name,
@@ -73,11 +79,27 @@ fn send(
 }
 
 /// Reads `topic` from the beginning until `done` holds or the wait runs out.
-fn read_until<T: AvroRecord + DeserializeOwned>(
+fn read_until<T: AvroRecord + DeserializeOwned + Clone>(
     brokers: &str,
     topic: &str,
     done: impl Fn(&[T]) -> bool,
 ) -> Vec<T> {
+    read_timed_until(brokers, topic, |records: &[(T, Option<i64>)]| {
+        let values: Vec<T> = records.iter().map(|(value, _)| value.clone()).collect();
+        done(&values)
+    })
+    .into_iter()
+    .map(|(value, _)| value)
+    .collect()
+}
+
+/// Reads `topic` from the beginning until `done` holds or the wait runs out: each record
+/// decoded, with its record timestamp.
+fn read_timed_until<T: AvroRecord + DeserializeOwned>(
+    brokers: &str,
+    topic: &str,
+    done: impl Fn(&[(T, Option<i64>)]) -> bool,
+) -> Vec<(T, Option<i64>)> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", "parley-e2e-reader")
@@ -96,7 +118,8 @@ fn read_until<T: AvroRecord + DeserializeOwned>(
     let mut records = Vec::new();
     while Instant::now() < deadline && !done(&records) {
         if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-            records.push(codec.decode(message.payload().unwrap_or_default()).unwrap());
+            let value = codec.decode(message.payload().unwrap_or_default()).unwrap();
+            records.push((value, message.timestamp().to_millis()));
         }
     }
     records
@@ -124,7 +147,7 @@ fn create_topics(parley: &str, brokers: &str) {
 }
 
 /// Ana is online on WhatsApp with `capacity`, as the agent workspace would say.
-fn ana_online(producer: &BaseProducer, capacity: u32) {
+fn ana_online(producer: &BaseProducer, capacity: u32, at: Option<Timestamp>) {
     let presence = AgentPresence {
         presence_id: "p-1".into(),
         account: "acme".into(),
@@ -141,7 +164,14 @@ fn ana_online(producer: &BaseProducer, capacity: u32) {
     let encoded = AvroCodec::<AgentPresence>::single_object()
         .encode(&presence)
         .unwrap();
-    send(producer, "parley.agent-presence", "acme", &encoded, None);
+    send(
+        producer,
+        "parley.agent-presence",
+        "acme",
+        &encoded,
+        None,
+        at,
+    );
 }
 
 fn free_port() -> u16 {
@@ -186,7 +216,7 @@ fn a_whatsapp_webhook_becomes_a_routed_ticket_that_the_agent_solves() {
     );
 
     let producer = producer(brokers);
-    ana_online(&producer, 2);
+    ana_online(&producer, 2, None);
 
     let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../ingress/tests/fixtures/whatsapp/text.json");
@@ -197,6 +227,7 @@ fn a_whatsapp_webhook_becomes_a_routed_ticket_that_the_agent_solves() {
         "5511987654321",
         &body,
         Some(("parley-account", "acme")),
+        None,
     );
 
     let conversation = "5511987654321";
@@ -239,6 +270,7 @@ fn a_whatsapp_webhook_becomes_a_routed_ticket_that_the_agent_solves() {
         &format!("acme/{conversation}"),
         &encoded,
         None,
+        None,
     );
 
     let changes = read_until::<StatusChange>(brokers, "parley.ticket-status-changes", |changes| {
@@ -270,8 +302,8 @@ fn a_whatsapp_webhook_becomes_a_routed_ticket_that_the_agent_solves() {
     let _ = std::fs::remove_dir_all(&state);
 }
 
-/// A status change without its time, which is processing time and differs between runs.
-type Transition = (String, Option<Status>, Status, Option<String>);
+/// A status change as BI reads it: the decoded record and its record timestamp.
+type Emitted = (StatusChange, Option<i64>);
 
 /// One role of `parley` as a process of its own.
 fn role(parley: &str, role: &str, brokers: &str, state: &std::path::Path) -> Child {
@@ -304,12 +336,14 @@ fn role(parley: &str, role: &str, brokers: &str, state: &std::path::Path) -> Chi
 }
 
 /// Thirty conversations through ingress, tickets and router as separate processes; with
-/// `kill`, the tickets process is killed with SIGKILL halfway and restarted. Returns every
-/// status change by id, and asserts that a record emitted twice is the same record.
+/// `kill`, the tickets process is killed with SIGKILL halfway and restarted. Every input
+/// carries a timestamp from `base` on, the same in both runs. Returns every status change by
+/// id, and asserts that a record emitted twice is the same record, timestamp included.
 fn thirty_conversations(
     test: &str,
     kill: bool,
-) -> Option<std::collections::BTreeMap<String, Transition>> {
+    base: Timestamp,
+) -> Option<std::collections::BTreeMap<String, Emitted>> {
     const CONVERSATIONS: usize = 30;
     let broker = tansu(test)?;
     let brokers = broker.brokers.as_str();
@@ -322,7 +356,7 @@ fn thirty_conversations(
     let mut tickets = Running(role(parley, "tickets", brokers, &state));
 
     let producer = producer(brokers);
-    ana_online(&producer, 1000);
+    ana_online(&producer, 1000, Some(base));
     let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../ingress/tests/fixtures/whatsapp/text.json");
     let template = std::fs::read_to_string(fixture).unwrap();
@@ -347,6 +381,7 @@ fn thirty_conversations(
             &conversation(n),
             body.as_bytes(),
             Some(("parley-account", "acme")),
+            Some(base + Millis(1_000 + 1_000 * n as i64)),
         );
     }
     if kill {
@@ -356,6 +391,7 @@ fn thirty_conversations(
         opened(c, CONVERSATIONS)
     });
     for n in 0..CONVERSATIONS {
+        let at = base + Millis(60_000 + 1_000 * n as i64);
         let solve = AgentAction {
             action_id: format!("solve-{n}"),
             account: "acme".into(),
@@ -363,7 +399,7 @@ fn thirty_conversations(
             agent_id: "ana".into(),
             kind: AgentActionKind::SetStatus,
             status: Some(Status::Solved),
-            at: Timestamp(0),
+            at,
         };
         let key = format!("acme/{}", conversation(n));
         send(
@@ -372,27 +408,27 @@ fn thirty_conversations(
             &key,
             &AvroCodec::single_object().encode(&solve).unwrap(),
             None,
+            Some(at),
         );
     }
-    let changes = read_until::<StatusChange>(brokers, "parley.ticket-status-changes", |c| {
-        c.iter().filter(|c| c.to == Status::Solved).count() >= CONVERSATIONS
+    let changes = read_timed_until::<StatusChange>(brokers, "parley.ticket-status-changes", |c| {
+        c.iter().filter(|(c, _)| c.to == Status::Solved).count() >= CONVERSATIONS
     });
     drop(tickets);
     let _ = std::fs::remove_dir_all(&state);
 
     let mut by_id = std::collections::BTreeMap::new();
-    for change in changes {
-        let transition = (
-            change.ticket_id.clone(),
-            change.from,
-            change.to,
-            change.assignee.clone(),
+    for emitted in changes {
+        assert_eq!(
+            emitted.1,
+            Some(emitted.0.at.0),
+            "a status change's record timestamp is its time"
         );
-        if let Some(earlier) = by_id.insert(change.change_id.clone(), transition.clone()) {
+        if let Some(earlier) = by_id.insert(emitted.0.change_id.clone(), emitted.clone()) {
             assert_eq!(
-                earlier, transition,
+                earlier, emitted,
                 "{} was emitted twice with different contents",
-                change.change_id
+                emitted.0.change_id
             );
         }
     }
@@ -401,10 +437,16 @@ fn thirty_conversations(
 
 #[test]
 fn the_tickets_process_killed_mid_stream_and_restarted_changes_nothing() {
-    let Some(undisturbed) = thirty_conversations("undisturbed", false) else {
+    // Ten minutes ago, well within every timer's gap, so that nothing closes meanwhile.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let base = Timestamp(now - 600_000);
+    let Some(undisturbed) = thirty_conversations("undisturbed", false, base) else {
         return;
     };
-    let Some(killed) = thirty_conversations("killed", true) else {
+    let Some(killed) = thirty_conversations("killed", true, base) else {
         return;
     };
     assert_eq!(
@@ -412,8 +454,18 @@ fn the_tickets_process_killed_mid_stream_and_restarted_changes_nothing() {
         90,
         "New, Open and Solved for each of 30 tickets"
     );
+    for (id, (change, _)) in &undisturbed {
+        let n: i64 = change.conversation[change.conversation.len() - 2..]
+            .parse()
+            .unwrap();
+        let expected = match change.to {
+            Status::Solved => base + Millis(60_000 + 1_000 * n),
+            _ => base + Millis(1_000 + 1_000 * n),
+        };
+        assert_eq!(change.at, expected, "{id}: made at its input's time");
+    }
     assert_eq!(
         killed, undisturbed,
-        "the same status changes, by id, as the undisturbed run"
+        "the same status changes, every field and timestamp, as the undisturbed run"
     );
 }

@@ -14,8 +14,6 @@ use parley_runtime::{Clock, ManualClock, Metrics};
 use std::sync::Arc;
 use support::*;
 
-const T0: Timestamp = Timestamp(1_700_000_000_000);
-
 fn router_host(
     brokers: &str,
     prefix: &str,

@@ -29,6 +29,64 @@ impl Guarantee {
     }
 }
 
+/// Where the `now` a record is handled at comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeSource {
+    /// The record's timestamp (its producer's CreateTime, or the broker's LogAppendTime),
+    /// falling back to the clock for a record without one: a replay re-emits identical
+    /// records, and consumer lag does not stretch durations. Outputs carry the same time.
+    Event,
+    /// The clock when the record is handled, whatever its timestamp.
+    Processing,
+}
+
+impl TimeSource {
+    /// The name used in config files.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TimeSource::Event => "event",
+            TimeSource::Processing => "processing",
+        }
+    }
+}
+
+/// How the runtime tells time: the `time` section of [`RuntimeConfig`].
+///
+/// Timers always come due by the clock (processing time); a timer is handled with its due
+/// time as `now`, whatever the source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeConfig {
+    /// `event` (records are handled at their timestamp) or `processing` (at the clock).
+    #[serde(default = "default_time_source")]
+    pub source: TimeSource,
+    /// With `event`: how far, in milliseconds, a record's timestamp may lie ahead of the clock.
+    /// A later timestamp (a producer with a wrong clock) is handled at the clock plus this, so
+    /// that one record cannot move a ticket's times and timers into the future.
+    #[serde(default = "default_max_ahead_ms")]
+    pub max_ahead_ms: u64,
+}
+
+impl Default for TimeConfig {
+    fn default() -> TimeConfig {
+        TimeConfig {
+            source: default_time_source(),
+            max_ahead_ms: default_max_ahead_ms(),
+        }
+    }
+}
+
+/// The default time source: `event`.
+pub fn default_time_source() -> TimeSource {
+    TimeSource::Event
+}
+
+/// The default tolerance for timestamps ahead of the clock: one minute.
+pub fn default_max_ahead_ms() -> u64 {
+    60_000
+}
+
 /// Configuration of one runtime instance.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,6 +127,9 @@ pub struct RuntimeConfig {
     /// Extra librdkafka settings for consumers and producers, passed through unchanged.
     #[serde(default)]
     pub librdkafka: BTreeMap<String, String>,
+    /// Where records' time comes from; by default their timestamps (see [`TimeConfig`]).
+    #[serde(default)]
+    pub time: TimeConfig,
 }
 
 /// The default instance id: the host name, or `instance-0`.
@@ -231,6 +292,29 @@ mod tests {
         let config = RuntimeConfig::from_json(&readme[start..end]).unwrap();
         assert_eq!(config.guarantee, Guarantee::ExactlyOnce);
         assert_eq!(config.input_topics.len(), 3);
+    }
+
+    #[test]
+    fn time_defaults_to_event_time_and_can_be_processing_time() {
+        let config = RuntimeConfig::from_json(EXAMPLE).unwrap();
+        assert_eq!(config.time.source, TimeSource::Event);
+        assert_eq!(config.time.max_ahead_ms, 60_000);
+        let text = EXAMPLE.replace(
+            "\"batch_size\"",
+            "\"time\": { \"source\": \"processing\" }, \"batch_size\"",
+        );
+        let config = RuntimeConfig::from_json(&text).unwrap();
+        assert_eq!(config.time.source, TimeSource::Processing);
+        assert_eq!(config.time.max_ahead_ms, 60_000);
+        let text = EXAMPLE.replace(
+            "\"batch_size\"",
+            "\"time\": { \"source\": \"wall\" }, \"batch_size\"",
+        );
+        let err = RuntimeConfig::from_json(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("wall") && err.contains("event") && err.contains("processing"),
+            "{err}"
+        );
     }
 
     #[test]

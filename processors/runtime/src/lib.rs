@@ -42,7 +42,7 @@ pub mod timers;
 
 pub use activity::Activity;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Guarantee, RuntimeConfig};
+pub use config::{Guarantee, RuntimeConfig, TimeConfig, TimeSource};
 pub use error::{CodecError, ConfigError, RuntimeError};
 pub use host::{Host, Shutdown};
 pub use metrics::Metrics;

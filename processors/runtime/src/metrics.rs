@@ -28,6 +28,9 @@ pub struct Metrics {
     /// `parley_timers_overdue_seconds`: how late the most overdue timer was when the loop
     /// last looked (0 when none was due).
     pub timers_overdue: Gauge,
+    /// `parley_records_ahead_total`: records whose timestamp lay more than `time.max_ahead_ms`
+    /// past the clock, handled at the clock plus that tolerance instead.
+    pub records_ahead: IntCounter,
     /// `parley_state_bytes`: size of the sled database on disk.
     pub state_bytes: IntGauge,
     /// `parley_restore_records_total`: changelog records replayed into sled.
@@ -113,6 +116,10 @@ impl Metrics {
             timers_overdue: register!(Gauge::new(
                 "parley_timers_overdue_seconds",
                 "How late the most overdue timer was when the loop last fired timers"
+            )),
+            records_ahead: register!(IntCounter::new(
+                "parley_records_ahead_total",
+                "Records whose timestamp lay too far ahead of the clock and were handled earlier"
             )),
             state_bytes: register!(IntGauge::new(
                 "parley_state_bytes",

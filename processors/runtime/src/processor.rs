@@ -15,7 +15,8 @@ pub struct InputRecord<'a> {
     pub key: &'a [u8],
     /// Its value, empty when it has none.
     pub value: &'a [u8],
-    /// The record's timestamp, when the broker gave one.
+    /// The record's timestamp, when the broker gave one; under event time, the `now` it is
+    /// handled at.
     pub timestamp: Option<Timestamp>,
 }
 
@@ -160,8 +161,17 @@ pub struct Rejection {
 ///    the changelog, before anything else;
 /// 2. then, in offset order per topic, [`decode`](KeyedProcessor::decode) and
 ///    [`handle`](KeyedProcessor::handle) for each input record, and
-///    [`on_timer`](KeyedProcessor::on_timer) for each timer that came due, with `now` that
-///    never goes backwards.
+///    [`on_timer`](KeyedProcessor::on_timer) for each timer that came due.
+///
+/// `now` is the input's time: its record timestamp under the default
+/// [`TimeSource::Event`](crate::config::TimeSource) (the clock for a record without one, or
+/// under `processing`), and a timer's due time for `on_timer`. It is *not* monotonic: records
+/// of different keys, or of different input topics, carry their producers' times, and a timer
+/// fires with its due time after records that may be later. A processor that needs time to
+/// move forward per key keeps the latest `now` in that key's state and takes the maximum (the
+/// ticket lifecycle does); durations measured with [`Timestamp::since`] are never negative.
+/// Outputs are produced with `now` as their record timestamp, so downstream processors see
+/// the same times.
 ///
 /// `handle` must be atomic: if it returns a [`Rejection`] it must leave its state as it was;
 /// the runtime drops the effects it pushed and sends the record to the DLQ. Outputs must be
@@ -186,6 +196,7 @@ pub trait KeyedProcessor: Send + 'static {
         effects: &mut Effects,
     ) -> Result<(), Rejection>;
 
-    /// Handles the timer `(key, timer_id)` that came due at `now`. The timer is already removed.
+    /// Handles the timer `(key, timer_id)`; `now` is the due time it was set for, whenever the
+    /// clock got there. The timer is already removed.
     fn on_timer(&mut self, key: &[u8], timer_id: &[u8], now: Timestamp, effects: &mut Effects);
 }

@@ -1,13 +1,14 @@
 //! Crash tests: a child process running the counter is frozen at a point of a batch commit and
 //! killed with SIGKILL, against a real broker (Tansu, or `PARLEY_TEST_BROKERS`). After a
 //! restart nothing is lost and no input is counted twice; a record re-emitted after the crash
-//! is an exact copy of the first. The `exactly_once` tests need a Kafka cluster in
+//! is an exact copy of the first, down to its timestamp (its input's). The `exactly_once` tests need a Kafka cluster in
 //! `PARLEY_TEST_BROKERS` (Tansu has no transactions): they are `#[ignore]`d with that reason
 //! and `.ci/run` includes them when the variable is set.
 
 mod support;
 
-use parley_runtime::{Guarantee, SystemClock};
+use parley_core::Timestamp;
+use parley_runtime::{Clock, Guarantee, SystemClock};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -27,6 +28,9 @@ enum Expect {
     NoDuplicates,
     /// Every input's output at least once; copies identical.
     IdenticalDuplicates,
+    /// The crashed batch's outputs were delivered and the batch is reprocessed: each of its
+    /// inputs' outputs exactly twice, copies identical (timestamps included); others once.
+    ReplayedBatch,
 }
 
 fn crash_and_recover(name: &str, pause: &str, guarantee: Guarantee, expect: Expect) {
@@ -47,7 +51,11 @@ fn crash_and_recover(name: &str, pause: &str, guarantee: Guarantee, expect: Expe
     let records: Vec<(&str, &str)> = (0..ROUNDS)
         .flat_map(|_| KEYS.iter().map(|k| (*k, "1")))
         .collect();
-    produce(&brokers, &topics.input, &records);
+    // Each input has a timestamp of its own, an hour and more in the past: outputs are made
+    // at their input's time, whenever the host gets to them.
+    let base = SystemClock.now().0 - 3_600_000;
+    let input_time = |i: usize| Timestamp(base + 1_000 * i as i64 + 7);
+    produce_with(&brokers, &topics.input, &records, |i| Some(input_time(i)));
 
     let dir = temp_dir(name);
     let mut config = counter_config(&brokers, name, &topics, dir.join("state"), guarantee);
@@ -77,6 +85,18 @@ fn crash_and_recover(name: &str, pause: &str, guarantee: Guarantee, expect: Expe
         }
     }
     assert!(paused, "the child reached the pause point");
+    if expect == Expect::ReplayedBatch {
+        // Let the frozen child's producer deliver the third batch's outputs first.
+        let delivered = read_until(
+            &brokers,
+            &topics.output,
+            PARTITIONS,
+            isolation,
+            Duration::from_secs(30),
+            |r| r.len() >= 21,
+        );
+        assert_eq!(delivered.len(), 21, "three batches of 7 delivered");
+    }
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
     assert!(!status.success());
@@ -132,6 +152,20 @@ fn crash_and_recover(name: &str, pause: &str, guarantee: Guarantee, expect: Expe
         if expect == Expect::NoDuplicates {
             assert_eq!(copies.len(), 1, "{id}: emitted twice");
         }
+        // `key=n` is the key's n-th input, produced in round n - 1.
+        let (key, count) = copies[0].value.split_once('=').unwrap();
+        let round: usize = count.parse::<usize>().unwrap() - 1;
+        let index = round * KEYS.len() + KEYS.iter().position(|k| *k == key).unwrap();
+        assert_eq!(
+            copies[0].timestamp,
+            Some(input_time(index).0),
+            "{id}: the output carries its input's timestamp"
+        );
+    }
+    if expect == Expect::ReplayedBatch {
+        let twice = by_id.values().filter(|copies| copies.len() == 2).count();
+        assert_eq!(twice, 7, "the crashed batch of 7 re-emitted once");
+        assert!(by_id.values().all(|copies| copies.len() <= 2));
     }
 }
 
@@ -152,6 +186,16 @@ fn killed_between_sled_apply_and_offset_commit_loses_nothing() {
         "after-apply:3",
         Guarantee::AtLeastOnce,
         Expect::NoDuplicates,
+    );
+}
+
+#[test]
+fn a_batch_replayed_after_a_crash_re_emits_identical_records() {
+    crash_and_recover(
+        "crash-before-seal",
+        "before-seal:3",
+        Guarantee::AtLeastOnce,
+        Expect::ReplayedBatch,
     );
 }
 

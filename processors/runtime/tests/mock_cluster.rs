@@ -7,7 +7,7 @@ mod support;
 
 use parley_core::{Millis, Timestamp};
 use parley_runtime::dlq::headers;
-use parley_runtime::{Guarantee, ManualClock, SystemClock};
+use parley_runtime::{Clock, Guarantee, ManualClock, SystemClock};
 use rdkafka::mocking::MockCluster;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -252,11 +252,13 @@ fn timers_survive_a_restart_and_fire_once() {
     let brokers = cluster.bootstrap_servers();
     let dir = temp_dir("timers");
     let config = counter_config(&brokers, "timers", &topics, dir, Guarantee::AtLeastOnce);
-    let clock = ManualClock::new(Timestamp(1_700_000_000_000));
+    // Not on a whole second: the wheel fires at the second after due, the processor sees due.
+    let start = Timestamp(1_700_000_000_250);
+    let clock = ManualClock::new(start);
     let expire = Some(Millis::minutes(10));
 
     let host = RunningHost::start(config.clone(), &topics, expire, Arc::new(clock.clone()));
-    produce(&brokers, &topics.input, &[("a", "1"), ("b", "1")]);
+    produce_at(&brokers, &topics.input, &[("a", "1"), ("b", "1")], start);
     let expected = BTreeMap::from([("a".to_owned(), 1), ("b".to_owned(), 1)]);
     assert_eq!(counts_reach(&brokers, &topics.output, &expected), expected);
     assert!(
@@ -279,6 +281,11 @@ fn timers_survive_a_restart_and_fire_once() {
     let mut values: Vec<String> = fired.iter().map(|r| r.value.clone()).collect();
     values.sort();
     assert_eq!(values, ["a=1", "b=1"]);
+    let due = start + Millis::minutes(10);
+    assert!(
+        fired.iter().all(|r| r.timestamp == Some(due.0)),
+        "a timer's outputs are made at its due time, not when the clock got there: {fired:?}"
+    );
     assert!(wait_for(WAIT, || host.metrics.timers_fired.get() == 2
         && host.metrics.timers_pending.get() == 0));
     host.stop().unwrap();
@@ -286,7 +293,7 @@ fn timers_survive_a_restart_and_fire_once() {
     // After another restart and more time, nothing fires again.
     clock.advance(Millis::hours(1).0);
     let host = RunningHost::start(config, &topics, expire, Arc::new(clock.clone()));
-    produce(&brokers, &topics.input, &[("c", "1")]);
+    produce_at(&brokers, &topics.input, &[("c", "1")], clock.now());
     let expected = BTreeMap::from([("c".to_owned(), 1)]);
     assert_eq!(
         counts_reach(&brokers, &topics.output, &expected).get("c"),
@@ -303,6 +310,83 @@ fn timers_survive_a_restart_and_fire_once() {
         |_| false,
     );
     assert_eq!(again.len(), 2, "the fired timers stayed fired");
+}
+
+#[test]
+fn records_are_handled_at_their_timestamps_and_future_ones_at_the_clock_plus_the_tolerance() {
+    let topics = Topics::new("event-time");
+    let cluster = cluster(&topics);
+    let brokers = cluster.bootstrap_servers();
+    let dir = temp_dir("event-time");
+    let config = counter_config(&brokers, "event-time", &topics, dir, Guarantee::AtLeastOnce);
+    assert_eq!(config.time.max_ahead_ms, 60_000);
+    let now = Timestamp(1_700_000_000_000);
+    let clock = ManualClock::new(now);
+    let expire = Some(Millis::minutes(10));
+    let host = RunningHost::start(config, &topics, expire, Arc::new(clock.clone()));
+
+    let day = Millis::hours(24);
+    let past = Timestamp(now.0 - day.0);
+    let stamps = [past, now + day];
+    produce_with(
+        &brokers,
+        &topics.input,
+        &[("past", "1"), ("future", "1")],
+        |i| Some(stamps[i]),
+    );
+    let outputs = read_until(
+        &brokers,
+        &topics.output,
+        PARTITIONS,
+        "read_uncommitted",
+        WAIT,
+        |r| r.len() >= 2,
+    );
+    let stamp = |records: &[Read], key: &str| {
+        records
+            .iter()
+            .find(|r| r.key == key)
+            .and_then(|r| r.timestamp)
+    };
+    assert_eq!(stamp(&outputs, "past"), Some(past.0), "its own time");
+    assert_eq!(
+        stamp(&outputs, "future"),
+        Some(now.0 + 60_000),
+        "no more than max_ahead_ms past the clock"
+    );
+    assert_eq!(host.metrics.records_ahead.get(), 1);
+
+    // The past record's timer was due when it was set: it fires at once, at its due time.
+    let expired = read_until(
+        &brokers,
+        &topics.expired,
+        PARTITIONS,
+        "read_uncommitted",
+        WAIT,
+        |r| !r.is_empty(),
+    );
+    assert_eq!(
+        expired
+            .iter()
+            .map(|r| (r.key.as_str(), r.timestamp))
+            .collect::<Vec<_>>(),
+        [("past", Some((past + Millis::minutes(10)).0))]
+    );
+    // The future one's is set ten minutes after the time it was handled at.
+    clock.set(now + Millis::minutes(11) + Millis(1_000));
+    let expired = read_until(
+        &brokers,
+        &topics.expired,
+        PARTITIONS,
+        "read_uncommitted",
+        WAIT,
+        |r| r.len() >= 2,
+    );
+    assert_eq!(
+        stamp(&expired, "future"),
+        Some(now.0 + 60_000 + Millis::minutes(10).0)
+    );
+    host.stop().unwrap();
 }
 
 /// Only that the transactional path runs end to end: the mock cluster neither stores

@@ -16,8 +16,6 @@ use parley_tickets::{TicketCodecs, TicketTopics, TicketsError};
 use std::sync::Arc;
 use support::*;
 
-const T0: Timestamp = Timestamp(1_700_000_000_000);
-
 struct Names {
     tickets: TicketTopics,
     presence: String,
@@ -245,17 +243,26 @@ fn a_ticket_goes_new_open_solved_closes_on_the_timer_and_survives_a_restart() {
     assert_eq!(changes[3].1.to, Status::Open);
     assert_eq!(changes[3].1.ticket_id, ticket, "the same ticket continues");
 
-    produce(
+    // The agent solves it a little later than the clock says (within `time.max_ahead_ms`):
+    // it is handled at its record's time, not at the clock's.
+    let solved_at = T0 + Millis(1_234);
+    produce_at(
         &brokers,
         &t.agent_actions,
         "acme/c1",
         &set_status("a2", "c1", Status::Solved),
+        solved_at,
     );
     let changes = statuses(&brokers, &t.status_changes, 5);
     assert_eq!(changes[4].1.to, Status::Solved);
+    assert_eq!(
+        changes[4].1.at, solved_at,
+        "handled at the record's timestamp"
+    );
+    assert_eq!(changes[0].1.at, T0);
 
     // The gap passes on the manual clock: the runtime fires the close timer.
-    clock.advance(Millis::hours(1).0 + 1_000);
+    clock.advance(Millis::hours(1).0 + 2_000);
     let changes = statuses(&brokers, &t.status_changes, 6);
     assert_eq!(
         tos(&changes),
@@ -270,7 +277,110 @@ fn a_ticket_goes_new_open_solved_closes_on_the_timer_and_survives_a_restart() {
     );
     assert_eq!(changes[5].1.ticket_id, ticket);
     assert_eq!(changes[5].1.actor_kind, ActorKind::Timer);
+    assert_eq!(
+        changes[5].1.at,
+        solved_at + Millis::hours(1),
+        "closed at the timer's due time, not when the clock got there"
+    );
     host.stop().unwrap();
+}
+
+/// Records are handled at their timestamps, which need not be monotonic: the router's and the
+/// agent workspace's clocks lag the webhook's here. The conversation's time never goes back,
+/// durations stay non-negative, and the close timer is set a gap after the conversation's time.
+#[test]
+fn inputs_stamped_before_the_conversations_latest_time_are_handled_at_that_time() {
+    let names = Names::new("backwards");
+    let cluster = make_cluster(&names);
+    let brokers = cluster.bootstrap_servers();
+    let t = &names.tickets;
+    produce(
+        &brokers,
+        &t.style_config,
+        "acme",
+        &StyleConfig {
+            account: "acme".into(),
+            brand: None,
+            channel: None,
+            style: Style::LiveChatReturning,
+            solved_to_closed_ms: Some(Millis::hours(1)),
+            priority: 3,
+            required_skills: Vec::new(),
+            group: None,
+            updated_at: T0,
+        },
+    );
+    let latest = T0 + Millis::minutes(10);
+    let clock = ManualClock::new(latest);
+    let _host = RunningHost::start(
+        tickets_host(
+            &brokers,
+            &names,
+            temp_dir("backwards"),
+            Arc::new(clock.clone()),
+        )
+        .unwrap(),
+    );
+    produce_at(
+        &brokers,
+        &t.conversation_events,
+        "acme/c1",
+        &message("m1", "c1", latest),
+        latest,
+    );
+    let changes = statuses(&brokers, &t.status_changes, 1);
+    let ticket = changes[0].1.ticket_id.clone();
+    assert_eq!(changes[0].1.at, latest);
+    for (id, kind) in [
+        ("d1", RoutingDecisionKind::Offered),
+        ("d2", RoutingDecisionKind::Assigned),
+    ] {
+        produce_at(
+            &brokers,
+            &t.routing_decisions,
+            "acme/c1",
+            &decision(id, &ticket, kind),
+            T0 + Millis::minutes(5),
+        );
+    }
+    statuses(&brokers, &t.status_changes, 2);
+    produce_at(
+        &brokers,
+        &t.agent_actions,
+        "acme/c1",
+        &set_status("a1", "c1", Status::Solved),
+        T0,
+    );
+    let changes = statuses(&brokers, &t.status_changes, 3);
+    assert_eq!(tos(&changes), [Status::New, Status::Open, Status::Solved]);
+    assert!(
+        changes.iter().all(|(_, c)| c.at == latest),
+        "earlier stamps are taken as the conversation's latest time: {changes:?}"
+    );
+    let metrics =
+        read_records::<TicketMetrics>(&brokers, &t.ticket_metrics, WAIT, |r| !r.is_empty());
+    let solved = &metrics[0].1;
+    assert_eq!(solved.first_assigned_at, Some(latest));
+    assert_eq!(solved.first_resolution_time_ms, Some(Millis(0)));
+
+    // The close timer is a gap after the conversation's time, not after the action's stamp:
+    // an hour after T0 it has not fired, an hour after `latest` it has.
+    clock.set(T0 + Millis::hours(1) + Millis(1_000));
+    let early = read_records::<StatusChange>(
+        &brokers,
+        &t.status_changes,
+        std::time::Duration::from_secs(2),
+        |_| false,
+    );
+    assert_eq!(
+        early.len(),
+        3,
+        "not closed an hour after the action's stamp"
+    );
+    clock.set(latest + Millis::hours(1) + Millis(1_000));
+    let changes = statuses(&brokers, &t.status_changes, 4);
+    assert_eq!(changes[3].1.to, Status::Closed);
+    assert_eq!(changes[3].1.at, latest + Millis::hours(1));
 }
 
 #[test]

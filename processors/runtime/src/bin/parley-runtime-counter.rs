@@ -1,7 +1,7 @@
 //! Runs the counter processor on the runtime: the child process of the crash tests.
 //!
 //! Usage: `parley-runtime-counter CONFIG.json OUTPUT_TOPIC EXPIRED_TOPIC`. With
-//! `PARLEY_PAUSE_AT=after-produce:N` (or `after-apply:N`) the process freezes at that point
+//! `PARLEY_PAUSE_AT=after-produce:N` (or `before-seal:N`, `before-commit:N`, `after-apply:N`) the process freezes at that point
 //! of its N-th batch commit and prints `PAUSED` to stderr, for the test to kill it.
 
 use parley_runtime::host::PausePoint;
@@ -37,7 +37,7 @@ fn main() {
     if let Ok(pause) = std::env::var("PARLEY_PAUSE_AT") {
         let (point, nth) = pause.split_once(':').expect("PARLEY_PAUSE_AT is point:n");
         host = host.pause_at(
-            PausePoint::parse(point).expect("after-produce or after-apply"),
+            PausePoint::parse(point).expect("a pause point such as after-produce"),
             nth.parse().expect("n"),
         );
     }

@@ -2,7 +2,7 @@
 //! processors, and commits batches (outputs, changelog, seal, offsets, then sled).
 
 use crate::clock::Clock;
-use crate::config::{Guarantee, RuntimeConfig};
+use crate::config::{Guarantee, RuntimeConfig, TimeConfig, TimeSource};
 use crate::dlq::{dead_letter, DlqStage};
 use crate::error::RuntimeError;
 use crate::host::context::{DeliveryTracker, HostContext};
@@ -39,6 +39,35 @@ pub(crate) enum RebalanceEvent<'a> {
 /// older than the changelog's `delete.retention.ms`, a day by default, may be gone).
 const STORE_MAX_AGE: Millis = Millis::hours(20);
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The `now` a record with `timestamp` is handled at when the clock reads `clock`, and whether
+/// the timestamp lay too far ahead of the clock and was pulled back.
+///
+/// With [`TimeSource::Event`] that is the record's timestamp, so that a replay handles it at
+/// the same time and re-emits identical records; a record without one is handled at the
+/// clock. A timestamp more than `max_ahead_ms` past the clock (a producer with a wrong clock)
+/// is handled at `clock + max_ahead_ms`, so that one record cannot push a key's times and
+/// timers far into the future. A timestamp behind earlier ones is taken as it is: durations
+/// are measured with [`Timestamp::since`], which is never negative, and the ticket lifecycle
+/// keeps each conversation's time monotonic in its state.
+pub(crate) fn record_time(
+    config: &TimeConfig,
+    timestamp: Option<Timestamp>,
+    clock: Timestamp,
+) -> (Timestamp, bool) {
+    match (config.source, timestamp) {
+        (TimeSource::Event, Some(at)) => {
+            let ahead = i64::try_from(config.max_ahead_ms).unwrap_or(i64::MAX);
+            let limit = Timestamp(clock.0.saturating_add(ahead));
+            if at > limit {
+                (limit, true)
+            } else {
+                (at, false)
+            }
+        }
+        _ => (clock, false),
+    }
+}
 
 /// One assigned partition (its number, shared by all co-partitioned inputs).
 struct PartitionTask<P> {
@@ -87,6 +116,9 @@ pub(crate) struct Coordinator<P: KeyedProcessor> {
 /// A point in a batch commit where a crash test can freeze the process (to kill it there).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PausePoint {
+    /// The batch's outputs and state writes are handed to the producer, its seals are not:
+    /// whatever was delivered, a restart reprocesses the batch.
+    BeforeSeal,
     /// The batch's records are handed to the producer; nothing is committed yet (the
     /// transaction is open, or deliveries are in flight).
     BeforeCommit,
@@ -98,9 +130,10 @@ pub enum PausePoint {
 }
 
 impl PausePoint {
-    /// Parses `after-produce` or `after-apply`.
+    /// Parses `before-seal`, `before-commit`, `after-produce` or `after-apply`.
     pub fn parse(text: &str) -> Option<PausePoint> {
         match text {
+            "before-seal" => Some(PausePoint::BeforeSeal),
             "before-commit" => Some(PausePoint::BeforeCommit),
             "after-produce" => Some(PausePoint::AfterProduce),
             "after-apply" => Some(PausePoint::AfterApply),
@@ -321,7 +354,17 @@ impl<P: KeyedProcessor> Coordinator<P> {
             .records_in
             .with_label_values(&[record.topic])
             .inc();
-        let now = self.clock.now();
+        let (now, ahead) = record_time(&self.config.time, record.timestamp, self.clock.now());
+        if ahead {
+            self.metrics.records_ahead.inc();
+            tracing::debug!(
+                topic = record.topic,
+                partition = record.partition,
+                offset = record.offset,
+                timestamp = ?record.timestamp,
+                "record timestamp ahead of the clock, handled at the clock plus time.max_ahead_ms"
+            );
+        }
         let task = self
             .partitions
             .get_mut(&record.partition)
@@ -354,13 +397,14 @@ impl<P: KeyedProcessor> Coordinator<P> {
         task.inputs
             .insert(record.topic.to_owned(), record.offset + 1);
         task.dirty = true;
-        let result = self.apply_effects(record.partition, &effects);
+        let result = self.apply_effects(record.partition, &effects, now);
         self.effects = effects;
         self.batch_records += 1;
         result
     }
 
-    /// Fires the timers due at `now` in every partition.
+    /// Fires the timers due at `now` (by the clock) in every partition. Each is handled with
+    /// its own due time as `now`, so its outputs do not depend on when the loop got to it.
     pub(crate) fn fire_timers(&mut self, now: Timestamp) -> Result<(), RuntimeError> {
         let overdue = (self.partitions.values())
             .filter_map(|t| t.wheel.poll_at())
@@ -386,7 +430,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
                 continue;
             }
             self.begin()?;
-            for (timer, _due) in fired {
+            for (timer, due) in fired {
                 let Some((key, timer_id)) = split_timer_key(&timer) else {
                     continue;
                 };
@@ -398,10 +442,10 @@ impl<P: KeyedProcessor> Coordinator<P> {
                     timer_id: timer_id.clone(),
                 });
                 let task = self.partitions.get_mut(&partition).expect("owned");
-                task.processor.on_timer(&key, &timer_id, now, &mut effects);
+                task.processor.on_timer(&key, &timer_id, due, &mut effects);
                 task.dirty = true;
                 self.metrics.timers_fired.inc();
-                let result = self.apply_effects(partition, &effects);
+                let result = self.apply_effects(partition, &effects, due);
                 self.effects = effects;
                 self.batch_records += 1;
                 result?;
@@ -410,9 +454,16 @@ impl<P: KeyedProcessor> Coordinator<P> {
         Ok(())
     }
 
-    fn apply_effects(&mut self, partition: i32, effects: &Effects) -> Result<(), RuntimeError> {
+    /// Produces the outputs (timestamped `now`, the time they were made at) and the changelog
+    /// writes of one input or timer, and records the writes for sled.
+    fn apply_effects(
+        &mut self,
+        partition: i32,
+        effects: &Effects,
+        now: Timestamp,
+    ) -> Result<(), RuntimeError> {
         for output in &effects.outputs {
-            self.produce(output, None)?;
+            self.produce(output, now)?;
         }
         let task = self.partitions.get_mut(&partition).expect("owned");
         let mut writes = Vec::with_capacity(effects.state.len() + effects.timers.len());
@@ -459,7 +510,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
         Ok(())
     }
 
-    fn produce(&self, output: &Output, _partition: Option<i32>) -> Result<(), RuntimeError> {
+    fn produce(&self, output: &Output, now: Timestamp) -> Result<(), RuntimeError> {
         let mut headers = OwnedHeaders::new_with_capacity(output.headers.len());
         for (name, value) in &output.headers {
             headers = headers.insert(Header {
@@ -470,7 +521,8 @@ impl<P: KeyedProcessor> Coordinator<P> {
         let record = BaseRecord::<[u8], [u8]>::to(&output.topic)
             .key(&output.key[..])
             .payload(&output.value[..])
-            .headers(headers);
+            .headers(headers)
+            .timestamp(now.0);
         self.send(record)?;
         self.metrics
             .records_out
@@ -566,6 +618,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
             .filter(|(_, t)| t.dirty)
             .map(|(p, _)| *p)
             .collect();
+        self.pause_if(PausePoint::BeforeSeal, self.commits + 1);
         for partition in &dirty {
             let task = &self.partitions[partition];
             let seal = encode_offsets(&task.inputs);
@@ -707,5 +760,62 @@ impl<P: KeyedProcessor> Coordinator<P> {
     pub(crate) fn flush_store(&self) -> Result<(), RuntimeError> {
         self.applier.wait()?;
         self.store.flush().map_err(RuntimeError::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(max_ahead_ms: u64) -> TimeConfig {
+        TimeConfig {
+            source: TimeSource::Event,
+            max_ahead_ms,
+        }
+    }
+
+    #[test]
+    fn event_time_is_the_record_timestamp_even_far_behind_the_clock() {
+        let clock = Timestamp(1_000_000);
+        assert_eq!(
+            record_time(&event(60_000), Some(Timestamp(5)), clock),
+            (Timestamp(5), false)
+        );
+        assert_eq!(
+            record_time(&event(60_000), Some(Timestamp(1_060_000)), clock),
+            (Timestamp(1_060_000), false)
+        );
+    }
+
+    #[test]
+    fn event_time_ahead_of_the_clock_is_pulled_back_to_the_tolerance() {
+        let clock = Timestamp(1_000_000);
+        assert_eq!(
+            record_time(&event(60_000), Some(Timestamp(1_060_001)), clock),
+            (Timestamp(1_060_000), true)
+        );
+        assert_eq!(
+            record_time(&event(0), Some(Timestamp(i64::MAX)), clock),
+            (clock, true)
+        );
+        assert_eq!(
+            record_time(&event(u64::MAX / 2), Some(Timestamp(i64::MAX)), clock),
+            (Timestamp(i64::MAX), false),
+            "the limit saturates instead of overflowing"
+        );
+    }
+
+    #[test]
+    fn a_record_without_timestamp_or_processing_time_uses_the_clock() {
+        let clock = Timestamp(1_000_000);
+        assert_eq!(record_time(&event(60_000), None, clock), (clock, false));
+        let processing = TimeConfig {
+            source: TimeSource::Processing,
+            max_ahead_ms: 60_000,
+        };
+        assert_eq!(
+            record_time(&processing, Some(Timestamp(5)), clock),
+            (clock, false)
+        );
     }
 }

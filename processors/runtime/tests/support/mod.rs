@@ -3,7 +3,7 @@
 
 pub mod tansu;
 
-use parley_core::Millis;
+use parley_core::{Millis, Timestamp};
 use parley_runtime::testing::Counter;
 use parley_runtime::{Clock, Guarantee, Host, Metrics, RuntimeConfig, RuntimeError, Shutdown};
 use rdkafka::config::ClientConfig;
@@ -81,6 +81,7 @@ pub fn counter_config(
         commit_interval_ms: 50,
         timer_horizon_ms: 3_600_000,
         metrics_address: None,
+        time: Default::default(),
         librdkafka: BTreeMap::from([
             ("session.timeout.ms".to_owned(), "6000".to_owned()),
             ("heartbeat.interval.ms".to_owned(), "500".to_owned()),
@@ -158,23 +159,43 @@ pub fn producer(brokers: &str) -> BaseProducer {
         .unwrap()
 }
 
-/// Produces `(key, value)` records and waits until they are acknowledged.
+/// Produces `(key, value)` records and waits until they are acknowledged. Their timestamps
+/// are the wall clock's: for a host on the [`parley_runtime::SystemClock`].
 pub fn produce(brokers: &str, topic: &str, records: &[(&str, &str)]) {
+    produce_with(brokers, topic, records, |_| None);
+}
+
+/// Produces `(key, value)` records timestamped `at`, the time of the host's manual clock.
+pub fn produce_at(brokers: &str, topic: &str, records: &[(&str, &str)], at: Timestamp) {
+    produce_with(brokers, topic, records, |_| Some(at));
+}
+
+/// Produces `(key, value)` records, the `i`th timestamped `timestamp(i)` (or by the wall clock
+/// for `None`), and waits until they are acknowledged.
+pub fn produce_with(
+    brokers: &str,
+    topic: &str,
+    records: &[(&str, &str)],
+    timestamp: impl Fn(usize) -> Option<Timestamp>,
+) {
     let producer = producer(brokers);
-    for (key, value) in records {
-        producer
-            .send(BaseRecord::to(topic).key(*key).payload(*value))
-            .unwrap();
+    for (i, (key, value)) in records.iter().enumerate() {
+        let mut record = BaseRecord::to(topic).key(*key).payload(*value);
+        if let Some(at) = timestamp(i) {
+            record = record.timestamp(at.0);
+        }
+        producer.send(record).unwrap();
     }
     producer.flush(Duration::from_secs(30)).unwrap();
 }
 
-/// A record read back: key, value, headers.
+/// A record read back: key, value, headers, timestamp.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Read {
     pub key: String,
     pub value: String,
     pub headers: BTreeMap<String, String>,
+    pub timestamp: Option<i64>,
 }
 
 /// Reads `topic` (all `partitions`) from the start until `done(records)` or `timeout`.
@@ -217,6 +238,7 @@ pub fn read_until(
                 key: text(m.key()),
                 value: text(m.payload()),
                 headers,
+                timestamp: m.timestamp().to_millis(),
             });
         }
     }

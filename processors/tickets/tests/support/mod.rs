@@ -2,6 +2,7 @@
 //! hosts on threads, producing Avro records and reading outputs back.
 #![allow(dead_code, unreachable_pub)]
 
+use parley_core::Timestamp;
 use parley_runtime::codec::{AvroCodec, AvroRecord};
 use parley_runtime::{Guarantee, Host, KeyedProcessor, RuntimeConfig, RuntimeError, Shutdown};
 use rdkafka::config::ClientConfig;
@@ -15,6 +16,9 @@ use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// The start of the tests' manual clocks, and the timestamp of the records they produce: the
+/// processors handle a record at its timestamp.
+pub const T0: Timestamp = Timestamp(1_700_000_000_000);
 /// Partitions of every test topic.
 pub const PARTITIONS: i32 = 4;
 /// How long a test waits for an expected record.
@@ -77,6 +81,7 @@ pub fn runtime_config(
         commit_interval_ms: 20,
         timer_horizon_ms: 4 * 3_600_000,
         metrics_address: None,
+        time: Default::default(),
         librdkafka: BTreeMap::from([
             ("session.timeout.ms".to_owned(), "6000".to_owned()),
             ("heartbeat.interval.ms".to_owned(), "500".to_owned()),
@@ -130,21 +135,40 @@ fn producer(brokers: &str) -> BaseProducer {
         .unwrap()
 }
 
-/// Produces raw `(key, value)` records in order and waits until they are acknowledged.
+/// Produces raw `(key, value)` records in order, timestamped [`T0`], and waits until they
+/// are acknowledged.
 pub fn produce_raw(brokers: &str, topic: &str, records: &[(&str, &[u8])]) {
+    produce_raw_at(brokers, topic, records, T0);
+}
+
+/// Produces raw `(key, value)` records in order, timestamped `at`, and waits until they are
+/// acknowledged.
+pub fn produce_raw_at(brokers: &str, topic: &str, records: &[(&str, &[u8])], at: Timestamp) {
     let producer = producer(brokers);
     for (key, value) in records {
         producer
-            .send(BaseRecord::to(topic).key(*key).payload(*value))
+            .send(
+                BaseRecord::to(topic)
+                    .key(*key)
+                    .payload(*value)
+                    .timestamp(at.0),
+            )
             .unwrap();
     }
     producer.flush(Duration::from_secs(30)).unwrap();
 }
 
-/// Produces one record, Avro single-object encoded, and waits until it is acknowledged.
+/// Produces one record, Avro single-object encoded and timestamped [`T0`], and waits until it
+/// is acknowledged.
 pub fn produce<T: AvroRecord>(brokers: &str, topic: &str, key: &str, value: &T) {
+    produce_at(brokers, topic, key, value, T0);
+}
+
+/// Produces one record, Avro single-object encoded and timestamped `at`, and waits until it
+/// is acknowledged.
+pub fn produce_at<T: AvroRecord>(brokers: &str, topic: &str, key: &str, value: &T, at: Timestamp) {
     let bytes = AvroCodec::<T>::single_object().encode(value).unwrap();
-    produce_raw(brokers, topic, &[(key, &bytes)]);
+    produce_raw_at(brokers, topic, &[(key, &bytes)], at);
 }
 
 /// A record read back.
