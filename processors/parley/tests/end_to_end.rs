@@ -17,32 +17,12 @@ use serde::de::DeserializeOwned;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::tansu;
+use support::{tansu, Running};
 
 mod support;
 
 const PARTITIONS: i32 = 2;
 const WAIT: Duration = Duration::from_secs(90);
-
-/// `parley run` as a child process, stopped with SIGINT on drop.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn producer(brokers: &str) -> BaseProducer {
     ClientConfig::new()
