@@ -301,6 +301,9 @@ fn sorted(items: &[String]) -> Vec<String> {
     items
 }
 
+/// Adds the time since `status_since` to the status's counter. Inputs come from several
+/// producers, so `now` may be earlier than a time already seen: that adds nothing, and
+/// `status_since` never moves back, so no span is counted twice.
 fn accrue(slot: &mut ChannelSlot, now: Timestamp) {
     let elapsed = now.since(slot.status_since);
     let bucket = match slot.status {
@@ -310,7 +313,23 @@ fn accrue(slot: &mut ChannelSlot, now: Timestamp) {
         AgentStatus::Offline => &mut slot.counters.offline_ms,
     };
     bucket.0 += elapsed.0;
-    slot.status_since = now;
+    slot.status_since = now.max(slot.status_since);
+}
+
+#[cfg(test)]
+mod accrue_tests {
+    use super::*;
+
+    #[test]
+    fn an_earlier_now_adds_nothing_and_counts_no_span_twice() {
+        let mut slot = ChannelSlot::offline(Timestamp(0));
+        slot.status = AgentStatus::Online;
+        accrue(&mut slot, Timestamp(10_000));
+        accrue(&mut slot, Timestamp(4_000));
+        accrue(&mut slot, Timestamp(12_000));
+        assert_eq!(slot.counters.online_ms.0, 12_000);
+        assert_eq!(slot.status_since, Timestamp(12_000));
+    }
 }
 
 fn withdraw_reason(status: AgentStatus) -> &'static str {
