@@ -14,7 +14,7 @@
 //! acts only on a ticket it is the assignee of, one status change at a time, and takes a
 //! break only with no offer open and shorter than the returning-customer grace.
 
-use crate::embedded::{Embedded, EmbeddedOptions, Observed};
+use crate::embedded::{Embedded, EmbeddedOptions, Observed, StateDir};
 use crate::options::parse_duration;
 use anyhow::{anyhow, Context};
 use parley_core::routing::RoutingConfig;
@@ -384,10 +384,9 @@ impl std::fmt::Debug for World {
 /// Runs `parley demo`.
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let timeline = Timeline::new(args.duration, args.speed);
-    let state_dir = std::env::temp_dir().join(format!("parley-demo-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&state_dir);
+    let state = StateDir::create("demo")?;
     let clock = ScaledClock::new(SystemClock.now(), args.speed);
-    let mut options = EmbeddedOptions::new(state_dir.clone(), Arc::new(clock));
+    let mut options = EmbeddedOptions::new(state.path.clone(), Arc::new(clock));
     options.partitions = args.partitions;
     options.routing = RoutingConfig {
         auto_accept: vec![Channel::Web],
@@ -402,7 +401,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let embedded = Embedded::start(options).await?;
     let result = drive(&embedded, &args, clock, timeline).await;
     let stopped = embedded.stop().await;
-    let _ = std::fs::remove_dir_all(&state_dir);
+    drop(state);
     let summary = result?;
     stopped?;
     println!("{summary}");

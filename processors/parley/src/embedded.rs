@@ -246,3 +246,32 @@ impl Drop for Embedded {
         self.shutdown.trigger();
     }
 }
+
+/// A state directory of its own for an embedded run, removed on drop (also when the run
+/// fails).
+#[derive(Debug)]
+pub(crate) struct StateDir {
+    /// The directory.
+    pub(crate) path: PathBuf,
+}
+
+impl StateDir {
+    /// Creates `<temp>/parley-<purpose>-<pid>-<nanos>`.
+    pub(crate) fn create(purpose: &str) -> anyhow::Result<StateDir> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let path =
+            std::env::temp_dir().join(format!("parley-{purpose}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("cannot create the state directory {}", path.display()))?;
+        Ok(StateDir { path })
+    }
+}
+
+impl Drop for StateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}

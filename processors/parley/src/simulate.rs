@@ -9,7 +9,7 @@
 //! a loop at the new time with no open batch and no timer due, and the style table holds
 //! every style record. The outputs read in that step are written with the step's time.
 
-use crate::embedded::{Embedded, EmbeddedOptions, Observed, PREFIX};
+use crate::embedded::{Embedded, EmbeddedOptions, Observed, StateDir, PREFIX};
 use crate::UsageError;
 use anyhow::{anyhow, Context};
 use parley_core::routing::RoutingConfig;
@@ -382,7 +382,7 @@ pub async fn simulate(
     inputs: Vec<InputRecord>,
     emit: impl FnMut(OutputRecord) -> anyhow::Result<()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let state = tempdir()?;
+    let state = StateDir::create("simulate")?;
     let start = inputs.first().map_or(Timestamp(0), |r| r.at);
     let clock = ManualClock::new(start);
     let mut embedded_options = EmbeddedOptions::new(state.path.clone(), Arc::new(clock.clone()));
@@ -401,31 +401,6 @@ pub async fn simulate(
     let stopped = embedded.stop().await;
     drop(state);
     result.and(stopped)
-}
-
-/// A directory removed on drop.
-struct TempDir {
-    path: PathBuf,
-}
-
-fn tempdir() -> anyhow::Result<TempDir> {
-    let path = std::env::temp_dir().join(format!(
-        "parley-simulate-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&path)
-        .with_context(|| format!("cannot create the state directory {}", path.display()))?;
-    Ok(TempDir { path })
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }
 
 /// The consumer groups and the topics each reads (and commits).
