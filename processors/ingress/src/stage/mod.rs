@@ -202,6 +202,9 @@ impl IngressStage {
                 producer: producer.clone(),
                 assigned: runtime.rebalances.with_label_values(&["assigned"]),
                 revoked: runtime.rebalances.with_label_values(&["revoked"]),
+                revoked_uncommitted: runtime
+                    .rebalances
+                    .with_label_values(&["revoked_uncommitted"]),
             })?;
 
         let sources = config
@@ -501,6 +504,9 @@ struct RebalanceContext {
     producer: ThreadedProducer<DeliveryContext>,
     assigned: IntCounter,
     revoked: IntCounter,
+    /// Revocations whose offsets could not be committed: the next owner reads those
+    /// records again (at least once).
+    revoked_uncommitted: IntCounter,
 }
 
 impl ClientContext for RebalanceContext {}
@@ -523,7 +529,8 @@ impl ConsumerContext for RebalanceContext {
             return;
         }
         if let Err(error) = consumer.commit(&self.shared.offset_list(&offsets), CommitMode::Sync) {
-            tracing::warn!(%error, "commit before revocation");
+            tracing::warn!(%error, "commit before revocation; the next owner reads the uncommitted records again");
+            self.revoked_uncommitted.inc();
         }
     }
 
