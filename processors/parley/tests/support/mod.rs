@@ -1,14 +1,13 @@
 //! Shared by the binary's integration tests: a Tansu broker per test, `parley run` as a
 //! child process, and every topic on librdkafka's mock cluster.
 
-// Each test binary compiles this module and uses part of it.
-#![allow(dead_code)]
+// Each test binary compiles this module and uses part of it; the broker launcher is the
+// runtime tests' own file, whose items are `pub` there.
+#![allow(dead_code, unreachable_pub)]
 
 use parley_core::Channel;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 /// `parley run` (or any role) as a child process, stopped with SIGINT on drop.
@@ -65,66 +64,12 @@ pub(crate) fn mock_topics(
         .unwrap();
 }
 
-/// A Tansu broker on a free port, killed on drop; the mock cluster has no CreateTopics,
-/// DeleteTopics or DescribeConfigs, which `topics create|check` need.
-pub(crate) struct Tansu {
-    /// `host:port` of the broker.
-    pub(crate) brokers: String,
-    child: Child,
-}
+/// The runtime tests' broker launcher: a Tansu child process on a free port, killed on drop.
+#[path = "../../../runtime/tests/support/tansu.rs"]
+mod broker;
 
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts Tansu, or prints why the test is skipped and returns `None`.
-pub(crate) fn tansu(test: &str) -> Option<Tansu> {
-    if Command::new("tansu")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_err()
-    {
-        eprintln!("SKIPPED {test}: `tansu` is not on PATH");
-        return None;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("tcp://127.0.0.1:{port}");
-    let child = Command::new("tansu")
-        .args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-        ])
-        .args(["--storage-engine", "memory://tansu/"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tansu starts");
-    let tansu = Tansu {
-        brokers: format!("127.0.0.1:{port}"),
-        child,
-    };
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &tansu.brokers)
-        .create()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while consumer
-        .fetch_metadata(None, Duration::from_millis(500))
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "tansu did not start");
-    }
-    Some(tansu)
+/// Starts Tansu (the mock cluster has no CreateTopics, DeleteTopics or DescribeConfigs,
+/// which `topics create|check` need), or prints why the test is skipped and returns `None`.
+pub(crate) fn tansu(test: &str) -> Option<broker::TestBroker> {
+    broker::TestBroker::tansu(test)
 }
