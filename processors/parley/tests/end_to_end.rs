@@ -305,12 +305,16 @@ fn role(parley: &str, role: &str, brokers: &str, state: &std::path::Path) -> Chi
         // 30 s offer timeout would withdraw every offer before Ana's accept is read.
         .args(["--offer-timeout", "1h"])
         .args(["--librdkafka", "batch.num.messages=1"])
-        // A killed member leaves the group after this, not after the default 45 s.
+        // A killed member leaves the group after this, not after the default 45 s; and a
+        // member killed during a rebalance is waited for this long (the rebalance timeout),
+        // not the default 5 minutes.
         .args([
             "--librdkafka",
             "session.timeout.ms=6000",
             "--librdkafka",
             "heartbeat.interval.ms=1000",
+            "--librdkafka",
+            "max.poll.interval.ms=10000",
         ])
         .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
         .arg("--state-dir")
