@@ -1,8 +1,10 @@
 //! The `parley` binary as a person runs it: help, refused values, exit codes, and commands
-//! against librdkafka's mock cluster (or Tansu where the mock lacks an API).
+//! against librdkafka's mock cluster (or Apache Kafka where the mock lacks an API).
 
 use parley_core::{Channel, Style, StyleConfig};
 use parley_runtime::codec::AvroCodec;
+use parley_testkit::mock::parley_topics as mock_topics;
+use parley_testkit::Kafka;
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -11,9 +13,6 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::{mock_topics, tansu};
-
-mod support;
 
 fn parley(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_parley"))
@@ -290,10 +289,11 @@ fn mismatched_partitions_stop_tickets_with_exit_1_and_the_crates_message() {
 
 #[test]
 fn topics_create_then_check_pass_and_a_recreated_topic_fails_check() {
-    let Some(broker) = tansu("topics_create_then_check") else {
+    let Some(broker) = Kafka::single("topics_create_then_check") else {
         return;
     };
-    let brokers = broker.brokers.as_str();
+    let brokers = broker.bootstrap_servers();
+    let brokers = brokers.as_str();
     let created = parley(&[
         "topics",
         "create",

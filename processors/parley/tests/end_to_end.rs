@@ -8,6 +8,7 @@
 
 use parley_core::*;
 use parley_runtime::codec::{AvroCodec, AvroRecord};
+use parley_testkit::{Kafka, Running};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, OwnedHeaders};
@@ -17,9 +18,6 @@ use serde::de::DeserializeOwned;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{tansu, Running};
-
-mod support;
 
 const PARTITIONS: i32 = 2;
 const WAIT: Duration = Duration::from_secs(90);
@@ -28,8 +26,6 @@ fn producer(brokers: &str) -> BaseProducer {
     ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("partitioner", "murmur2_random")
-        // Tansu returns nothing for a fetch that starts inside a record batch.
-        .set("batch.num.messages", "1")
         .create()
         .unwrap()
 }
@@ -164,11 +160,13 @@ fn free_port() -> u16 {
 
 #[test]
 fn a_whatsapp_webhook_becomes_a_routed_ticket_that_the_agent_solves() {
-    let Some(broker) = tansu("a_whatsapp_webhook_becomes_a_routed_ticket_that_the_agent_solves")
+    let Some(broker) =
+        Kafka::single("a_whatsapp_webhook_becomes_a_routed_ticket_that_the_agent_solves")
     else {
         return;
     };
-    let brokers = broker.brokers.as_str();
+    let brokers = broker.bootstrap_servers();
+    let brokers = brokers.as_str();
     let parley = env!("CARGO_BIN_EXE_parley");
     create_topics(parley, brokers);
 
@@ -185,7 +183,6 @@ fn a_whatsapp_webhook_becomes_a_routed_ticket_that_the_agent_solves() {
                 "--auto-accept",
                 "whatsapp",
             ])
-            .args(["--librdkafka", "batch.num.messages=1"])
             .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
             .arg("--state-dir")
             .arg(&state)
@@ -297,7 +294,6 @@ fn role(parley: &str, role: &str, brokers: &str, state: &std::path::Path) -> Chi
             "--auto-accept",
             "whatsapp",
         ])
-        .args(["--librdkafka", "batch.num.messages=1"])
         // A killed member leaves the group after this, not after the default 45 s.
         .args([
             "--librdkafka",
@@ -325,8 +321,9 @@ fn thirty_conversations(
     base: Timestamp,
 ) -> Option<std::collections::BTreeMap<String, Emitted>> {
     const CONVERSATIONS: usize = 30;
-    let broker = tansu(test)?;
-    let brokers = broker.brokers.as_str();
+    let broker = Kafka::single(test)?;
+    let brokers = broker.bootstrap_servers();
+    let brokers = brokers.as_str();
     let parley = env!("CARGO_BIN_EXE_parley");
     create_topics(parley, brokers);
     let state = std::env::temp_dir().join(format!("parley-e2e-{test}-{}", std::process::id()));

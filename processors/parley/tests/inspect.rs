@@ -14,9 +14,8 @@ use serde_json::Value;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-mod support;
-
-use support::{mock_topics, Running};
+use parley_testkit::mock::parley_topics as mock_topics;
+use parley_testkit::Running;
 
 const WAIT: Duration = Duration::from_secs(90);
 

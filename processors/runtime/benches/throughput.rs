@@ -1,7 +1,6 @@
 //! End-to-end throughput: the runtime beside plain rdkafka, on the same broker and partitions.
 //!
-//! For each broker (the in-process mock cluster; Tansu when `tansu` is on PATH; the Kafka in
-//! `PARLEY_TEST_BROKERS` when set) it preloads `PARLEY_BENCH_RECORDS` (default 100 000)
+//! For each broker (the in-process mock cluster; Apache Kafka 4.4 from the test kit) it preloads `PARLEY_BENCH_RECORDS` (default 100 000)
 //! records over 4 partitions and 10 000 keys, then measures:
 //! - passthrough: a consumer-group consumer that produces every record to another topic
 //!   (idempotent producer, offsets committed every 500 records), until all are acknowledged;
@@ -13,14 +12,13 @@
 //! A plain `main` (harness = false): each figure is one timed run over a broker that has to be
 //! set up first, which criterion's repeated-iteration model does not fit.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use parley_core::Millis;
 use parley_runtime::host::flush;
 use parley_runtime::state::restore::restore_partition;
 use parley_runtime::state::StateStore;
 use parley_runtime::{Guarantee, Metrics, SystemClock};
+use parley_testkit::counter::*;
+use parley_testkit::*;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::KafkaError;
@@ -31,8 +29,6 @@ use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::tansu::TestBroker;
-use support::*;
 
 const PARTITIONS: i32 = 4;
 const KEYS: usize = 10_000;
@@ -157,7 +153,7 @@ fn bench(name: &str, brokers: &str, create: &dyn Fn(&Topics, &str)) {
     config.batch_size = 500;
     config.commit_interval_ms = 100;
     let started = Instant::now();
-    let host = RunningHost::start(
+    let host = start_counter(
         config,
         &topics,
         Some(Millis::hours(1)),
@@ -165,17 +161,17 @@ fn bench(name: &str, brokers: &str, create: &dyn Fn(&Topics, &str)) {
     );
     let topic = topics.input.clone();
     let done = wait_for(Duration::from_secs(600), || {
-        host.metrics.records_in.with_label_values(&[&topic]).get() as usize >= n
+        host.metrics().records_in.with_label_values(&[&topic]).get() as usize >= n
     });
     // All inputs are read; the batch holding the last one commits within commit_interval_ms.
     let consumed = started.elapsed();
-    let batches = host.metrics.batches.get();
+    let batches = host.metrics().batches.get();
     wait_for(Duration::from_millis(300), || {
-        host.metrics.batches.get() > batches
+        host.metrics().batches.get() > batches
     });
     let runtime = started.elapsed();
     let commit = host
-        .metrics
+        .metrics()
         .commit_latency
         .with_label_values(&["at_least_once"]);
     eprintln!(
@@ -248,7 +244,7 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return; // Built or listed by `cargo test`; only `cargo bench` (which passes --bench) runs it.
     }
-    let which = std::env::var("PARLEY_BENCH_BROKER").unwrap_or_else(|_| "mock,tansu".into());
+    let which = std::env::var("PARLEY_BENCH_BROKER").unwrap_or_else(|_| "mock,kafka".into());
     if which.contains("mock") {
         let cluster = MockCluster::new(1).unwrap();
         let brokers = cluster.bootstrap_servers();
@@ -258,14 +254,14 @@ fn main() {
             }
         });
     }
-    if which.contains("tansu") {
-        if let Some(broker) = TestBroker::start("bench") {
-            let name = if broker.is_kafka { "kafka" } else { "tansu" };
-            bench(name, &broker.brokers.clone(), &|topics, pass| {
+    if which.contains("kafka") {
+        match Kafka::try_single("bench") {
+            Ok(broker) => bench("kafka", &broker.bootstrap_servers(), &|topics, pass| {
                 let mut all: Vec<&str> = topics.all().to_vec();
                 all.push(pass);
                 broker.create_topics(&all, &[&topics.changelog], PARTITIONS);
-            });
+            }),
+            Err(reason) => println!("kafka: SKIPPED, Apache Kafka could not start: {reason}"),
         }
     }
 }

@@ -20,7 +20,6 @@
 //! - [`host`]: [`Host`], the consumer loop, rebalance coordinator and batch commit.
 //! - [`state`]: the sled store, the changelog with its batch seals, restore, the applier.
 //! - [`timers`]: durable timer keys and the in-memory wheel.
-//! - [`testing`]: a counter processor for tests, examples and benchmarks.
 //! - [`activity`]: what a running host is doing, for drivers of a manual clock.
 //! - [`clock`]: the injected clock ([`SystemClock`], [`ManualClock`]).
 //! - [`error`]: the error types.
@@ -37,7 +36,6 @@ pub mod metrics;
 pub mod partitions;
 pub mod processor;
 pub mod state;
-pub mod testing;
 pub mod timers;
 
 pub use activity::Activity;

@@ -1,21 +1,19 @@
-//! Crash tests: a child process running the counter is frozen at a point of a batch commit and
-//! killed with SIGKILL, against a real broker (Tansu, or `PARLEY_TEST_BROKERS`). After a
-//! restart nothing is lost and no input is counted twice; a record re-emitted after the crash
-//! is an exact copy of the first, down to its timestamp (its input's). The `exactly_once` tests need a Kafka cluster in
-//! `PARLEY_TEST_BROKERS` (Tansu has no transactions): they are `#[ignore]`d with that reason
-//! and `.ci/run` includes them when the variable is set.
-
-mod support;
+//! Crash tests on Apache Kafka: a child process running the counter is frozen at one of the
+//! four points of a batch commit and killed with SIGKILL, in both guarantees. After a restart
+//! nothing is lost and no input is counted twice; a record re-emitted after the crash is an
+//! exact copy of the first, down to its timestamp (its input's). Under `exactly_once` a
+//! `read_committed` reader sees each output exactly once, and nothing of the killed
+//! transaction.
 
 use parley_core::Timestamp;
 use parley_runtime::{Clock, Guarantee, SystemClock};
+use parley_testkit::counter::*;
+use parley_testkit::*;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-use support::tansu::TestBroker;
-use support::*;
 
 const PARTITIONS: i32 = 2;
 const KEYS: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
@@ -34,20 +32,12 @@ enum Expect {
 }
 
 fn crash_and_recover(name: &str, pause: &str, guarantee: Guarantee, expect: Expect) {
-    let Some(broker) = TestBroker::start(name) else {
+    let Some(broker) = Kafka::single(name) else {
         return;
-    };
-    assert!(
-        guarantee == Guarantee::AtLeastOnce || broker.is_kafka,
-        "{name}: exactly_once needs Kafka transactions; set PARLEY_TEST_BROKERS to a Kafka cluster"
-    );
-    let isolation = match guarantee {
-        Guarantee::ExactlyOnce => "read_committed",
-        Guarantee::AtLeastOnce => "read_uncommitted",
     };
     let topics = Topics::new(name);
     broker.create_topics(&topics.all(), &[&topics.changelog], PARTITIONS);
-    let brokers = broker.brokers.clone();
+    let brokers = broker.bootstrap_servers();
     let records: Vec<(&str, &str)> = (0..ROUNDS)
         .flat_map(|_| KEYS.iter().map(|k| (*k, "1")))
         .collect();
@@ -55,17 +45,16 @@ fn crash_and_recover(name: &str, pause: &str, guarantee: Guarantee, expect: Expe
     // at their input's time, whenever the host gets to them.
     let base = SystemClock.now().0 - 3_600_000;
     let input_time = |i: usize| Timestamp(base + 1_000 * i as i64 + 7);
-    produce_with(&brokers, &topics.input, &records, |i| Some(input_time(i)));
+    produce_text_with(&brokers, &topics.input, &records, |i| Some(input_time(i)));
 
     let dir = temp_dir(name);
     let mut config = counter_config(&brokers, name, &topics, dir.join("state"), guarantee);
     config.batch_size = 7;
-    broker.adapt(&mut config);
     config.commit_interval_ms = 10_000;
     let config_path = dir.join("config.json");
     std::fs::write(&config_path, serde_json::to_string(&config).unwrap()).unwrap();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_parley-runtime-counter"))
+    let mut child = Command::new(parley_testkit::counter::binary())
         .args([
             config_path.to_str().unwrap(),
             &topics.output,
@@ -87,47 +76,31 @@ fn crash_and_recover(name: &str, pause: &str, guarantee: Guarantee, expect: Expe
     assert!(paused, "the child reached the pause point");
     if expect == Expect::ReplayedBatch {
         // Let the frozen child's producer deliver the third batch's outputs first.
-        let delivered = read_until(
-            &brokers,
-            &topics.output,
-            PARTITIONS,
-            isolation,
-            Duration::from_secs(30),
-            |r| r.len() >= 21,
-        );
+        let delivered = read_until(&brokers, &topics.output, Duration::from_secs(30), |r| {
+            r.len() >= 21
+        });
         assert_eq!(delivered.len(), 21, "three batches of 7 delivered");
     }
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
     assert!(!status.success());
     if guarantee == Guarantee::ExactlyOnce {
-        // The killed transaction is invisible: only the two committed batches can be read.
-        let visible = read_until(
-            &brokers,
-            &topics.output,
-            PARTITIONS,
-            isolation,
-            Duration::from_secs(5),
-            |_| false,
-        );
+        // Killed before its commit, the third transaction is invisible; after, it is whole.
+        let committed = if pause.starts_with("before-") { 2 } else { 3 };
+        let visible = read_until(&brokers, &topics.output, Duration::from_secs(5), |_| false);
         assert_eq!(
             visible.len(),
-            14,
-            "outputs of the two committed batches of 7"
+            7 * committed,
+            "outputs of the {committed} committed batches of 7, and nothing else"
         );
     }
 
     // Restart on the same state directory; it must count every input exactly once.
-    let host = RunningHost::start(config, &topics, None, Arc::new(SystemClock));
+    let host = start_counter(config, &topics, None, Arc::new(SystemClock));
     let expected: BTreeMap<String, i64> = KEYS.iter().map(|k| (k.to_string(), ROUNDS)).collect();
-    let read = read_until(
-        &brokers,
-        &topics.output,
-        PARTITIONS,
-        isolation,
-        Duration::from_secs(90),
-        |r| last_counts(r) == expected,
-    );
+    let read = read_until(&brokers, &topics.output, Duration::from_secs(90), |r| {
+        last_counts(r) == expected
+    });
     host.stop().unwrap();
     assert_eq!(
         last_counts(&read),
@@ -153,7 +126,8 @@ fn crash_and_recover(name: &str, pause: &str, guarantee: Guarantee, expect: Expe
             assert_eq!(copies.len(), 1, "{id}: emitted twice");
         }
         // `key=n` is the key's n-th input, produced in round n - 1.
-        let (key, count) = copies[0].value.split_once('=').unwrap();
+        let text = copies[0].text();
+        let (key, count) = text.split_once('=').unwrap();
         let round: usize = count.parse::<usize>().unwrap() - 1;
         let index = round * KEYS.len() + KEYS.iter().position(|k| *k == key).unwrap();
         assert_eq!(
@@ -210,7 +184,16 @@ fn killed_before_the_batch_is_acknowledged_re_emits_identical_records() {
 }
 
 #[test]
-#[ignore = "needs a Kafka cluster with transactions in PARLEY_TEST_BROKERS (.ci/run includes it then)"]
+fn exactly_once_killed_before_the_seal_leaves_no_trace_and_no_duplicate() {
+    crash_and_recover(
+        "eos-crash-before-seal",
+        "before-seal:3",
+        Guarantee::ExactlyOnce,
+        Expect::NoDuplicates,
+    );
+}
+
+#[test]
 fn exactly_once_killed_inside_a_transaction_leaves_no_trace_and_no_duplicate() {
     crash_and_recover(
         "eos-crash-before-commit",
@@ -221,11 +204,20 @@ fn exactly_once_killed_inside_a_transaction_leaves_no_trace_and_no_duplicate() {
 }
 
 #[test]
-#[ignore = "needs a Kafka cluster with transactions in PARLEY_TEST_BROKERS (.ci/run includes it then)"]
 fn exactly_once_killed_after_commit_before_sled_apply_loses_nothing() {
     crash_and_recover(
         "eos-crash-after-produce",
         "after-produce:3",
+        Guarantee::ExactlyOnce,
+        Expect::NoDuplicates,
+    );
+}
+
+#[test]
+fn exactly_once_killed_after_sled_apply_loses_nothing_and_duplicates_nothing() {
+    crash_and_recover(
+        "eos-crash-after-apply",
+        "after-apply:3",
         Guarantee::ExactlyOnce,
         Expect::NoDuplicates,
     );

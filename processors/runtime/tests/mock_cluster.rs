@@ -3,26 +3,21 @@
 //! The mock keeps about 5 MiB per partition and does not implement transactions faithfully,
 //! so these tests run `at_least_once` with small volumes and claim nothing about exactly-once.
 
-mod support;
-
 use parley_core::{Millis, Timestamp};
 use parley_runtime::dlq::headers;
 use parley_runtime::{Clock, Guarantee, ManualClock, SystemClock};
-use rdkafka::mocking::MockCluster;
+use parley_testkit::counter::*;
+use parley_testkit::mock::{self, Mock};
+use parley_testkit::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use support::*;
 
 const PARTITIONS: i32 = 4;
 const WAIT: Duration = Duration::from_secs(60);
 
-fn cluster(topics: &Topics) -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
-    let cluster = MockCluster::new(1).unwrap();
-    for topic in topics.all() {
-        cluster.create_topic(topic, PARTITIONS, 1).unwrap();
-    }
-    cluster
+fn cluster(topics: &Topics) -> Mock {
+    mock::cluster(&topics.all(), PARTITIONS)
 }
 
 fn increments(keys: &[&str], rounds: usize) -> Vec<(String, String)> {
@@ -36,7 +31,7 @@ fn send(brokers: &str, topic: &str, records: &[(String, String)]) {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    produce(brokers, topic, &borrowed);
+    produce_text(brokers, topic, &borrowed);
 }
 
 fn counts_reach(
@@ -44,7 +39,7 @@ fn counts_reach(
     topic: &str,
     expected: &BTreeMap<String, i64>,
 ) -> BTreeMap<String, i64> {
-    let records = read_until(brokers, topic, PARTITIONS, "read_uncommitted", WAIT, |r| {
+    let records = read_until(brokers, topic, WAIT, |r| {
         let counts = last_counts(r);
         expected.iter().all(|(k, v)| counts.get(k) == Some(v))
     });
@@ -71,7 +66,7 @@ fn state_survives_restart_and_is_rebuilt_from_the_changelog_alone() {
         Guarantee::AtLeastOnce,
     );
 
-    let host = RunningHost::start(config.clone(), &topics, None, Arc::new(SystemClock));
+    let host = start_counter(config.clone(), &topics, None, Arc::new(SystemClock));
     send(&brokers, &topics.input, &increments(&KEYS, 3));
     assert_eq!(
         counts_reach(&brokers, &topics.output, &expect_all(3)),
@@ -80,7 +75,7 @@ fn state_survives_restart_and_is_rebuilt_from_the_changelog_alone() {
     host.stop().unwrap();
 
     // Same state directory: restore resumes from the offset stored in sled.
-    let host = RunningHost::start(config.clone(), &topics, None, Arc::new(SystemClock));
+    let host = start_counter(config.clone(), &topics, None, Arc::new(SystemClock));
     send(&brokers, &topics.input, &increments(&KEYS, 2));
     assert_eq!(
         counts_reach(&brokers, &topics.output, &expect_all(5)),
@@ -96,14 +91,14 @@ fn state_survives_restart_and_is_rebuilt_from_the_changelog_alone() {
         temp_dir("restart-fresh"),
         Guarantee::AtLeastOnce,
     );
-    let host = RunningHost::start(fresh, &topics, None, Arc::new(SystemClock));
+    let host = start_counter(fresh, &topics, None, Arc::new(SystemClock));
     send(&brokers, &topics.input, &increments(&KEYS, 1));
     assert_eq!(
         counts_reach(&brokers, &topics.output, &expect_all(6)),
         expect_all(6)
     );
     assert!(
-        host.metrics.restore_records.get() > 0,
+        host.metrics().restore_records.get() > 0,
         "the fresh instance replayed the changelog"
     );
     host.stop().unwrap();
@@ -111,7 +106,7 @@ fn state_survives_restart_and_is_rebuilt_from_the_changelog_alone() {
     // A corrupt database is discarded and rebuilt.
     std::fs::write(dir.join("conf"), b"\xff garbage").unwrap();
     std::fs::write(dir.join("db"), b"garbage").unwrap();
-    let host = RunningHost::start(config, &topics, None, Arc::new(SystemClock));
+    let host = start_counter(config, &topics, None, Arc::new(SystemClock));
     send(&brokers, &topics.input, &increments(&KEYS, 1));
     assert_eq!(
         counts_reach(&brokers, &topics.output, &expect_all(7)),
@@ -135,7 +130,7 @@ fn partitions_move_between_two_instances_and_state_follows() {
         )
     };
 
-    let first = RunningHost::start(config("first"), &topics, None, Arc::new(SystemClock));
+    let first = start_counter(config("first"), &topics, None, Arc::new(SystemClock));
     send(&brokers, &topics.input, &increments(&KEYS, 2));
     assert_eq!(
         counts_reach(&brokers, &topics.output, &expect_all(2)),
@@ -143,16 +138,16 @@ fn partitions_move_between_two_instances_and_state_follows() {
     );
 
     // A second instance joins: some partitions move to it, with their state.
-    let second = RunningHost::start(config("second"), &topics, None, Arc::new(SystemClock));
+    let second = start_counter(config("second"), &topics, None, Arc::new(SystemClock));
     assert!(
         wait_for(WAIT, || second
-            .metrics
+            .metrics()
             .rebalances
             .with_label_values(&["assigned"])
             .get()
             > 0
             && first
-                .metrics
+                .metrics()
                 .rebalances
                 .with_label_values(&["revoked"])
                 .get()
@@ -166,7 +161,7 @@ fn partitions_move_between_two_instances_and_state_follows() {
     );
     assert!(
         second
-            .metrics
+            .metrics()
             .records_in
             .with_label_values(&[&topics.input])
             .get()
@@ -196,27 +191,20 @@ fn undecodable_and_rejected_records_go_to_the_dlq_and_processing_continues() {
         temp_dir("dlq"),
         Guarantee::AtLeastOnce,
     );
-    let host = RunningHost::start(config, &topics, None, Arc::new(SystemClock));
-    produce(
+    let host = start_counter(config, &topics, None, Arc::new(SystemClock));
+    produce_text(
         &brokers,
         &topics.input,
         &[("a", "not a number"), ("a", "-4"), ("a", "2")],
     );
     let expected = BTreeMap::from([("a".to_owned(), 2)]);
     assert_eq!(counts_reach(&brokers, &topics.output, &expected), expected);
-    let dead = read_until(
-        &brokers,
-        &topics.dlq,
-        PARTITIONS,
-        "read_uncommitted",
-        WAIT,
-        |r| r.len() >= 2,
-    );
+    let dead = read_until(&brokers, &topics.dlq, WAIT, |r| r.len() >= 2);
     assert_eq!(dead.len(), 2);
-    assert_eq!(dead[0].value, "not a number");
+    assert_eq!(dead[0].text(), "not a number");
     assert_eq!(dead[0].headers[headers::STAGE], "decode");
     assert_eq!(dead[0].headers[headers::TOPIC], topics.input);
-    assert_eq!(dead[1].value, "-4");
+    assert_eq!(dead[1].text(), "-4");
     assert_eq!(dead[1].headers[headers::STAGE], "process");
     assert_eq!(dead[1].headers[headers::REASON], "negative");
     assert_eq!(
@@ -229,14 +217,14 @@ fn undecodable_and_rejected_records_go_to_the_dlq_and_processing_continues() {
         .collect();
     assert_eq!(offsets[1], offsets[0] + 1);
     assert_eq!(
-        host.metrics
+        host.metrics()
             .dlq_records
             .with_label_values(&["decode", "undecodable"])
             .get(),
         1
     );
     assert_eq!(
-        host.metrics
+        host.metrics()
             .dlq_records
             .with_label_values(&["process", "negative"])
             .get(),
@@ -257,28 +245,21 @@ fn timers_survive_a_restart_and_fire_once() {
     let clock = ManualClock::new(start);
     let expire = Some(Millis::minutes(10));
 
-    let host = RunningHost::start(config.clone(), &topics, expire, Arc::new(clock.clone()));
-    produce_at(&brokers, &topics.input, &[("a", "1"), ("b", "1")], start);
+    let host = start_counter(config.clone(), &topics, expire, Arc::new(clock.clone()));
+    produce_text_at(&brokers, &topics.input, &[("a", "1"), ("b", "1")], start);
     let expected = BTreeMap::from([("a".to_owned(), 1), ("b".to_owned(), 1)]);
     assert_eq!(counts_reach(&brokers, &topics.output, &expected), expected);
     assert!(
-        wait_for(WAIT, || host.metrics.timers_pending.get() == 2),
+        wait_for(WAIT, || host.metrics().timers_pending.get() == 2),
         "both timers are durable"
     );
     host.stop().unwrap();
 
     // Ten minutes pass while the instance is down; the restarted instance fires both, once.
     clock.advance(Millis::minutes(10).0 + 1_000);
-    let host = RunningHost::start(config.clone(), &topics, expire, Arc::new(clock.clone()));
-    let fired = read_until(
-        &brokers,
-        &topics.expired,
-        PARTITIONS,
-        "read_uncommitted",
-        WAIT,
-        |r| r.len() >= 2,
-    );
-    let mut values: Vec<String> = fired.iter().map(|r| r.value.clone()).collect();
+    let host = start_counter(config.clone(), &topics, expire, Arc::new(clock.clone()));
+    let fired = read_until(&brokers, &topics.expired, WAIT, |r| r.len() >= 2);
+    let mut values: Vec<String> = fired.iter().map(Read::text).collect();
     values.sort();
     assert_eq!(values, ["a=1", "b=1"]);
     let due = start + Millis::minutes(10);
@@ -286,29 +267,22 @@ fn timers_survive_a_restart_and_fire_once() {
         fired.iter().all(|r| r.timestamp == Some(due.0)),
         "a timer's outputs are made at its due time, not when the clock got there: {fired:?}"
     );
-    assert!(wait_for(WAIT, || host.metrics.timers_fired.get() == 2
-        && host.metrics.timers_pending.get() == 0));
+    assert!(wait_for(WAIT, || host.metrics().timers_fired.get() == 2
+        && host.metrics().timers_pending.get() == 0));
     host.stop().unwrap();
 
     // After another restart and more time, nothing fires again.
     clock.advance(Millis::hours(1).0);
-    let host = RunningHost::start(config, &topics, expire, Arc::new(clock.clone()));
-    produce_at(&brokers, &topics.input, &[("c", "1")], clock.now());
+    let host = start_counter(config, &topics, expire, Arc::new(clock.clone()));
+    produce_text_at(&brokers, &topics.input, &[("c", "1")], clock.now());
     let expected = BTreeMap::from([("c".to_owned(), 1)]);
     assert_eq!(
         counts_reach(&brokers, &topics.output, &expected).get("c"),
         Some(&1)
     );
-    assert_eq!(host.metrics.timers_fired.get(), 0);
+    assert_eq!(host.metrics().timers_fired.get(), 0);
     host.stop().unwrap();
-    let again = read_until(
-        &brokers,
-        &topics.expired,
-        PARTITIONS,
-        "read_uncommitted",
-        Duration::from_secs(3),
-        |_| false,
-    );
+    let again = read_until(&brokers, &topics.expired, Duration::from_secs(3), |_| false);
     assert_eq!(again.len(), 2, "the fired timers stayed fired");
 }
 
@@ -323,25 +297,18 @@ fn records_are_handled_at_their_timestamps_and_future_ones_at_the_clock_plus_the
     let now = Timestamp(1_700_000_000_000);
     let clock = ManualClock::new(now);
     let expire = Some(Millis::minutes(10));
-    let host = RunningHost::start(config, &topics, expire, Arc::new(clock.clone()));
+    let host = start_counter(config, &topics, expire, Arc::new(clock.clone()));
 
     let day = Millis::hours(24);
     let past = Timestamp(now.0 - day.0);
     let stamps = [past, now + day];
-    produce_with(
+    produce_text_with(
         &brokers,
         &topics.input,
         &[("past", "1"), ("future", "1")],
         |i| Some(stamps[i]),
     );
-    let outputs = read_until(
-        &brokers,
-        &topics.output,
-        PARTITIONS,
-        "read_uncommitted",
-        WAIT,
-        |r| r.len() >= 2,
-    );
+    let outputs = read_until(&brokers, &topics.output, WAIT, |r| r.len() >= 2);
     let stamp = |records: &[Read], key: &str| {
         records
             .iter()
@@ -354,17 +321,10 @@ fn records_are_handled_at_their_timestamps_and_future_ones_at_the_clock_plus_the
         Some(now.0 + 60_000),
         "no more than max_ahead_ms past the clock"
     );
-    assert_eq!(host.metrics.records_ahead.get(), 1);
+    assert_eq!(host.metrics().records_ahead.get(), 1);
 
     // The past record's timer was due when it was set: it fires at once, at its due time.
-    let expired = read_until(
-        &brokers,
-        &topics.expired,
-        PARTITIONS,
-        "read_uncommitted",
-        WAIT,
-        |r| !r.is_empty(),
-    );
+    let expired = read_until(&brokers, &topics.expired, WAIT, |r| !r.is_empty());
     assert_eq!(
         expired
             .iter()
@@ -374,14 +334,7 @@ fn records_are_handled_at_their_timestamps_and_future_ones_at_the_clock_plus_the
     );
     // The future one's is set ten minutes after the time it was handled at.
     clock.set(now + Millis::minutes(11) + Millis(1_000));
-    let expired = read_until(
-        &brokers,
-        &topics.expired,
-        PARTITIONS,
-        "read_uncommitted",
-        WAIT,
-        |r| r.len() >= 2,
-    );
+    let expired = read_until(&brokers, &topics.expired, WAIT, |r| r.len() >= 2);
     assert_eq!(
         stamp(&expired, "future"),
         Some(now.0 + 60_000 + Millis::minutes(10).0)
@@ -403,13 +356,13 @@ fn exactly_once_path_runs_on_the_mock_cluster() {
         temp_dir("eos-wiring"),
         Guarantee::ExactlyOnce,
     );
-    let host = RunningHost::start(config, &topics, None, Arc::new(SystemClock));
+    let host = start_counter(config, &topics, None, Arc::new(SystemClock));
     send(&brokers, &topics.input, &increments(&KEYS, 2));
     assert_eq!(
         counts_reach(&brokers, &topics.output, &expect_all(2)),
         expect_all(2)
     );
-    assert!(host.metrics.batches.get() > 0);
+    assert!(host.metrics().batches.get() > 0);
     host.stop().unwrap();
 }
 
@@ -433,10 +386,10 @@ fn co_partitioned_inputs_share_state_across_two_instances() {
         config.input_topics.push(second_input.clone());
         config
     };
-    let first = RunningHost::start(config("copart-1"), &topics, None, Arc::new(SystemClock));
-    let second = RunningHost::start(config("copart-2"), &topics, None, Arc::new(SystemClock));
+    let first = start_counter(config("copart-1"), &topics, None, Arc::new(SystemClock));
+    let second = start_counter(config("copart-2"), &topics, None, Arc::new(SystemClock));
     let assigned =
-        |host: &RunningHost, kind: &str| host.metrics.rebalances.with_label_values(&[kind]).get();
+        |host: &RunningHost, kind: &str| host.metrics().rebalances.with_label_values(&[kind]).get();
     assert!(
         wait_for(WAIT, || assigned(&second, "assigned") > 0
             && assigned(&first, "assigned") > 0),
@@ -449,7 +402,7 @@ fn co_partitioned_inputs_share_state_across_two_instances() {
         expect_all(5)
     );
     for host in [&first, &second] {
-        let read = |topic: &str| host.metrics.records_in.with_label_values(&[topic]).get();
+        let read = |topic: &str| host.metrics().records_in.with_label_values(&[topic]).get();
         assert!(
             read(&topics.input) > 0 && read(&second_input) > 0,
             "each instance reads both inputs"

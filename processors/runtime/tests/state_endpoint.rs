@@ -2,16 +2,13 @@
 //! what the host committed, names the owned partitions for a missing key, and lets go of the
 //! database when the host stops (a restart in the same process opens it again).
 
-mod support;
-
 use parley_runtime::http::{self, StateEndpoint, StatusCode};
-use parley_runtime::testing::Counter;
 use parley_runtime::{Guarantee, Host, Metrics, RuntimeConfig, Shutdown, SystemClock};
-use rdkafka::mocking::MockCluster;
+use parley_testkit::counter::*;
+use parley_testkit::*;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::*;
 
 const PARTITIONS: i32 = 4;
 const WAIT: Duration = Duration::from_secs(60);
@@ -101,10 +98,7 @@ impl Drop for Served {
 #[test]
 fn the_endpoint_serves_committed_state_and_names_the_owned_partitions() {
     let topics = Topics::new("state-endpoint");
-    let cluster = MockCluster::new(1).unwrap();
-    for topic in topics.all() {
-        cluster.create_topic(topic, PARTITIONS, 1).unwrap();
-    }
+    let cluster = parley_testkit::mock::cluster(&topics.all(), PARTITIONS);
     let brokers = cluster.bootstrap_servers();
     let config = counter_config(
         &brokers,
@@ -120,7 +114,7 @@ fn the_endpoint_serves_committed_state_and_names_the_owned_partitions() {
         .unwrap();
 
     let served = Served::start(&runtime, config.clone(), &topics);
-    produce(
+    produce_text(
         &brokers,
         &topics.input,
         &[("acme/c 1", "2"), ("b", "5"), ("acme/c 1", "1")],

@@ -5,8 +5,8 @@
 //! of its N-th batch commit and prints `PAUSED` to stderr, for the test to kill it.
 
 use parley_runtime::host::PausePoint;
-use parley_runtime::testing::Counter;
 use parley_runtime::{Host, Metrics, RuntimeConfig, SystemClock};
+use parley_testkit::counter::Counter;
 use std::sync::Arc;
 
 fn main() {

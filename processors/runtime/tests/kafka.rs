@@ -1,0 +1,139 @@
+//! The runtime on Apache Kafka: restore after a restart, a fresh instance rebuilt from the
+//! changelog, and the counter binary serving `/metrics` and stopping on SIGTERM.
+
+use parley_runtime::{Guarantee, SystemClock};
+use parley_testkit::counter::*;
+use parley_testkit::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+const PARTITIONS: i32 = 3;
+const WAIT: Duration = Duration::from_secs(60);
+
+fn counts(pairs: &[(&str, i64)]) -> BTreeMap<String, i64> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+fn restart_and_rebuild(name: &str, guarantee: Guarantee) {
+    let Some(broker) = Kafka::single(name) else {
+        return;
+    };
+    let topics = Topics::new(name);
+    broker.create_topics(&topics.all(), &[&topics.changelog], PARTITIONS);
+    let brokers = broker.bootstrap_servers();
+    let config = |dir: &str| counter_config(&brokers, name, &topics, temp_dir(dir), guarantee);
+    let first = config(&format!("{name}-first"));
+    let host = start_counter(first.clone(), &topics, None, Arc::new(SystemClock));
+    produce_text(
+        &brokers,
+        &topics.input,
+        &[("a", "1"), ("b", "2"), ("c", "3")],
+    );
+    let expected = counts(&[("a", 1), ("b", 2), ("c", 3)]);
+    let read = read_until(&brokers, &topics.output, WAIT, |r| {
+        last_counts(r) == expected
+    });
+    assert_eq!(last_counts(&read), expected);
+    host.stop().unwrap();
+
+    // The same instance again: sled resumes where it stopped.
+    let host = start_counter(first, &topics, None, Arc::new(SystemClock));
+    produce_text(&brokers, &topics.input, &[("a", "1")]);
+    let expected = counts(&[("a", 2), ("b", 2), ("c", 3)]);
+    let read = read_until(&brokers, &topics.output, WAIT, |r| {
+        last_counts(r) == expected
+    });
+    assert_eq!(last_counts(&read), expected);
+    host.stop().unwrap();
+
+    // A new instance with an empty state directory: the changelog alone rebuilds the counts.
+    let host = start_counter(
+        config(&format!("{name}-fresh")),
+        &topics,
+        None,
+        Arc::new(SystemClock),
+    );
+    produce_text(
+        &brokers,
+        &topics.input,
+        &[("a", "10"), ("b", "10"), ("c", "10")],
+    );
+    let expected = counts(&[("a", 12), ("b", 12), ("c", 13)]);
+    let read = read_until(&brokers, &topics.output, WAIT, |r| {
+        last_counts(r) == expected
+    });
+    assert_eq!(last_counts(&read), expected);
+    assert!(
+        host.metrics().restore_records.get() > 0,
+        "the fresh instance replayed the changelog"
+    );
+    host.stop().unwrap();
+    assert_eq!(read.len(), 7, "one output per input: {read:?}");
+}
+
+#[test]
+fn at_least_once_counter_restores_after_restart_and_rebuilds_from_the_changelog() {
+    restart_and_rebuild("kafka-restart-alo", Guarantee::AtLeastOnce);
+}
+
+#[test]
+fn exactly_once_counter_restores_after_restart_and_rebuilds_from_the_changelog() {
+    restart_and_rebuild("kafka-restart-eos", Guarantee::ExactlyOnce);
+}
+
+/// The counter binary serves `/metrics` and stops cleanly on SIGTERM, committing its batch.
+#[test]
+fn binary_serves_metrics_and_stops_on_sigterm() {
+    let Some(broker) = Kafka::single("binary_serves_metrics_and_stops_on_sigterm") else {
+        return;
+    };
+    let topics = Topics::new("kafka-binary");
+    broker.create_topics(&topics.all(), &[&topics.changelog], PARTITIONS);
+    let brokers = broker.bootstrap_servers();
+    let dir = temp_dir("kafka-binary");
+    let mut config = counter_config(
+        &brokers,
+        "kafka-binary",
+        &topics,
+        dir.join("state"),
+        Guarantee::ExactlyOnce,
+    );
+    let port = free_port();
+    config.metrics_address = Some(([127, 0, 0, 1], port).into());
+    let path = dir.join("config.json");
+    std::fs::write(&path, serde_json::to_string(&config).unwrap()).unwrap();
+    let mut child = std::process::Command::new(binary())
+        .args([path.to_str().unwrap(), &topics.output, &topics.expired])
+        .spawn()
+        .unwrap();
+    produce_text(&brokers, &topics.input, &[("a", "1"), ("a", "2")]);
+    let fetch = || {
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .ok()?;
+        let mut body = String::new();
+        stream.read_to_string(&mut body).ok()?;
+        Some(body)
+    };
+    let line = format!("parley_records_in_total{{topic=\"{}\"}} 2", topics.input);
+    assert!(
+        wait_for(WAIT, || fetch().is_some_and(|b| b.contains(&line))),
+        "metrics count both inputs"
+    );
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    assert!(
+        child.wait().unwrap().success(),
+        "a clean exit after SIGTERM"
+    );
+    let read = read_until(&brokers, &topics.output, WAIT, |r| r.len() >= 2);
+    assert_eq!(
+        last_counts(&read),
+        counts(&[("a", 3)]),
+        "the last batch was committed on the way out"
+    );
+}

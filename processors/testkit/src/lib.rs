@@ -1,0 +1,61 @@
+//! Test support for parley's crates, in one place: a dev-dependency only (`publish = false`).
+//!
+//! - [`kafka`]: Apache Kafka 4.4.0 from Maven Central in KRaft mode, one node or three.
+//! - [`mock`]: librdkafka's in-process mock cluster, for fast tests without a broker.
+//! - [`records`]: producing records (text, raw or Avro) and reading them back.
+//! - [`host`]: a runtime host on a thread, a `parley` process stopped on drop.
+//! - [`counter`]: the counter processor of the runtime's tests, its topics and config; the
+//!   `parley-runtime-counter` binary runs it for the crash tests.
+//! - [`fixtures`]: the integration map the ingress fixtures resolve their accounts with.
+
+pub mod counter;
+pub mod fixtures;
+pub mod host;
+pub mod kafka;
+pub mod mock;
+pub mod records;
+
+pub use host::{Running, RunningHost};
+pub use kafka::{free_port, Kafka};
+pub use records::*;
+
+use parley_core::Timestamp;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The start of the tests' manual clocks, and the timestamp of the records they produce: the
+/// processors handle a record at its timestamp.
+pub const T0: Timestamp = Timestamp(1_700_000_000_000);
+
+/// A fresh directory under the system temp dir, named after `name` and this process.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!("parley-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Waits until `condition` holds, up to `timeout`; returns whether it did.
+pub fn wait_for(timeout: Duration, condition: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    condition()
+}
+
+/// Logs to the test writer when `RUST_LOG` is set.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
+        )
+        .try_init();
+}
