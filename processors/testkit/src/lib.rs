@@ -6,6 +6,8 @@
 //! - [`host`]: a runtime host on a thread, a `parley` process stopped on drop.
 //! - [`counter`]: the counter processor of the runtime's tests, its topics and config; the
 //!   `parley-runtime-counter` binary runs it for the crash tests.
+//! - [`pipeline`]: the `parley` binary's roles as processes, a scripted run of three
+//!   channels and styles, and what BI reads back, for end-to-end and fault tests.
 //! - [`fixtures`]: the integration map the ingress fixtures resolve their accounts with.
 
 pub mod counter;
@@ -13,6 +15,7 @@ pub mod fixtures;
 pub mod host;
 pub mod kafka;
 pub mod mock;
+pub mod pipeline;
 pub mod records;
 
 pub use host::{Running, RunningHost};
