@@ -28,18 +28,8 @@ pub struct Sample {
 
 /// A normaliser whose integration map knows the fixtures' integration ids.
 pub fn normaliser() -> Normaliser {
-    let config: IngressConfig = serde_json::from_str(
-        r#"{"integrations": {
-            "106540352242922": "acme/br",
-            "110385718390017": "acme",
-            "17841405309211844": "acme/instagram",
-            "U4af4980629e0a1b2c3d4e5f6a7b8c9d0": "acme/jp",
-            "1455987000132501505": "acme",
-            "64b7f0c2e4b0a1d2c3e4f5a6": "acme/de",
-            "gh_3a9c1e7b5d24": "acme/cn"
-        }}"#,
-    )
-    .expect("the benchmark config parses");
+    let config: IngressConfig = serde_json::from_str(parley_testkit::fixtures::INTEGRATIONS)
+        .expect("the benchmark config parses");
     Normaliser::new(config)
 }
 
@@ -54,8 +44,7 @@ pub fn samples(name: &'static str) -> Vec<Sample> {
             let body = ["json", "xml"]
                 .iter()
                 .find_map(|ext| std::fs::read(dir.join(format!("{name}.{ext}"))).ok())?;
-            let header =
-                matches!(channel, Channel::Telegram | Channel::Viber).then_some("acme/support");
+            let header = parley_testkit::fixtures::account_header(channel);
             Some(Sample {
                 channel,
                 name,

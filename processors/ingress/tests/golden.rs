@@ -7,27 +7,12 @@
 
 use parley_core::{Channel, Timestamp};
 use parley_ingress::{IngressConfig, Normaliser, RawRecord};
+use parley_testkit::fixtures::{account_header, INTEGRATIONS};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 /// 2024-11-21T00:00:00Z: every fixture message is a little earlier.
 const RECEIVED: Timestamp = Timestamp(1_732_147_200_000);
-
-/// The integration map the fixtures resolve their accounts with.
-const CONFIG: &str = r#"{"integrations": {
-    "106540352242922": "acme/br",
-    "110385718390017": "acme",
-    "17841405309211844": "acme/instagram",
-    "U4af4980629e0a1b2c3d4e5f6a7b8c9d0": "acme/jp",
-    "1455987000132501505": "acme",
-    "64b7f0c2e4b0a1d2c3e4f5a6": "acme/de",
-    "gh_3a9c1e7b5d24": "acme/cn"
-}}"#;
-
-/// Telegram and Viber bodies carry no integration id: their records carry the header.
-fn header(channel: Channel) -> Option<&'static str> {
-    matches!(channel, Channel::Telegram | Channel::Viber).then_some("acme/support")
-}
 
 fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -51,7 +36,7 @@ fn actual(normaliser: &Normaliser, channel: Channel, path: &Path) -> Value {
     let record = RawRecord {
         channel,
         payload: &bytes,
-        account_header: header(channel),
+        account_header: account_header(channel),
         timestamp: RECEIVED,
     };
     match normaliser.normalise(&record) {
@@ -62,7 +47,7 @@ fn actual(normaliser: &Normaliser, channel: Channel, path: &Path) -> Value {
 
 #[test]
 fn every_fixture_matches_its_golden_file() {
-    let normaliser = Normaliser::new(serde_json::from_str::<IngressConfig>(CONFIG).unwrap());
+    let normaliser = Normaliser::new(serde_json::from_str::<IngressConfig>(INTEGRATIONS).unwrap());
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut checked = 0;
     let mut failures = Vec::new();
@@ -128,7 +113,7 @@ fn every_channel_has_the_required_fixtures() {
 /// JSON channels and WeChat's XML, as the other format's `malformed_*`), never as events.
 #[test]
 fn text_bodies_on_another_channels_topic_go_to_the_dlq() {
-    let normaliser = Normaliser::new(serde_json::from_str::<IngressConfig>(CONFIG).unwrap());
+    let normaliser = Normaliser::new(serde_json::from_str::<IngressConfig>(INTEGRATIONS).unwrap());
     let adapter = |channel: Channel| match channel {
         Channel::Ios | Channel::Android => Channel::Web,
         other => other,

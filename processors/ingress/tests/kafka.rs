@@ -12,6 +12,7 @@ use parley_ingress::stage::{IngressStage, IngressStageConfig, ACCOUNT_HEADER};
 use parley_ingress::{IngressConfig, SkipKind};
 use parley_runtime::codec::WireFormat;
 use parley_runtime::dlq::headers;
+use parley_testkit::fixtures::INTEGRATIONS;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
@@ -29,17 +30,6 @@ const PARTITIONS: i32 = 3;
 const RECEIVED: i64 = 1_732_147_200_000;
 const WAIT: Duration = Duration::from_secs(60);
 const MAX_BODY: usize = 64 * 1024;
-
-/// The golden tests' integration map.
-const INTEGRATIONS: &str = r#"{
-    "106540352242922": "acme/br",
-    "110385718390017": "acme",
-    "17841405309211844": "acme/instagram",
-    "U4af4980629e0a1b2c3d4e5f6a7b8c9d0": "acme/jp",
-    "1455987000132501505": "acme",
-    "64b7f0c2e4b0a1d2c3e4f5a6": "acme/de",
-    "gh_3a9c1e7b5d24": "acme/cn"
-}"#;
 
 /// Kafka's `Utils.murmur2`, as the Java client's default partitioner uses it.
 fn murmur2(data: &[u8]) -> i32 {
@@ -329,7 +319,9 @@ fn stage_config(brokers: &str) -> IngressStageConfig {
     config.commit_interval_ms = 100;
     config.ingress = IngressConfig {
         max_body_bytes: MAX_BODY,
-        integrations: serde_json::from_str(INTEGRATIONS).unwrap(),
+        integrations: serde_json::from_str::<IngressConfig>(INTEGRATIONS)
+            .unwrap()
+            .integrations,
         ..IngressConfig::default()
     };
     config

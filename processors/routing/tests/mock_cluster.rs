@@ -4,15 +4,18 @@
 //! The mock keeps about 5 MiB per partition and does not implement transactions faithfully,
 //! so these tests run `at_least_once` with a handful of records.
 
-#[path = "../../tickets/tests/support/mod.rs"]
-mod support;
-
 use parley_core::routing::RoutingConfig;
 use parley_core::*;
 use parley_routing::{RouterCodecs, RouterTopics};
 use parley_runtime::{Clock, ManualClock, Metrics};
+use parley_testkit::*;
 use std::sync::Arc;
-use support::*;
+use std::time::Duration;
+
+/// Partitions of every test topic.
+const PARTITIONS: i32 = 4;
+/// How long a test waits for an expected record.
+const WAIT: Duration = Duration::from_secs(60);
 
 fn router_host(
     brokers: &str,
@@ -92,7 +95,7 @@ fn offers_assignments_and_an_agents_load_survive_a_restart() {
     all.extend(t.outputs());
     all.extend([format!("{prefix}router-changelog"), format!("{prefix}dlq")]);
     let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-    let cluster = cluster(&refs);
+    let cluster = parley_testkit::mock::cluster(&refs, PARTITIONS);
     let brokers = cluster.bootstrap_servers();
     let dir = temp_dir("router");
     let clock = ManualClock::new(T0);
@@ -204,7 +207,7 @@ fn an_unanswered_offer_is_withdrawn_by_the_runtime_timer() {
     all.extend(t.outputs());
     all.extend([format!("{prefix}router-changelog"), format!("{prefix}dlq")]);
     let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-    let cluster = cluster(&refs);
+    let cluster = parley_testkit::mock::cluster(&refs, PARTITIONS);
     let brokers = cluster.bootstrap_servers();
     let clock = ManualClock::new(T0);
     let metrics = Arc::new(Metrics::new());

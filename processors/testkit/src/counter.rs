@@ -181,22 +181,8 @@ pub fn counter_config(
         timer_horizon_ms: 3_600_000,
         metrics_address: None,
         time: Default::default(),
-        librdkafka: fast_failover(),
+        librdkafka: crate::fast_failover(),
     }
-}
-
-/// Client settings for tests: a killed member leaves its group after 6 s, metadata is
-/// refreshed every second, and a fetch that finds nothing waits 50 ms.
-pub fn fast_failover() -> BTreeMap<String, String> {
-    [
-        ("session.timeout.ms", "6000"),
-        ("heartbeat.interval.ms", "500"),
-        ("topic.metadata.refresh.interval.ms", "1000"),
-        ("fetch.wait.max.ms", "50"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
 }
 
 /// A counter host on a thread, with its metrics.

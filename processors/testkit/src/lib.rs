@@ -23,6 +23,8 @@ pub use kafka::{free_port, Kafka};
 pub use records::*;
 
 use parley_core::Timestamp;
+use parley_runtime::{Guarantee, RuntimeConfig};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -61,4 +63,50 @@ pub fn init_tracing() {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
         )
         .try_init();
+}
+
+/// A fast `at_least_once` runtime config for a processor under test: batches of 50, commits
+/// every 20 ms, [`fast_failover`]. The processor's constructor sets the inputs.
+pub fn runtime_config(
+    brokers: &str,
+    group: &str,
+    changelog: &str,
+    dlq: &str,
+    state_dir: PathBuf,
+) -> RuntimeConfig {
+    RuntimeConfig {
+        brokers: brokers.to_owned(),
+        group_id: group.to_owned(),
+        instance_id: state_dir
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned(),
+        input_topics: vec!["set-by-the-processor".to_owned()],
+        changelog_topic: changelog.to_owned(),
+        dlq_topic: dlq.to_owned(),
+        state_dir,
+        guarantee: Guarantee::AtLeastOnce,
+        registry_url: None,
+        batch_size: 50,
+        commit_interval_ms: 20,
+        timer_horizon_ms: 4 * 3_600_000,
+        metrics_address: None,
+        time: Default::default(),
+        librdkafka: fast_failover(),
+    }
+}
+
+/// Client settings for tests: a killed member leaves its group after 6 s, metadata is
+/// refreshed every second, and a fetch that finds nothing waits 50 ms.
+pub fn fast_failover() -> BTreeMap<String, String> {
+    [
+        ("session.timeout.ms", "6000"),
+        ("heartbeat.interval.ms", "500"),
+        ("topic.metadata.refresh.interval.ms", "1000"),
+        ("fetch.wait.max.ms", "50"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
 }

@@ -5,16 +5,20 @@
 //! The mock keeps about 5 MiB per partition and does not implement transactions faithfully,
 //! so these tests run `at_least_once` with a handful of records.
 
-mod support;
-
 use parley_core::routing::RoutingConfig;
 use parley_core::*;
 use parley_runtime::codec::AvroCodec;
 use parley_runtime::dlq::headers;
 use parley_runtime::{Clock, ManualClock, Metrics};
+use parley_testkit::*;
 use parley_tickets::{TicketCodecs, TicketTopics, TicketsError};
 use std::sync::Arc;
-use support::*;
+use std::time::Duration;
+
+/// Partitions of every test topic.
+const PARTITIONS: i32 = 4;
+/// How long a test waits for an expected record.
+const WAIT: Duration = Duration::from_secs(60);
 
 struct Names {
     tickets: TicketTopics,
@@ -66,7 +70,7 @@ fn make_cluster(
 ) -> rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
     let all = names.all();
     let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-    cluster(&refs)
+    parley_testkit::mock::cluster(&refs, PARTITIONS)
 }
 
 fn tickets_host(
@@ -529,7 +533,7 @@ fn a_new_ticket_is_opened_through_the_real_router() {
 #[test]
 fn the_style_reader_applies_upserts_and_tombstones_and_refuses_broken_configs() {
     let topic = "styles.style-config";
-    let cluster = cluster(&[topic]);
+    let cluster = parley_testkit::mock::cluster(&[topic], PARTITIONS);
     let brokers = cluster.bootstrap_servers();
     let config = |account: &str, style: Style, gap: Option<Millis>| StyleConfig {
         account: account.into(),
@@ -604,7 +608,7 @@ fn the_style_reader_applies_upserts_and_tombstones_and_refuses_broken_configs() 
 #[test]
 fn refused_style_configs_reach_the_dlq_once_however_many_instances_run() {
     let (topic, dlq) = ("styles2.style-config", "styles2.dlq");
-    let cluster = cluster(&[topic, dlq]);
+    let cluster = parley_testkit::mock::cluster(&[topic, dlq], PARTITIONS);
     let brokers = cluster.bootstrap_servers();
     let valid = StyleConfig {
         account: "acme".into(),
