@@ -101,8 +101,8 @@ impl Embedded {
         Embedded::launch(&brokers, BTreeMap::new(), options, Some(cluster)).await
     }
 
-    /// Starts every role against the brokers at `brokers` (e.g. a Tansu or a mock cluster the
-    /// caller runs) instead of a mock cluster of its own; every client gets the `librdkafka`
+    /// Starts every role against the brokers at `brokers` (e.g. Apache Kafka or a mock cluster
+    /// the caller runs) instead of a mock cluster of its own; every client gets the `librdkafka`
     /// settings on top of [`Embedded::start`]'s. The topics of [`topic_names`] must exist.
     ///
     /// Returns once the tickets and router hosts are running their loops.
@@ -124,8 +124,8 @@ impl Embedded {
             // A rebalance after a stop need not wait out a long session.
             ("session.timeout.ms".to_owned(), "6000".to_owned()),
             ("heartbeat.interval.ms".to_owned(), "500".to_owned()),
-            // A broker with nothing new holds a fetch for this long (the mock cluster and
-            // Tansu both do), so every hop between roles would cost the default 500 ms.
+            // The mock cluster holds a fetch that finds nothing new for this long, so every
+            // hop between roles would cost the default 500 ms.
             ("fetch.wait.max.ms".to_owned(), "5".to_owned()),
         ]);
         settings.extend(librdkafka);

@@ -200,3 +200,51 @@ fn exactly_once_the_tickets_process_killed_mid_stream_and_restarted_changes_noth
 fn at_least_once_the_tickets_process_killed_mid_stream_and_restarted_changes_nothing() {
     killed_mid_stream("killed-alo", Guarantee::AtLeastOnce);
 }
+
+/// A topic just created has no leader for a moment: `parley run` started at once waits for
+/// it instead of exiting (the style table's and restore's watermark reads ask again).
+#[test]
+fn parley_run_started_right_after_topics_create_becomes_ready() {
+    let Some(broker) = Kafka::single("parley_run_started_right_after_topics_create") else {
+        return;
+    };
+    let brokers = broker.bootstrap_servers();
+    let parley = env!("CARGO_BIN_EXE_parley");
+    let created = std::process::Command::new(parley)
+        .args(["topics", "create", "--brokers", &brokers])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let port = parley_testkit::free_port();
+    let state = parley_testkit::temp_dir("run-at-once");
+    let mut run = parley_testkit::Running(
+        std::process::Command::new(parley)
+            .args(["run", "--brokers", &brokers])
+            .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+            .arg("--state-dir")
+            .arg(&state)
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .unwrap(),
+    );
+    // `parley run` serves ingress on `port`, tickets on `port + 1`, router on `port + 2`.
+    let ready = |port: u16| {
+        use std::io::{Read as _, Write as _};
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = stream.write_all(b"GET /readyz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response.starts_with("HTTP/1.1 200")
+    };
+    let all_ready = parley_testkit::wait_for(std::time::Duration::from_secs(60), || {
+        ready(port + 1) && ready(port + 2)
+    });
+    assert_eq!(
+        run.0.try_wait().unwrap(),
+        None,
+        "parley run is still running"
+    );
+    assert!(all_ready, "tickets and router became ready");
+}

@@ -1,10 +1,46 @@
-//! The start-up check that co-partitioned topics have equal partition counts: a mismatch
-//! would silently send one key's records to different instances.
+//! The start-up check that co-partitioned topics have equal partition counts (a mismatch
+//! would silently send one key's records to different instances), and a partition's
+//! watermarks read patiently.
 
 use crate::error::RuntimeError;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use std::time::Duration;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use std::time::{Duration, Instant};
+
+/// A partition's low and high watermarks, asked again while its leader is not known yet
+/// (a topic just created, a leader election after a broker failed), up to `timeout`.
+pub fn watermarks<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+    partition: i32,
+    timeout: Duration,
+) -> Result<(i64, i64), KafkaError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match consumer.fetch_watermarks(topic, partition, left.max(Duration::from_millis(100))) {
+            Err(KafkaError::MetadataFetch(code))
+                if leaderless(code) && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether `code` says a partition has no usable leader for the moment.
+fn leaderless(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::NotLeaderForPartition
+            | RDKafkaErrorCode::LeaderNotAvailable
+            | RDKafkaErrorCode::UnknownTopicOrPartition
+            | RDKafkaErrorCode::NotCoordinator
+            | RDKafkaErrorCode::RequestTimedOut
+    )
+}
 
 /// Fetches the partition count of each topic through `client` and refuses unequal counts,
 /// naming every topic with its count.

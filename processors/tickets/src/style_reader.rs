@@ -119,7 +119,8 @@ impl StyleReader {
         let mut ends = HashMap::new();
         let mut assignment = TopicPartitionList::new();
         for &partition in &partitions {
-            let (_, high) = consumer.fetch_watermarks(topic, partition, timeout)?;
+            let (_, high) =
+                parley_runtime::partitions::watermarks(&consumer, topic, partition, timeout)?;
             ends.insert(partition, high);
             assignment.add_partition_offset(topic, partition, Offset::Beginning)?;
         }

@@ -11,6 +11,9 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use std::time::{Duration, Instant};
 
+/// How long a restore waits for the next changelog record before it gives up.
+const STALL: Duration = Duration::from_secs(60);
+
 /// What a restore did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RestoreOutcome {
@@ -48,8 +51,12 @@ pub fn restore_partition<C: ConsumerContext>(
         meta = PartitionMeta::default();
         outcome.rebuilt = true;
     }
-    let (low, high) =
-        consumer.fetch_watermarks(changelog_topic, partition, Duration::from_secs(30))?;
+    let (low, high) = crate::partitions::watermarks(
+        consumer,
+        changelog_topic,
+        partition,
+        Duration::from_secs(30),
+    )?;
     let start = meta.changelog_next.unwrap_or(low).max(low);
     outcome.from = start;
     let remaining = metrics
@@ -70,11 +77,11 @@ pub fn restore_partition<C: ConsumerContext>(
     let result = loop {
         match consumer.poll(Duration::from_millis(500)) {
             None => {
-                if last_progress.elapsed() > Duration::from_secs(60) {
-                    break Err(RuntimeError::Changelog {
+                if last_progress.elapsed() > STALL {
+                    break Err(RuntimeError::RestoreStalled {
                         partition,
                         offset: start,
-                        reason: "no progress for 60 s while restoring".into(),
+                        seconds: STALL.as_secs(),
                     });
                 }
             }
