@@ -5,19 +5,97 @@
 //! progress (the changelog offset reached, the input offsets of the last applied seal, when it
 //! was written). A batch is applied as one `sled::Batch`, atomically, so the store always
 //! holds whole batches. sled is a cache of the changelog:
-//! a store that fails to open is deleted and rebuilt from the changelog.
+//! a store that is corrupt is deleted and rebuilt from the changelog.
+//!
+//! One process owns a state directory: it holds an exclusive lock on `parley.lock` there
+//! (with its pid inside) for as long as the store is open. A second process given the same
+//! directory is refused, naming the directory and the holder, and deletes nothing.
 
 use crate::state::changelog::{decode_offsets, encode_offsets, ChangelogOp};
 use crate::timers::{due_bytes, due_from_bytes, index_key};
 use parley_core::Timestamp;
 use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{Read as _, Seek as _, Write as _};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The instance's sled database.
 #[derive(Clone, Debug)]
 pub struct StateStore {
     db: sled::Db,
     path: PathBuf,
+    /// The directory's lock, held while any clone of the store lives.
+    _lock: Arc<File>,
+}
+
+/// The lock file in a state directory.
+const LOCK_FILE: &str = "parley.lock";
+
+/// Takes the exclusive lock on `dir`'s lock file and writes this process's pid into it, or
+/// says who holds it.
+fn lock(dir: &Path) -> Result<File, sled::Error> {
+    std::fs::create_dir_all(dir).map_err(sled::Error::Io)?;
+    let path = dir.join(LOCK_FILE);
+    let mut file = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(sled::Error::Io)?;
+    // SAFETY: flock on a descriptor this function owns.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        let holder = match holder.trim() {
+            "" => "another process".to_owned(),
+            pid => format!("process {pid}"),
+        };
+        return Err(sled::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::WouldBlock,
+            format!(
+                "state directory {} is in use by {holder} (it holds {}); \
+                 give every instance a --state-dir of its own",
+                dir.display(),
+                path.display()
+            ),
+        )));
+    }
+    file.set_len(0).map_err(sled::Error::Io)?;
+    file.rewind().map_err(sled::Error::Io)?;
+    writeln!(file, "{}", std::process::id()).map_err(sled::Error::Io)?;
+    Ok(file)
+}
+
+/// Deletes everything in `dir` but the lock file.
+fn clear_dir(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name() == LOCK_FILE {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(entry.path())?;
+        } else {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether `error` says the database is damaged (and so may be deleted), rather than that it
+/// could not be reached (a lock, a permission, a full disk).
+fn is_corrupt(error: &sled::Error) -> bool {
+    match error {
+        sled::Error::Corruption { .. } | sled::Error::Unsupported(_) => true,
+        sled::Error::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+        ),
+        _ => false,
+    }
 }
 
 /// What the store knows about a partition's progress.
@@ -32,33 +110,30 @@ pub struct PartitionMeta {
 }
 
 impl StateStore {
-    /// Opens the database in `dir`; if it cannot be opened (corrupt), deletes it and starts
-    /// empty. Returns the store and whether it was rebuilt.
+    /// Opens the database in `dir`, locking the directory for this process; if the
+    /// database is corrupt, deletes it and starts empty. Returns the store and whether it
+    /// was rebuilt. A directory locked by another process is refused, as is a database that
+    /// cannot be opened for another reason (nothing is deleted then).
     pub fn open(dir: &Path) -> Result<(StateStore, bool), sled::Error> {
-        match sled::Config::new()
-            .path(dir)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-        {
-            Ok(db) => Ok((
-                StateStore {
-                    db,
-                    path: dir.to_owned(),
-                },
-                false,
-            )),
-            Err(error) => {
-                tracing::warn!(%error, dir = %dir.display(), "state store unreadable, rebuilding from the changelog");
-                std::fs::remove_dir_all(dir).map_err(sled::Error::Io)?;
-                let db = sled::Config::new().path(dir).open()?;
-                Ok((
-                    StateStore {
-                        db,
-                        path: dir.to_owned(),
-                    },
-                    true,
-                ))
+        let lock = Arc::new(lock(dir)?);
+        let config = || {
+            sled::Config::new()
+                .path(dir)
+                .mode(sled::Mode::HighThroughput)
+        };
+        let store = |db| StateStore {
+            db,
+            path: dir.to_owned(),
+            _lock: lock.clone(),
+        };
+        match config().open() {
+            Ok(db) => Ok((store(db), false)),
+            Err(error) if is_corrupt(&error) => {
+                tracing::warn!(%error, dir = %dir.display(), "state store corrupt, rebuilding from the changelog");
+                clear_dir(dir).map_err(sled::Error::Io)?;
+                Ok((store(config().open()?), true))
             }
+            Err(error) => Err(error),
         }
     }
 
@@ -309,6 +384,31 @@ mod tests {
             PartitionMeta::default()
         );
         drop(store);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_directory_in_use_is_refused_and_left_alone() {
+        let (store, dir) = temp_store();
+        let p = store.partition(0).unwrap();
+        let meta = PartitionMeta {
+            changelog_next: Some(9),
+            ..PartitionMeta::default()
+        };
+        p.apply(&[], &meta).unwrap();
+        let error = StateStore::open(&dir).unwrap_err().to_string();
+        assert!(
+            error.contains(&dir.display().to_string())
+                && error.contains(&format!("process {}", std::process::id()))
+                && error.contains("--state-dir"),
+            "{error}"
+        );
+        assert_eq!(p.meta().unwrap(), meta, "the live store is untouched");
+        drop((p, store));
+        let (again, rebuilt) = StateStore::open(&dir).unwrap();
+        assert!(!rebuilt);
+        assert_eq!(again.partition(0).unwrap().meta().unwrap(), meta);
+        drop(again);
         std::fs::remove_dir_all(dir).unwrap();
     }
 
