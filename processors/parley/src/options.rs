@@ -169,14 +169,27 @@ pub(crate) struct ConfigFile {
 }
 
 impl ConfigFile {
-    /// Parses a config file's text; the error names the file, the key and the rule.
+    /// Parses a config file's text; the error names the file, the line, the key and the
+    /// rule (`config file parley.toml, line 3, offer_timeout: invalid type: integer `30`,
+    /// expected a string`).
     pub(crate) fn parse(text: &str, path: &Path) -> Result<ConfigFile, UsageError> {
-        let file: ConfigFile = toml::from_str(text).map_err(|e| {
-            UsageError(format!(
-                "config file {}: {}",
-                path.display(),
-                e.message().trim()
-            ))
+        let deserializer = toml::Deserializer::new(text);
+        let file: ConfigFile = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let key = e.path().to_string();
+            let line = e
+                .inner()
+                .span()
+                .map(|span| line_of_offset(text, span.start))
+                .or_else(|| line_of_key(text, &key));
+            let mut at = format!("config file {}", path.display());
+            if let Some(line) = line {
+                let source = text.lines().nth(line - 1).unwrap_or_default().trim();
+                at.push_str(&format!(", line {line} (`{source}`)"));
+            }
+            if key != "." {
+                at.push_str(&format!(", {key}"));
+            }
+            UsageError(format!("{at}: {}", e.inner().message().trim()))
         })?;
         for (key, value) in [
             ("offer_timeout", &file.offer_timeout),
@@ -185,8 +198,11 @@ impl ConfigFile {
         ] {
             if let Some(value) = value {
                 parse_duration(value).map_err(|rule| {
+                    let line = line_of_key(text, key)
+                        .map(|line| format!(", line {line}"))
+                        .unwrap_or_default();
                     UsageError(format!(
-                        "config file {}: {key} = {value:?}: {rule}",
+                        "config file {}{line}: {key} = {value:?}: {rule}",
                         path.display()
                     ))
                 })?;
@@ -204,6 +220,37 @@ impl ConfigFile {
             .map_err(|e| UsageError(format!("--config {}: cannot be read: {e}", path.display())))?;
         ConfigFile::parse(&text, path)
     }
+}
+
+/// Whether librdkafka knows the setting `key` and takes `value` for it: a client is made
+/// with it alone (no broker is contacted); librdkafka's own message is the rule.
+fn check_librdkafka(key: &str, value: &str) -> Result<(), String> {
+    let mut config = rdkafka::ClientConfig::new();
+    config.set(key, value);
+    config.set_log_level(rdkafka::config::RDKafkaLogLevel::Emerg);
+    match config.create::<rdkafka::consumer::BaseConsumer>() {
+        Ok(_) => Ok(()),
+        Err(rdkafka::error::KafkaError::ClientConfig(_, message, _, _)) => Err(message),
+        Err(rdkafka::error::KafkaError::ClientCreation(message)) => Err(message),
+        Err(other) => Err(other.to_string()),
+    }
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_of_offset(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The 1-based line where `key` (a top-level key, or the last part of a dotted path) is set.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    let name = key.rsplit('.').next()?;
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start();
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|index| index + 1)
 }
 
 /// The connection settings after merging flags, environment, file and defaults.
@@ -309,6 +356,17 @@ impl KafkaOptions {
                     "--registry-url {url:?}: must start with http://"
                 )));
             }
+        }
+        for (key, value) in &file.librdkafka {
+            check_librdkafka(key, value).map_err(|rule| {
+                UsageError(format!(
+                    "config file [librdkafka] {key:?} = {value:?}: {rule}"
+                ))
+            })?;
+        }
+        for (key, value) in &self.librdkafka {
+            check_librdkafka(key, value)
+                .map_err(|rule| UsageError(format!("--librdkafka {key}={value}: {rule}")))?;
         }
         let mut librdkafka = file.librdkafka.clone();
         librdkafka.extend(self.librdkafka.iter().cloned());
@@ -454,9 +512,80 @@ mod tests {
     fn unknown_keys_and_bad_durations_in_the_file_are_named() {
         let err = ConfigFile::parse("brokerz = \"a\"", Path::new("f.toml")).unwrap_err();
         assert!(err.0.contains("brokerz"), "{}", err.0);
-        let err = ConfigFile::parse("offer_timeout = \"5x\"", Path::new("f.toml")).unwrap_err();
+        let err = ConfigFile::parse(
+            "brokers = \"a\"\noffer_timeout = \"5x\"",
+            Path::new("f.toml"),
+        )
+        .unwrap_err();
         assert!(
-            err.0.contains("offer_timeout = \"5x\"") && err.0.contains("ms, s, m, h or d"),
+            err.0.starts_with("config file f.toml, line 2: ")
+                && err.0.contains("offer_timeout = \"5x\"")
+                && err.0.contains("ms, s, m, h or d"),
+            "{}",
+            err.0
+        );
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_the_file_line_key_and_rule() {
+        let text = "brokers = \"a:9092\"\n\n[ingress]\nmax_body_bytes = \"big\"\n";
+        let err = ConfigFile::parse(text, Path::new("parley.toml")).unwrap_err();
+        assert!(
+            err.0
+                .starts_with("config file parley.toml, line 4 (`max_body_bytes = \"big\"`), ingress.max_body_bytes: ")
+                && err.0.contains("expected"),
+            "{}",
+            err.0
+        );
+        let err = ConfigFile::parse("guarantee = 30\n", Path::new("parley.toml")).unwrap_err();
+        assert!(
+            err.0
+                .starts_with("config file parley.toml, line 1 (`guarantee = 30`), guarantee: "),
+            "{}",
+            err.0
+        );
+    }
+
+    #[test]
+    fn an_unknown_or_invalid_librdkafka_setting_is_a_usage_error_naming_it() {
+        let kafka = |key: &str, value: &str| KafkaOptions {
+            brokers: Some("localhost:9092".into()),
+            librdkafka: vec![(key.into(), value.into())],
+            ..KafkaOptions::default()
+        };
+        let file = ConfigFile::default();
+        let err = kafka("nosuch.setting", "1").resolve(&file).unwrap_err();
+        assert!(
+            err.0.starts_with("--librdkafka nosuch.setting=1: ")
+                && err.0.contains("No such configuration property"),
+            "{}",
+            err.0
+        );
+        let err = kafka("session.timeout.ms", "soon")
+            .resolve(&file)
+            .unwrap_err();
+        assert!(err.0.contains("session.timeout.ms=soon"), "{}", err.0);
+        assert!(kafka("linger.ms", "5").resolve(&file).is_ok());
+        let file = ConfigFile::parse(
+            "brokers = \"localhost:9092\"\n[librdkafka]\n\"nosuch\" = \"1\"\n",
+            Path::new("f.toml"),
+        )
+        .unwrap();
+        let err = KafkaOptions::default().resolve(&file).unwrap_err();
+        assert!(
+            err.0
+                .starts_with("config file [librdkafka] \"nosuch\" = \"1\": "),
+            "{}",
+            err.0
+        );
+    }
+
+    #[test]
+    fn bad_toml_names_the_file_and_line() {
+        let text = "brokers = \"a:9092\"\ntopic_prefix = \"unterminated\n";
+        let err = ConfigFile::parse(text, Path::new("parley.toml")).unwrap_err();
+        assert!(
+            err.0.starts_with("config file parley.toml, line 2"),
             "{}",
             err.0
         );

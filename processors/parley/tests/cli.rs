@@ -148,6 +148,24 @@ fn a_config_file_with_an_unknown_key_is_refused_naming_it() {
 }
 
 #[test]
+fn an_unknown_librdkafka_setting_is_a_usage_error_naming_it() {
+    let output = parley(&[
+        "run",
+        "--brokers",
+        "127.0.0.1:1",
+        "--librdkafka",
+        "nosuch.setting=1",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--librdkafka nosuch.setting=1")
+            && !stderr(&output).contains("cannot reach"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn solved_to_closed_over_28_days_is_refused_with_the_rule() {
     let output = parley(&[
         "config",
@@ -352,8 +370,12 @@ fn topics_create_then_check_pass_and_a_recreated_topic_fails_check() {
         .pop()
         .unwrap()
         .unwrap();
+    // The brokers learn of the new topic from the controller a moment later.
+    assert!(parley_testkit::wait_for(Duration::from_secs(30), || {
+        parley_testkit::partition_count(brokers, "parley.agent-actions") == 5
+    }));
     let checked = parley(&["topics", "check", "--brokers", brokers, "--partitions", "3"]);
-    assert_eq!(checked.status.code(), Some(1));
+    assert_eq!(checked.status.code(), Some(1), "{}", stdout(&checked));
     let out = stdout(&checked);
     assert!(
         out.contains("parley.agent-actions: 5 partitions, expected 3"),
