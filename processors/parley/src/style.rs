@@ -29,6 +29,17 @@ pub(crate) fn validate(config: &StyleConfig) -> Result<(), UsageError> {
     if config.account.trim().is_empty() {
         return Err(UsageError("--account \"\": must not be empty".to_owned()));
     }
+    for (flag, value) in [
+        ("--account", Some(&config.account)),
+        ("--brand", config.brand.as_ref()),
+    ] {
+        if let Some(value) = value.filter(|v| v.contains('/')) {
+            return Err(UsageError(format!(
+                "{flag} {value:?}: must not contain '/', which separates account, brand and \
+                 channel in the record's key"
+            )));
+        }
+    }
     validate_gap(config.style, config.solved_to_closed_ms)
         .map(|_| ())
         .map_err(|e| UsageError(format!("--solved-to-closed: {e}")))
@@ -101,6 +112,23 @@ mod tests {
             Vec::new(),
             None,
         )
+    }
+
+    #[test]
+    fn a_slash_in_the_account_or_brand_is_refused() {
+        let mut config = sample(None, None);
+        config.account = "a/b".into();
+        let error = validate(&config).unwrap_err().0;
+        assert!(
+            error.starts_with("--account \"a/b\": must not contain '/'"),
+            "{error}"
+        );
+        let mut config = sample(Some("eu/west"), None);
+        config.account = "acme".into();
+        assert!(validate(&config)
+            .unwrap_err()
+            .0
+            .starts_with("--brand \"eu/west\""));
     }
 
     #[test]

@@ -491,7 +491,8 @@ impl RoutingEngine {
         self.finish(step)
     }
 
-    /// Applies an agent's new presence: it replaces the agent's whole record.
+    /// Applies an agent's new presence: it replaces the agent's whole record. A presence
+    /// without an agent id, or naming a channel twice, is refused.
     pub fn handle_presence(&mut self, presence: &AgentPresence, now: Timestamp) -> RoutingEffects {
         let mut step = Step::new(&presence.presence_id, now);
         if presence.account != self.account {
@@ -499,6 +500,10 @@ impl RoutingEngine {
                 "agent presence {}: account {:?} is not this router's account {:?}",
                 presence.presence_id, presence.account, self.account
             ));
+            return self.finish(step);
+        }
+        if let Some(rule) = presence_rule(presence) {
+            step.reject(format!("agent presence {}: {rule}", presence.presence_id));
             return self.finish(step);
         }
         let a = self.agents.ensure(&presence.agent_id);
@@ -1457,4 +1462,26 @@ impl RoutingEngine {
         }
         Ok(())
     }
+}
+
+/// The rule `presence` breaks, if any: an agent id is required, and each channel may be
+/// given once.
+fn presence_rule(presence: &AgentPresence) -> Option<String> {
+    if presence.agent_id.trim().is_empty() {
+        return Some(format!(
+            "agent_id {:?} is empty: every presence names its agent",
+            presence.agent_id
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    presence
+        .channels
+        .iter()
+        .find(|c| !seen.insert(c.channel))
+        .map(|c| {
+            format!(
+                "channels lists {} twice: each channel is given once, with its status and capacity",
+                c.channel.as_str()
+            )
+        })
 }

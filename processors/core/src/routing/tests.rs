@@ -33,6 +33,30 @@ fn an_unknown_agent_is_created_by_its_first_presence() {
 }
 
 #[test]
+fn a_presence_without_an_agent_or_with_a_channel_twice_is_refused() {
+    let mut engine = RoutingEngine::new("acme", RoutingConfig::default());
+    let nameless = presence("p-1", "", &[(Channel::Whatsapp, AgentStatus::Online, 2)]);
+    let fx = engine.handle_presence(&nameless, Timestamp(0));
+    assert_eq!(fx.rejections.len(), 1, "{fx:?}");
+    assert!(fx.rejections[0].reason.contains("agent_id \"\" is empty"));
+    let twice = presence(
+        "p-2",
+        "ana",
+        &[
+            (Channel::Whatsapp, AgentStatus::Online, 2),
+            (Channel::Whatsapp, AgentStatus::Away, 1),
+        ],
+    );
+    let fx = engine.handle_presence(&twice, Timestamp(0));
+    assert_eq!(fx.rejections.len(), 1, "{fx:?}");
+    assert!(fx.rejections[0]
+        .reason
+        .contains("channels lists whatsapp twice"));
+    assert!(fx.agent_metrics.is_empty() && fx.decisions.is_empty());
+    assert_eq!(engine.agent_count(), 0, "nothing was applied");
+}
+
+#[test]
 fn a_presence_replaces_the_whole_record() {
     let mut h = host("");
     run(
