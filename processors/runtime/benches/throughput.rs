@@ -1,13 +1,20 @@
 //! End-to-end throughput: the runtime beside plain rdkafka, on the same broker and partitions.
 //!
-//! For each broker (the in-process mock cluster; Apache Kafka 4.4 from the test kit) it preloads `PARLEY_BENCH_RECORDS` (default 100 000)
-//! records over 4 partitions and 10 000 keys, then measures:
+//! For each broker (the in-process mock cluster; Apache Kafka 4.4 from the test kit) it
+//! preloads `PARLEY_BENCH_RECORDS` (default 100 000) records over 4 partitions and 10 000
+//! keys, then measures, one after the other over that input:
 //! - passthrough: a consumer-group consumer that produces every record to another topic
 //!   (idempotent producer, offsets committed every 500 records), until all are acknowledged;
-//! - runtime: the counter processor (sled state, changelog, a durable timer per input) in
-//!   `at_least_once`, batches of 500, until every input is committed;
-//! - restore: the runtime's changelog replayed into an empty sled, beside a plain consume of
-//!   the same changelog.
+//! - runtime, per guarantee: the counter processor (sled state, changelog, a durable timer
+//!   per input), batches of 500 or 100 ms, from its start until its group's committed
+//!   offsets cover every input. On Kafka both `at_least_once` and `exactly_once` (one
+//!   transaction per batch, the input offsets sent to it); on the mock `at_least_once` only,
+//!   since the mock does not apply transactions faithfully. Each run has its own group,
+//!   outputs and changelog, and prints its commits' count and mean latency;
+//! - restore, per guarantee: that run's changelog replayed into an empty sled, beside a plain
+//!   consume of the same changelog.
+//!
+//! `PARLEY_BENCH_BROKER`: `mock`, `kafka` or `mock,kafka` (the default).
 //!
 //! A plain `main` (harness = false): each figure is one timed run over a broker that has to be
 //! set up first, which criterion's repeated-iteration model does not fit.
@@ -134,69 +141,94 @@ fn plain_consume(brokers: &str, topic: &str) -> (usize, Duration) {
     (count, started.elapsed())
 }
 
-fn bench(name: &str, brokers: &str, create: &dyn Fn(&Topics, &str)) {
-    let n = records();
-    let topics = Topics::new(&format!("bench-{name}"));
-    let pass_out = format!("bench-{name}.pass");
-    create(&topics, &pass_out);
-    preload(brokers, &topics.input, n);
+/// The topics of one guarantee's run: the shared input, the rest of its own.
+fn run_topics(name: &str, guarantee: Guarantee, input: &str) -> Topics {
+    let mut topics = Topics::new(&format!("bench-{name}-{}", guarantee.as_str()));
+    topics.input = input.to_owned();
+    topics
+}
 
-    let pass = passthrough(brokers, &topics.input, &pass_out, n);
+/// Whether `group` has committed offsets summing to `n` over the input's partitions (every
+/// partition starts at 0, so that is every input).
+fn committed_all(consumer: &BaseConsumer, topic: &str, n: usize) -> bool {
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        tpl.add_partition(topic, p);
+    }
+    let Ok(committed) = consumer.committed_offsets(tpl, Duration::from_secs(5)) else {
+        return false;
+    };
+    let sum: i64 = committed
+        .elements()
+        .iter()
+        .map(|e| match e.offset() {
+            Offset::Offset(o) => o,
+            _ => 0,
+        })
+        .sum();
+    sum as usize >= n
+}
 
-    let mut config = counter_config(
-        brokers,
-        &format!("bench-{name}-runtime"),
-        &topics,
-        temp_dir("bench"),
-        Guarantee::AtLeastOnce,
-    );
+/// One run of the counter in `guarantee` over the `n` records of `topics.input`: returns the
+/// time from its start to the commit of its last input.
+fn runtime(name: &str, brokers: &str, topics: &Topics, guarantee: Guarantee, n: usize) -> Duration {
+    let group = format!("bench-{name}-runtime-{}", guarantee.as_str());
+    let mut config = counter_config(brokers, &group, topics, temp_dir("bench"), guarantee);
     config.batch_size = 500;
     config.commit_interval_ms = 100;
+    let offsets: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", &group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
     let started = Instant::now();
     let host = start_counter(
         config,
-        &topics,
+        topics,
         Some(Millis::hours(1)),
         Arc::new(SystemClock),
     );
     let topic = topics.input.clone();
-    let done = wait_for(Duration::from_secs(600), || {
+    let read = wait_for(Duration::from_secs(600), || {
         host.metrics().records_in.with_label_values(&[&topic]).get() as usize >= n
     });
-    // All inputs are read; the batch holding the last one commits within commit_interval_ms.
     let consumed = started.elapsed();
-    let batches = host.metrics().batches.get();
-    wait_for(Duration::from_millis(300), || {
-        host.metrics().batches.get() > batches
-    });
+    // The group's committed offsets cover every input once the batch holding the last one
+    // has committed (within commit_interval_ms).
+    let done = read
+        && wait_for(Duration::from_secs(60), || {
+            committed_all(&offsets, &topic, n)
+        });
     let runtime = started.elapsed();
     let commit = host
         .metrics()
         .commit_latency
-        .with_label_values(&["at_least_once"]);
-    eprintln!(
-        "{name}: {} commits, {:.1} ms each on average (seal, flush, offsets)",
-        commit.get_sample_count(),
-        commit.get_sample_sum() * 1e3 / commit.get_sample_count().max(1) as f64
+        .with_label_values(&[guarantee.as_str()]);
+    let commits = commit.get_sample_count();
+    println!(
+        "{name}: {} {commits} commits, {:.1} ms each on average ({})",
+        guarantee.as_str(),
+        commit.get_sample_sum() * 1e3 / commits.max(1) as f64,
+        match guarantee {
+            Guarantee::ExactlyOnce => "seal, offsets to the transaction, commit",
+            Guarantee::AtLeastOnce => "seal, flush, offsets",
+        }
     );
     let stopping = Instant::now();
     host.stop().unwrap();
     eprintln!(
-        "{name}: inputs read after {consumed:?}, committed after {runtime:?}, stop took {:?}",
+        "{name}: {} inputs read after {consumed:?}, committed after {runtime:?}, stop took {:?}",
+        guarantee.as_str(),
         stopping.elapsed()
     );
     assert!(done, "the runtime did not finish");
+    runtime
+}
 
-    let rate = |d: Duration| n as f64 / d.as_secs_f64();
-    println!(
-        "{name}: {n} records, {PARTITIONS} partitions: passthrough {:.0}/s, runtime at_least_once {:.0}/s, ratio {:.2}",
-        rate(pass),
-        rate(runtime),
-        pass.as_secs_f64() / runtime.as_secs_f64()
-    );
-
-    // Restore: the changelog into an empty sled, beside a plain consume of it.
-    let (plain_count, plain) = plain_consume(brokers, &topics.changelog);
+/// Restores `changelog` into an empty sled, beside a plain consume of it, and prints both.
+fn restore(name: &str, brokers: &str, changelog: &str, label: &str) {
+    let (plain_count, plain) = plain_consume(brokers, changelog);
     let (store, _) = StateStore::open(&temp_dir("bench-restore")).unwrap();
     let restore_consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
@@ -211,7 +243,7 @@ fn bench(name: &str, brokers: &str, create: &dyn Fn(&Topics, &str)) {
         let partition = store.partition(p).unwrap();
         let outcome = restore_partition(
             &restore_consumer,
-            &topics.changelog,
+            changelog,
             &partition,
             &metrics,
             SystemClock.now_ts(),
@@ -222,12 +254,53 @@ fn bench(name: &str, brokers: &str, create: &dyn Fn(&Topics, &str)) {
     }
     let restore = started.elapsed();
     println!(
-        "{name}: restore {restored} changelog records in {:.2}s = {:.0}/s into sled; plain consume of {plain_count} in {:.2}s = {:.0}/s",
+        "{name}: restore ({label} changelog) {restored} records in {:.2}s = {:.0}/s into sled; plain consume of {plain_count} in {:.2}s = {:.0}/s",
         restore.as_secs_f64(),
         restored as f64 / restore.as_secs_f64(),
         plain.as_secs_f64(),
         plain_count as f64 / plain.as_secs_f64()
     );
+}
+
+/// Creates `topics` with the `compacted` ones compacted.
+type Create<'a> = &'a dyn Fn(&[&str], &[&str]);
+
+fn bench(name: &str, brokers: &str, create: Create<'_>, guarantees: &[Guarantee]) {
+    let n = records();
+    let input = format!("bench-{name}.in");
+    let pass_out = format!("bench-{name}.pass");
+    let runs: Vec<(Guarantee, Topics)> = guarantees
+        .iter()
+        .map(|&g| (g, run_topics(name, g, &input)))
+        .collect();
+    let mut all: Vec<&str> = vec![&input, &pass_out];
+    let mut compacted: Vec<&str> = Vec::new();
+    for (_, topics) in &runs {
+        all.extend(topics.all().into_iter().filter(|t| **t != input));
+        compacted.push(&topics.changelog);
+    }
+    create(&all, &compacted);
+    preload(brokers, &input, n);
+
+    let pass = passthrough(brokers, &input, &pass_out, n);
+    let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    println!(
+        "{name}: {n} records, {PARTITIONS} partitions: passthrough {:.0}/s",
+        rate(pass)
+    );
+    for (guarantee, topics) in &runs {
+        let took = runtime(name, brokers, topics, *guarantee, n);
+        println!(
+            "{name}: runtime {} {:.0}/s, ratio {:.2}",
+            guarantee.as_str(),
+            rate(took),
+            pass.as_secs_f64() / took.as_secs_f64()
+        );
+    }
+    // Restore: each run's changelog into an empty sled, beside a plain consume of it.
+    for (guarantee, topics) in &runs {
+        restore(name, brokers, &topics.changelog, guarantee.as_str());
+    }
 }
 
 trait NowTs {
@@ -248,19 +321,26 @@ fn main() {
     if which.contains("mock") {
         let cluster = MockCluster::new(1).unwrap();
         let brokers = cluster.bootstrap_servers();
-        bench("mock", &brokers, &|topics, pass| {
-            for t in topics.all().into_iter().chain([pass]) {
-                cluster.create_topic(t, PARTITIONS, 1).unwrap();
-            }
-        });
+        // The mock does not apply transactions faithfully: at_least_once only.
+        bench(
+            "mock",
+            &brokers,
+            &|topics, _| {
+                for t in topics {
+                    cluster.create_topic(t, PARTITIONS, 1).unwrap();
+                }
+            },
+            &[Guarantee::AtLeastOnce],
+        );
     }
     if which.contains("kafka") {
         match Kafka::try_single("bench") {
-            Ok(broker) => bench("kafka", &broker.bootstrap_servers(), &|topics, pass| {
-                let mut all: Vec<&str> = topics.all().to_vec();
-                all.push(pass);
-                broker.create_topics(&all, &[&topics.changelog], PARTITIONS);
-            }),
+            Ok(broker) => bench(
+                "kafka",
+                &broker.bootstrap_servers(),
+                &|topics, compacted| broker.create_topics(topics, compacted, PARTITIONS),
+                &[Guarantee::AtLeastOnce, Guarantee::ExactlyOnce],
+            ),
             Err(reason) => println!("kafka: SKIPPED, Apache Kafka could not start: {reason}"),
         }
     }
