@@ -186,6 +186,9 @@ struct Ticket {
     time_in: StatusTimes,
     reopens: u32,
     agent_replies: u32,
+    /// Every agent who replied, sorted: one-touch needs the solver to be the only one.
+    #[serde(default)]
+    repliers: Vec<String>,
     end_user_messages: u32,
     assignee_stations: u32,
     ever_parked: bool,
@@ -372,6 +375,7 @@ impl TicketLifecycle {
             time_in: StatusTimes::default(),
             reopens: 0,
             agent_replies: 0,
+            repliers: Vec::new(),
             end_user_messages: 1,
             assignee_stations: 0,
             ever_parked: false,
@@ -448,6 +452,9 @@ impl TicketLifecycle {
             AgentActionKind::Reply => {
                 ticket.agent_replies += 1;
                 ticket.first_agent_reply_at.get_or_insert(now);
+                if let Err(at) = ticket.repliers.binary_search_by(|r| r.as_str().cmp(agent)) {
+                    ticket.repliers.insert(at, agent.to_owned());
+                }
             }
             AgentActionKind::Assign => {
                 let request = routing_request(
@@ -831,6 +838,10 @@ fn ticket_metrics(
         group_stations: u32::from(ticket.settings.group.is_some()),
         one_touch: ticket.last_solved_at.is_some()
             && ticket.agent_replies > 0
+            && ticket
+                .repliers
+                .iter()
+                .all(|r| Some(r) == ticket.assignee.as_ref())
             && !ticket.ever_parked
             && ticket.reopens == 0,
         at: now,

@@ -739,6 +739,32 @@ fn one_touch_is_lost_by_pending_or_a_reopen() {
 }
 
 #[test]
+fn first_reply_counts_any_agent_and_one_touch_needs_the_solver_alone() {
+    let mut sim = TicketSim::new(T0);
+    let _ = sim.end_user_writes(ACME, "c1", Channel::Web, "m1");
+    sim.advance(Millis::seconds(20));
+    // Bob answers before the ticket is assigned to anyone.
+    let _ = sim.agent_does(ACME, "c1", "bob", AgentActionKind::Reply, None);
+    sim.route_to(ACME, "c1", "ana");
+    let _ = sim.agent_does(ACME, "c1", "ana", AgentActionKind::Reply, None);
+    let _ = sim.agent_sets(ACME, "c1", "ana", Solved);
+    let solved = &sim.log.ticket_metrics[0];
+    assert_eq!(solved.first_reply_time_ms, Some(Millis::seconds(20)));
+    assert_eq!(solved.agent_replies, 2);
+    assert!(!solved.one_touch, "Bob replied, Ana solved");
+
+    let _ = sim.end_user_writes(ACME, "c2", Channel::Web, "m2");
+    sim.route_to(ACME, "c2", "ana");
+    let _ = sim.agent_does(ACME, "c2", "ana", AgentActionKind::Reply, None);
+    let _ = sim.agent_does(ACME, "c2", "ana", AgentActionKind::Reply, None);
+    let _ = sim.agent_sets(ACME, "c2", "ana", Solved);
+    assert!(
+        sim.log.ticket_metrics[1].one_touch,
+        "Ana alone replied and solved"
+    );
+}
+
+#[test]
 fn same_inputs_give_identical_outputs_and_ids() {
     let run = || {
         let mut sim = sim_with(Style::LiveChatReturning, None);
