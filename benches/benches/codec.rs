@@ -11,7 +11,6 @@
 // `criterion_group!` generates an undocumented `pub fn`.
 #![allow(missing_docs)]
 
-use apache_avro::rabin::Rabin;
 use apache_avro::{from_avro_datum, from_value, to_avro_datum, to_value, Schema};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use parley_core::*;
@@ -34,8 +33,8 @@ struct SerdePath {
 impl SerdePath {
     fn new(text: &str) -> SerdePath {
         let schema = Schema::parse_str(text).unwrap();
-        let mut fingerprint = [0u8; 8];
-        fingerprint.copy_from_slice(&schema.fingerprint::<Rabin>().bytes[..8]);
+        let fingerprint =
+            parley_runtime::codec::canonical::single_object_fingerprint(text).unwrap();
         SerdePath {
             schema,
             fingerprint,

@@ -15,7 +15,7 @@ pub const SINGLE_OBJECT_MAGIC: [u8; 2] = [0xC3, 0x01];
 /// `schemas/conversation_event.avsc`, as the single-object header carries it
 /// (little-endian). A test recomputes it from the schema file.
 pub const CONVERSATION_EVENT_FINGERPRINT: [u8; 8] =
-    [0xf0, 0xc9, 0x8d, 0xde, 0x39, 0x23, 0x58, 0x53];
+    [0x80, 0x31, 0xc9, 0x12, 0x5a, 0x2d, 0x58, 0xde];
 
 /// Appends `event` in Avro single-object encoding: `C3 01`, the schema fingerprint, then
 /// the Avro binary datum.

@@ -1,7 +1,8 @@
 //! Avro codecs for the records of `parley_core::model`, in two wire formats.
 //!
 //! - [`WireFormat::SingleObject`] (no registry): the Avro spec's single-object encoding,
-//!   `C3 01`, the schema's 8-byte CRC-64-AVRO fingerprint, then the Avro body.
+//!   `C3 01`, the schema's 8-byte CRC-64-AVRO fingerprint (of its Parsing Canonical Form,
+//!   [`canonical`]), then the Avro body.
 //! - [`WireFormat::Confluent`] (with a registry): `00`, the 4-byte big-endian schema id, then
 //!   the Avro body. The framing is written by hand (five bytes) and ids are registered once
 //!   through [`RegistryClient`]; `schema_registry_converter` 6 needs `apache-avro` 0.22 while
@@ -14,6 +15,7 @@
 //! apache-avro, resolved against this schema.
 
 pub mod binary;
+pub mod canonical;
 mod records;
 mod registry;
 pub mod schemas;
@@ -23,7 +25,6 @@ pub use registry::RegistryClient;
 pub use schemas::AvroRecord;
 
 use crate::error::CodecError;
-use apache_avro::rabin::Rabin;
 use apache_avro::{from_avro_datum, from_value, Schema};
 use binary::BodyReader;
 use std::collections::HashMap;
@@ -76,9 +77,8 @@ impl<T: AvroRecord> AvroCodec<T> {
     pub fn single_object() -> AvroCodec<T> {
         let schema =
             Schema::parse_str(T::SCHEMA).expect("schemas/ are valid Avro, tested in parley-core");
-        let bytes = schema.fingerprint::<Rabin>().bytes;
-        let mut fingerprint = [0u8; 8];
-        fingerprint.copy_from_slice(&bytes[..8]);
+        let fingerprint = canonical::single_object_fingerprint(T::SCHEMA)
+            .expect("schemas/ are valid Avro, tested in parley-core");
         AvroCodec {
             schema,
             fingerprint,
