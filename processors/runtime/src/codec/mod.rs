@@ -47,6 +47,9 @@ pub enum WireFormat {
 pub struct AvroCodec<T> {
     schema: Schema,
     fingerprint: [u8; 8],
+    /// The fingerprint parley 0.1 wrote (apache-avro's, which keeps logical types in the
+    /// canonical form): still read, so that records written before an upgrade are not lost.
+    legacy_fingerprint: [u8; 8],
     format: WireFormat,
     /// Writer schemas by registry id, learned from the registry.
     writers: Arc<Mutex<HashMap<u32, Writer>>>,
@@ -79,9 +82,13 @@ impl<T: AvroRecord> AvroCodec<T> {
             Schema::parse_str(T::SCHEMA).expect("schemas/ are valid Avro, tested in parley-core");
         let fingerprint = canonical::single_object_fingerprint(T::SCHEMA)
             .expect("schemas/ are valid Avro, tested in parley-core");
+        let mut legacy_fingerprint = [0u8; 8];
+        legacy_fingerprint
+            .copy_from_slice(&schema.fingerprint::<apache_avro::rabin::Rabin>().bytes[..8]);
         AvroCodec {
             schema,
             fingerprint,
+            legacy_fingerprint,
             format: WireFormat::SingleObject,
             writers: Arc::default(),
             registry: None,
@@ -137,12 +144,13 @@ impl<T: AvroRecord> AvroCodec<T> {
         value.write_body(out).inspect_err(|_| out.truncate(start))
     }
 
-    /// Decodes bytes in either format: single-object (this schema's fingerprint only) or
-    /// Confluent (any writer schema id the registry knows, resolved to this schema).
+    /// Decodes bytes in either format: single-object (this schema's fingerprint, or the one
+    /// parley 0.1 wrote) or Confluent (any writer schema id the registry knows, resolved to
+    /// this schema).
     pub fn decode(&self, bytes: &[u8]) -> Result<T, CodecError> {
         let (writer, body) = match bytes {
             [0xC3, 0x01, rest @ ..] if rest.len() >= 8 => {
-                if rest[..8] != self.fingerprint {
+                if rest[..8] != self.fingerprint && rest[..8] != self.legacy_fingerprint {
                     return Err(CodecError::UnknownSchema(format!(
                         "fingerprint {:02x?}",
                         &rest[..8]
@@ -250,6 +258,15 @@ mod tests {
             other.decode(&bytes),
             Err(CodecError::UnknownSchema(_))
         ));
+    }
+
+    #[test]
+    fn records_framed_with_the_legacy_fingerprint_are_still_read() {
+        let codec = AvroCodec::<AgentMetrics>::single_object();
+        let mut bytes = codec.encode(&sample()).unwrap();
+        assert_ne!(codec.fingerprint, codec.legacy_fingerprint);
+        bytes[2..10].copy_from_slice(&codec.legacy_fingerprint);
+        assert_eq!(codec.decode(&bytes).unwrap(), sample());
     }
 
     #[test]
