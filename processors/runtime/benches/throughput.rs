@@ -4,10 +4,11 @@
 //! preloads `PARLEY_BENCH_RECORDS` (default 100 000) records over 4 partitions and 10 000
 //! keys, then measures, one after the other over that input:
 //! - passthrough: a consumer-group consumer that produces every record to another topic
-//!   (idempotent producer, offsets committed every 500 records), until all are acknowledged;
+//!   (idempotent producer, offsets committed every 500 records), from its first record read
+//!   until all are acknowledged;
 //! - runtime, per guarantee: the counter processor (sled state, changelog, a durable timer
-//!   per input), batches of 500 or 100 ms, from its start until its group's committed
-//!   offsets cover every input. On Kafka both `at_least_once` and `exactly_once` (one
+//!   per input), batches of 500 or 100 ms, from its first record read until its group's
+//!   committed offsets cover every input. On Kafka both `at_least_once` and `exactly_once` (one
 //!   transaction per batch, the input offsets sent to it); on the mock `at_least_once` only,
 //!   since the mock does not apply transactions faithfully. Each run has its own group,
 //!   outputs and changelog, and prints its commits' count and mean latency;
@@ -15,6 +16,9 @@
 //!   consume of the same changelog.
 //!
 //! `PARLEY_BENCH_BROKER`: `mock`, `kafka` or `mock,kafka` (the default).
+//!
+//! Both are timed from their first record read, so that neither counts its group join (the
+//! first group on a fresh Kafka also waits for `__consumer_offsets` to be created).
 //!
 //! A plain `main` (harness = false): each figure is one timed run over a broker that has to be
 //! set up first, which criterion's repeated-iteration model does not fit.
@@ -70,7 +74,9 @@ fn preload(brokers: &str, topic: &str, n: usize) {
     producer.flush(Duration::from_secs(120)).unwrap();
 }
 
-fn passthrough(brokers: &str, input: &str, output: &str, n: usize) -> Duration {
+/// Copies the `n` records of `input` to `output`; returns the time from the subscription to
+/// the first record read (the group join), and from then to the last acknowledgement.
+fn passthrough(brokers: &str, input: &str, output: &str, n: usize) -> (Duration, Duration) {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", format!("{input}-passthrough"))
@@ -88,12 +94,14 @@ fn passthrough(brokers: &str, input: &str, output: &str, n: usize) -> Duration {
         .create()
         .unwrap();
     consumer.subscribe(&[input]).unwrap();
-    let started = Instant::now();
+    let subscribed = Instant::now();
+    let mut first = None;
     let mut seen = 0;
     while seen < n {
         let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) else {
             continue;
         };
+        first.get_or_insert_with(Instant::now);
         let mut record = BaseRecord::<[u8], [u8]>::to(output)
             .key(m.key().unwrap_or_default())
             .payload(m.payload().unwrap_or_default());
@@ -113,7 +121,8 @@ fn passthrough(brokers: &str, input: &str, output: &str, n: usize) -> Duration {
         }
     }
     flush(&producer, Duration::from_secs(30)).unwrap();
-    started.elapsed()
+    let first = first.expect("records were read");
+    (first - subscribed, first.elapsed())
 }
 
 fn plain_consume(brokers: &str, topic: &str) -> (usize, Duration) {
@@ -170,7 +179,8 @@ fn committed_all(consumer: &BaseConsumer, topic: &str, n: usize) -> bool {
 }
 
 /// One run of the counter in `guarantee` over the `n` records of `topics.input`: returns the
-/// time from its start to the commit of its last input.
+/// time from its first input read (after the group join and the empty restore) to the commit
+/// of its last input.
 fn runtime(name: &str, brokers: &str, topics: &Topics, guarantee: Guarantee, n: usize) -> Duration {
     let group = format!("bench-{name}-runtime-{}", guarantee.as_str());
     let mut config = counter_config(brokers, &group, topics, temp_dir("bench"), guarantee);
@@ -190,6 +200,14 @@ fn runtime(name: &str, brokers: &str, topics: &Topics, guarantee: Guarantee, n: 
         Arc::new(SystemClock),
     );
     let topic = topics.input.clone();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while host.metrics().records_in.with_label_values(&[&topic]).get() == 0
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let joined = started.elapsed();
+    let started = Instant::now();
     let read = wait_for(Duration::from_secs(600), || {
         host.metrics().records_in.with_label_values(&[&topic]).get() as usize >= n
     });
@@ -218,7 +236,7 @@ fn runtime(name: &str, brokers: &str, topics: &Topics, guarantee: Guarantee, n: 
     let stopping = Instant::now();
     host.stop().unwrap();
     eprintln!(
-        "{name}: {} inputs read after {consumed:?}, committed after {runtime:?}, stop took {:?}",
+        "{name}: {} first input read after {joined:?}, then all read after {consumed:?}, committed after {runtime:?}, stop took {:?}",
         guarantee.as_str(),
         stopping.elapsed()
     );
@@ -282,8 +300,9 @@ fn bench(name: &str, brokers: &str, create: Create<'_>, guarantees: &[Guarantee]
     create(&all, &compacted);
     preload(brokers, &input, n);
 
-    let pass = passthrough(brokers, &input, &pass_out, n);
+    let (joined, pass) = passthrough(brokers, &input, &pass_out, n);
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    eprintln!("{name}: passthrough read its first record after {joined:?}");
     println!(
         "{name}: {n} records, {PARTITIONS} partitions: passthrough {:.0}/s",
         rate(pass)
