@@ -1,5 +1,6 @@
 //! Ingress end to end through a broker, beside a plain consume-produce passthrough of the
-//! same records, on one librdkafka mock cluster in one run.
+//! same records, per broker (librdkafka's mock cluster in process; Apache Kafka 4.4 from the
+//! test kit, which says it skipped when it cannot start), in one run.
 //!
 //! N raw records (WhatsApp and Messenger text bodies, half each, senders varied so keys
 //! spread over the output partitions) are produced to `raw.whatsapp` and `raw.messenger`
@@ -15,13 +16,15 @@
 //! output, and reported in records per second.
 //!
 //! `cargo bench -p parley-benches --bench ingress_kafka`; `PARLEY_BENCH_RECORDS=50000` for a
-//! shorter run. The mock keeps at most 100 000 records and 5 MiB per partition, hence the
-//! partition count.
+//! shorter run; `PARLEY_BENCH_BROKER`: `mock`, `kafka` or `mock,kafka` (the default). The
+//! mock keeps at most 100 000 records and 5 MiB per partition, hence the partition count,
+//! which Kafka gets too so that both runs spread the same way.
 
 use parley_benches::{normaliser, RECEIVED};
 use parley_core::Channel;
 use parley_ingress::stage::{IngressStage, IngressStageConfig};
 use parley_ingress::RawRecord;
+use parley_testkit::Kafka;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
@@ -212,11 +215,76 @@ async fn ingress(brokers: &str, events: u64) -> Duration {
     elapsed
 }
 
+/// Every topic of the run, under [`PREFIX`].
+fn topic_names() -> Vec<String> {
+    [
+        "raw.whatsapp",
+        "raw.messenger",
+        "conversation-events",
+        "dlq",
+        "passthrough",
+    ]
+    .iter()
+    .map(|name| format!("{PREFIX}{name}"))
+    .collect()
+}
+
+/// Produces `bodies` to `brokers`, then runs the passthrough and the ingress over them and
+/// prints both.
+fn run(name: &str, brokers: &str, bodies: &[(Channel, Vec<u8>)]) {
+    let n = bodies.len();
+    let bytes: usize = bodies.iter().map(|(_, b)| b.len()).sum();
+    let started = Instant::now();
+    produce_raw(brokers, bodies);
+    println!(
+        "{name}: produced {n} raw records ({:.1} MB) in {:.2?}",
+        bytes as f64 / 1e6,
+        started.elapsed()
+    );
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let plain = runtime.block_on(passthrough(brokers, n as u64));
+    let stage = runtime.block_on(ingress(brokers, n as u64));
+
+    let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    println!(
+        "{:<40} {:>10} {:>14}",
+        format!("{name}: run"),
+        "seconds",
+        "records/s"
+    );
+    println!(
+        "{:<40} {:>10.3} {:>14.0}",
+        "passthrough (consume -> produce)",
+        plain.as_secs_f64(),
+        rate(plain)
+    );
+    println!(
+        "{:<40} {:>10.3} {:>14.0}",
+        "ingress (normalise, Avro, produce)",
+        stage.as_secs_f64(),
+        rate(stage)
+    );
+    println!(
+        "{name}: ingress / passthrough throughput: {:.2}",
+        rate(stage) / rate(plain)
+    );
+    println!();
+}
+
 fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return; // Built by `cargo test`; only `cargo bench` (which passes --bench) runs it.
+    }
     let n: usize = std::env::var("PARLEY_BENCH_RECORDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200_000);
+    let which = std::env::var("PARLEY_BENCH_BROKER").unwrap_or_else(|_| "mock,kafka".into());
     let bodies = bodies(n);
     // Every body is one message.
     let normaliser = normaliser();
@@ -231,54 +299,23 @@ fn main() {
             .expect("the bench bodies are valid");
         assert_eq!(outcome.events.len(), 1);
     }
-    let bytes: usize = bodies.iter().map(|(_, b)| b.len()).sum();
 
-    let cluster = MockCluster::new(1).expect("mock cluster");
-    for name in [
-        "raw.whatsapp",
-        "raw.messenger",
-        "conversation-events",
-        "dlq",
-        "passthrough",
-    ] {
-        cluster
-            .create_topic(&format!("{PREFIX}{name}"), PARTITIONS, 1)
-            .expect("topic");
+    if which.contains("mock") {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        for name in topic_names() {
+            cluster.create_topic(&name, PARTITIONS, 1).expect("topic");
+        }
+        run("mock", &cluster.bootstrap_servers(), &bodies);
     }
-    let brokers = cluster.bootstrap_servers();
-    let started = Instant::now();
-    produce_raw(&brokers, &bodies);
-    println!(
-        "produced {n} raw records ({:.1} MB) in {:.2?}",
-        bytes as f64 / 1e6,
-        started.elapsed()
-    );
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let plain = runtime.block_on(passthrough(&brokers, n as u64));
-    let stage = runtime.block_on(ingress(&brokers, n as u64));
-
-    let rate = |d: Duration| n as f64 / d.as_secs_f64();
-    println!();
-    println!("{:<40} {:>10} {:>14}", "run", "seconds", "records/s");
-    println!(
-        "{:<40} {:>10.3} {:>14.0}",
-        "passthrough (consume -> produce)",
-        plain.as_secs_f64(),
-        rate(plain)
-    );
-    println!(
-        "{:<40} {:>10.3} {:>14.0}",
-        "ingress (normalise, Avro, produce)",
-        stage.as_secs_f64(),
-        rate(stage)
-    );
-    println!(
-        "ingress / passthrough throughput: {:.2}",
-        rate(stage) / rate(plain)
-    );
+    if which.contains("kafka") {
+        match Kafka::try_single("bench-ingress") {
+            Ok(broker) => {
+                let names = topic_names();
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                broker.create_topics(&names, &[], PARTITIONS);
+                run("kafka", &broker.bootstrap_servers(), &bodies);
+            }
+            Err(reason) => println!("kafka: SKIPPED, Apache Kafka could not start: {reason}"),
+        }
+    }
 }
