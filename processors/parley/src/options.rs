@@ -222,17 +222,23 @@ impl ConfigFile {
     }
 }
 
-/// Whether librdkafka knows the setting `key` and takes `value` for it: a client is made
-/// with it alone (no broker is contacted); librdkafka's own message is the rule.
-fn check_librdkafka(key: &str, value: &str) -> Result<(), String> {
+/// Whether librdkafka knows every setting and takes them together: a client is made with
+/// all of them (no broker is contacted), since librdkafka checks some against others
+/// (`max.poll.interval.ms` must be at least `session.timeout.ms`). A refusal is the key
+/// librdkafka names, when a single setting is wrong, and librdkafka's own message as the rule.
+fn check_librdkafka(settings: &BTreeMap<String, String>) -> Result<(), (Option<String>, String)> {
     let mut config = rdkafka::ClientConfig::new();
-    config.set(key, value);
+    for (key, value) in settings {
+        config.set(key, value);
+    }
     config.set_log_level(rdkafka::config::RDKafkaLogLevel::Emerg);
     match config.create::<rdkafka::consumer::BaseConsumer>() {
         Ok(_) => Ok(()),
-        Err(rdkafka::error::KafkaError::ClientConfig(_, message, _, _)) => Err(message),
-        Err(rdkafka::error::KafkaError::ClientCreation(message)) => Err(message),
-        Err(other) => Err(other.to_string()),
+        Err(rdkafka::error::KafkaError::ClientConfig(_, message, key, _)) => {
+            Err((Some(key), message))
+        }
+        Err(rdkafka::error::KafkaError::ClientCreation(message)) => Err((None, message)),
+        Err(other) => Err((None, other.to_string())),
     }
 }
 
@@ -357,19 +363,28 @@ impl KafkaOptions {
                 )));
             }
         }
-        for (key, value) in &file.librdkafka {
-            check_librdkafka(key, value).map_err(|rule| {
-                UsageError(format!(
-                    "config file [librdkafka] {key:?} = {value:?}: {rule}"
-                ))
-            })?;
-        }
-        for (key, value) in &self.librdkafka {
-            check_librdkafka(key, value)
-                .map_err(|rule| UsageError(format!("--librdkafka {key}={value}: {rule}")))?;
-        }
         let mut librdkafka = file.librdkafka.clone();
         librdkafka.extend(self.librdkafka.iter().cloned());
+        check_librdkafka(&librdkafka).map_err(|(key, rule)| {
+            let flag = |key: &str| self.librdkafka.iter().rev().find(|(k, _)| k == key);
+            UsageError(match key {
+                Some(key) => match flag(&key) {
+                    Some((_, value)) => format!("--librdkafka {key}={value}: {rule}"),
+                    None => format!(
+                        "config file [librdkafka] {key:?} = {:?}: {rule}",
+                        librdkafka.get(&key).map_or("", String::as_str)
+                    ),
+                },
+                None => format!(
+                    "librdkafka settings {}: {rule}",
+                    librdkafka
+                        .iter()
+                        .map(|(key, value)| format!("{key}={value}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })
+        })?;
         Ok(Connection {
             brokers,
             topic_prefix: self
@@ -566,6 +581,24 @@ mod tests {
             .unwrap_err();
         assert!(err.0.contains("session.timeout.ms=soon"), "{}", err.0);
         assert!(kafka("linger.ms", "5").resolve(&file).is_ok());
+        // Settings librdkafka checks against each other are taken together.
+        let related = |poll: &str| KafkaOptions {
+            brokers: Some("localhost:9092".into()),
+            librdkafka: vec![
+                ("session.timeout.ms".into(), "6000".into()),
+                ("max.poll.interval.ms".into(), poll.into()),
+            ],
+            ..KafkaOptions::default()
+        };
+        assert!(related("10000").resolve(&file).is_ok());
+        let err = related("5000").resolve(&file).unwrap_err();
+        assert!(
+            err.0.starts_with(
+                "librdkafka settings max.poll.interval.ms=5000, session.timeout.ms=6000: "
+            ),
+            "{}",
+            err.0
+        );
         let file = ConfigFile::parse(
             "brokers = \"localhost:9092\"\n[librdkafka]\n\"nosuch\" = \"1\"\n",
             Path::new("f.toml"),
