@@ -1,46 +1,57 @@
 //! The whole pipeline end to end, raw webhook in to status change out, beside a plain
-//! consume-produce passthrough over the same raw topics, per broker, in one run.
+//! consume-produce passthrough over the same raw topics, per broker and guarantee, in one
+//! run.
 //!
-//! For each broker (librdkafka's mock cluster in process; Tansu when `tansu` is on PATH,
-//! otherwise it says it skipped) the bench:
+//! Runs on librdkafka's mock cluster in process (`at_least_once` only: the mock does not
+//! apply transactions faithfully) and on Apache Kafka 4.4 from the test kit, a fresh
+//! single-node broker per guarantee (it says it skipped when Kafka cannot start). For each,
+//! the bench:
 //!
 //! 1. starts every role (ingress, tickets, router) in process with
-//!    [`parley::embedded::Embedded::start_on`], at-least-once, the runtime's default batch
-//!    and commit settings, WhatsApp and Messenger auto-accepted, and brings ten agents of
-//!    account `acme` online on both channels with capacity for every conversation;
+//!    [`parley::embedded::Embedded::start_on`] in the run's guarantee (`exactly_once`, the
+//!    default of `parley run`, commits each batch of the tickets and router roles in a Kafka
+//!    transaction), the runtime's default batch and commit settings, WhatsApp and Messenger
+//!    auto-accepted, and brings ten agents of account `acme` online on both channels with
+//!    capacity for every conversation;
 //! 2. pipeline: produces N webhooks (one per conversation, WhatsApp and Messenger in turn)
 //!    into `raw.whatsapp` and `raw.messenger`, keyed by conversation, with the producer
-//!    timestamp set to the send time, and reads `ticket-status-changes` until every
-//!    conversation's ticket is Open (assigned by the router);
+//!    timestamp set to the send time, and reads `ticket-status-changes` (`read_committed`)
+//!    until every conversation's ticket is Open (assigned by the router);
 //! 3. stops the roles; passthrough: a consumer group reading the same raw topics from
 //!    where the pipeline's records end (a `StreamConsumer`, cooperative-sticky, manual
 //!    commits) and an idempotent `ThreadedProducer` (`murmur2_random`, `linger.ms=5`, as the
 //!    ingress stage) that copies every record to `bench.passthrough`, which is read back;
 //!    the same N bodies are produced the same way.
 //!
-//! Each run is preceded by one warm-up record per channel, waited for, so that group joins
-//! are not measured. Reported per run: records/s from the first webhook produced to the
-//! last output read, and the latency from each webhook's send to its output (for the
-//! pipeline: to the ticket's first status change, New, and to its Open), as p50, p90, p99
-//! and max. Outputs are read by one consumer per run, assigned every partition, started
-//! (and reading the warm-up's outputs) before the first timed webhook is sent.
+//! Each run is preceded by a warm-up of its own webhooks, produced as fast as they go and
+//! waited for, so that neither group joins nor a fresh broker's first seconds (its JIT
+//! compiling on a small machine, the pipeline running at half speed) are measured. Reported
+//! per run: records/s from the first webhook produced to the last output read, and the
+//! latency from each webhook's send to its output (for the pipeline: to the ticket's first
+//! status change, New, and to its Open), as p50, p90, p99 and max. Outputs are read by one
+//! consumer per run, assigned every partition, started (and reading the warm-up's outputs)
+//! before the first timed webhook is sent.
 //!
 //! `cargo bench -p parley-benches --bench pipeline`. Environment:
-//! - `PARLEY_BENCH_CONVERSATIONS`: N for every broker (default 20 000 on the mock, 3 000 on
-//!   Tansu); `PARLEY_BENCH_TANSU_CONVERSATIONS` overrides it on Tansu. The mock keeps at
-//!   most 5 MiB per partition, dropping the oldest records beyond, so a count that could
-//!   overflow the raw topics' partitions there is refused;
+//! - `PARLEY_BENCH_BROKER`: `mock`, `kafka` or `mock,kafka` (the default);
+//! - `PARLEY_BENCH_GUARANTEE`: `at_least_once`, `exactly_once` or both, comma-separated, in
+//!   the order to run them on Kafka (default `at_least_once,exactly_once`); the mock runs
+//!   only when `at_least_once` is among them;
+//! - `PARLEY_BENCH_CONVERSATIONS`: N (default 20 000). The mock keeps at most 5 MiB per
+//!   partition, dropping the oldest records beyond, so a count that could overflow the raw
+//!   topics' partitions there is refused;
+//! - `PARLEY_BENCH_WARMUP`: webhooks of each warm-up (default 2 000, at least 2);
 //! - `PARLEY_BENCH_RATE`: webhooks per second to pace the producer at (default 0: as fast
 //!   as it goes, so latency includes the backlog);
 //! - `PARLEY_BENCH_PARTITIONS`: partitions of every topic (default 6, as `parley topics
 //!   create`);
-//! - `PARLEY_BENCH_BROKER`: `mock`, `tansu` or `mock,tansu` (the default).
+//! - `PARLEY_BENCH_FETCH_WAIT_MS`: `fetch.wait.max.ms` of every client, the roles' included
+//!   (default 5 on the mock, 500 on Kafka; see [`fetch_wait`]).
 //!
-//! Every client on either broker (roles, passthrough, bench) has `fetch.wait.max.ms=5`: the
-//! mock and Tansu 0.6.0 both hold a fetch that finds nothing new for its whole wait, even
-//! when records arrive meanwhile, so librdkafka's 500 ms default would be added to hops. On Tansu every client also produces one
-//! record per batch (`batch.num.messages=1`): Tansu returns nothing for a fetch that starts
-//! inside a record batch.
+//! Every client on the mock (roles, passthrough, bench) has `fetch.wait.max.ms=5`: the mock
+//! holds a fetch that finds nothing new for its whole wait, even when records arrive
+//! meanwhile, so librdkafka's 500 ms default would be added to every hop. Kafka answers a
+//! waiting fetch as soon as records arrive, so there every client keeps librdkafka's default.
 
 use parley::embedded::{self, Embedded, EmbeddedOptions};
 use parley_benches::measure::grouped;
@@ -49,8 +60,7 @@ use parley_core::{AgentPresence, AgentStatus, Channel, ChannelPresence, Status, 
 use parley_ingress::RawRecord;
 use parley_runtime::codec::AvroCodec;
 use parley_runtime::{Guarantee, SystemClock};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use parley_testkit::Kafka;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
@@ -59,7 +69,6 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Produc
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
@@ -254,6 +263,8 @@ fn collect(
     let consumer: BaseConsumer = client(brokers, librdkafka)
         .set("group.id", "bench-reader")
         .set("enable.auto.commit", "false")
+        // In exactly_once a status change counts once its transaction has committed.
+        .set("isolation.level", "read_committed")
         .create()
         .expect("consumer");
     let mut assignment = TopicPartitionList::new();
@@ -406,24 +417,37 @@ fn timed(
     (sent, reader.join().expect("the reader finished"))
 }
 
-/// A broker to run on.
+/// A broker and a guarantee to run on.
 #[derive(Clone, Debug)]
 struct Case {
-    name: &'static str,
+    /// The broker's name: `mock` or `kafka`.
+    broker: &'static str,
     brokers: String,
-    /// Settings every client gets on this broker.
+    /// The guarantee of the tickets and router roles.
+    guarantee: Guarantee,
+    /// Settings every client gets on this broker, the roles' included.
     librdkafka: BTreeMap<String, String>,
     partitions: i32,
     conversations: usize,
+    /// Webhooks of the warm-up before each timed run.
+    warmup: usize,
 }
 
-/// Ten agents online on both channels with room for every conversation.
+impl Case {
+    /// `broker guarantee`, as the output names the run.
+    fn name(&self) -> String {
+        format!("{} {}", self.broker, self.guarantee.as_str())
+    }
+}
+
+/// Ten agents online on both channels, each with room for every conversation, the warm-up's
+/// included.
 fn agents_online(case: &Case) {
     let producer: BaseProducer = client(&case.brokers, &case.librdkafka)
         .create()
         .expect("producer");
     let codec = AvroCodec::<AgentPresence>::single_object();
-    let capacity = u32::try_from(case.conversations)
+    let capacity = u32::try_from(case.conversations + case.warmup)
         .unwrap_or(u32::MAX)
         .max(10);
     for agent in 0..AGENTS {
@@ -460,27 +484,31 @@ fn agents_online(case: &Case) {
 
 /// The pipeline: warm-up, then the timed run; returns (to New, to Open).
 async fn pipeline(case: &Case, rate: u64) -> (Figures, Figures) {
-    let state =
-        std::env::temp_dir().join(format!("parley-bench-{}-{}", case.name, std::process::id()));
+    let state = std::env::temp_dir().join(format!(
+        "parley-bench-{}-{}-{}",
+        case.broker,
+        case.guarantee.as_str(),
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&state);
     let mut options = EmbeddedOptions::new(state.clone(), Arc::new(SystemClock));
     options.partitions = case.partitions;
-    options.guarantee = Guarantee::AtLeastOnce;
+    options.guarantee = case.guarantee;
     options.ingress = normaliser().config().clone();
     options.routing.auto_accept = CHANNELS.to_vec();
     let embedded = Embedded::start_on(&case.brokers, case.librdkafka.clone(), options)
         .await
         .expect("the pipeline starts");
     let topic = embedded.topic("ticket-status-changes");
-    eprintln!("{}: pipeline started", case.name);
+    eprintln!("{}: pipeline started", case.name());
     let outcome = tokio::task::block_in_place(|| {
         agents_online(case);
         let seconds = now_ms() / 1000;
-        let warm = webhooks(CHANNELS.len(), "0", seconds);
-        eprintln!("{}: agents online, warming up", case.name);
+        let warm = webhooks(case.warmup, "0", seconds);
+        eprintln!("{}: agents online, warming up", case.name());
         let producer = webhook_producer(case);
         timed(case, &producer, &warm, &topic, status_change, 0, false);
-        eprintln!("{}: warmed up", case.name);
+        eprintln!("{}: warmed up", case.name());
         let measured = webhooks(case.conversations, "1", seconds);
         let (sent, arrivals) = timed(
             case,
@@ -514,29 +542,19 @@ async fn pipeline(case: &Case, rate: u64) -> (Figures, Figures) {
     outcome
 }
 
-/// Creates every topic of the pipeline and [`PASSTHROUGH`] through the admin API.
-async fn create_topics(brokers: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .expect("admin");
+/// Every topic of the pipeline and [`PASSTHROUGH`], and which of them are compacted (as
+/// `parley topics create` makes them: the changelogs and `style-config`).
+fn topics() -> (Vec<String>, Vec<String>) {
     let names: Vec<String> = embedded::topic_names()
         .into_iter()
         .chain([PASSTHROUGH.to_owned()])
         .collect();
-    let topics: Vec<NewTopic<'_>> = names
+    let compacted = names
         .iter()
-        .map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(1)))
+        .filter(|n| n.ends_with("changelog") || n.ends_with("style-config"))
+        .cloned()
         .collect();
-    for result in admin
-        .create_topics(&topics, &AdminOptions::new())
-        .await
-        .expect("create topics")
-    {
-        result
-            .map_err(|(t, code)| format!("{t}: {code}"))
-            .expect("created");
-    }
+    (names, compacted)
 }
 
 /// Commits `group`'s offsets at the end of the raw topics, so that it starts after the
@@ -634,11 +652,11 @@ async fn passthrough(case: &Case, rate: u64) -> Figures {
     };
     let figures = tokio::task::block_in_place(|| {
         let seconds = now_ms() / 1000;
-        let warm = webhooks(CHANNELS.len(), "2", seconds);
-        eprintln!("{}: passthrough warming up", case.name);
+        let warm = webhooks(case.warmup, "2", seconds);
+        eprintln!("{}: passthrough warming up", case.name());
         let producer = webhook_producer(case);
         timed(case, &producer, &warm, PASSTHROUGH, copy, 0, false);
-        eprintln!("{}: passthrough warmed up", case.name);
+        eprintln!("{}: passthrough warmed up", case.name());
         let measured = webhooks(case.conversations, "3", seconds);
         let (sent, arrivals) = timed(case, &producer, &measured, PASSTHROUGH, copy, rate, true);
         let arrived: Vec<Instant> = measured
@@ -660,7 +678,7 @@ async fn bench(case: Case, rate: u64) {
     };
     println!(
         "{}: {} webhooks (WhatsApp and Messenger in turn, one conversation each), {} partitions, {pace}",
-        case.name,
+        case.name(),
         grouped(case.conversations),
         case.partitions
     );
@@ -675,139 +693,120 @@ async fn bench(case: Case, rate: u64) {
     routed.row("pipeline: webhook -> Open (routed)");
     println!(
         "{}: pipeline / passthrough throughput {:.2}, p50 latency {:.1}x",
-        case.name,
+        case.name(),
         routed.rate() / plain.rate(),
         routed.percentile(0.5) / plain.percentile(0.5)
     );
     println!();
 }
 
-/// A Tansu broker on a free port, in-memory storage, killed on drop.
-struct Tansu {
-    brokers: String,
-    child: Child,
+/// The guarantees of `PARLEY_BENCH_GUARANTEE`, in its order.
+fn guarantees() -> Vec<Guarantee> {
+    let which = std::env::var("PARLEY_BENCH_GUARANTEE")
+        .unwrap_or_else(|_| "at_least_once,exactly_once".into());
+    which
+        .split(',')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(|g| match g {
+            "at_least_once" => Guarantee::AtLeastOnce,
+            "exactly_once" => Guarantee::ExactlyOnce,
+            other => panic!(
+                "PARLEY_BENCH_GUARANTEE: {other:?} is neither at_least_once nor exactly_once"
+            ),
+        })
+        .collect()
 }
 
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts Tansu, or says why not and returns `None`.
-fn tansu() -> Option<Tansu> {
-    let found = Command::new("tansu")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if found.is_err() {
-        println!("tansu: SKIPPED, `tansu` is not on PATH (cargo install tansu --version 0.6.0 --features dynostore,libsql --locked)");
-        return None;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("a free port")
-        .local_addr()
-        .expect("its address")
-        .port();
-    let url = format!("tcp://127.0.0.1:{port}");
-    let child = Command::new("tansu")
-        .args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-        ])
-        .args(["--storage-engine", "memory://tansu/"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tansu starts");
-    let tansu = Tansu {
-        brokers: format!("127.0.0.1:{port}"),
-        child,
-    };
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &tansu.brokers)
-        .create()
-        .expect("consumer");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while consumer
-        .fetch_metadata(None, Duration::from_millis(500))
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "tansu did not answer within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some(tansu)
+/// `fetch.wait.max.ms` for every client on `broker`: `PARLEY_BENCH_FETCH_WAIT_MS`, else 5 ms
+/// on the mock (which holds a fetch that finds nothing new for its whole wait) and
+/// librdkafka's default of 500 ms on Kafka (which answers a waiting fetch as soon as records
+/// arrive).
+fn fetch_wait(broker: &str) -> BTreeMap<String, String> {
+    let ms = env_number("PARLEY_BENCH_FETCH_WAIT_MS").unwrap_or(match broker {
+        "mock" => 5,
+        _ => 500,
+    });
+    BTreeMap::from([("fetch.wait.max.ms".to_owned(), ms.to_string())])
 }
 
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return; // Built by `cargo test`; only `cargo bench` (which passes --bench) runs it.
     }
-    let which = std::env::var("PARLEY_BENCH_BROKER").unwrap_or_else(|_| "mock,tansu".into());
+    let which = std::env::var("PARLEY_BENCH_BROKER").unwrap_or_else(|_| "mock,kafka".into());
+    let guarantees = guarantees();
     let rate = env_number("PARLEY_BENCH_RATE").unwrap_or(0);
     let partitions = env_number("PARLEY_BENCH_PARTITIONS").map_or(6, |p| p as i32);
     let conversations = env_number("PARLEY_BENCH_CONVERSATIONS");
+    // At least one per channel, so that every role has handled a record.
+    let warmup = env_number("PARLEY_BENCH_WARMUP")
+        .map_or(2_000, |n| n as usize)
+        .max(CHANNELS.len());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("tokio runtime");
-    if which.contains("mock") {
+    if which.contains("mock") && guarantees.contains(&Guarantee::AtLeastOnce) {
         let cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
         // The mock takes no CreateTopics requests.
-        for name in embedded::topic_names()
-            .iter()
-            .map(String::as_str)
-            .chain([PASSTHROUGH])
-        {
+        for name in topics().0 {
             cluster
-                .create_topic(name, partitions, 1)
+                .create_topic(&name, partitions, 1)
                 .expect("topic created");
         }
         let n = conversations.map_or(20_000, |n| n as usize);
-        // Each raw topic gets N/2 bodies per run, two runs, spread over the partitions by
-        // key (unevenly: a third of margin).
+        // Each raw topic gets (N + warm-up)/2 bodies per run, two runs, spread over the
+        // partitions by key (unevenly: a third of margin).
         let largest = CHANNELS.iter().map(|&c| fixture(c).len() + 100).max();
-        let per_partition = n * largest.expect("two channels") * 4 / 3 / partitions as usize;
+        let per_partition =
+            (n + warmup) * largest.expect("two channels") * 4 / 3 / partitions as usize;
         assert!(
             per_partition <= MOCK_PARTITION_BYTES,
-            "PARLEY_BENCH_CONVERSATIONS={n} with PARLEY_BENCH_PARTITIONS={partitions}: about \
-             {per_partition} bytes per raw partition, and the mock drops the oldest beyond \
-             {MOCK_PARTITION_BYTES}; add partitions or lower the count"
+            "PARLEY_BENCH_CONVERSATIONS={n} and PARLEY_BENCH_WARMUP={warmup} with \
+             PARLEY_BENCH_PARTITIONS={partitions}: about {per_partition} bytes per raw \
+             partition, and the mock drops the oldest beyond {MOCK_PARTITION_BYTES}; add \
+             partitions or lower the counts"
         );
         let case = Case {
-            name: "mock",
+            broker: "mock",
             brokers: cluster.bootstrap_servers(),
-            // The mock holds a fetch that finds nothing new for its whole wait (librdkafka's
-            // default is 500 ms), and so does Tansu 0.6.0.
-            librdkafka: BTreeMap::from([("fetch.wait.max.ms".to_owned(), "5".to_owned())]),
+            guarantee: Guarantee::AtLeastOnce,
+            librdkafka: fetch_wait("mock"),
             partitions,
             conversations: n,
+            warmup,
         };
         runtime.block_on(bench(case, rate));
+    } else if which.contains("mock") {
+        println!(
+            "mock: SKIPPED, it runs at_least_once only (it does not apply transactions faithfully)"
+        );
     }
-    if which.contains("tansu") {
-        if let Some(broker) = tansu() {
-            runtime.block_on(create_topics(&broker.brokers, partitions));
+    if which.contains("kafka") {
+        // A broker of its own per guarantee, so that no run starts with another's tickets,
+        // agents' load or committed offsets.
+        for &guarantee in &guarantees {
+            let broker = match Kafka::try_single("bench") {
+                Ok(broker) => broker,
+                Err(reason) => {
+                    println!("kafka: SKIPPED, Apache Kafka could not start: {reason}");
+                    break;
+                }
+            };
+            let (names, compacted) = topics();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let compacted: Vec<&str> = compacted.iter().map(String::as_str).collect();
+            broker.create_topics(&names, &compacted, partitions);
             let case = Case {
-                name: "tansu",
-                brokers: broker.brokers.clone(),
-                librdkafka: BTreeMap::from([
-                    ("batch.num.messages".to_owned(), "1".to_owned()),
-                    ("fetch.wait.max.ms".to_owned(), "5".to_owned()),
-                ]),
+                broker: "kafka",
+                brokers: broker.bootstrap_servers(),
+                guarantee,
+                librdkafka: fetch_wait("kafka"),
                 partitions,
-                conversations: env_number("PARLEY_BENCH_TANSU_CONVERSATIONS")
-                    .or(conversations)
-                    .map_or(3_000, |n| n as usize),
+                conversations: conversations.map_or(20_000, |n| n as usize),
+                warmup,
             };
             runtime.block_on(bench(case, rate));
         }
