@@ -514,6 +514,24 @@ async fn every_channel_end_to_end_events_dlq_metrics_and_commits() {
         "{text}"
     );
 
+    // The lag of every raw partition is exported, and falls to 0 once offsets are committed.
+    let lag_lines: Vec<String> = stage_config(&brokers)
+        .raw_topics()
+        .iter()
+        .flat_map(|topic| {
+            (0..PARTITIONS).map(move |p| {
+                format!("parley_consumer_lag{{partition=\"{p}\",topic=\"{topic}\"}} 0")
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + WAIT;
+    while !lag_lines.iter().all(|l| metrics.render().contains(l)) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let text = metrics.render();
+    let missing: Vec<&String> = lag_lines.iter().filter(|l| !text.contains(*l)).collect();
+    assert!(missing.is_empty(), "{missing:?} in {text}");
+
     // Shutdown commits every raw partition up to its end.
     shutdown.cancel();
     running.await.unwrap().unwrap();

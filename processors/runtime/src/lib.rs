@@ -20,6 +20,7 @@
 //! - [`host`]: [`Host`], the consumer loop, rebalance coordinator and batch commit.
 //! - [`state`]: the sled store, the changelog with its batch seals, restore, the applier.
 //! - [`timers`]: durable timer keys and the in-memory wheel.
+//! - [`lag`]: consumer lag of every partition of a group's inputs, owned or not.
 //! - [`activity`]: what a running host is doing, for drivers of a manual clock.
 //! - [`clock`]: the injected clock ([`SystemClock`], [`ManualClock`]).
 //! - [`error`]: the error types.
@@ -32,6 +33,7 @@ pub mod dlq;
 pub mod error;
 pub mod host;
 pub mod http;
+pub mod lag;
 pub mod metrics;
 pub mod partitions;
 pub mod processor;

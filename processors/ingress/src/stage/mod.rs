@@ -43,6 +43,7 @@ use parley_core::{Channel, ConversationEvent, Timestamp};
 use parley_runtime::codec::{AvroCodec, RegistryClient, WireFormat};
 use parley_runtime::dlq::headers as dlq_headers;
 use parley_runtime::http::StatusCode;
+use parley_runtime::lag::LagReporter;
 use parley_runtime::{ConfigError, RuntimeError};
 use progress::PartitionProgress;
 use prometheus::IntCounter;
@@ -72,6 +73,9 @@ const DRAIN: usize = 512;
 
 /// How long a flush (on revoke and on shutdown) waits for outstanding acknowledgements.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How often the lag of every raw partition is read.
+const LAG_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Why the stage stopped or could not start.
 #[derive(Debug, Error)]
@@ -294,6 +298,19 @@ impl IngressStage {
         let topics: Vec<&str> = shared.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
         tracing::info!(group = %config.group_id, ?topics, framing = ?worker.framing, "ingress started");
+        // The lag of every raw partition, owned by this instance or not.
+        let mut lag_client = ClientConfig::new();
+        lag_client.set("bootstrap.servers", &config.brokers);
+        for (key, value) in &config.librdkafka {
+            lag_client.set(key, value);
+        }
+        let _lag = LagReporter::start(
+            &lag_client,
+            &config.group_id,
+            shared.topics.clone(),
+            metrics.runtime().consumer_lag.clone(),
+            LAG_INTERVAL,
+        )?;
 
         let max_in_flight = config.max_in_flight;
         let mut tick = tokio::time::interval(Duration::from_millis(config.commit_interval_ms));
