@@ -1,6 +1,6 @@
 //! The start-up check that co-partitioned topics have equal partition counts (a mismatch
-//! would silently send one key's records to different instances), and a partition's
-//! watermarks read patiently.
+//! would silently send one key's records to different instances), a partition's
+//! watermarks read patiently, and the partition a key belongs to.
 
 use crate::error::RuntimeError;
 use rdkafka::config::ClientConfig;
@@ -83,4 +83,64 @@ pub fn check_co_partitioned(
         return Err(RuntimeError::NotCoPartitioned { counts });
     }
     Ok(counts)
+}
+
+/// Kafka's `Utils.murmur2`, as the Java client's default partitioner and librdkafka's
+/// `murmur2_random` use it.
+pub fn murmur2(data: &[u8]) -> i32 {
+    const M: u32 = 0x5bd1_e995;
+    let mut h: u32 = 0x9747_b28c ^ data.len() as u32;
+    let mut chunks = data.chunks_exact(4);
+    for chunk in &mut chunks {
+        let mut k = u32::from_le_bytes(chunk.try_into().expect("four bytes"));
+        k = k.wrapping_mul(M);
+        k ^= k >> 24;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M);
+        h ^= k;
+    }
+    let tail = chunks.remainder();
+    if tail.len() >= 3 {
+        h ^= u32::from(tail[2]) << 16;
+    }
+    if tail.len() >= 2 {
+        h ^= u32::from(tail[1]) << 8;
+    }
+    if !tail.is_empty() {
+        h ^= u32::from(tail[0]);
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h as i32
+}
+
+/// The partition of a keyed record among `partitions`, as parley and Java clients produce
+/// it (murmur2, positive).
+pub fn partition_of(key: &[u8], partitions: i32) -> i32 {
+    (murmur2(key) & 0x7fff_ffff) % partitions.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn murmur2_matches_kafkas_test_vectors() {
+        // From Kafka's UtilsTest.testMurmur2.
+        for (input, hash) in [
+            (&b"21"[..], -973_932_308),
+            (b"foobar", -790_332_482),
+            (b"a-little-bit-long-string", -985_981_536),
+            (b"a-little-bit-longer-string", -1_486_304_829),
+            (
+                b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+                -58_897_971,
+            ),
+            (b"abc", 479_470_107),
+        ] {
+            assert_eq!(murmur2(input), hash, "{}", String::from_utf8_lossy(input));
+        }
+    }
 }
