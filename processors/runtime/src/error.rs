@@ -47,6 +47,17 @@ pub enum RuntimeError {
     /// The local state store failed; the runtime rebuilds it from the changelog on restart.
     #[error("state store: {0}")]
     State(#[from] sled::Error),
+    /// Restore read nothing from a changelog partition for too long (the brokers stopped
+    /// answering); retrying helps.
+    #[error("changelog partition {partition}: no progress for {seconds} s while restoring from offset {offset}")]
+    RestoreStalled {
+        /// The changelog partition.
+        partition: i32,
+        /// Where the replay started.
+        offset: i64,
+        /// How long nothing came.
+        seconds: u64,
+    },
     /// A changelog record cannot be read; the changelog topic holds foreign data.
     #[error("changelog partition {partition} offset {offset}: {reason}")]
     Changelog {
