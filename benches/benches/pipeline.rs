@@ -23,14 +23,15 @@
 //!    ingress stage) that copies every record to `bench.passthrough`, which is read back;
 //!    the same N bodies are produced the same way.
 //!
-//! Each run is preceded by a warm-up of its own webhooks, produced as fast as they go and
-//! waited for, so that neither group joins nor a fresh broker's first seconds (its JIT
-//! compiling on a small machine, the pipeline running at half speed) are measured. Reported
+//! Each run is preceded by a warm-up of its own webhooks, produced at the run's pace and
+//! waited for, so that neither group joins nor a fresh broker's first seconds are measured:
+//! Kafka's JVM compiles its hot paths during its first tens of seconds of traffic, and on a
+//! 2-core machine the pipeline lags by up to a second or more meanwhile. Reported
 //! per run: records/s from the first webhook produced to the last output read, and the
 //! latency from each webhook's send to its output (for the pipeline: to the ticket's first
 //! status change, New, and to its Open), as p50, p90, p99 and max. Outputs are read by one
-//! consumer per run, assigned every partition, started (and reading the warm-up's outputs)
-//! before the first timed webhook is sent.
+//! consumer per run, assigned every partition from a few records before its end, started
+//! (and reading the last of the warm-up's outputs) before the first timed webhook is sent.
 //!
 //! `cargo bench -p parley-benches --bench pipeline`. Environment:
 //! - `PARLEY_BENCH_BROKER`: `mock`, `kafka` or `mock,kafka` (the default);
@@ -40,7 +41,8 @@
 //! - `PARLEY_BENCH_CONVERSATIONS`: N (default 20 000). The mock keeps at most 5 MiB per
 //!   partition, dropping the oldest records beyond, so a count that could overflow the raw
 //!   topics' partitions there is refused;
-//! - `PARLEY_BENCH_WARMUP`: webhooks of each warm-up (default 2 000, at least 2);
+//! - `PARLEY_BENCH_WARMUP`: webhooks of each warm-up, at least 2 (default 1 000 on the
+//!   mock; on Kafka ten seconds' worth when paced, else 5 000);
 //! - `PARLEY_BENCH_RATE`: webhooks per second to pace the producer at (default 0: as fast
 //!   as it goes, so latency includes the backlog);
 //! - `PARLEY_BENCH_PARTITIONS`: partitions of every topic (default 6, as `parley topics
@@ -248,18 +250,19 @@ fn copy(message: &BorrowedMessage<'_>) -> Option<(String, bool)> {
     Some((key.to_owned(), true))
 }
 
-/// Reads every partition of `topic` from the beginning until each of `expected` has its
+/// Reads every partition of `topic` from its `start` offset until each of `expected` has its
 /// ending output, signalling `ready` at every record read; returns the arrivals, or panics
 /// after [`RUN_TIMEOUT`].
 fn collect(
     brokers: &str,
     librdkafka: &BTreeMap<String, String>,
     topic: &str,
-    partitions: i32,
+    start: Vec<i64>,
     expected: Vec<String>,
     classify: Classify,
     ready: std::sync::mpsc::Sender<()>,
 ) -> HashMap<String, Arrival> {
+    let partitions = start.len() as i32;
     let consumer: BaseConsumer = client(brokers, librdkafka)
         .set("group.id", "bench-reader")
         .set("enable.auto.commit", "false")
@@ -268,9 +271,9 @@ fn collect(
         .create()
         .expect("consumer");
     let mut assignment = TopicPartitionList::new();
-    for partition in 0..partitions {
+    for (partition, offset) in start.into_iter().enumerate() {
         assignment
-            .add_partition_offset(topic, partition, Offset::Beginning)
+            .add_partition_offset(topic, partition as i32, Offset::Offset(offset))
             .expect("partition");
     }
     consumer.assign(&assignment).expect("assign");
@@ -393,6 +396,20 @@ fn timed(
     measured: bool,
 ) -> (Vec<Instant>, HashMap<String, Arrival>) {
     let expected: Vec<String> = webhooks.iter().map(|w| w.conversation.clone()).collect();
+    // The reader starts a few records before each partition's end, as it is before the first
+    // send: it need not read what came before, and still has a record to signal it is
+    // reading (the last offsets of an exactly_once partition can be transaction markers).
+    let watermarks: BaseConsumer = client(&case.brokers, &case.librdkafka)
+        .create()
+        .expect("consumer");
+    let start: Vec<i64> = (0..case.partitions)
+        .map(|partition| {
+            let (low, high) = watermarks
+                .fetch_watermarks(topic, partition, Duration::from_secs(10))
+                .expect("watermarks");
+            (high - 10).max(low)
+        })
+        .collect();
     let (ready, reading) = std::sync::mpsc::channel();
     let reader = {
         let (case, topic) = (case.clone(), topic.to_owned());
@@ -401,7 +418,7 @@ fn timed(
                 &case.brokers,
                 &case.librdkafka,
                 &topic,
-                case.partitions,
+                start,
                 expected,
                 classify,
                 ready,
@@ -507,7 +524,7 @@ async fn pipeline(case: &Case, rate: u64) -> (Figures, Figures) {
         let warm = webhooks(case.warmup, "0", seconds);
         eprintln!("{}: agents online, warming up", case.name());
         let producer = webhook_producer(case);
-        timed(case, &producer, &warm, &topic, status_change, 0, false);
+        timed(case, &producer, &warm, &topic, status_change, rate, false);
         eprintln!("{}: warmed up", case.name());
         let measured = webhooks(case.conversations, "1", seconds);
         let (sent, arrivals) = timed(
@@ -655,7 +672,7 @@ async fn passthrough(case: &Case, rate: u64) -> Figures {
         let warm = webhooks(case.warmup, "2", seconds);
         eprintln!("{}: passthrough warming up", case.name());
         let producer = webhook_producer(case);
-        timed(case, &producer, &warm, PASSTHROUGH, copy, 0, false);
+        timed(case, &producer, &warm, PASSTHROUGH, copy, rate, false);
         eprintln!("{}: passthrough warmed up", case.name());
         let measured = webhooks(case.conversations, "3", seconds);
         let (sent, arrivals) = timed(case, &producer, &measured, PASSTHROUGH, copy, rate, true);
@@ -740,9 +757,11 @@ fn main() {
     let partitions = env_number("PARLEY_BENCH_PARTITIONS").map_or(6, |p| p as i32);
     let conversations = env_number("PARLEY_BENCH_CONVERSATIONS");
     // At least one per channel, so that every role has handled a record.
-    let warmup = env_number("PARLEY_BENCH_WARMUP")
-        .map_or(2_000, |n| n as usize)
-        .max(CHANNELS.len());
+    let warmup = |default: usize| {
+        env_number("PARLEY_BENCH_WARMUP")
+            .map_or(default, |n| n as usize)
+            .max(CHANNELS.len())
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -757,6 +776,7 @@ fn main() {
                 .expect("topic created");
         }
         let n = conversations.map_or(20_000, |n| n as usize);
+        let warmup = warmup(1_000);
         // Each raw topic gets (N + warm-up)/2 bodies per run, two runs, spread over the
         // partitions by key (unevenly: a third of margin).
         let largest = CHANNELS.iter().map(|&c| fixture(c).len() + 100).max();
@@ -806,7 +826,9 @@ fn main() {
                 librdkafka: fetch_wait("kafka"),
                 partitions,
                 conversations: conversations.map_or(20_000, |n| n as usize),
-                warmup,
+                // A fresh broker compiles its hot paths for its first tens of seconds of
+                // traffic, which on a small machine slows the pipeline that long.
+                warmup: warmup(if rate > 0 { rate as usize * 10 } else { 5_000 }),
             };
             runtime.block_on(bench(case, rate));
         }
