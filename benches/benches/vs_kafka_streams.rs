@@ -30,7 +30,9 @@
 //! half the slower side's `stateful` throughput for `PARLEY_BENCH_LATENCY_SECS` (default 20)
 //! onto a fresh topic, each stamped with its send time; a `read_committed` consumer of the
 //! output takes arrival minus that timestamp (outputs carry their input's timestamp), after a
-//! warm-up of the first quarter.
+//! warm-up of the first quarter. A baseline line reads the paced records straight back from
+//! their own topic: what the producer (librdkafka, `linger.ms` 5), the broker and the reader
+//! add, on this machine, at that moment.
 //!
 //! Smoke mode: with fewer than 10 000 records (`PARLEY_BENCH_RECORDS=300`) only the default
 //! `stateful` lines run, no latency; the output checks still apply, and any failure exits
@@ -1070,7 +1072,12 @@ fn run_bench(bench: &mut Bench, kafka: &Kafka, n: usize, smoke: bool) -> Vec<Str
                 continue;
             };
             let rate = 0.5 * p.min(s);
-            for side in [PARLEY_DEFAULT, PARLEY_100MS, STREAMS_DEFAULT] {
+            for side in [
+                None,
+                Some(PARLEY_DEFAULT),
+                Some(PARLEY_100MS),
+                Some(STREAMS_DEFAULT),
+            ] {
                 let row = paced(bench, kafka, side, guarantee, rate);
                 rows.push((guarantee, side, rate, row));
             }
@@ -1087,20 +1094,19 @@ fn run_bench(bench: &mut Bench, kafka: &Kafka, n: usize, smoke: bool) -> Vec<Str
         );
         println!("|---|---|---|--:|--:|--:|--:|--:|");
         for (guarantee, side, rate, (latencies, measured)) in rows {
+            let (name, commits) = match side {
+                Some(side) if side.is_parley() => ("parley", side.commits(guarantee)),
+                Some(side) => ("Kafka Streams", side.commits(guarantee)),
+                None => ("none: the paced input read back", "-".to_owned()),
+            };
             println!(
-                "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
-                guarantee_name(guarantee, side),
-                if side.is_parley() {
-                    "parley"
-                } else {
-                    "Kafka Streams"
-                },
-                side.commits(guarantee),
+                "| {} | {name} | {commits} | {} | {:.1} | {:.1} | {:.1} | {} |",
+                guarantee_name(guarantee, side.unwrap_or(PARLEY_DEFAULT)),
                 thousands(rate),
                 percentile(&latencies, 0.50),
                 percentile(&latencies, 0.99),
                 latencies.last().copied().unwrap_or(f64::NAN),
-                measured.cpu_per_million(),
+                measured.map_or("-".to_owned(), |m| format!("{:.1}", m.cpu_per_million())),
             );
         }
         println!();
@@ -1133,17 +1139,25 @@ fn now_ms() -> f64 {
 }
 
 /// One paced run: records at `rate` per second onto a fresh topic once the run is ready;
-/// returns the latencies after the warm-up, sorted, in ms, and what the run measured.
+/// returns the latencies after the warm-up, sorted, in ms, and what the run measured. Without
+/// a side, the baseline: the paced records are read back from their own topic, no processor
+/// between (what the producer, the broker and the reader add).
 fn paced(
     bench: &mut Bench,
     kafka: &Kafka,
-    side: Side,
+    side: Option<Side>,
     guarantee: Guarantee,
     rate: f64,
-) -> (Vec<f64>, Measured) {
+) -> (Vec<f64>, Option<Measured>) {
     let secs = latency_secs();
     let count = (rate * secs).round().max(1.0) as usize;
-    let tag = format!("{}-paced", bench.tag(side, Workload::Stateful, guarantee));
+    let tag = match side {
+        Some(side) => format!("{}-paced", bench.tag(side, Workload::Stateful, guarantee)),
+        None => {
+            bench.runs += 1;
+            format!("vs{}-baseline-paced", bench.runs)
+        }
+    };
     let topics = RunTopics::new(&tag);
     let input = format!("{tag}.in");
     kafka.create_topics(
@@ -1151,8 +1165,16 @@ fn paced(
         &[&topics.changelog],
         PARTITIONS,
     );
-    let run = bench.start(&tag, side, Workload::Stateful, guarantee, &input, count);
-    run.line("ready", Duration::from_secs(180));
+    let run = side.map(|side| {
+        let run = bench.start(&tag, side, Workload::Stateful, guarantee, &input, count);
+        run.line("ready", Duration::from_secs(180));
+        run
+    });
+    let read = if side.is_some() {
+        topics.output.clone()
+    } else {
+        input.clone()
+    };
 
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &bench.brokers)
@@ -1164,7 +1186,7 @@ fn paced(
         .expect("a consumer");
     let mut tpl = TopicPartitionList::new();
     for p in 0..PARTITIONS {
-        tpl.add_partition_offset(&topics.output, p, Offset::Beginning)
+        tpl.add_partition_offset(&read, p, Offset::Beginning)
             .unwrap();
     }
     consumer.assign(&tpl).unwrap();
@@ -1189,7 +1211,7 @@ fn paced(
         latencies
     });
 
-    let producer = producer(&bench.brokers, "0");
+    let producer = producer(&bench.brokers, "5");
     let started = Instant::now();
     for i in 0..count {
         let at = Duration::from_secs_f64(i as f64 / rate);
@@ -1202,27 +1224,34 @@ fn paced(
         .flush(Duration::from_secs(60))
         .expect("the paced records are acknowledged");
     let sent = Instant::now();
-    let spawned = run.started;
-    let measured = run.finish();
-    // How long the run took, after the last record was sent, to have processed and committed
-    // every input: beyond a commit interval, it had fallen behind the pace.
-    let drain = (spawned + Duration::from_secs_f64(measured.to_result))
-        .saturating_duration_since(sent)
-        .as_secs_f64();
+    let measured = run.map(|run| {
+        let spawned = run.started;
+        let measured = run.finish();
+        // How long the run took, after the last record was sent, to have processed and
+        // committed every input: beyond a commit interval, it had fallen behind the pace.
+        let drain = (spawned + Duration::from_secs_f64(measured.to_result))
+            .saturating_duration_since(sent)
+            .as_secs_f64();
+        (measured, drain)
+    });
     let mut latencies = reader.join().expect("the reader");
     latencies.sort_by(f64::total_cmp);
     println!(
-        "{tag}: {} records at {} /s (sent in {:.1} s), all committed {drain:.2} s after the last; \
+        "{tag}: {} records at {} /s (sent in {:.1} s){}; \
          {} latencies after the warm-up: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         count,
         thousands(rate),
         (sent - started).as_secs_f64(),
+        match &measured {
+            Some((_, drain)) => format!(", all committed {drain:.2} s after the last"),
+            None => String::new(),
+        },
         latencies.len(),
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(f64::NAN)
     );
-    (latencies, measured)
+    (latencies, measured.map(|(measured, _)| measured))
 }
 
 /// The peer's jar, built with Maven when it is missing or older than its sources.
