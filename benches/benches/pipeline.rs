@@ -404,9 +404,18 @@ fn timed(
         .expect("consumer");
     let start: Vec<i64> = (0..case.partitions)
         .map(|partition| {
-            let (low, high) = watermarks
-                .fetch_watermarks(topic, partition, Duration::from_secs(10))
-                .expect("watermarks");
+            // A topic just created may not have its leader known yet.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let (low, high) = loop {
+                match watermarks.fetch_watermarks(topic, partition, Duration::from_secs(10)) {
+                    Ok(marks) => break marks,
+                    Err(error) if Instant::now() < deadline => {
+                        eprintln!("{topic}/{partition}: watermarks: {error}; retrying");
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                    Err(error) => panic!("{topic}/{partition}: watermarks: {error}"),
+                }
+            };
             (high - 10).max(low)
         })
         .collect();
