@@ -11,8 +11,12 @@
 //! Processor API, Java 17), keeps the state in a persistent RocksDB store with changelog
 //! logging and the timer as a due-time entry in a second one, scanned every second by a
 //! wall-clock punctuator. Both compute the same bytes: the last output of every key must be
-//! identical on every run, which the bench checks. `passthrough` forwards each input
-//! unchanged (parley: a processor without state or timers; it still seals its batches).
+//! identical on every run, which the bench checks. Every write reaches a changelog on both
+//! sides (the Processor API's stores have no cache by default): per input, parley writes two
+//! changelog records (the state, the timer) and a seal per partition and batch; Kafka Streams
+//! three (the state, the old timer entry's tombstone, the new entry). `passthrough` forwards
+//! each input unchanged (parley: a processor without state or timers; it still seals its
+//! batches).
 //!
 //! Each run is a process of its own (parley: this executable with `--parley-child`; the
 //! peer: `java -jar`), reading the same preloaded input (`PARLEY_BENCH_RECORDS`, default
@@ -37,7 +41,10 @@
 //! Smoke mode: with fewer than 10 000 records (`PARLEY_BENCH_RECORDS=300`) only the default
 //! `stateful` lines run, no latency; the output checks still apply, and any failure exits
 //! non-zero. The peer is built with Maven when its jar is missing or older than its sources;
-//! `PARLEY_BENCH_JVM_OPTS` passes options to its JVM (none by default: the JVM's ergonomics).
+//! `PARLEY_BENCH_JVM_OPTS` passes options to its JVM (none by default: the JVM's ergonomics),
+//! `PARLEY_BENCH_LIBRDKAFKA=name=value,...` librdkafka settings to parley, and
+//! `PARLEY_BENCH_TIMER_MS` sets the timer delay of both sides (default one hour: no timer
+//! comes due during a run).
 
 use parley_core::{Millis, Timestamp};
 use parley_runtime::{
