@@ -275,6 +275,12 @@ impl TicketLifecycle {
         self.last_closed.as_deref()
     }
 
+    /// The time the next input is handled at if it is stamped earlier: the latest time the
+    /// conversation has seen (its time never moves back).
+    pub fn time(&self) -> Timestamp {
+        self.clock
+    }
+
     /// How many tickets the conversation has had.
     pub fn tickets_created(&self) -> u32 {
         self.tickets_created

@@ -58,9 +58,22 @@ pub enum RuntimeError {
         /// How long nothing came.
         seconds: u64,
     },
+    /// The consumer group moved on without this instance (its session or poll interval ran
+    /// out, for example while the process was frozen), and another member owns its
+    /// partitions: the open batch is aborted. Retrying helps: the host rejoins the group.
+    #[error("fenced out of the consumer group: {0}")]
+    Fenced(String),
     /// A changelog record cannot be read; the changelog topic holds foreign data.
-    #[error("changelog partition {partition} offset {offset}: {reason}")]
+    #[error(
+        "changelog {topic} partition {partition} offset {offset}: {reason}; parley cannot \
+         restore this partition past it. The record was not written by parley: find and stop \
+         whatever else writes to {topic}, then either delete the partition's records up to \
+         offset {offset} + 1 (kafka-delete-records; the state before them is lost with them) \
+         or give the processor a changelog of its own (a new --topic-prefix) to rebuild"
+    )]
     Changelog {
+        /// The changelog topic.
+        topic: String,
         /// The changelog partition.
         partition: i32,
         /// The offset of the bad record.
@@ -85,6 +98,34 @@ pub enum RuntimeError {
     /// An I/O error (metrics server, state directory).
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl RuntimeError {
+    /// Whether starting the host again repairs the failure: Kafka failed or refused an
+    /// operation (brokers unreachable, a transaction that must be aborted, deliveries that
+    /// timed out) or the group moved on. The host then drops its clients and in-memory state
+    /// and restores from the last committed batch, as a new process would. A bad config,
+    /// missing topics, a broken state store or foreign changelog data need a person.
+    pub fn is_transient(&self) -> bool {
+        use rdkafka::error::KafkaError;
+        match self {
+            RuntimeError::Kafka(KafkaError::ClientCreation(_) | KafkaError::ClientConfig(..)) => {
+                false
+            }
+            RuntimeError::Kafka(_)
+            | RuntimeError::Produce(_)
+            | RuntimeError::RestoreStalled { .. }
+            | RuntimeError::Fenced(_) => true,
+            RuntimeError::Config(_)
+            | RuntimeError::MissingTopic { .. }
+            | RuntimeError::NotCoPartitioned { .. }
+            | RuntimeError::State(_)
+            | RuntimeError::Changelog { .. }
+            | RuntimeError::Restore { .. }
+            | RuntimeError::Registry(_)
+            | RuntimeError::Io(_) => false,
+        }
+    }
 }
 
 /// Why a value could not be encoded or decoded.

@@ -1,5 +1,6 @@
 //! The HTTP endpoint: Prometheus exposition on `/metrics`, liveness on `/healthz`, readiness
-//! on `/readyz` (503 while a partition is still restoring), and, for hosts that serve it, a
+//! on `/readyz` (503 while a partition is still restoring or the brokers do not answer the
+//! host's metadata probe), and, for hosts that serve it, a
 //! read-only look at one state entry on `/state/<percent-encoded state key>`; plus [`get`], the
 //! small client that reads them.
 //!
@@ -241,6 +242,11 @@ fn metrics_answer(metrics: &Metrics, path: &str) -> Option<Answer> {
             StatusCode::SERVICE_UNAVAILABLE,
             "text/plain",
             "restoring\n".to_owned(),
+        )),
+        "/readyz" if !metrics.brokers_reachable() => Some((
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            "brokers unreachable\n".to_owned(),
         )),
         "/readyz" => Some((StatusCode::OK, "text/plain", "ready\n".to_owned())),
         _ => None,

@@ -41,6 +41,12 @@ pub struct Metrics {
     pub rebalances: IntCounterVec,
     /// `parley_batches_total`: committed batches.
     pub batches: IntCounter,
+    /// `parley_brokers_reachable`: 1 while the brokers answer the host's metadata probe, 0
+    /// once one went unanswered (1 until a host probes).
+    pub brokers_reachable: IntGauge,
+    /// `parley_host_restarts_total`: times the host dropped its clients and in-memory state
+    /// after a failure a restart repairs, and started again in the process.
+    pub host_restarts: IntCounter,
 }
 
 impl Default for Metrics {
@@ -58,6 +64,12 @@ impl Metrics {
             .iter()
             .flat_map(|family| family.get_metric())
             .any(|metric| metric.get_gauge().get_value() > 0.0)
+    }
+
+    /// Whether the brokers answered the host's last metadata probe (the process is not
+    /// ready otherwise).
+    pub fn brokers_reachable(&self) -> bool {
+        self.brokers_reachable.get() > 0
     }
 
     /// Creates and registers every metric.
@@ -144,6 +156,18 @@ impl Metrics {
                 &["kind"]
             )),
             batches: register!(IntCounter::new("parley_batches_total", "Committed batches")),
+            brokers_reachable: {
+                let gauge = register!(IntGauge::new(
+                    "parley_brokers_reachable",
+                    "1 while the brokers answer the host's metadata probe, 0 otherwise"
+                ));
+                gauge.set(1);
+                gauge
+            },
+            host_restarts: register!(IntCounter::new(
+                "parley_host_restarts_total",
+                "Restarts of the host in the process after a failure a restart repairs"
+            )),
             registry,
         }
     }
@@ -211,6 +235,26 @@ mod tests {
             "alive while restoring"
         );
         metrics.restore_remaining.with_label_values(&["3"]).set(0);
+        assert!(get(address, "/readyz").await.starts_with("HTTP/1.1 200"));
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn not_ready_while_the_brokers_are_unreachable() {
+        let metrics = std::sync::Arc::new(Metrics::new());
+        let (address, server) =
+            crate::http::serve_metrics("127.0.0.1:0".parse().unwrap(), metrics.clone())
+                .await
+                .unwrap();
+        metrics.brokers_reachable.set(0);
+        let answer = get(address, "/readyz").await;
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        assert!(answer.ends_with("brokers unreachable\n"), "{answer}");
+        assert!(
+            get(address, "/healthz").await.starts_with("HTTP/1.1 200"),
+            "alive without brokers"
+        );
+        metrics.brokers_reachable.set(1);
         assert!(get(address, "/readyz").await.starts_with("HTTP/1.1 200"));
         server.abort();
     }

@@ -79,6 +79,12 @@ pub struct Effects {
     pub state: Vec<StateWrite>,
     /// Timer commands, in order.
     pub timers: Vec<TimerCommand>,
+    /// The time the processor handled the input or timer at, when later than the `now` it
+    /// was given: a processor that keeps a key's time from moving back (the ticket
+    /// lifecycle) handles a record stamped before the key's latest time at that latest
+    /// time. The outputs are stamped with it, so that their record timestamps are the times
+    /// they carry. `None`: the `now` given.
+    pub at: Option<Timestamp>,
 }
 
 impl Effects {
@@ -140,6 +146,7 @@ impl Effects {
         self.outputs.clear();
         self.state.clear();
         self.timers.clear();
+        self.at = None;
     }
 }
 

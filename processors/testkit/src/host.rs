@@ -44,6 +44,11 @@ impl RunningHost {
             .expect("a host started with start_with_metrics")
     }
 
+    /// Whether the host's loop has ended (by itself: a failure).
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
     /// Stops the host and returns how it ended.
     pub fn stop(mut self) -> Result<(), RuntimeError> {
         self.shutdown.trigger();

@@ -308,6 +308,88 @@ impl Kafka {
             .expect("the restarted node is back");
     }
 
+    /// Stops every running node at once with SIGTERM and waits for them to exit, killing
+    /// those still running 60 s later: the whole cluster down.
+    pub fn stop_all(&mut self) {
+        let children: Vec<Child> = self
+            .nodes
+            .iter_mut()
+            .filter_map(|n| n.child.take())
+            .collect();
+        for child in &children {
+            signal(child, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for mut child in children {
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts every stopped node again, all at once (a controller quorum needs two), and
+    /// waits until every node is a registered broker. Call it on the thread that started the
+    /// Kafka, as [`Kafka::restart`].
+    pub fn restart_all(&mut self) {
+        for index in 0..self.nodes.len() {
+            if self.nodes[index].child.is_none() {
+                self.launch(index).expect("the node starts again");
+            }
+        }
+        self.wait_for_brokers(self.nodes.len())
+            .expect("every node is back");
+    }
+
+    /// Waits until every partition of every topic, internal ones included, has a leader and
+    /// every replica in sync, as metadata shows them; panics with the partitions still behind
+    /// after `timeout`. Before stopping the next node of a rolling restart.
+    pub fn wait_in_sync(&self, timeout: Duration) {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap_servers())
+            .set("log_level", "0")
+            .create()
+            .unwrap();
+        let deadline = Instant::now() + timeout;
+        let mut behind = vec!["no metadata yet".to_owned()];
+        while Instant::now() < deadline {
+            if let Ok(metadata) = consumer.fetch_metadata(None, Duration::from_secs(5)) {
+                behind = metadata
+                    .topics()
+                    .iter()
+                    .flat_map(|topic| {
+                        topic
+                            .partitions()
+                            .iter()
+                            .filter(|p| p.leader() < 0 || p.isr().len() < p.replicas().len())
+                            .map(|p| {
+                                format!(
+                                    "{}/{} (leader {}, in sync {:?} of {:?})",
+                                    topic.name(),
+                                    p.id(),
+                                    p.leader(),
+                                    p.isr(),
+                                    p.replicas()
+                                )
+                            })
+                    })
+                    .collect();
+                if behind.is_empty() {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!(
+            "partitions not in sync within {} s: {behind:?}",
+            timeout.as_secs()
+        );
+    }
+
     /// The 0-based index of the node leading `topic`'s `partition`.
     pub fn leader_of(&self, topic: &str, partition: i32) -> usize {
         let consumer: BaseConsumer = ClientConfig::new()
@@ -360,6 +442,58 @@ impl Kafka {
                 panic!("create topic {topic}: {code}");
             }
         }
+    }
+
+    /// Creates `topic` with `partitions` partitions, one replica per node (at most 3), and
+    /// the topic `configs` (e.g. `("max.message.bytes", "64")`).
+    pub fn create_topic_with(&self, topic: &str, partitions: i32, configs: &[(&str, &str)]) {
+        let replicas = self.nodes.len().min(3) as i32;
+        let mut new = NewTopic::new(topic, partitions, TopicReplication::Fixed(replicas));
+        for (key, value) in configs {
+            new = new.set(key, value);
+        }
+        let results = self
+            .admin_runtime()
+            .block_on(self.admin().create_topics(&[new], &AdminOptions::new()))
+            .unwrap();
+        for result in results {
+            if let Err((topic, code)) = result {
+                panic!("create topic {topic}: {code}");
+            }
+        }
+    }
+
+    /// Sets the topic configs of `topic` to `configs` (AlterConfigs: a config not named
+    /// goes back to the broker's default).
+    pub fn alter_topic(&self, topic: &str, configs: &[(&str, &str)]) {
+        let mut alter =
+            rdkafka::admin::AlterConfig::new(rdkafka::admin::ResourceSpecifier::Topic(topic));
+        for (key, value) in configs {
+            alter = alter.set(key, value);
+        }
+        let results = self
+            .admin_runtime()
+            .block_on(self.admin().alter_configs(&[alter], &AdminOptions::new()))
+            .unwrap();
+        for result in results {
+            if let Err((resource, code)) = result {
+                panic!("alter {resource:?}: {code}");
+            }
+        }
+    }
+
+    fn admin(&self) -> AdminClient<DefaultClientContext> {
+        ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap_servers())
+            .create()
+            .unwrap()
+    }
+
+    fn admin_runtime(&self) -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
     }
 
     /// Node `index`'s `server.log`, for a test that explains a failure.
@@ -469,7 +603,8 @@ pub fn fetch() -> Result<PathBuf, String> {
     Ok(libs)
 }
 
-/// A random cluster id: 16 bytes, URL-safe base64 without padding, as Kafka's own.
+/// A random cluster id: 16 bytes, URL-safe base64 without padding, as Kafka's own, and like
+/// Kafka's never starting with `-`, which the storage tool would take for an option.
 fn cluster_id() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut seed = std::time::SystemTime::now()
@@ -478,11 +613,13 @@ fn cluster_id() -> String {
         .as_nanos() as u64
         ^ (u64::from(std::process::id()) << 32);
     (0..22)
-        .map(|_| {
+        .map(|i| {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            ALPHABET[(seed % 64) as usize] as char
+            // The first one a letter or digit.
+            let choices = if i == 0 { 62 } else { 64 };
+            ALPHABET[(seed % choices) as usize] as char
         })
         .collect()
 }

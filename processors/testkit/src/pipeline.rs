@@ -44,6 +44,18 @@ impl Pipeline {
     /// Creates every topic (`parley topics create`) and the three styles (`parley config
     /// set-style`) on `brokers`; starts nothing yet.
     pub fn new(parley: &str, brokers: &str, guarantee: Guarantee, name: &str) -> Pipeline {
+        Self::replicated(parley, brokers, guarantee, name, 1)
+    }
+
+    /// As [`Pipeline::new`], with every topic replicated `replication` times (3 on
+    /// [`crate::Kafka::cluster`], whose nodes the fault tests stop).
+    pub fn replicated(
+        parley: &str,
+        brokers: &str,
+        guarantee: Guarantee,
+        name: &str,
+        replication: u32,
+    ) -> Pipeline {
         let pipeline = Pipeline {
             parley: PathBuf::from(parley),
             brokers: brokers.to_owned(),
@@ -52,8 +64,15 @@ impl Pipeline {
             roles: BTreeMap::new(),
             extra: Vec::new(),
         };
-        let partitions = PARTITIONS.to_string();
-        pipeline.parley_ok(&["topics", "create", "--partitions", &partitions]);
+        let (partitions, replication) = (PARTITIONS.to_string(), replication.to_string());
+        pipeline.parley_ok(&[
+            "topics",
+            "create",
+            "--partitions",
+            &partitions,
+            "--replication-factor",
+            &replication,
+        ]);
         for (channel, style, gap) in [
             ("whatsapp", "live_chat", None),
             ("telegram", "live_chat_returning", Some("2s")),
@@ -472,8 +491,20 @@ pub fn conversations(
             base + webhooks + ms(n),
         );
     }
-    // Ana accepts each offer once the ticket exists.
+    // Ana accepts each offer once the ticket exists and the router has offered it to her:
+    // an accept before the offer is refused (no_offer_to_agent), and the ticket never opens.
     read_until::<StatusChange>(brokers, statuses, |c| count_to(c, Status::New) >= count);
+    let offers = (0..count)
+        .filter(|n| channel_of(*n) != Channel::Whatsapp)
+        .count();
+    read_until::<RoutingDecision>(brokers, "parley.routing-decisions", |decisions| {
+        let offered: std::collections::BTreeSet<&str> = decisions
+            .iter()
+            .filter(|d| d.kind == RoutingDecisionKind::Offered)
+            .map(|d| d.conversation.as_str())
+            .collect();
+        offered.len() >= offers
+    });
     for n in (0..count).filter(|n| channel_of(*n) != Channel::Whatsapp) {
         let at = base + accepts + ms(n);
         act(&producer, n, AgentActionKind::Accept, None, at);

@@ -121,6 +121,7 @@ impl TicketProcessor {
                 let Some(lifecycle) = self.conversations.get_mut(key) else {
                     return Ok(());
                 };
+                effects.at = Some(lifecycle.time().max(now));
                 let fx = lifecycle.step(input, &Default::default(), now);
                 return self.apply(key, fx, effects);
             }
@@ -138,6 +139,10 @@ impl TicketProcessor {
             .conversations
             .entry(key.to_vec())
             .or_insert_with(|| TicketLifecycle::new(account.clone(), conversation.clone()));
+        // The lifecycle handles the input at the conversation's latest time if it is stamped
+        // earlier (after a restart, inputs of different topics may come in another order):
+        // its outputs carry that time, and so must their record timestamps.
+        effects.at = Some(lifecycle.time().max(now));
         let fx = lifecycle.step(input, &style, now);
         if !fx.rejections.is_empty() && !known {
             self.conversations.remove(key);
@@ -397,6 +402,58 @@ mod tests {
         assert_eq!(
             restored.conversation(b"acme/c1"),
             p.conversation(b"acme/c1")
+        );
+    }
+
+    #[test]
+    fn a_decision_stamped_before_the_conversation_time_is_stamped_with_the_time_it_carries() {
+        // After a restart the router may read an agent's presence after the requests it had
+        // read before it, and assign a queued ticket at the presence's earlier time. The
+        // lifecycle handles the decision at the conversation's latest time; its outputs must
+        // carry that time as record timestamp too, as in a run without the restart.
+        let mut p = processor();
+        let mut effects = Effects::default();
+        p.handle(
+            b"acme/c1",
+            TicketInput::Message(message("m1")),
+            Timestamp(2_000),
+            &mut effects,
+        )
+        .unwrap();
+        assert_eq!(effects.at, Some(Timestamp(2_000)));
+        let new = p
+            .codecs
+            .status_changes
+            .decode(&effects.outputs[0].value)
+            .unwrap();
+        let decision = parley_core::RoutingDecision {
+            decision_id: "d1".into(),
+            account: "acme".into(),
+            conversation: "c1".into(),
+            ticket_id: new.ticket_id,
+            kind: parley_core::RoutingDecisionKind::Assigned,
+            agent_id: Some("ana".into()),
+            reason: "auto_accept".into(),
+            at: Timestamp(1_500),
+        };
+        let mut effects = Effects::default();
+        p.handle(
+            b"acme/c1",
+            TicketInput::Decision(decision),
+            Timestamp(1_500),
+            &mut effects,
+        )
+        .unwrap();
+        let open = p
+            .codecs
+            .status_changes
+            .decode(&effects.outputs[0].value)
+            .unwrap();
+        assert_eq!((open.to, open.at), (Status::Open, Timestamp(2_000)));
+        assert_eq!(
+            effects.at,
+            Some(Timestamp(2_000)),
+            "the runtime stamps the outputs with the time they carry"
         );
     }
 

@@ -42,6 +42,7 @@ use futures_util::{Stream, StreamExt};
 use parley_core::{Channel, ConversationEvent, Timestamp};
 use parley_runtime::codec::{AvroCodec, RegistryClient, WireFormat};
 use parley_runtime::dlq::headers as dlq_headers;
+use parley_runtime::host::BrokerProbe;
 use parley_runtime::http::StatusCode;
 use parley_runtime::lag::LagReporter;
 use parley_runtime::{ConfigError, RuntimeError};
@@ -284,6 +285,11 @@ impl IngressStage {
                         "text/plain; version=0.0.4",
                         metrics.render(),
                     )),
+                    "/readyz" if !metrics.runtime().brokers_reachable() => Some((
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "text/plain",
+                        "brokers unreachable\n".to_owned(),
+                    )),
                     "/healthz" | "/readyz" => {
                         Some((StatusCode::OK, "text/plain", "ok\n".to_owned()))
                     }
@@ -295,6 +301,16 @@ impl IngressStage {
                 Some(task)
             }
         };
+        let mut probe_client = ClientConfig::new();
+        probe_client.set("bootstrap.servers", &config.brokers);
+        for (key, value) in &config.librdkafka {
+            probe_client.set(key, value);
+        }
+        let _probe = BrokerProbe::start(
+            &probe_client,
+            &shared.topics[0],
+            metrics.runtime().brokers_reachable.clone(),
+        )?;
         let topics: Vec<&str> = shared.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
         tracing::info!(group = %config.group_id, ?topics, framing = ?worker.framing, "ingress started");

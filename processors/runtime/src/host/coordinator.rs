@@ -14,14 +14,14 @@ use crate::state::restore::restore_partition;
 use crate::state::{PartitionMeta, PartitionStore, StateStore, StateView};
 use crate::timers::{split_timer_key, timer_key, TimerWheel};
 use parley_core::{Millis, Timestamp};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerGroupMetadata};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A rebalance callback, as a message to the coordinator.
@@ -86,15 +86,18 @@ struct PartitionTask<P> {
     timers_pending: Arc<AtomicI64>,
 }
 
+/// Makes each partition's processor; shared by the host's attempts (see `Host::run`).
+pub(crate) type Factory<P> = Arc<Mutex<Box<dyn FnMut(i32) -> P + Send>>>;
+
 /// Owns the partitions and the producer; see the module doc.
 pub(crate) struct Coordinator<P: KeyedProcessor> {
     config: RuntimeConfig,
-    factory: Box<dyn FnMut(i32) -> P + Send>,
+    factory: Factory<P>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
     store: StateStore,
     applier: SledApplier,
-    producer: ThreadedProducer<DeliveryTracker>,
+    producer: Arc<ThreadedProducer<DeliveryTracker>>,
     restore_consumer: BaseConsumer,
     partitions: BTreeMap<i32, PartitionTask<P>>,
     /// Records and timers in the open batch.
@@ -145,7 +148,7 @@ impl PausePoint {
 impl<P: KeyedProcessor> Coordinator<P> {
     pub(crate) fn new(
         config: RuntimeConfig,
-        factory: Box<dyn FnMut(i32) -> P + Send>,
+        factory: Factory<P>,
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
         store: StateStore,
@@ -164,7 +167,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
             metrics,
             store,
             applier: SledApplier::new(),
-            producer,
+            producer: Arc::new(producer),
             restore_consumer,
             partitions: BTreeMap::new(),
             batch_records: 0,
@@ -250,8 +253,11 @@ impl<P: KeyedProcessor> Coordinator<P> {
                 self.drop_partitions(tpl);
                 // The open batch's other partitions cannot be committed either: reprocess them.
                 if self.batch_records > 0 {
-                    self.failed
-                        .get_or_insert(RuntimeError::Produce("assignment lost mid-batch".into()));
+                    self.failed.get_or_insert(RuntimeError::Fenced(
+                        "the group took this instance's partitions mid-batch; the batch is \
+                         aborted"
+                            .into(),
+                    ));
                 }
             }
         }
@@ -287,7 +293,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
             STORE_MAX_AGE,
         )?;
         tracing::info!(partition, ?outcome, "partition restored");
-        let mut processor = (self.factory)(partition);
+        let mut processor = (self.factory.lock().expect("not poisoned"))(partition);
         for entry in store.entries() {
             let (key, value) = entry?;
             processor
@@ -304,6 +310,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
         let inputs = store.meta()?.inputs;
         let batch = self.next_batch_id();
         self.view.set_ready(store.clone());
+        let undo = undo_tail(&store, &outcome.tail)?;
         self.partitions.insert(
             partition,
             PartitionTask {
@@ -318,6 +325,28 @@ impl<P: KeyedProcessor> Coordinator<P> {
                 timers_pending: Arc::new(AtomicI64::new(timers_pending)),
             },
         );
+        if !undo.is_empty() {
+            // A batch crashed before its seal: its writes are in the changelog after the last
+            // seal. Each key's restored value is written over them in the next batch, before
+            // its seal, so that a later restore, from a compacted changelog too, never sees
+            // them as the last word on a key.
+            tracing::warn!(
+                partition,
+                writes = outcome.tail.len(),
+                keys = undo.len(),
+                "undoing the writes of a batch that crashed before its seal"
+            );
+            self.begin()?;
+            let task = self.partitions.get_mut(&partition).expect("just inserted");
+            let batch_id = task.batch;
+            for op in &undo {
+                let (key, value) = op.encode();
+                self.produce_changelog(partition, &key, value.as_deref(), &batch_id)?;
+            }
+            let task = self.partitions.get_mut(&partition).expect("just inserted");
+            task.ops.extend(undo);
+            task.dirty = true;
+        }
         Ok(())
     }
 
@@ -397,7 +426,9 @@ impl<P: KeyedProcessor> Coordinator<P> {
         task.inputs
             .insert(record.topic.to_owned(), record.offset + 1);
         task.dirty = true;
-        let result = self.apply_effects(record.partition, &effects, now);
+        // Stamped with the time the processor handled the record at, never earlier than its own.
+        let at = effects.at.map_or(now, |at| at.max(now));
+        let result = self.apply_effects(record.partition, &effects, at);
         self.effects = effects;
         self.batch_records += 1;
         result
@@ -445,7 +476,8 @@ impl<P: KeyedProcessor> Coordinator<P> {
                 task.processor.on_timer(&key, &timer_id, due, &mut effects);
                 task.dirty = true;
                 self.metrics.timers_fired.inc();
-                let result = self.apply_effects(partition, &effects, due);
+                let at = effects.at.map_or(due, |at| at.max(due));
+                let result = self.apply_effects(partition, &effects, at);
                 self.effects = effects;
                 self.batch_records += 1;
                 result?;
@@ -619,6 +651,14 @@ impl<P: KeyedProcessor> Coordinator<P> {
             .map(|(p, _)| *p)
             .collect();
         self.pause_if(PausePoint::BeforeSeal, self.commits + 1);
+        if self.config.guarantee == Guarantee::AtLeastOnce {
+            // A seal says that its batch is whole: restore resumes input after it. So it is
+            // produced only once every output and state write of the batch is acknowledged;
+            // produced with them, it could be acknowledged first, and a crash then would lose
+            // the rest. (In exactly_once the transaction commits all of them or none.)
+            crate::host::flush(&self.producer, KAFKA_TIMEOUT)?;
+            self.delivered()?;
+        }
         for partition in &dirty {
             let task = &self.partitions[partition];
             let seal = encode_offsets(&task.inputs);
@@ -630,28 +670,24 @@ impl<P: KeyedProcessor> Coordinator<P> {
         self.pause_if(PausePoint::BeforeCommit, self.commits + 1);
         match self.config.guarantee {
             Guarantee::ExactlyOnce => {
+                // rdkafka's commit_transaction flushes first, polling in steps of 100 ms:
+                // waiting here for the acknowledgements takes that floor off every commit.
+                crate::host::flush(&self.producer, KAFKA_TIMEOUT)?;
                 let group = consumer
                     .group_metadata()
                     .ok_or_else(|| RuntimeError::Produce("no group metadata".into()))?;
-                let result = self
-                    .producer
-                    .send_offsets_to_transaction(&offsets, &group, KAFKA_TIMEOUT)
-                    .and_then(|()| self.producer.commit_transaction(KAFKA_TIMEOUT));
+                let result = self.send_offsets(&offsets, group).and_then(|()| {
+                    (self.producer.commit_transaction(KAFKA_TIMEOUT)).map_err(commit_error)
+                });
                 self.in_transaction = false;
                 if let Err(error) = result {
                     let _ = self.producer.abort_transaction(KAFKA_TIMEOUT);
-                    return Err(error.into());
+                    return Err(error);
                 }
             }
             Guarantee::AtLeastOnce => crate::host::flush(&self.producer, KAFKA_TIMEOUT)?,
         }
-        let (failed, error, seals) = self.producer.context().take();
-        if failed > 0 {
-            return Err(RuntimeError::Produce(format!(
-                "{failed} records not delivered: {}",
-                error.unwrap_or_default()
-            )));
-        }
+        let seals = self.delivered()?;
         self.commits += 1;
         self.pause_if(PausePoint::AfterProduce, self.commits);
         let now = self.clock.now();
@@ -703,6 +739,51 @@ impl<P: KeyedProcessor> Coordinator<P> {
         self.metrics.batches.inc();
         self.batch_records = 0;
         Ok(())
+    }
+
+    /// The seal offsets delivered since the last call, or an error if any record failed.
+    fn delivered(&self) -> Result<std::collections::HashMap<i32, i64>, RuntimeError> {
+        let (failed, error, seals) = self.producer.context().take();
+        if failed > 0 {
+            return Err(RuntimeError::Produce(format!(
+                "{failed} records not delivered: {}",
+                error.unwrap_or_default()
+            )));
+        }
+        Ok(seals)
+    }
+
+    /// `send_offsets_to_transaction` on a thread of its own, waited for [`KAFKA_TIMEOUT`] and
+    /// 5 s more. librdkafka's call can block far past its timeout, for minutes, when the
+    /// broker it knows as the group's coordinator goes away (librdkafka issues 5456 and 5511;
+    /// seen here in a rolling restart). A call that has not returned by then fails the batch,
+    /// and the host starts again with a new producer, whose `init_transactions` fences this
+    /// one; the thread keeps this producer until its call returns.
+    fn send_offsets(
+        &self,
+        offsets: &TopicPartitionList,
+        group: ConsumerGroupMetadata,
+    ) -> Result<(), RuntimeError> {
+        let (producer, offsets) = (self.producer.clone(), offsets.clone());
+        let (sent, answer) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("parley-offsets".into())
+            .spawn(move || {
+                let _ = sent.send(producer.send_offsets_to_transaction(
+                    &offsets,
+                    &group,
+                    KAFKA_TIMEOUT,
+                ));
+            })?;
+        let wait = KAFKA_TIMEOUT + Duration::from_secs(5);
+        match answer.recv_timeout(wait) {
+            Ok(result) => result.map_err(commit_error),
+            Err(_) => Err(RuntimeError::Produce(format!(
+                "send_offsets_to_transaction has not returned within {} s (the group \
+                 coordinator's broker went away); the producer is dropped",
+                wait.as_secs()
+            ))),
+        }
     }
 
     fn pause_if(&self, point: PausePoint, commit: u64) {
@@ -761,6 +842,60 @@ impl<P: KeyedProcessor> Coordinator<P> {
         self.applier.wait()?;
         self.store.flush().map_err(RuntimeError::from)
     }
+
+    /// Drops every partition with its uncommitted work, when the host stops or starts again.
+    pub(crate) fn release_partitions(&mut self) {
+        for (partition, task) in std::mem::take(&mut self.partitions) {
+            self.view.release(partition);
+            self.metrics
+                .timers_pending
+                .sub(task.timers_pending.load(Ordering::SeqCst));
+        }
+        self.batch_records = 0;
+        self.batch_started = None;
+    }
+}
+
+/// The error of a failed transactional commit: [`RuntimeError::Fenced`] when the group
+/// refused the batch's offsets because it moved on without this instance (KIP-447), so that
+/// a zombie's batch is aborted, never committed beside its new owner's.
+fn commit_error(error: KafkaError) -> RuntimeError {
+    match error.rdkafka_error_code() {
+        Some(
+            RDKafkaErrorCode::UnknownMemberId
+            | RDKafkaErrorCode::IllegalGeneration
+            | RDKafkaErrorCode::FencedInstanceId,
+        ) => RuntimeError::Fenced(format!("the group refused the batch's offsets: {error}")),
+        _ => error.into(),
+    }
+}
+
+/// The writes that put back, over an unsealed tail, each of its keys' restored values
+/// (a tombstone where the key has none): one per key, in the tail's order.
+fn undo_tail(
+    store: &PartitionStore,
+    tail: &[ChangelogOp],
+) -> Result<Vec<ChangelogOp>, RuntimeError> {
+    let mut seen = BTreeSet::new();
+    let mut undo = Vec::new();
+    for op in tail {
+        match op {
+            ChangelogOp::State { key, .. } if seen.insert((0u8, key.clone())) => {
+                undo.push(ChangelogOp::State {
+                    key: key.clone(),
+                    value: store.get(key)?.map(|v| v.to_vec()),
+                });
+            }
+            ChangelogOp::Timer { timer_key, .. } if seen.insert((1u8, timer_key.clone())) => {
+                undo.push(ChangelogOp::Timer {
+                    timer_key: timer_key.clone(),
+                    due: store.timer(timer_key)?,
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(undo)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 pub(crate) mod context;
 pub(crate) mod coordinator;
+mod probe;
 
 use crate::activity::Activity;
 use crate::clock::Clock;
@@ -16,9 +17,10 @@ use crate::metrics::Metrics;
 use crate::processor::{InputRecord, KeyedProcessor};
 use crate::state::{StateStore, StateView};
 use context::{DeliveryTracker, HostContext};
-use coordinator::Coordinator;
 pub use coordinator::PausePoint;
+use coordinator::{Coordinator, Factory};
 use parley_core::Timestamp;
+pub use probe::BrokerProbe;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
@@ -68,7 +70,7 @@ impl Shutdown {
 /// Runs a [`KeyedProcessor`] on Kafka: one instance of the consumer group.
 pub struct Host<P: KeyedProcessor> {
     config: RuntimeConfig,
-    factory: Box<dyn FnMut(i32) -> P + Send>,
+    factory: Factory<P>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
     pause: Option<(PausePoint, u64)>,
@@ -95,7 +97,7 @@ impl<P: KeyedProcessor> Host<P> {
         config.validate()?;
         Ok(Host {
             config,
-            factory: Box::new(factory),
+            factory: Arc::new(Mutex::new(Box::new(factory))),
             clock,
             metrics,
             pause: None,
@@ -166,15 +168,57 @@ impl<P: KeyedProcessor> Host<P> {
     }
 
     /// Runs until `shutdown` is raised (then commits the open batch and leaves the group)
-    /// or a failure that needs a restart. Blocks the calling thread: call it from a thread
-    /// of its own (`spawn_blocking`).
+    /// or a failure that needs a person (see [`RuntimeError::is_transient`]). Blocks the
+    /// calling thread: call it from a thread of its own (`spawn_blocking`).
+    ///
+    /// After a failure that a restart repairs (brokers unreachable, a transaction that had to
+    /// be aborted, the group moving on without this instance), the host drops its Kafka
+    /// clients, its partitions and their in-memory state, and starts again in the process:
+    /// the open batch is never committed, and the partitions are restored from sled and the
+    /// changelog and resume at their last seal, as in a new process. It waits 1 s before the
+    /// first new start, twice as long after each failure in a row, up to 30 s.
     pub fn run(self, shutdown: Shutdown) -> Result<(), RuntimeError> {
-        let config = self.config.clone();
-        std::fs::create_dir_all(&config.state_dir)?;
-        let (store, rebuilt) = StateStore::open(&config.state_dir)?;
+        std::fs::create_dir_all(&self.config.state_dir)?;
+        let (store, rebuilt) = StateStore::open(&self.config.state_dir)?;
         if rebuilt {
             tracing::warn!("state store rebuilt; every partition restores from the changelog");
         }
+        let _probe = BrokerProbe::start(
+            &self.client_config(),
+            &self.config.input_topics[0],
+            self.metrics.brokers_reachable.clone(),
+        )?;
+        let mut backoff = RESTART_BACKOFF;
+        loop {
+            let started = Instant::now();
+            let error = match self.attempt(store.clone(), &shutdown) {
+                Err(error) if error.is_transient() && !shutdown.is_triggered() => error,
+                result => return result,
+            };
+            if started.elapsed() > RESTART_BACKOFF_RESET {
+                backoff = RESTART_BACKOFF;
+            }
+            self.metrics.host_restarts.inc();
+            tracing::error!(
+                %error,
+                backoff_ms = backoff.as_millis() as u64,
+                "host failed; it starts again from the last committed batch"
+            );
+            let until = Instant::now() + backoff;
+            while Instant::now() < until {
+                if shutdown.is_triggered() {
+                    // Nothing is left uncommitted: the open batch was dropped.
+                    return Ok(());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
+        }
+    }
+
+    /// One run of the host on `store`, from creating its clients to leaving the group.
+    fn attempt(&self, store: StateStore, shutdown: &Shutdown) -> Result<(), RuntimeError> {
+        let config = self.config.clone();
 
         // Defaults first, so that `librdkafka` settings from the config override them.
         let mut producer_config = ClientConfig::new();
@@ -214,9 +258,9 @@ impl<P: KeyedProcessor> Host<P> {
         let consumer_config = self.client_config();
         let mut coordinator = Coordinator::new(
             config.clone(),
-            self.factory,
-            self.clock,
-            self.metrics,
+            self.factory.clone(),
+            self.clock.clone(),
+            self.metrics.clone(),
             store,
             producer,
             restore_consumer,
@@ -255,7 +299,7 @@ impl<P: KeyedProcessor> Host<P> {
             &coordinator,
             &clock,
             activity.as_deref(),
-            &shutdown,
+            shutdown,
         );
         let closing = {
             let mut coordinator = coordinator.lock().expect("not poisoned");
@@ -264,7 +308,9 @@ impl<P: KeyedProcessor> Host<P> {
             } else {
                 Ok(())
             };
-            commit.and_then(|()| coordinator.flush_store())
+            let closing = commit.and_then(|()| coordinator.flush_store());
+            coordinator.release_partitions();
+            closing
         };
         consumer.unsubscribe();
         drop(consumer);
@@ -272,6 +318,13 @@ impl<P: KeyedProcessor> Host<P> {
         result.and(closing)
     }
 }
+
+/// The wait before the host starts again after a failure a restart repairs; it doubles
+/// with each failure in a row, up to [`RESTART_BACKOFF_MAX`].
+const RESTART_BACKOFF: Duration = Duration::from_secs(1);
+const RESTART_BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A run that lasted this long before it failed starts the backoff over.
+const RESTART_BACKOFF_RESET: Duration = Duration::from_secs(60);
 
 /// Empties a [`StateView`] when dropped.
 struct ReleaseOnDrop(StateView);

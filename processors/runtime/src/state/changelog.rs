@@ -2,9 +2,11 @@
 //!
 //! Keys start with a tag byte: `0x00` the partition's seal (one reserved key, so compaction
 //! keeps the last), `0x01` + state key, `0x02` + timer key (value: due time, 8 bytes). A
-//! `None` value is a tombstone. Every record carries the header [`BATCH_HEADER`] with the id
-//! of the batch that wrote it; a seal carries the same id and the input offsets the batch
-//! reached, and restore applies only records whose batch was sealed.
+//! `None` value is a tombstone. A seal carries the input offsets its batch reached; restore
+//! applies every write that precedes a seal and none after the last one. Every record
+//! carries the header [`BATCH_HEADER`] with the id of the batch that wrote it, for a person
+//! reading the topic; restore does not need it (compaction keeps only the last seal, so a
+//! write cannot find its own batch's seal after compaction).
 
 use crate::timers::{due_bytes, due_from_bytes};
 use parley_core::Timestamp;

@@ -1,30 +1,54 @@
-//! Restore: replay a changelog partition into sled, applying only sealed batches.
+//! Restore: replay a changelog partition into sled up to its last seal.
+//!
+//! Every write before a seal is applied when the seal is read, whichever batch wrote it;
+//! the writes after the last seal (the unsealed tail a crash left) are not, and are
+//! returned so that the host can undo them in the changelog before it seals anything new
+//! (see [`RestoreOutcome::tail`] and the runtime README, "A changelog that survives
+//! compaction").
 
 use crate::error::RuntimeError;
 use crate::metrics::Metrics;
-use crate::state::changelog::{self, BatchId, ChangelogOp, ChangelogRecord, BATCH_HEADER};
+use crate::state::changelog::{self, ChangelogOp, ChangelogRecord};
 use crate::state::store::{PartitionMeta, PartitionStore};
 use parley_core::{Millis, Timestamp};
+use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use std::time::{Duration, Instant};
 
 /// How long a restore waits for the next changelog record before it gives up.
 const STALL: Duration = Duration::from_secs(60);
 
+/// The context of a restore consumer: reaching a partition's end is how restore knows it
+/// is done, so librdkafka's `PartitionEOF` event is not logged as an error; other errors
+/// are.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RestoreContext;
+
+impl ClientContext for RestoreContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !matches!(error, KafkaError::PartitionEOF(_)) {
+            tracing::error!(%error, reason, "librdkafka (restore consumer)");
+        }
+    }
+}
+
+impl ConsumerContext for RestoreContext {}
+
 /// What a restore did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RestoreOutcome {
     /// The changelog offset replay started at.
     pub from: i64,
     /// Records read.
     pub records: u64,
-    /// Sealed batches applied.
+    /// Seals read (each applies the writes since the one before).
     pub batches: u64,
-    /// Records of an unsealed tail, ignored.
-    pub ignored: u64,
+    /// The writes after the last seal, not applied: a batch that crashed before its seal.
+    /// The host writes each key's restored value over them before its next seal.
+    pub tail: Vec<ChangelogOp>,
     /// Whether the local store was discarded first.
     pub rebuilt: bool,
 }
@@ -72,45 +96,33 @@ pub fn restore_partition<C: ConsumerContext>(
     consumer.assign(&assignment)?;
 
     let mut pending: Vec<ChangelogOp> = Vec::new();
-    let mut pending_batch: Option<BatchId> = None;
     let mut last_progress = Instant::now();
     let result = loop {
         match consumer.poll(Duration::from_millis(500)) {
-            None => {
-                if last_progress.elapsed() > STALL {
-                    break Err(RuntimeError::RestoreStalled {
-                        partition,
-                        offset: start,
-                        seconds: STALL.as_secs(),
-                    });
-                }
-            }
             Some(Err(KafkaError::PartitionEOF(_))) => break Ok(()),
-            Some(Err(error)) => break Err(error.into()),
+            Some(Err(error @ KafkaError::MessageConsumptionFatal(_))) => break Err(error.into()),
+            None | Some(Err(_)) if last_progress.elapsed() > STALL => {
+                break Err(RuntimeError::RestoreStalled {
+                    partition,
+                    offset: start,
+                    seconds: STALL.as_secs(),
+                });
+            }
+            None => {}
+            // A broker connection dropped (a broker restarting, leadership moving): librdkafka
+            // reconnects on its own.
+            Some(Err(error)) => tracing::warn!(partition, %error, "changelog consumer error"),
             Some(Ok(message)) => {
                 last_progress = Instant::now();
                 outcome.records += 1;
                 metrics.restore_records.inc();
                 remaining.set((high - 1 - message.offset()).max(0));
                 let bad = |reason: String| RuntimeError::Changelog {
+                    topic: changelog_topic.to_owned(),
                     partition,
                     offset: message.offset(),
                     reason,
                 };
-                let batch: BatchId = message
-                    .headers()
-                    .and_then(|h| {
-                        h.iter()
-                            .find(|h| h.key == BATCH_HEADER)
-                            .and_then(|h| h.value)
-                    })
-                    .and_then(|v| v.try_into().ok())
-                    .ok_or_else(|| bad("no batch header".into()))?;
-                if pending_batch != Some(batch) {
-                    outcome.ignored += pending.len() as u64;
-                    pending.clear();
-                    pending_batch = Some(batch);
-                }
                 match changelog::decode(message.key().unwrap_or_default(), message.payload())
                     .map_err(bad)?
                 {
@@ -124,14 +136,13 @@ pub fn restore_partition<C: ConsumerContext>(
                         };
                         store.apply(&pending, &meta)?;
                         pending.clear();
-                        pending_batch = None;
                         outcome.batches += 1;
                     }
                 }
             }
         }
     };
-    outcome.ignored += pending.len() as u64;
+    outcome.tail = pending;
     consumer.unassign()?;
     remaining.set(0);
     result.map(|()| outcome)

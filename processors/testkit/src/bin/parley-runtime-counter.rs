@@ -1,6 +1,7 @@
 //! Runs the counter processor on the runtime: the child process of the crash tests.
 //!
 //! Usage: `parley-runtime-counter CONFIG.json OUTPUT_TOPIC EXPIRED_TOPIC`. With
+//! `PARLEY_EXPIRE_AFTER_MS=N` every input (re)sets its key's expiry timer N ms out. With
 //! `PARLEY_PAUSE_AT=after-produce:N` (or `before-seal:N`, `before-commit:N`, `after-apply:N`) the process freezes at that point
 //! of its N-th batch commit and prints `PAUSED` to stderr, for the test to kill it.
 
@@ -27,9 +28,12 @@ fn main() {
         std::process::exit(2);
     });
     let (output, expired) = (output.clone(), expired.clone());
+    let expire_after = std::env::var("PARLEY_EXPIRE_AFTER_MS")
+        .ok()
+        .map(|ms| parley_core::Millis(ms.parse().expect("PARLEY_EXPIRE_AFTER_MS is a number")));
     let mut host = Host::new(
         config,
-        move |_| Counter::new(&output, &expired, None),
+        move |_| Counter::new(&output, &expired, expire_after),
         Arc::new(SystemClock),
         Arc::new(Metrics::new()),
     )
