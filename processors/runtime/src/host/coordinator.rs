@@ -10,7 +10,7 @@ use crate::metrics::Metrics;
 use crate::processor::{Effects, InputRecord, KeyedProcessor, Output, StateWrite, TimerCommand};
 use crate::state::applier::{ApplyJob, SledApplier};
 use crate::state::changelog::{encode_offsets, seal_key, BatchId, ChangelogOp, BATCH_HEADER};
-use crate::state::restore::restore_partition;
+use crate::state::restore::{restore_partition, RestoreContext};
 use crate::state::{PartitionMeta, PartitionStore, StateStore, StateView};
 use crate::timers::{split_timer_key, timer_key, TimerWheel};
 use parley_core::{Millis, Timestamp};
@@ -98,7 +98,7 @@ pub(crate) struct Coordinator<P: KeyedProcessor> {
     store: StateStore,
     applier: SledApplier,
     producer: Arc<ThreadedProducer<DeliveryTracker>>,
-    restore_consumer: BaseConsumer,
+    restore_consumer: BaseConsumer<RestoreContext>,
     partitions: BTreeMap<i32, PartitionTask<P>>,
     /// Records and timers in the open batch.
     batch_records: usize,
@@ -153,7 +153,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
         metrics: Arc<Metrics>,
         store: StateStore,
         producer: ThreadedProducer<DeliveryTracker>,
-        restore_consumer: BaseConsumer,
+        restore_consumer: BaseConsumer<RestoreContext>,
     ) -> Coordinator<P> {
         let epoch = (std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -15,6 +15,7 @@ use crate::config::{Guarantee, RuntimeConfig};
 use crate::error::RuntimeError;
 use crate::metrics::Metrics;
 use crate::processor::{InputRecord, KeyedProcessor};
+use crate::state::restore::RestoreContext;
 use crate::state::{StateStore, StateView};
 use context::{DeliveryTracker, HostContext};
 pub use coordinator::PausePoint;
@@ -246,13 +247,13 @@ impl<P: KeyedProcessor> Host<P> {
             Guarantee::ExactlyOnce => "read_committed",
             Guarantee::AtLeastOnce => "read_uncommitted",
         };
-        let restore_consumer: BaseConsumer = self
+        let restore_consumer: BaseConsumer<RestoreContext> = self
             .client_config()
             .set("group.id", format!("{}-restore", config.group_id))
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "true")
             .set("isolation.level", isolation)
-            .create()?;
+            .create_with_context(RestoreContext)?;
 
         let clock = self.clock.clone();
         let consumer_config = self.client_config();
