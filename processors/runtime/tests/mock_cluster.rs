@@ -388,3 +388,49 @@ fn co_partitioned_inputs_share_state_across_two_instances() {
     first.stop().unwrap();
     second.stop().unwrap();
 }
+
+/// A keyed record on a partition its key does not belong to (a producer with another
+/// partitioner) is refused as `wrong_partition`, naming the partitioner to use; the key's
+/// own records are counted.
+#[test]
+fn a_record_on_a_partition_its_key_does_not_belong_to_goes_to_the_dlq() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let topics = Topics::new("misplaced");
+    let cluster = cluster(&topics);
+    let brokers = cluster.bootstrap_servers();
+    let config = counter_config(
+        &brokers,
+        "misplaced",
+        &topics,
+        temp_dir("misplaced"),
+        Guarantee::AtLeastOnce,
+    );
+    let host = start_counter(config, &topics, None, Arc::new(SystemClock));
+    let home = parley_runtime::partitions::partition_of(b"a", PARTITIONS);
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    producer
+        .send(
+            BaseRecord::to(&topics.input)
+                .key("a")
+                .payload("5")
+                .partition((home + 1) % PARTITIONS),
+        )
+        .unwrap();
+    producer.flush(Duration::from_secs(10)).unwrap();
+    produce_text(&brokers, &topics.input, &[("a", "2")]);
+    let expected = BTreeMap::from([("a".to_owned(), 2)]);
+    assert_eq!(counts_reach(&brokers, &topics.output, &expected), expected);
+    let dead = read_until(&brokers, &topics.dlq, WAIT, |r| !r.is_empty());
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].text(), "5");
+    assert_eq!(dead[0].headers[headers::REASON], "wrong_partition");
+    assert!(
+        dead[0].headers[headers::ERROR].contains("murmur2_random"),
+        "{:?}",
+        dead[0].headers
+    );
+    host.stop().unwrap();
+}

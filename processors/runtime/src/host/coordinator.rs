@@ -114,6 +114,9 @@ pub(crate) struct Coordinator<P: KeyedProcessor> {
     /// What the `/state` endpoint reads: the owned partitions, published on every rebalance.
     pub(crate) view: StateView,
     commits: u64,
+    /// Partition counts of the input topics, read at every assignment: a keyed record on a
+    /// partition its key does not belong to is refused.
+    partition_counts: BTreeMap<String, i32>,
 }
 
 /// A point in a batch commit where a crash test can freeze the process (to kill it there).
@@ -180,6 +183,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
             pause: None,
             view: StateView::new(),
             commits: 0,
+            partition_counts: BTreeMap::new(),
         }
     }
 
@@ -281,6 +285,19 @@ impl<P: KeyedProcessor> Coordinator<P> {
     /// Restores a partition from the changelog and builds its processor and timer wheel.
     fn open_partition(&mut self, partition: i32) -> Result<(), RuntimeError> {
         self.applier.wait()?;
+        for topic in &self.config.input_topics {
+            if let Ok(metadata) = self
+                .restore_consumer
+                .fetch_metadata(Some(topic), Duration::from_secs(10))
+            {
+                if let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) {
+                    if !found.partitions().is_empty() {
+                        self.partition_counts
+                            .insert(topic.clone(), found.partitions().len() as i32);
+                    }
+                }
+            }
+        }
         let now = self.clock.now();
         let store = self.store.partition(partition)?;
         self.view.set_restoring(partition);
@@ -400,7 +417,27 @@ impl<P: KeyedProcessor> Coordinator<P> {
             .expect("checked above");
         let mut effects = std::mem::take(&mut self.effects);
         effects.clear();
+        let misplaced = self
+            .partition_counts
+            .get(record.topic)
+            .map(|count| (*count, crate::partitions::partition_of(record.key, *count)))
+            .filter(|(_, home)| !record.key.is_empty() && *home != record.partition);
         let dead = match task.processor.decode(&record) {
+            _ if misplaced.is_some() => {
+                let (count, home) = misplaced.expect("checked");
+                Some((
+                    DlqStage::Decode,
+                    "wrong_partition".to_owned(),
+                    format!(
+                        "key {:?} belongs to partition {home} of {count} under murmur2, not \
+                         {}: produce keyed records with the murmur2 partitioner (the Java \
+                         client's default; librdkafka: partitioner=murmur2_random), or this \
+                         key's state is on another instance",
+                        String::from_utf8_lossy(record.key),
+                        record.partition
+                    ),
+                ))
+            }
             Err(error) => Some((DlqStage::Decode, "undecodable".to_owned(), error)),
             Ok(input) => match task.processor.handle(record.key, input, now, &mut effects) {
                 Ok(()) => None,
