@@ -36,7 +36,7 @@ use rdkafka::ClientContext;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
 
 /// The allocator the `parley` binary ships with.
@@ -72,7 +72,14 @@ fn bodies(n: usize) -> Vec<(Channel, Vec<u8>)> {
         .collect()
 }
 
+/// Produces `bodies` to the raw topics, stamped with the current time: Kafka's retention (a
+/// week) would delete records stamped at [`RECEIVED`], in 2024, at its next check, however
+/// far the bench had read them.
 fn produce_raw(brokers: &str, bodies: &[(Channel, Vec<u8>)]) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_millis() as i64;
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("linger.ms", "20")
@@ -93,7 +100,7 @@ fn produce_raw(brokers: &str, bodies: &[(Channel, Vec<u8>)]) {
         let mut record = BaseRecord::<str, [u8]>::to(topic)
             .key(&key)
             .payload(body)
-            .timestamp(RECEIVED.0);
+            .timestamp(now);
         loop {
             match producer.send(record) {
                 Ok(()) => break,
