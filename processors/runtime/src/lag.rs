@@ -67,6 +67,20 @@ impl LagReporter {
         gauge: IntGaugeVec,
         every: Duration,
     ) -> Result<LagReporter, KafkaError> {
+        Self::start_except(client, group, topics, gauge, every, |_| false)
+    }
+
+    /// As [`LagReporter::start`], leaving alone the partitions for which `skip` holds (an
+    /// instance reports its own partitions' lag itself, from positions newer than the
+    /// committed offsets).
+    pub fn start_except(
+        client: &ClientConfig,
+        group: &str,
+        topics: Vec<String>,
+        gauge: IntGaugeVec,
+        every: Duration,
+        skip: impl Fn(i32) -> bool + Send + 'static,
+    ) -> Result<LagReporter, KafkaError> {
         let consumer: BaseConsumer = client
             .clone()
             .set("group.id", group)
@@ -82,6 +96,9 @@ impl LagReporter {
                     match group_lag(&consumer, &topics) {
                         Ok(lags) => {
                             for (topic, partition, lag) in lags {
+                                if skip(partition) {
+                                    continue;
+                                }
                                 gauge
                                     .with_label_values(&[&topic, &partition.to_string()])
                                     .set(lag);

@@ -434,3 +434,76 @@ fn a_record_on_a_partition_its_key_does_not_belong_to_goes_to_the_dlq() {
     );
     host.stop().unwrap();
 }
+
+/// An instance reports the lag of the partitions it does not own too, from the group's
+/// committed offsets: here another member of its group holds half of them and reads
+/// nothing, so their lag is every record produced to them.
+#[test]
+fn the_lag_of_partitions_another_member_holds_is_reported() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let topics = Topics::new("orphans");
+    let cluster = cluster(&topics);
+    let brokers = cluster.bootstrap_servers();
+    let stuck: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", "orphans")
+        .set("enable.auto.commit", "false")
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .create()
+        .unwrap();
+    stuck.subscribe(&[&topics.input]).unwrap();
+    let config = counter_config(
+        &brokers,
+        "orphans",
+        &topics,
+        temp_dir("orphans"),
+        Guarantee::AtLeastOnce,
+    );
+    let host = start_counter(config, &topics, None, Arc::new(SystemClock));
+    let shared = wait_for(WAIT, || {
+        let _ = stuck.poll(Duration::from_millis(100));
+        stuck.assignment().is_ok_and(|a| a.count() > 0)
+            && host
+                .metrics()
+                .rebalances
+                .with_label_values(&["assigned"])
+                .get()
+                > 0
+    });
+    assert!(shared, "the group has both members");
+    let held: Vec<i32> = stuck
+        .assignment()
+        .unwrap()
+        .elements()
+        .iter()
+        .map(|e| e.partition())
+        .collect();
+    let keys: Vec<String> = (0..40).map(|k| format!("k{k}")).collect();
+    let records: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "1")).collect();
+    produce_text(&brokers, &topics.input, &records);
+    let expected = |partition: i32| {
+        keys.iter()
+            .filter(|k| {
+                parley_runtime::partitions::partition_of(k.as_bytes(), PARTITIONS) == partition
+            })
+            .count() as i64
+    };
+    let lag = |partition: i32| {
+        host.metrics()
+            .consumer_lag
+            .with_label_values(&[&topics.input, &partition.to_string()])
+            .get()
+    };
+    let reported = wait_for(WAIT, || {
+        let _ = stuck.poll(Duration::from_millis(10));
+        held.iter().all(|p| lag(*p) == expected(*p))
+    });
+    assert!(
+        reported,
+        "held {held:?}: lag {:?}, expected {:?}",
+        held.iter().map(|p| lag(*p)).collect::<Vec<_>>(),
+        held.iter().map(|p| expected(*p)).collect::<Vec<_>>()
+    );
+    assert!(held.iter().any(|p| expected(*p) > 0));
+    host.stop().unwrap();
+}

@@ -189,6 +189,17 @@ impl<P: KeyedProcessor> Host<P> {
             &self.config.input_topics[0],
             self.metrics.brokers_reachable.clone(),
         )?;
+        // The lag of the partitions this instance does not own, from the group's committed
+        // offsets: an orphaned partition's lag grows where the alert sees it.
+        let view = self.view.clone();
+        let _lag = crate::lag::LagReporter::start_except(
+            &self.client_config(),
+            &self.config.group_id,
+            self.config.input_topics.clone(),
+            self.metrics.consumer_lag.clone(),
+            LAG_INTERVAL,
+            move |partition| view.owned().contains(&partition),
+        )?;
         let mut backoff = RESTART_BACKOFF;
         loop {
             let started = Instant::now();
@@ -335,6 +346,9 @@ impl Drop for ReleaseOnDrop {
         self.0.release_all();
     }
 }
+
+/// How often the lag of the partitions this instance does not own is read.
+const LAG_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Waits until everything `producer` has queued is delivered (or failed), up to `timeout`.
 ///
