@@ -224,14 +224,7 @@ impl Drop for Pipeline {
 }
 
 /// The producer of the channel integrations and the agent workspace.
-pub fn producer(brokers: &str) -> BaseProducer {
-    ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("partitioner", "murmur2_random")
-        .set("linger.ms", "0")
-        .create()
-        .unwrap()
-}
+pub use crate::records::producer;
 
 /// Produces one record timestamped `at` and waits until it is acknowledged (a broker may be
 /// down meanwhile: the wait is long).
@@ -532,37 +525,15 @@ pub fn conversations(
         duplicate_changes: 0,
         duplicate_metrics: 0,
     };
-    for emitted in changes {
+    for emitted in &changes {
         assert_eq!(
             emitted.1,
             Some(emitted.0.at.0),
             "a status change's record timestamp is its time"
         );
-        if let Some(earlier) = run
-            .changes
-            .insert(emitted.0.change_id.clone(), emitted.clone())
-        {
-            assert_eq!(
-                earlier, emitted,
-                "{} differs when read twice",
-                emitted.0.change_id
-            );
-            run.duplicate_changes += 1;
-        }
     }
-    for emitted in metrics {
-        if let Some(earlier) = run
-            .metrics
-            .insert(emitted.0.metrics_id.clone(), emitted.clone())
-        {
-            assert_eq!(
-                earlier, emitted,
-                "{} differs when read twice",
-                emitted.0.metrics_id
-            );
-            run.duplicate_metrics += 1;
-        }
-    }
+    run.duplicate_changes = by_id(changes, &mut run.changes, |c| &c.change_id);
+    run.duplicate_metrics = by_id(metrics, &mut run.metrics, |m| &m.metrics_id);
     run
 }
 
@@ -614,4 +585,26 @@ pub fn assert_script_outputs(run: &Run, count: usize, base: Timestamp) {
 /// The ingress crate's fixtures: one directory per channel.
 pub fn fixtures() -> PathBuf {
     workspace_root().join("processors/ingress/tests/fixtures")
+}
+
+/// Files `records` into `by_id` by their id; returns how many were read more than once,
+/// asserting that each copy is the same record.
+fn by_id<T: PartialEq + std::fmt::Debug + Clone>(
+    records: Vec<Emitted<T>>,
+    by_id: &mut BTreeMap<String, Emitted<T>>,
+    id: impl Fn(&T) -> &String,
+) -> usize {
+    let mut duplicates = 0;
+    for emitted in records {
+        if let Some(earlier) = by_id.insert(id(&emitted.0).clone(), emitted.clone()) {
+            assert_eq!(
+                earlier,
+                emitted,
+                "{} differs when read twice",
+                id(&emitted.0)
+            );
+            duplicates += 1;
+        }
+    }
+    duplicates
 }
