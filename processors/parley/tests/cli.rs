@@ -471,11 +471,7 @@ fn run_stops_cleanly_on_sigterm() {
     let brokers = cluster.bootstrap_servers();
     mock_topics(&cluster, 2);
     let state = std::env::temp_dir().join(format!("parley-cli-term-{}", std::process::id()));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = parley_testkit::free_ports(3);
     let mut child = Command::new(env!("CARGO_BIN_EXE_parley"))
         .args(["run", "--brokers", &brokers, "--guarantee", "at_least_once"])
         .args(["--state-dir", state.to_str().unwrap()])

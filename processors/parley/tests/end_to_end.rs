@@ -215,7 +215,7 @@ fn parley_run_started_right_after_topics_create_becomes_ready() {
         .output()
         .unwrap();
     assert!(created.status.success(), "{created:?}");
-    let port = parley_testkit::free_port();
+    let port = parley_testkit::free_ports(3);
     let state = parley_testkit::temp_dir("run-at-once");
     let mut run = parley_testkit::Running(
         std::process::Command::new(parley)
@@ -228,16 +228,8 @@ fn parley_run_started_right_after_topics_create_becomes_ready() {
             .unwrap(),
     );
     // `parley run` serves ingress on `port`, tickets on `port + 1`, router on `port + 2`.
-    let ready = |port: u16| {
-        use std::io::{Read as _, Write as _};
-        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-            return false;
-        };
-        let _ = stream.write_all(b"GET /readyz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
-        response.starts_with("HTTP/1.1 200")
-    };
+    let ready =
+        |port: u16| parley_testkit::http_get(port, "/readyz").is_some_and(|(code, _)| code == 200);
     let all_ready = parley_testkit::wait_for(std::time::Duration::from_secs(60), || {
         ready(port + 1) && ready(port + 2)
     });

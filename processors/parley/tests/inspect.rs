@@ -38,28 +38,9 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// A port such that it and the next two are free now (`parley run` serves on all three).
-fn three_free_ports() -> u16 {
-    for _ in 0..50 {
-        let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = first.local_addr().unwrap().port();
-        if port > u16::MAX - 2 {
-            continue;
-        }
-        if (1..=2).all(|i| std::net::TcpListener::bind(("127.0.0.1", port + i)).is_ok()) {
-            return port;
-        }
-    }
-    panic!("no three consecutive free ports");
-}
-
 /// A port nothing listens on.
 fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    parley_testkit::free_port()
 }
 
 fn send(producer: &BaseProducer, topic: &str, key: &str, value: &[u8]) {
@@ -96,7 +77,8 @@ fn inspect_reads_a_ticket_and_its_agent_from_a_running_parley_run() {
     mock_topics(&cluster, 2);
     let state = std::env::temp_dir().join(format!("parley-inspect-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state);
-    let port = three_free_ports();
+    // `parley run` serves on this port and the next two.
+    let port = parley_testkit::free_ports(3);
     let _running = Running(
         Command::new(env!("CARGO_BIN_EXE_parley"))
             .args(["run", "--brokers", &brokers, "--guarantee", "at_least_once"])

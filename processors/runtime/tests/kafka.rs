@@ -108,16 +108,7 @@ fn binary_serves_metrics_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     produce_text(&brokers, &topics.input, &[("a", "1"), ("a", "2")]);
-    let fetch = || {
-        use std::io::{Read as _, Write as _};
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-        stream
-            .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-            .ok()?;
-        let mut body = String::new();
-        stream.read_to_string(&mut body).ok()?;
-        Some(body)
-    };
+    let fetch = || http_get(port, "/metrics").map(|(_, body)| body);
     let line = format!("parley_records_in_total{{topic=\"{}\"}} 2", topics.input);
     assert!(
         wait_for(WAIT, || fetch().is_some_and(|b| b.contains(&line))),

@@ -414,15 +414,10 @@ impl Kafka {
     /// Creates `topics` with `partitions` partitions and one replica per node (at most 3);
     /// the `compacted` ones with `cleanup.policy=compact`.
     pub fn create_topics(&self, topics: &[&str], compacted: &[&str], partitions: i32) {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", self.bootstrap_servers())
-            .create()
-            .unwrap();
-        let replicas = self.nodes.len().min(3) as i32;
         let new: Vec<NewTopic<'_>> = topics
             .iter()
             .map(|t| {
-                let topic = NewTopic::new(t, partitions, TopicReplication::Fixed(replicas));
+                let topic = self.new_topic(t, partitions);
                 if compacted.contains(t) {
                     topic.set("cleanup.policy", "compact")
                 } else {
@@ -430,31 +425,30 @@ impl Kafka {
                 }
             })
             .collect();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let results = runtime
-            .block_on(admin.create_topics(&new, &AdminOptions::new()))
-            .unwrap();
-        for result in results {
-            if let Err((topic, code)) = result {
-                panic!("create topic {topic}: {code}");
-            }
-        }
+        self.create(&new);
     }
 
     /// Creates `topic` with `partitions` partitions, one replica per node (at most 3), and
     /// the topic `configs` (e.g. `("max.message.bytes", "64")`).
     pub fn create_topic_with(&self, topic: &str, partitions: i32, configs: &[(&str, &str)]) {
-        let replicas = self.nodes.len().min(3) as i32;
-        let mut new = NewTopic::new(topic, partitions, TopicReplication::Fixed(replicas));
+        let mut new = self.new_topic(topic, partitions);
         for (key, value) in configs {
             new = new.set(key, value);
         }
+        self.create(&[new]);
+    }
+
+    /// A topic of `partitions` partitions with one replica per node, at most 3.
+    fn new_topic<'a>(&self, topic: &'a str, partitions: i32) -> NewTopic<'a> {
+        let replicas = self.nodes.len().min(3) as i32;
+        NewTopic::new(topic, partitions, TopicReplication::Fixed(replicas))
+    }
+
+    /// Creates `topics`, panicking with the broker's reason if one is refused.
+    fn create(&self, topics: &[NewTopic<'_>]) {
         let results = self
             .admin_runtime()
-            .block_on(self.admin().create_topics(&[new], &AdminOptions::new()))
+            .block_on(self.admin().create_topics(topics, &AdminOptions::new()))
             .unwrap();
         for result in results {
             if let Err((topic, code)) = result {
@@ -531,11 +525,42 @@ fn signal(child: &Child, signal: i32) {
 
 /// A free loopback port.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    free_ports(1)
+}
+
+/// The first of `count` consecutive free loopback ports (`parley run` serves its roles on a
+/// port each from the one it is given).
+///
+/// They are taken below Linux's ephemeral range (32768–60999): a port the kernel hands out
+/// for `bind(0)` is also handed to outgoing connections, and a client's connection could take
+/// it between this check and the server's bind. Each process starts at its own place in the
+/// range and walks on, so tests in parallel processes do not pick the same ports.
+pub fn free_ports(count: u16) -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(7_919) % SPAN,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..SPAN {
+        let offset = NEXT.fetch_add(u32::from(count), Ordering::Relaxed) % SPAN;
+        let base = (LOW + offset) as u16;
+        let all_free = (0..count)
+            .map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)))
+            .collect::<Result<Vec<_>, _>>()
+            .is_ok();
+        if all_free && base + count <= (LOW + SPAN) as u16 {
+            return base;
+        }
+    }
+    panic!(
+        "no {count} consecutive free loopback ports in {LOW}..{}",
+        LOW + SPAN
+    )
 }
 
 /// The workspace's root: this crate is `processors/testkit`.
@@ -661,12 +686,5 @@ num.recovery.threads.per.data.dir=1
     )
 }
 
-/// Logs to `logs/server.log` in the node's dir, INFO and up.
-const LOG4J2: &str = "appender.file.type = File
-appender.file.name = file
-appender.file.fileName = ${sys:kafka.logs.dir}/server.log
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = file
-";
+/// Logs to `logs/server.log` in the node's dir, INFO and up: the file local-kafka.sh uses.
+const LOG4J2: &str = include_str!("../../../deploy/kafka/log4j2.properties");

@@ -19,7 +19,7 @@ pub mod pipeline;
 pub mod records;
 
 pub use host::{Running, RunningHost};
-pub use kafka::{free_port, Kafka};
+pub use kafka::{free_port, free_ports, Kafka};
 pub use records::*;
 
 use parley_core::Timestamp;
@@ -41,6 +41,24 @@ pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("parley-{name}-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// `GET path` on `127.0.0.1:port`: the status code and the body, or `None` if nothing
+/// answers (within 5 s).
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let code = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n")?.1.to_owned();
+    Some((code, body))
 }
 
 /// Waits until `condition` holds, up to `timeout`; returns whether it did.

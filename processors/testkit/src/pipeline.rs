@@ -184,20 +184,7 @@ impl Pipeline {
     /// `GET path` on the instance `name`'s metrics port: the status code and the body, or
     /// `None` if it does not answer.
     pub fn http_get(&self, name: &str, path: &str) -> Option<(u16, String)> {
-        use std::io::{Read as _, Write as _};
-        let port = self.roles.get(name)?.1;
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
-        )
-        .ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).ok()?;
-        let code = response.split(' ').nth(1)?.parse().ok()?;
-        let body = response.split_once("\r\n\r\n")?.1.to_owned();
-        Some((code, body))
+        crate::http_get(self.roles.get(name)?.1, path)
     }
 
     /// Whether `/readyz` of the instance `name` answers 200.

@@ -422,30 +422,30 @@ impl<P: KeyedProcessor> Coordinator<P> {
             .get(record.topic)
             .map(|count| (*count, crate::partitions::partition_of(record.key, *count)))
             .filter(|(_, home)| !record.key.is_empty() && *home != record.partition);
-        let dead = match task.processor.decode(&record) {
-            _ if misplaced.is_some() => {
-                let (count, home) = misplaced.expect("checked");
-                Some((
-                    DlqStage::Decode,
-                    "wrong_partition".to_owned(),
-                    format!(
-                        "key {:?} belongs to partition {home} of {count} under murmur2, not \
-                         {}: produce keyed records with the murmur2 partitioner (the Java \
-                         client's default; librdkafka: partitioner=murmur2_random), or this \
-                         key's state is on another instance",
-                        String::from_utf8_lossy(record.key),
-                        record.partition
-                    ),
-                ))
+        let dead = if let Some((count, home)) = misplaced {
+            Some((
+                DlqStage::Decode,
+                "wrong_partition".to_owned(),
+                format!(
+                    "key {:?} belongs to partition {home} of {count} under murmur2, not {}: \
+                     produce keyed records with the murmur2 partitioner (the Java client's \
+                     default; librdkafka: partitioner=murmur2_random), or this key's state is \
+                     on another instance",
+                    String::from_utf8_lossy(record.key),
+                    record.partition
+                ),
+            ))
+        } else {
+            match task.processor.decode(&record) {
+                Err(error) => Some((DlqStage::Decode, "undecodable".to_owned(), error)),
+                Ok(input) => match task.processor.handle(record.key, input, now, &mut effects) {
+                    Ok(()) => None,
+                    Err(rejection) => {
+                        effects.clear();
+                        Some((DlqStage::Process, rejection.reason, rejection.detail))
+                    }
+                },
             }
-            Err(error) => Some((DlqStage::Decode, "undecodable".to_owned(), error)),
-            Ok(input) => match task.processor.handle(record.key, input, now, &mut effects) {
-                Ok(()) => None,
-                Err(rejection) => {
-                    effects.clear();
-                    Some((DlqStage::Process, rejection.reason, rejection.detail))
-                }
-            },
         };
         if let Some((stage, reason, error)) = dead {
             self.metrics
