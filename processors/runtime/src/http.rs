@@ -238,17 +238,14 @@ fn metrics_answer(metrics: &Metrics, path: &str) -> Option<Answer> {
             metrics.render(),
         )),
         "/healthz" => Some((StatusCode::OK, "text/plain", "ok\n".to_owned())),
-        "/readyz" if metrics.restoring() => Some((
-            StatusCode::SERVICE_UNAVAILABLE,
-            "text/plain",
-            "restoring\n".to_owned(),
-        )),
-        "/readyz" if !metrics.brokers_reachable() => Some((
-            StatusCode::SERVICE_UNAVAILABLE,
-            "text/plain",
-            "brokers unreachable\n".to_owned(),
-        )),
-        "/readyz" => Some((StatusCode::OK, "text/plain", "ready\n".to_owned())),
+        "/readyz" => Some(match metrics.readiness() {
+            Ok(reason) => (StatusCode::OK, "text/plain", format!("{reason}\n")),
+            Err(reason) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                format!("{reason}\n"),
+            ),
+        }),
         _ => None,
     }
 }

@@ -5,9 +5,10 @@
 //! reads the group's committed offsets for every partition of the input topics, as
 //! `kafka-consumer-groups --describe` does, and sets `parley_consumer_lag{topic,partition}`
 //! to the high watermark minus the committed offset (minus the low watermark where the
-//! group has committed nothing).
+//! group has committed nothing). It also reads how many members and partitions the group
+//! has, which `/readyz` needs to tell a standby from an instance left out of a rebalance.
 
-use prometheus::IntGaugeVec;
+use crate::metrics::Metrics;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -49,8 +50,47 @@ pub fn group_lag(
     Ok(lags)
 }
 
-/// A thread that sets the lag gauge of every partition of a group's inputs every `every`;
-/// stops when dropped.
+/// The members of `group` as the broker describes it (0 when it has none).
+pub fn group_members(consumer: &BaseConsumer, group: &str) -> Result<usize, KafkaError> {
+    let list = consumer.fetch_group_list(Some(group), TIMEOUT)?;
+    Ok(list
+        .groups()
+        .iter()
+        .filter(|g| g.name() == group)
+        .map(|g| g.members().len())
+        .sum())
+}
+
+/// The consumer group a [`LagReporter`] watches.
+#[derive(Clone, Debug)]
+pub struct Group {
+    /// Its `group.id`.
+    pub id: String,
+    /// The topics it consumes.
+    pub topics: Vec<String>,
+    /// Whether the assignor keeps partition n of every topic together (a host's
+    /// co-partitioned inputs), so that a partition number counts once in the group's
+    /// partitions; otherwise every topic partition counts.
+    pub co_partitioned: bool,
+}
+
+impl Group {
+    /// The partitions the group shares among its members, from the lag of each.
+    fn partitions(&self, lags: &[(String, i32, i64)]) -> usize {
+        if self.co_partitioned {
+            lags.iter()
+                .map(|(_, partition, _)| partition)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        } else {
+            lags.len()
+        }
+    }
+}
+
+/// A thread that sets, every `every`, the lag gauge of every partition of a group's inputs
+/// and the group's size (`parley_group_members`, `parley_group_partitions`, which tell
+/// `/readyz` whether an instance assigned nothing is a standby); stops when dropped.
 #[derive(Debug)]
 pub struct LagReporter {
     stop: Arc<AtomicBool>,
@@ -58,53 +98,48 @@ pub struct LagReporter {
 }
 
 impl LagReporter {
-    /// Reports the lag of `group` over `topics` into `gauge`, with a client made from
-    /// `client` (its own consumer: it reads offsets, it never joins the group).
+    /// Reports on `group` into `metrics`, with a client made from `client` (its own
+    /// consumer: it reads offsets and the group's description, it never joins the group).
+    /// The lag of partitions for which `skip` holds is left alone: an instance reports its
+    /// own partitions' lag itself, from positions newer than the committed offsets.
     pub fn start(
         client: &ClientConfig,
-        group: &str,
-        topics: Vec<String>,
-        gauge: IntGaugeVec,
-        every: Duration,
-    ) -> Result<LagReporter, KafkaError> {
-        Self::start_except(client, group, topics, gauge, every, |_| false)
-    }
-
-    /// As [`LagReporter::start`], leaving alone the partitions for which `skip` holds (an
-    /// instance reports its own partitions' lag itself, from positions newer than the
-    /// committed offsets).
-    pub fn start_except(
-        client: &ClientConfig,
-        group: &str,
-        topics: Vec<String>,
-        gauge: IntGaugeVec,
+        group: Group,
+        metrics: &Metrics,
         every: Duration,
         skip: impl Fn(i32) -> bool + Send + 'static,
     ) -> Result<LagReporter, KafkaError> {
         let consumer: BaseConsumer = client
             .clone()
-            .set("group.id", group)
+            .set("group.id", &group.id)
             .set("enable.auto.commit", "false")
             .create()?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let metrics = metrics.clone();
         let thread = std::thread::Builder::new()
             .name("parley-lag".into())
             .spawn(move || {
                 while !flag.load(Ordering::SeqCst) {
                     let asked = Instant::now();
-                    match group_lag(&consumer, &topics) {
+                    match group_lag(&consumer, &group.topics) {
                         Ok(lags) => {
+                            metrics.group_partitions.set(group.partitions(&lags) as i64);
                             for (topic, partition, lag) in lags {
                                 if skip(partition) {
                                     continue;
                                 }
-                                gauge
+                                metrics
+                                    .consumer_lag
                                     .with_label_values(&[&topic, &partition.to_string()])
                                     .set(lag);
                             }
                         }
                         Err(error) => tracing::debug!(%error, "consumer lag not read"),
+                    }
+                    match group_members(&consumer, &group.id) {
+                        Ok(members) => metrics.group_members.set(members as i64),
+                        Err(error) => tracing::debug!(%error, "group members not read"),
                     }
                     while asked.elapsed() < every && !flag.load(Ordering::SeqCst) {
                         std::thread::sleep(Duration::from_millis(50));
@@ -189,22 +224,43 @@ mod tests {
             "a partition nobody owns lags still"
         );
 
-        let gauge =
-            IntGaugeVec::new(prometheus::Opts::new("lag", "lag"), &["topic", "partition"]).unwrap();
-        let reporter = LagReporter::start(
-            &client,
-            "g",
+        let metrics = Metrics::new();
+        let lag = |partition: &str| metrics.consumer_lag.with_label_values(&["in", partition]);
+        let group = Group {
+            id: "g".into(),
             topics,
-            gauge.clone(),
-            Duration::from_millis(100),
-        )
-        .unwrap();
+            co_partitioned: false,
+        };
+        let reporter =
+            LagReporter::start(&client, group, &metrics, Duration::from_millis(100), |p| {
+                p == 2
+            })
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while gauge.with_label_values(&["in", "1"]).get() != 3 && Instant::now() < deadline {
+        while (lag("1").get() != 3 || metrics.group_partitions.get() < 0)
+            && Instant::now() < deadline
+        {
             std::thread::sleep(Duration::from_millis(50));
         }
         drop(reporter);
-        assert_eq!(gauge.with_label_values(&["in", "0"]).get(), 1);
-        assert_eq!(gauge.with_label_values(&["in", "1"]).get(), 3);
+        assert_eq!(lag("0").get(), 1);
+        assert_eq!(lag("1").get(), 3);
+        assert_eq!(lag("2").get(), 0, "skipped: never set");
+        assert_eq!(metrics.group_partitions.get(), 3);
+    }
+
+    #[test]
+    fn co_partitioned_inputs_share_their_partition_numbers() {
+        let lags: Vec<(String, i32, i64)> = ["a", "b"]
+            .iter()
+            .flat_map(|topic| (0..4).map(|p| (topic.to_string(), p, 0)))
+            .collect();
+        let group = |co_partitioned| Group {
+            id: "g".into(),
+            topics: vec!["a".into(), "b".into()],
+            co_partitioned,
+        };
+        assert_eq!(group(true).partitions(&lags), 4);
+        assert_eq!(group(false).partitions(&lags), 8);
     }
 }

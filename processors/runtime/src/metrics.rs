@@ -47,6 +47,15 @@ pub struct Metrics {
     /// `parley_host_restarts_total`: times the host dropped its clients and in-memory state
     /// after a failure a restart repairs, and started again in the process.
     pub host_restarts: IntCounter,
+    /// `parley_assigned_partitions`: input partitions this instance owns; -1 until it has
+    /// joined its consumer group (again, after a restart in the process).
+    pub assigned_partitions: IntGauge,
+    /// `parley_group_members`: members of the instance's consumer group as the broker last
+    /// described it; -1 until read.
+    pub group_members: IntGauge,
+    /// `parley_group_partitions`: the partitions the group shares among its members (a
+    /// partition number of co-partitioned inputs counts once); -1 until read.
+    pub group_partitions: IntGauge,
 }
 
 impl Default for Metrics {
@@ -70,6 +79,40 @@ impl Metrics {
     /// ready otherwise).
     pub fn brokers_reachable(&self) -> bool {
         self.brokers_reachable.get() > 0
+    }
+
+    /// Whether the instance can serve, with the reason either way (the body of `/readyz`).
+    ///
+    /// Ready once the brokers answer, the instance has joined its group, and every partition
+    /// it was assigned is restored. An instance assigned nothing is ready only when the group
+    /// has more members than partitions (an idle standby); otherwise a rebalance is due and
+    /// it is not ready until it gets its share.
+    pub fn readiness(&self) -> Result<String, String> {
+        if self.restoring() {
+            return Err("restoring from the changelog".into());
+        }
+        if !self.brokers_reachable() {
+            return Err("brokers unreachable".into());
+        }
+        let assigned = self.assigned_partitions.get();
+        if assigned < 0 {
+            return Err("joining the consumer group".into());
+        }
+        if assigned > 0 {
+            return Ok(format!("ready: {assigned} partition(s) assigned"));
+        }
+        let (members, partitions) = (self.group_members.get(), self.group_partitions.get());
+        if members < 0 || partitions < 0 {
+            return Err("no partition assigned; the group's size is not read yet".into());
+        }
+        let group = format!("the group has {members} member(s) for {partitions} partition(s)");
+        if members > partitions {
+            Ok(format!("ready: no partition assigned: {group} (standby)"))
+        } else {
+            Err(format!(
+                "no partition assigned though {group}: waiting for a rebalance"
+            ))
+        }
     }
 
     /// Creates and registers every metric.
@@ -168,6 +211,18 @@ impl Metrics {
                 "parley_host_restarts_total",
                 "Restarts of the host in the process after a failure a restart repairs"
             )),
+            assigned_partitions: unknown(register!(IntGauge::new(
+                "parley_assigned_partitions",
+                "Input partitions this instance owns; -1 until it joined its group"
+            ))),
+            group_members: unknown(register!(IntGauge::new(
+                "parley_group_members",
+                "Members of the instance's consumer group; -1 until read"
+            ))),
+            group_partitions: unknown(register!(IntGauge::new(
+                "parley_group_partitions",
+                "Partitions the group shares among its members; -1 until read"
+            ))),
             registry,
         }
     }
@@ -188,9 +243,54 @@ impl Metrics {
     }
 }
 
+/// `gauge`, set to -1: not known yet.
+fn unknown(gauge: IntGauge) -> IntGauge {
+    gauge.set(-1);
+    gauge
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ready_once_joined_and_assigned_or_a_standby() {
+        let metrics = Metrics::new();
+        assert_eq!(
+            metrics.readiness(),
+            Err("joining the consumer group".into())
+        );
+        metrics.assigned_partitions.set(0);
+        assert_eq!(
+            metrics.readiness(),
+            Err("no partition assigned; the group's size is not read yet".into())
+        );
+        metrics.group_members.set(2);
+        metrics.group_partitions.set(4);
+        assert_eq!(
+            metrics.readiness(),
+            Err(
+                "no partition assigned though the group has 2 member(s) for 4 partition(s): \
+                 waiting for a rebalance"
+                    .into()
+            )
+        );
+        metrics.group_members.set(5);
+        assert_eq!(
+            metrics.readiness(),
+            Ok(
+                "ready: no partition assigned: the group has 5 member(s) for 4 partition(s) \
+                (standby)"
+                    .into()
+            )
+        );
+        metrics.group_members.set(2);
+        metrics.assigned_partitions.set(2);
+        assert_eq!(
+            metrics.readiness(),
+            Ok("ready: 2 partition(s) assigned".into())
+        );
+    }
 
     #[tokio::test]
     async fn metrics_are_served_over_http() {
@@ -222,6 +322,7 @@ mod tests {
     #[tokio::test]
     async fn ready_only_once_every_partition_is_restored() {
         let metrics = std::sync::Arc::new(Metrics::new());
+        metrics.assigned_partitions.set(1);
         let (address, server) =
             crate::http::serve_metrics("127.0.0.1:0".parse().unwrap(), metrics.clone())
                 .await
@@ -242,6 +343,7 @@ mod tests {
     #[tokio::test]
     async fn not_ready_while_the_brokers_are_unreachable() {
         let metrics = std::sync::Arc::new(Metrics::new());
+        metrics.assigned_partitions.set(1);
         let (address, server) =
             crate::http::serve_metrics("127.0.0.1:0".parse().unwrap(), metrics.clone())
                 .await

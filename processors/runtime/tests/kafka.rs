@@ -128,3 +128,53 @@ fn binary_serves_metrics_and_stops_on_sigterm() {
         "the last batch was committed on the way out"
     );
 }
+
+/// Readiness tells the truth about the group: an instance is ready once it joined and got
+/// its partition; a second one, left without a partition because the group has more members
+/// than partitions, is a ready standby and says so; it takes over when the owner stops.
+#[test]
+fn an_instance_without_partitions_is_ready_only_as_a_standby() {
+    let Some(broker) = Kafka::single("standby") else {
+        return;
+    };
+    let topics = Topics::new("standby");
+    broker.create_topics(&topics.all(), &[&topics.changelog], 1);
+    let brokers = broker.bootstrap_servers();
+    let start = |dir: &str| {
+        let config = counter_config(
+            &brokers,
+            "standby",
+            &topics,
+            temp_dir(dir),
+            Guarantee::AtLeastOnce,
+        );
+        start_counter(config, &topics, None, Arc::new(SystemClock))
+    };
+    let becomes = |host: &RunningHost, wanted: &str| {
+        let ready = wait_for(WAIT, || host.metrics().readiness() == Ok(wanted.to_owned()));
+        assert!(ready, "{wanted:?}, not {:?}", host.metrics().readiness());
+    };
+    let owner = start("standby-owner");
+    becomes(&owner, "ready: 1 partition(s) assigned");
+    let standby = start("standby-standby");
+    becomes(
+        &standby,
+        "ready: no partition assigned: the group has 2 member(s) for 1 partition(s) (standby)",
+    );
+    assert_eq!(
+        owner.metrics().readiness(),
+        Ok("ready: 1 partition(s) assigned".into()),
+        "the owner kept its partition"
+    );
+
+    owner.stop().unwrap();
+    becomes(&standby, "ready: 1 partition(s) assigned");
+    produce_text(&brokers, &topics.input, &[("a", "1")]);
+    let read = read_until(&brokers, &topics.output, WAIT, |r| !r.is_empty());
+    assert_eq!(
+        last_counts(&read),
+        counts(&[("a", 1)]),
+        "the standby took over"
+    );
+    standby.stop().unwrap();
+}

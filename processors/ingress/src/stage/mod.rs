@@ -44,10 +44,10 @@ use parley_runtime::codec::{AvroCodec, RegistryClient, WireFormat};
 use parley_runtime::dlq::headers as dlq_headers;
 use parley_runtime::host::BrokerProbe;
 use parley_runtime::http::StatusCode;
-use parley_runtime::lag::LagReporter;
+use parley_runtime::lag::{Group, LagReporter};
 use parley_runtime::{ConfigError, RuntimeError};
 use progress::PartitionProgress;
-use prometheus::IntCounter;
+use prometheus::{IntCounter, IntGauge};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
@@ -191,7 +191,7 @@ impl IngressStage {
         producer_config
             .set("enable.idempotence", "true")
             .set("partitioner", "murmur2_random");
-        consumer_config
+        parley_runtime::config::with_group_defaults(&mut consumer_config)
             .set("group.id", &config.group_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
@@ -210,6 +210,7 @@ impl IngressStage {
                 revoked_uncommitted: runtime
                     .rebalances
                     .with_label_values(&["revoked_uncommitted"]),
+                owned: runtime.assigned_partitions.clone(),
             })?;
 
         let sources = config
@@ -285,14 +286,15 @@ impl IngressStage {
                         "text/plain; version=0.0.4",
                         metrics.render(),
                     )),
-                    "/readyz" if !metrics.runtime().brokers_reachable() => Some((
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "text/plain",
-                        "brokers unreachable\n".to_owned(),
-                    )),
-                    "/healthz" | "/readyz" => {
-                        Some((StatusCode::OK, "text/plain", "ok\n".to_owned()))
-                    }
+                    "/readyz" => Some(match metrics.runtime().readiness() {
+                        Ok(reason) => (StatusCode::OK, "text/plain", format!("{reason}\n")),
+                        Err(reason) => (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "text/plain",
+                            format!("{reason}\n"),
+                        ),
+                    }),
+                    "/healthz" => Some((StatusCode::OK, "text/plain", "ok\n".to_owned())),
                     _ => None,
                 })
                 .await
@@ -320,13 +322,14 @@ impl IngressStage {
         for (key, value) in &config.librdkafka {
             lag_client.set(key, value);
         }
-        let _lag = LagReporter::start(
-            &lag_client,
-            &config.group_id,
-            shared.topics.clone(),
-            metrics.runtime().consumer_lag.clone(),
-            LAG_INTERVAL,
-        )?;
+        let group = Group {
+            id: config.group_id.clone(),
+            topics: shared.topics.clone(),
+            co_partitioned: false,
+        };
+        let _lag = LagReporter::start(&lag_client, group, metrics.runtime(), LAG_INTERVAL, |_| {
+            false
+        })?;
 
         let max_in_flight = config.max_in_flight;
         let mut tick = tokio::time::interval(Duration::from_millis(config.commit_interval_ms));
@@ -540,6 +543,8 @@ struct RebalanceContext {
     /// Revocations whose offsets could not be committed: the next owner reads those
     /// records again (at least once).
     revoked_uncommitted: IntCounter,
+    /// `parley_assigned_partitions`.
+    owned: IntGauge,
 }
 
 impl ClientContext for RebalanceContext {}
@@ -567,12 +572,17 @@ impl ConsumerContext for RebalanceContext {
         }
     }
 
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(assigned) = rebalance {
             if assigned.count() > 0 {
                 self.assigned.inc();
                 tracing::info!(partitions = assigned.count(), "partitions assigned");
             }
+        }
+        // Called after every rebalance, an empty assignment included: from the first call
+        // on, the instance has joined its group.
+        if let Ok(owned) = consumer.assignment() {
+            self.owned.set(owned.count() as i64);
         }
     }
 }

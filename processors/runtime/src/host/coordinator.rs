@@ -265,6 +265,11 @@ impl<P: KeyedProcessor> Coordinator<P> {
                 }
             }
         }
+        // librdkafka calls back after every rebalance, an empty assignment included: from
+        // the first call on, the instance has joined its group.
+        self.metrics
+            .assigned_partitions
+            .set(self.partitions.len() as i64);
     }
 
     fn drop_partitions(&mut self, tpl: &TopicPartitionList) {

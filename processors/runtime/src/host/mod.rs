@@ -192,11 +192,15 @@ impl<P: KeyedProcessor> Host<P> {
         // The lag of the partitions this instance does not own, from the group's committed
         // offsets: an orphaned partition's lag grows where the alert sees it.
         let view = self.view.clone();
-        let _lag = crate::lag::LagReporter::start_except(
+        let group = crate::lag::Group {
+            id: self.config.group_id.clone(),
+            topics: self.config.input_topics.clone(),
+            co_partitioned: true,
+        };
+        let _lag = crate::lag::LagReporter::start(
             &self.client_config(),
-            &self.config.group_id,
-            self.config.input_topics.clone(),
-            self.metrics.consumer_lag.clone(),
+            group,
+            &self.metrics,
             LAG_INTERVAL,
             move |partition| view.owned().contains(&partition),
         )?;
@@ -231,6 +235,8 @@ impl<P: KeyedProcessor> Host<P> {
     /// One run of the host on `store`, from creating its clients to leaving the group.
     fn attempt(&self, store: StateStore, shutdown: &Shutdown) -> Result<(), RuntimeError> {
         let config = self.config.clone();
+        // Not ready until this attempt's consumer has joined the group.
+        self.metrics.assigned_partitions.set(-1);
 
         // Defaults first, so that `librdkafka` settings from the config override them.
         let mut producer_config = ClientConfig::new();
@@ -267,7 +273,8 @@ impl<P: KeyedProcessor> Host<P> {
             .create_with_context(RestoreContext)?;
 
         let clock = self.clock.clone();
-        let consumer_config = self.client_config();
+        let mut consumer_config = self.client_config();
+        crate::config::with_group_defaults(&mut consumer_config);
         let mut coordinator = Coordinator::new(
             config.clone(),
             self.factory.clone(),
