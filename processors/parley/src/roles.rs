@@ -8,9 +8,9 @@ use parley_ingress::stage::IngressStageConfig;
 use parley_routing::RouterCodecs;
 use parley_runtime::codec::{AvroCodec, AvroRecord, RegistryClient};
 use parley_runtime::http::StateEndpoint;
+use parley_runtime::table::{TableDeadLetters, TableStats};
 use parley_runtime::{Activity, Clock, Metrics, RuntimeConfig, Shutdown, SystemClock};
-use parley_tickets::style_reader::StyleReaderStats;
-use parley_tickets::{StyleDeadLetters, StyleReader, TicketCodecs};
+use parley_tickets::{StyleReader, StyleRecords, TicketCodecs};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use std::net::SocketAddr;
@@ -83,7 +83,7 @@ pub struct Observed {
     /// The router host's loop.
     pub router: Arc<Activity>,
     /// The tickets role's style-config reader, once started.
-    pub styles: OnceLock<Arc<StyleReaderStats>>,
+    pub styles: OnceLock<Arc<TableStats>>,
     /// The tickets role's metrics, once started.
     pub tickets_metrics: OnceLock<Arc<Metrics>>,
     /// The router role's metrics, once started.
@@ -318,7 +318,7 @@ async fn run_role(
                     let reader = StyleReader::start(
                         &client_config(&settings.connection),
                         &topics.style_config,
-                        style_codec,
+                        StyleRecords::new(style_codec),
                         REACH_TIMEOUT,
                     )?;
                     let _ = hooks.observed.styles.set(reader.stats());
@@ -342,12 +342,12 @@ async fn run_role(
                 .await??
             };
             // One group over style-config writes each refused record to the DLQ once.
-            let dead_letters = StyleDeadLetters::start(
+            let dead_letters = TableDeadLetters::start(
                 &style_client,
                 &style_dlq_group(&runtime_group),
                 &style_topic,
                 &dlq_topic,
-                codec(registry, &style_topic).await?,
+                StyleRecords::new(codec(registry, &style_topic).await?),
             )?;
             let state =
                 StateEndpoint::new(host.state_view(), Arc::new(parley_tickets::render_state));

@@ -41,6 +41,9 @@ pub enum RuntimeError {
         /// Every topic with its count, `topic = n, ...`.
         counts: String,
     },
+    /// A thread of the runtime could not be started (the table reader or DLQ group named).
+    #[error("{0} thread: {1}")]
+    Thread(&'static str, std::io::Error),
     /// Kafka refused or failed an operation; usually transient.
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
@@ -123,7 +126,8 @@ impl RuntimeError {
             | RuntimeError::Changelog { .. }
             | RuntimeError::Restore { .. }
             | RuntimeError::Registry(_)
-            | RuntimeError::Io(_) => false,
+            | RuntimeError::Io(_)
+            | RuntimeError::Thread(..) => false,
         }
     }
 }

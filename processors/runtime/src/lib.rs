@@ -19,6 +19,8 @@
 //!   `/state/<key>` endpoint over a host's [`state::StateView`].
 //! - [`host`]: [`Host`], the consumer loop, rebalance coordinator and batch commit.
 //! - [`state`]: the sled store, the changelog with its batch seals, restore, the applier.
+//! - [`table`]: global tables: a compacted config topic read in full by every instance,
+//!   its refused records sent to the DLQ once.
 //! - [`timers`]: durable timer keys and the in-memory wheel.
 //! - [`lag`]: consumer lag of every partition of a group's inputs, owned or not.
 //! - [`activity`]: what a running host is doing, for drivers of a manual clock.
@@ -38,6 +40,7 @@ pub mod metrics;
 pub mod partitions;
 pub mod processor;
 pub mod state;
+pub mod table;
 pub mod timers;
 
 pub use activity::Activity;

@@ -27,9 +27,6 @@ pub enum TicketsError {
         /// The time allowed.
         seconds: u64,
     },
-    /// The style reader's thread could not be started.
-    #[error("style reader thread: {0}")]
-    Thread(#[from] std::io::Error),
     /// The style reader's metrics could not be registered (the runtime's metrics already
     /// have a style reader's).
     #[error("style reader metrics: {0}")]

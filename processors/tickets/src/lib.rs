@@ -8,27 +8,24 @@
 //!   under the record key and maps its solve-to-close timers to runtime timers.
 //! - [`render`]: [`render_state`], how a conversation's stored lifecycle reads on a running
 //!   instance's `/state/<key>` endpoint (`parley inspect ticket`).
-//! - [`style_reader`]: [`StyleReader`], the `style-config` topic read in full by every
-//!   instance into a table shared by every partition's processor.
+//! - [`styles`]: [`StyleRecords`], the `style-config` topic's records as the runtime's
+//!   global table, read in full by every instance into a table shared by every partition's
+//!   processor; the runtime's table DLQ group writes each refused record to the DLQ once.
 //! - the start-up check that co-partitioned topics agree on partitions is
 //!   [`parley_runtime::partitions::check_co_partitioned`].
-//! - [`style_dead_letters`]: [`StyleDeadLetters`], the consumer group that writes each
-//!   refused style-config record to the DLQ once.
 //! - [`host`]: the constructor the CLI calls.
 
 pub mod config;
 pub mod error;
 pub mod processor;
 pub mod render;
-pub mod style_dead_letters;
-pub mod style_reader;
+pub mod styles;
 
 pub use config::{topics, TicketTopics};
 pub use error::TicketsError;
 pub use processor::{TicketCodecs, TicketProcessor};
 pub use render::render_state;
-pub use style_dead_letters::StyleDeadLetters;
-pub use style_reader::{SharedStyles, StyleReader};
+pub use styles::{SharedStyles, StyleReader, StyleRecords};
 
 use parley_core::StyleConfig;
 use parley_runtime::codec::AvroCodec;
@@ -57,7 +54,7 @@ pub fn host(
     let reader = StyleReader::start(
         &client_config(&runtime),
         &topics.style_config,
-        style_codec,
+        StyleRecords::new(style_codec),
         STARTUP_TIMEOUT,
     )?;
     if !reader.wait_caught_up(STARTUP_TIMEOUT) {
@@ -71,8 +68,8 @@ pub fn host(
 
 /// The ticket processor's host over a [`StyleReader`] the caller started.
 ///
-/// Registers the reader's `parley_style_config_refused_total{reason}` on `metrics`, so
-/// `/metrics` serves it with the runtime's metrics.
+/// Registers the reader's `parley_table_refused_total{table="style-config",reason}` on
+/// `metrics`, so `/metrics` serves it with the runtime's metrics.
 ///
 /// Sets `runtime.input_topics` to the inputs of [`topics`]`(prefix)` and checks that they
 /// and the changelog have equal partition counts, refusing to start otherwise (the error

@@ -1,7 +1,7 @@
 //! [`TicketProcessor`]: the conversations of one partition, each a [`TicketLifecycle`].
 
 use crate::config::TicketTopics;
-use crate::style_reader::SharedStyles;
+use crate::styles::SharedStyles;
 use parley_core::{
     AgentAction, Channel, ConversationEvent, RoutingDecision, RoutingRequest, StatusChange,
     TicketInput, TicketLifecycle, TicketMetrics, TicketTimer, Timestamp,
@@ -128,7 +128,8 @@ impl TicketProcessor {
         };
         // Styles matter only when a message creates a ticket; the ticket keeps them.
         let style = {
-            let table = self.styles.read().expect("not poisoned");
+            let records = self.styles.read().expect("not poisoned");
+            let table = records.table();
             match &input {
                 TicketInput::Message(e) => table.resolve(&e.account, e.brand.as_deref(), e.channel),
                 _ => table.resolve(account, None, Channel::Web),
@@ -314,14 +315,15 @@ fn emit_encoded<T: AvroRecord>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use parley_core::{Status, StyleTable};
+    use crate::StyleRecords;
+    use parley_core::Status;
     use std::sync::RwLock;
 
     fn processor() -> TicketProcessor {
         TicketProcessor::new(
             Arc::new(crate::topics("t.")),
             Arc::new(TicketCodecs::single_object()),
-            Arc::new(RwLock::new(StyleTable::new())),
+            Arc::new(RwLock::new(StyleRecords::new(AvroCodec::single_object()))),
         )
     }
 

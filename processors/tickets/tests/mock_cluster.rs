@@ -572,7 +572,7 @@ fn the_style_reader_applies_upserts_and_tombstones_and_refuses_broken_configs() 
     let reader = parley_tickets::StyleReader::start(
         &client,
         topic,
-        AvroCodec::single_object(),
+        parley_tickets::StyleRecords::new(AvroCodec::single_object()),
         std::time::Duration::from_secs(10),
     )
     .unwrap();
@@ -582,6 +582,7 @@ fn the_style_reader_applies_upserts_and_tombstones_and_refuses_broken_configs() 
             .table()
             .read()
             .unwrap()
+            .table()
             .resolve(account, None, Channel::Whatsapp)
     };
     assert_eq!(resolve("acme").style, Style::LiveChat);
@@ -632,12 +633,12 @@ fn refused_style_configs_reach_the_dlq_once_however_many_instances_run() {
     let mut client = rdkafka::config::ClientConfig::new();
     client.set("bootstrap.servers", &brokers);
     let start = || {
-        parley_tickets::StyleDeadLetters::start(
+        parley_runtime::table::TableDeadLetters::start(
             &client,
             "tickets-style-dlq",
             topic,
             dlq,
-            AvroCodec::single_object(),
+            parley_tickets::StyleRecords::new(AvroCodec::single_object()),
         )
         .unwrap()
     };

@@ -66,6 +66,21 @@ enum Writer {
     Other(Arc<Schema>),
 }
 
+/// A clone shares the registry client and the cache of writer schemas.
+impl<T> Clone for AvroCodec<T> {
+    fn clone(&self) -> AvroCodec<T> {
+        AvroCodec {
+            schema: self.schema.clone(),
+            fingerprint: self.fingerprint,
+            legacy_fingerprint: self.legacy_fingerprint,
+            format: self.format,
+            writers: self.writers.clone(),
+            registry: self.registry.clone(),
+            _record: PhantomData,
+        }
+    }
+}
+
 impl<T> std::fmt::Debug for AvroCodec<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AvroCodec")
