@@ -48,8 +48,8 @@
 
 use parley_core::{Millis, Timestamp};
 use parley_runtime::{
-    Effects, Guarantee, Host, InputRecord, KeyedProcessor, Metrics, Rejection, RuntimeConfig,
-    Shutdown, SystemClock,
+    DecodeError, Effects, Guarantee, Host, InputRecord, KeyedProcessor, Metrics, Rejection,
+    RestoreError, RuntimeConfig, Shutdown, SystemClock,
 };
 use parley_testkit::kafka::{in_ci, workspace_root};
 use parley_testkit::Kafka;
@@ -132,15 +132,15 @@ struct Stateful {
 impl KeyedProcessor for Stateful {
     type Input = Vec<u8>;
 
-    fn restore(&mut self, state_key: &[u8], value: &[u8]) -> Result<(), String> {
-        let state = value
-            .try_into()
-            .map_err(|_| format!("a state of {} bytes", value.len()))?;
+    fn restore(&mut self, state_key: &[u8], value: &[u8]) -> Result<(), RestoreError> {
+        let state = value.try_into().map_err(|_| {
+            RestoreError::value(state_key, format_args!("a state of {} bytes", value.len()))
+        })?;
         self.states.insert(state_key.to_vec(), state);
         Ok(())
     }
 
-    fn decode(&self, record: &InputRecord<'_>) -> Result<Vec<u8>, String> {
+    fn decode(&self, record: &InputRecord<'_>) -> Result<Vec<u8>, DecodeError> {
         Ok(record.value.to_vec())
     }
 
@@ -185,11 +185,11 @@ struct Passthrough {
 impl KeyedProcessor for Passthrough {
     type Input = Vec<u8>;
 
-    fn restore(&mut self, _state_key: &[u8], _value: &[u8]) -> Result<(), String> {
+    fn restore(&mut self, _state_key: &[u8], _value: &[u8]) -> Result<(), RestoreError> {
         Ok(())
     }
 
-    fn decode(&self, record: &InputRecord<'_>) -> Result<Vec<u8>, String> {
+    fn decode(&self, record: &InputRecord<'_>) -> Result<Vec<u8>, DecodeError> {
         Ok(record.value.to_vec())
     }
 

@@ -7,7 +7,7 @@ use parley_core::routing::{
 };
 use parley_core::{AgentMetrics, AgentPresence, RoutingDecision, RoutingRequest, Timestamp};
 use parley_runtime::codec::AvroCodec;
-use parley_runtime::{Effects, InputRecord, KeyedProcessor, Rejection};
+use parley_runtime::{DecodeError, Effects, InputRecord, KeyedProcessor, Rejection, RestoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -153,7 +153,7 @@ impl RouterProcessor {
                 .collect::<Vec<_>>()
                 .join("; ");
             return Err(Rejection {
-                reason: "routing_refused".into(),
+                reason: "routing_refused",
                 detail,
             });
         }
@@ -221,10 +221,14 @@ impl RouterProcessor {
 impl KeyedProcessor for RouterProcessor {
     type Input = RoutingInput;
 
-    fn restore(&mut self, state_key: &[u8], value: &[u8]) -> Result<(), String> {
-        let key = std::str::from_utf8(state_key)
-            .map_err(|_| format!("state key {state_key:02x?} is not UTF-8"))?;
-        let bad = |e: serde_json::Error| format!("state entry {key:?}: {e}");
+    fn restore(&mut self, state_key: &[u8], value: &[u8]) -> Result<(), RestoreError> {
+        const RULE: &str = "the router's state keys are account/agent/<id> and account/ticket/<id>";
+        let key_error = || RestoreError::Key {
+            key: String::from_utf8_lossy(state_key).into_owned(),
+            rule: RULE.into(),
+        };
+        let key = std::str::from_utf8(state_key).map_err(|_| key_error())?;
+        let bad = |e: serde_json::Error| RestoreError::value(state_key, e);
         match parse_state_key(key) {
             Some((account, Entity::Agent)) => {
                 let record: AgentRecord = serde_json::from_slice(value).map_err(bad)?;
@@ -242,16 +246,12 @@ impl KeyedProcessor for RouterProcessor {
                     .1
                     .push(record);
             }
-            None => {
-                return Err(format!(
-                    "state key {key:?} is neither account/agent/<id> nor account/ticket/<id>"
-                ))
-            }
+            None => return Err(key_error()),
         }
         Ok(())
     }
 
-    fn decode(&self, record: &InputRecord<'_>) -> Result<RoutingInput, String> {
+    fn decode(&self, record: &InputRecord<'_>) -> Result<RoutingInput, DecodeError> {
         let decoded = if record.topic == self.topics.routing_requests {
             self.codecs
                 .routing_requests
@@ -263,12 +263,9 @@ impl KeyedProcessor for RouterProcessor {
                 .decode(record.value)
                 .map(RoutingInput::Presence)
         } else {
-            return Err(format!(
-                "topic {} is not an input of the router",
-                record.topic
-            ));
+            return Err(DecodeError::NotAnInput(record.topic.to_owned()));
         };
-        decoded.map_err(|e| e.to_string())
+        Ok(decoded?)
     }
 
     fn handle(
@@ -283,14 +280,14 @@ impl KeyedProcessor for RouterProcessor {
             RoutingInput::Presence(p) => p.account.clone(),
             RoutingInput::Timer(_) => {
                 return Err(Rejection {
-                    reason: "timer_as_input".into(),
+                    reason: "timer_as_input",
                     detail: "timers come from the runtime, not from a topic".into(),
                 })
             }
         };
         if key != account.as_bytes() {
             return Err(Rejection {
-                reason: "wrong_key".into(),
+                reason: "wrong_key",
                 detail: format!(
                     "record key {:?} is not the account {account:?}: the router's inputs are keyed by account",
                     String::from_utf8_lossy(key)

@@ -93,8 +93,12 @@ pub enum RuntimeError {
         /// The partition being restored.
         partition: i32,
         /// The processor's reason.
-        reason: String,
+        reason: crate::processor::RestoreError,
     },
+    /// Writing committed batches into sled failed; the changelog has them, so a restart
+    /// restores them.
+    #[error("sled apply: {0}")]
+    Apply(String),
     /// The schema registry failed or answered something unexpected.
     #[error("schema registry: {0}")]
     Registry(String),
@@ -125,6 +129,7 @@ impl RuntimeError {
             | RuntimeError::State(_)
             | RuntimeError::Changelog { .. }
             | RuntimeError::Restore { .. }
+            | RuntimeError::Apply(_)
             | RuntimeError::Registry(_)
             | RuntimeError::Io(_)
             | RuntimeError::Thread(..) => false,

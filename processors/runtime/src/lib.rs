@@ -50,5 +50,6 @@ pub use error::{CodecError, ConfigError, RuntimeError};
 pub use host::{Host, Shutdown};
 pub use metrics::Metrics;
 pub use processor::{
-    Effects, InputRecord, KeyedProcessor, Output, Rejection, StateWrite, TimerCommand,
+    DecodeError, Effects, InputRecord, KeyedProcessor, Output, Rejection, RestoreError, StateWrite,
+    TimerCommand,
 };

@@ -1,5 +1,6 @@
 //! The contract between the runtime and a sans-IO core state machine: [`KeyedProcessor`].
 
+use crate::error::CodecError;
 use parley_core::Timestamp;
 
 /// One input record as the runtime hands it to [`KeyedProcessor::decode`].
@@ -153,10 +154,68 @@ impl Effects {
 /// Why the processor refused an input; the record goes to the DLQ and processing continues.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
-    /// A short machine-friendly reason, used as the DLQ metric label (`unknown-ticket`).
-    pub reason: String,
+    /// The `code()` of the processor's reason enum (the core's `RejectionKind::code`, for
+    /// example): the DLQ reason header and metric label (`no_ticket`).
+    pub reason: &'static str,
     /// The message for people.
     pub detail: String,
+}
+
+/// Why a record could not be decoded: it goes to the DLQ with stage `decode` and reason
+/// [`DecodeError::code`], and processing continues.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The value is not a record of the topic's schema in its wire format.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// The record was read from a topic the processor does not consume.
+    #[error("topic {0} is not an input of this processor")]
+    NotAnInput(String),
+    /// The value breaks a rule of the processor's (the message names it).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl DecodeError {
+    /// The DLQ reason: `undecodable`, or `not_an_input`.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            DecodeError::Codec(_) | DecodeError::Invalid(_) => "undecodable",
+            DecodeError::NotAnInput(_) => "not_an_input",
+        }
+    }
+}
+
+/// Why a stored state entry could not be restored into the processor; the partition is not
+/// served ([`RuntimeError::Restore`](crate::RuntimeError::Restore)).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    /// The state key is not one the processor writes.
+    #[error("state key {key:?}: {rule}")]
+    Key {
+        /// The key, lossily as text.
+        key: String,
+        /// What the processor's keys look like.
+        rule: String,
+    },
+    /// The value does not parse as what the key holds.
+    #[error("state key {key:?}: {reason}")]
+    Value {
+        /// The key, lossily as text.
+        key: String,
+        /// Why the value does not parse.
+        reason: String,
+    },
+}
+
+impl RestoreError {
+    /// A value under `state_key` that does not parse, for `reason`.
+    pub fn value(state_key: &[u8], reason: impl std::fmt::Display) -> RestoreError {
+        RestoreError::Value {
+            key: String::from_utf8_lossy(state_key).into_owned(),
+            reason: reason.to_string(),
+        }
+    }
 }
 
 /// A core state machine for the keyed records of one partition.
@@ -189,10 +248,10 @@ pub trait KeyedProcessor: Send + 'static {
     type Input;
 
     /// Rebuilds in-memory state from one stored entry.
-    fn restore(&mut self, state_key: &[u8], value: &[u8]) -> Result<(), String>;
+    fn restore(&mut self, state_key: &[u8], value: &[u8]) -> Result<(), RestoreError>;
 
     /// Decodes a raw record; an error sends it to the DLQ with stage `decode`.
-    fn decode(&self, record: &InputRecord<'_>) -> Result<Self::Input, String>;
+    fn decode(&self, record: &InputRecord<'_>) -> Result<Self::Input, DecodeError>;
 
     /// Handles one decoded input at `now`, pushing its effects.
     fn handle(

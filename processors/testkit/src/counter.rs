@@ -11,7 +11,8 @@ use crate::host::RunningHost;
 use crate::records::Read;
 use parley_core::{Millis, Timestamp};
 use parley_runtime::{
-    Clock, Effects, Guarantee, Host, InputRecord, KeyedProcessor, Metrics, Rejection, RuntimeConfig,
+    Clock, DecodeError, Effects, Guarantee, Host, InputRecord, KeyedProcessor, Metrics, Rejection,
+    RestoreError, RuntimeConfig,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -56,21 +57,22 @@ impl Counter {
 impl KeyedProcessor for Counter {
     type Input = Increment;
 
-    fn restore(&mut self, state_key: &[u8], value: &[u8]) -> Result<(), String> {
+    fn restore(&mut self, state_key: &[u8], value: &[u8]) -> Result<(), RestoreError> {
         let count = std::str::from_utf8(value)
             .ok()
             .and_then(|v| v.parse().ok())
-            .ok_or("count is not an integer")?;
+            .ok_or_else(|| RestoreError::value(state_key, "the count is not an integer"))?;
         self.counts.insert(state_key.to_vec(), count);
         Ok(())
     }
 
-    fn decode(&self, record: &InputRecord<'_>) -> Result<Increment, String> {
-        let text = std::str::from_utf8(record.value).map_err(|e| e.to_string())?;
+    fn decode(&self, record: &InputRecord<'_>) -> Result<Increment, DecodeError> {
+        let text =
+            std::str::from_utf8(record.value).map_err(|e| DecodeError::Invalid(e.to_string()))?;
         let amount = text
             .trim()
             .parse::<i64>()
-            .map_err(|e| format!("{text:?}: {e}"))?;
+            .map_err(|e| DecodeError::Invalid(format!("{text:?}: {e}")))?;
         Ok(Increment {
             amount,
             id: format!("{}/{}/{}", record.topic, record.partition, record.offset),
@@ -86,7 +88,7 @@ impl KeyedProcessor for Counter {
     ) -> Result<(), Rejection> {
         if input.amount < 0 {
             return Err(Rejection {
-                reason: "negative".into(),
+                reason: "negative",
                 detail: format!("{} is negative", input.amount),
             });
         }

@@ -7,7 +7,7 @@ use parley_core::{
     TicketInput, TicketLifecycle, TicketMetrics, TicketTimer, Timestamp,
 };
 use parley_runtime::codec::{AvroCodec, AvroRecord};
-use parley_runtime::{Effects, InputRecord, KeyedProcessor, Rejection};
+use parley_runtime::{DecodeError, Effects, InputRecord, KeyedProcessor, Rejection, RestoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -165,7 +165,7 @@ impl TicketProcessor {
                 .collect::<Vec<_>>()
                 .join("; ");
             return Err(Rejection {
-                reason: first.kind.code().to_owned(),
+                reason: first.kind.code(),
                 detail,
             });
         }
@@ -220,18 +220,15 @@ impl TicketProcessor {
 impl KeyedProcessor for TicketProcessor {
     type Input = TicketInput;
 
-    fn restore(&mut self, state_key: &[u8], value: &[u8]) -> Result<(), String> {
+    fn restore(&mut self, state_key: &[u8], value: &[u8]) -> Result<(), RestoreError> {
         let lifecycle: TicketLifecycle = serde_json::from_slice(value).map_err(|e| {
-            format!(
-                "state entry {:?} is not a ticket lifecycle: {e}",
-                String::from_utf8_lossy(state_key)
-            )
+            RestoreError::value(state_key, format_args!("not a ticket lifecycle: {e}"))
         })?;
         self.conversations.insert(state_key.to_vec(), lifecycle);
         Ok(())
     }
 
-    fn decode(&self, record: &InputRecord<'_>) -> Result<TicketInput, String> {
+    fn decode(&self, record: &InputRecord<'_>) -> Result<TicketInput, DecodeError> {
         let topics = &self.topics;
         let decoded = if record.topic == topics.conversation_events {
             self.codecs
@@ -249,12 +246,9 @@ impl KeyedProcessor for TicketProcessor {
                 .decode(record.value)
                 .map(TicketInput::Decision)
         } else {
-            return Err(format!(
-                "topic {} is not an input of the ticket processor",
-                record.topic
-            ));
+            return Err(DecodeError::NotAnInput(record.topic.to_owned()));
         };
-        decoded.map_err(|e| e.to_string())
+        Ok(decoded?)
     }
 
     fn handle(
@@ -266,7 +260,7 @@ impl KeyedProcessor for TicketProcessor {
     ) -> Result<(), Rejection> {
         if matches!(input, TicketInput::Timer(_)) {
             return Err(Rejection {
-                reason: "timer_as_input".into(),
+                reason: "timer_as_input",
                 detail: "timers come from the runtime, not from a topic".into(),
             });
         }
@@ -304,7 +298,7 @@ fn emit_encoded<T: AvroRecord>(
 ) -> Result<(), Rejection> {
     for record in records {
         let value = codec.encode(record).map_err(|e| Rejection {
-            reason: "encode".into(),
+            reason: "encode",
             detail: format!("{what} cannot be encoded: {e}"),
         })?;
         effects.emit(topic, key(record), value);

@@ -430,7 +430,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
         let dead = if let Some((count, home)) = misplaced {
             Some((
                 DlqStage::Decode,
-                "wrong_partition".to_owned(),
+                "wrong_partition",
                 format!(
                     "key {:?} belongs to partition {home} of {count} under murmur2, not {}: \
                      produce keyed records with the murmur2 partitioner (the Java client's \
@@ -442,7 +442,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
             ))
         } else {
             match task.processor.decode(&record) {
-                Err(error) => Some((DlqStage::Decode, "undecodable".to_owned(), error)),
+                Err(error) => Some((DlqStage::Decode, error.code(), error.to_string())),
                 Ok(input) => match task.processor.handle(record.key, input, now, &mut effects) {
                     Ok(()) => None,
                     Err(rejection) => {
@@ -455,13 +455,13 @@ impl<P: KeyedProcessor> Coordinator<P> {
         if let Some((stage, reason, error)) = dead {
             self.metrics
                 .dlq_records
-                .with_label_values(&[stage.as_str(), &reason])
+                .with_label_values(&[stage.as_str(), reason])
                 .inc();
             effects.outputs.push(dead_letter(
                 &self.config.dlq_topic,
                 &record,
                 stage,
-                &reason,
+                reason,
                 &error,
             ));
         }

@@ -88,19 +88,13 @@ impl SledApplier {
             .as_ref()
             .expect("open until drop")
             .send(job)
-            .map_err(|_| RuntimeError::Restore {
-                partition: -1,
-                reason: "the sled applier thread stopped".into(),
-            })
+            .map_err(|_| RuntimeError::Apply("the sled applier thread stopped".into()))
     }
 
     /// Fails if an apply failed.
     pub fn check(&self) -> Result<(), RuntimeError> {
         match self.error.lock().expect("not poisoned").take() {
-            Some(reason) => Err(RuntimeError::Restore {
-                partition: -1,
-                reason: format!("sled apply: {reason}"),
-            }),
+            Some(reason) => Err(RuntimeError::Apply(reason)),
             None => Ok(()),
         }
     }
