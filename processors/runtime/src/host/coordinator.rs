@@ -19,7 +19,8 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -78,12 +79,53 @@ struct PartitionTask<P> {
     loaded_until: Timestamp,
     /// Next input offset per topic, including the open batch.
     inputs: BTreeMap<String, i64>,
-    /// Writes of the open batch, for sled.
-    ops: Vec<ChangelogOp>,
+    /// Writes of the open batch, the last per key: to the changelog at commit, then sled.
+    writes: BatchWrites,
     /// Whether the open batch touched this partition.
     dirty: bool,
     batch: BatchId,
     timers_pending: Arc<AtomicI64>,
+}
+
+/// The open batch's state and timer writes of one partition, the last per key (Kafka
+/// Streams' record cache): a key written by several inputs of a batch costs one changelog
+/// record and one sled write. They are produced to the changelog at commit, before the seal,
+/// so the changelog still holds, per batch, each key's value at the batch's end.
+#[derive(Default)]
+struct BatchWrites {
+    /// The writes, in first-write order.
+    ops: Vec<ChangelogOp>,
+    /// Where in `ops` each changelog key's write is.
+    index: HashMap<Vec<u8>, usize>,
+}
+
+impl BatchWrites {
+    /// Records `op`, replacing an earlier write of its key in this batch.
+    fn write(&mut self, op: ChangelogOp) {
+        match self.index.entry(op.changelog_key()) {
+            Entry::Occupied(at) => self.ops[*at.get()] = op,
+            Entry::Vacant(slot) => {
+                slot.insert(self.ops.len());
+                self.ops.push(op);
+            }
+        }
+    }
+
+    /// The writes, one per key.
+    fn ops(&self) -> &[ChangelogOp] {
+        &self.ops
+    }
+
+    /// Whether the batch wrote nothing.
+    fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// The writes for sled, emptying the batch.
+    fn take(&mut self) -> Vec<ChangelogOp> {
+        self.index.clear();
+        std::mem::take(&mut self.ops)
+    }
 }
 
 /// Makes each partition's processor; shared by the host's attempts (see `Host::run`).
@@ -341,7 +383,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
                 wheel,
                 loaded_until: horizon,
                 inputs,
-                ops: Vec::new(),
+                writes: BatchWrites::default(),
                 dirty: false,
                 batch,
                 timers_pending: Arc::new(AtomicI64::new(timers_pending)),
@@ -360,13 +402,9 @@ impl<P: KeyedProcessor> Coordinator<P> {
             );
             self.begin()?;
             let task = self.partitions.get_mut(&partition).expect("just inserted");
-            let batch_id = task.batch;
-            for op in &undo {
-                let (key, value) = op.encode();
-                self.produce_changelog(partition, &key, value.as_deref(), &batch_id)?;
+            for op in undo {
+                task.writes.write(op);
             }
-            let task = self.partitions.get_mut(&partition).expect("just inserted");
-            task.ops.extend(undo);
             task.dirty = true;
         }
         Ok(())
@@ -528,8 +566,8 @@ impl<P: KeyedProcessor> Coordinator<P> {
         Ok(())
     }
 
-    /// Produces the outputs (timestamped `now`, the time they were made at) and the changelog
-    /// writes of one input or timer, and records the writes for sled.
+    /// Produces the outputs (timestamped `now`, the time they were made at) of one input or
+    /// timer and records its state and timer writes in the batch's [`BatchWrites`].
     fn apply_effects(
         &mut self,
         partition: i32,
@@ -540,9 +578,8 @@ impl<P: KeyedProcessor> Coordinator<P> {
             self.produce(output, now)?;
         }
         let task = self.partitions.get_mut(&partition).expect("owned");
-        let mut writes = Vec::with_capacity(effects.state.len() + effects.timers.len());
         for StateWrite { state_key, value } in &effects.state {
-            writes.push(ChangelogOp::State {
+            task.writes.write(ChangelogOp::State {
                 key: state_key.clone(),
                 value: value.clone(),
             });
@@ -556,7 +593,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
                     } else {
                         let _ = task.wheel.cancel(&timer);
                     }
-                    writes.push(ChangelogOp::Timer {
+                    task.writes.write(ChangelogOp::Timer {
                         timer_key: timer,
                         due: Some(*due),
                     });
@@ -564,23 +601,13 @@ impl<P: KeyedProcessor> Coordinator<P> {
                 TimerCommand::Cancel { key, timer_id } => {
                     let timer = timer_key(key, timer_id);
                     let _ = task.wheel.cancel(&timer);
-                    writes.push(ChangelogOp::Timer {
+                    task.writes.write(ChangelogOp::Timer {
                         timer_key: timer,
                         due: None,
                     });
                 }
             }
         }
-        let batch = task.batch;
-        for op in &writes {
-            let (key, value) = op.encode();
-            self.produce_changelog(partition, &key, value.as_deref(), &batch)?;
-        }
-        self.partitions
-            .get_mut(&partition)
-            .expect("owned")
-            .ops
-            .extend(writes);
         Ok(())
     }
 
@@ -692,6 +719,13 @@ impl<P: KeyedProcessor> Coordinator<P> {
             .filter(|(_, t)| t.dirty)
             .map(|(p, _)| *p)
             .collect();
+        for partition in &dirty {
+            let task = &self.partitions[partition];
+            for op in task.writes.ops() {
+                let (key, value) = op.encode();
+                self.produce_changelog(*partition, &key, value.as_deref(), &task.batch)?;
+            }
+        }
         self.pause_if(PausePoint::BeforeSeal, self.commits + 1);
         if self.config.guarantee == Guarantee::AtLeastOnce {
             // A seal says that its batch is whole: restore resumes input after it. So it is
@@ -748,7 +782,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
             };
             self.applier.submit(ApplyJob {
                 store: task.store.clone(),
-                ops: std::mem::take(&mut task.ops),
+                ops: task.writes.take(),
                 meta,
                 timers: task.timers_pending.clone(),
                 gauge: self.metrics.timers_pending.clone(),
@@ -847,7 +881,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
         // The index must hold every committed batch before it is scanned.
         self.applier.wait()?;
         for task in self.partitions.values_mut() {
-            if !task.ops.is_empty() || !due(task) {
+            if !task.writes.is_empty() || !due(task) {
                 continue;
             }
             let until = Timestamp(now.0.saturating_add(horizon));
@@ -943,6 +977,38 @@ fn undo_tail(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_keeps_the_last_write_per_key_in_first_write_order() {
+        let state = |key: &str, value: Option<&str>| ChangelogOp::State {
+            key: key.into(),
+            value: value.map(Into::into),
+        };
+        let timer = |key: &str, due: Option<i64>| ChangelogOp::Timer {
+            timer_key: key.into(),
+            due: due.map(Timestamp),
+        };
+        let mut writes = BatchWrites::default();
+        writes.write(state("a", Some("1")));
+        writes.write(timer("a", Some(10)));
+        writes.write(state("b", Some("1")));
+        writes.write(state("a", Some("2")));
+        writes.write(timer("a", None));
+        writes.write(state("b", None));
+        assert_eq!(
+            writes.ops(),
+            [state("a", Some("2")), timer("a", None), state("b", None)],
+            "a state and a timer of one key are different writes"
+        );
+        assert_eq!(writes.take().len(), 3);
+        assert!(writes.is_empty());
+        writes.write(state("a", Some("3")));
+        assert_eq!(
+            writes.ops(),
+            [state("a", Some("3"))],
+            "a new batch starts empty"
+        );
+    }
 
     fn event(max_ahead_ms: u64) -> TimeConfig {
         TimeConfig {

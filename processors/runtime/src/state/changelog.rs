@@ -53,11 +53,18 @@ pub enum ChangelogRecord {
 impl ChangelogOp {
     /// The changelog key and value of this write.
     pub fn encode(&self) -> (Vec<u8>, Option<Vec<u8>>) {
+        let value = match self {
+            ChangelogOp::State { value, .. } => value.clone(),
+            ChangelogOp::Timer { due, .. } => due.map(|d| due_bytes(d).to_vec()),
+        };
+        (self.changelog_key(), value)
+    }
+
+    /// The changelog key of this write: writes with equal keys replace each other.
+    pub fn changelog_key(&self) -> Vec<u8> {
         match self {
-            ChangelogOp::State { key, value } => (tagged(STATE, key), value.clone()),
-            ChangelogOp::Timer { timer_key, due } => {
-                (tagged(TIMER, timer_key), due.map(|d| due_bytes(d).to_vec()))
-            }
+            ChangelogOp::State { key, .. } => tagged(STATE, key),
+            ChangelogOp::Timer { timer_key, .. } => tagged(TIMER, timer_key),
         }
     }
 }
