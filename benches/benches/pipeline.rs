@@ -23,6 +23,12 @@
 //!    ingress stage) that copies every record to `bench.passthrough`, which is read back;
 //!    the same N bodies are produced the same way.
 //!
+//! After the timed pipeline run and the roles' last commits, the bench reads back what was
+//! written to every topic since the run began (`read_uncommitted`) and prints, per webhook
+//! and topic, the data records, the transaction markers and the key, value and header
+//! bytes, with the broker ceiling: the passthrough's records/s divided by the data records
+//! one webhook writes, and the pipeline's webhooks/s as a fraction of it.
+//!
 //! Each run is preceded by a warm-up of its own webhooks, produced at the run's pace and
 //! waited for, so that neither group joins nor a fresh broker's first seconds are measured:
 //! Kafka's JVM compiles its hot paths during its first tens of seconds of traffic, and on a
@@ -513,8 +519,147 @@ fn agents_online(case: &Case) {
         .expect("presence flushed");
 }
 
-/// The pipeline: warm-up, then the timed run; returns (to New, to Open).
-async fn pipeline(case: &Case, rate: u64) -> (Figures, Figures) {
+/// What the pipeline wrote to one topic during the timed run.
+#[derive(Clone, Copy, Debug, Default)]
+struct Written {
+    /// Data records (outputs, changelog writes, seals, DLQ records).
+    records: u64,
+    /// Transaction markers: offsets a `read_uncommitted` reader is not handed.
+    markers: u64,
+    /// Key, value and header bytes of the data records.
+    bytes: u64,
+}
+
+/// Each partition's high watermark, per topic of the pipeline.
+fn ends(case: &Case) -> BTreeMap<String, Vec<i64>> {
+    let consumer: BaseConsumer = client(&case.brokers, &case.librdkafka)
+        .create()
+        .expect("consumer");
+    embedded::topic_names()
+        .into_iter()
+        .map(|topic| {
+            let highs = (0..case.partitions)
+                .map(|partition| {
+                    let (_, high) = consumer
+                        .fetch_watermarks(&topic, partition, Duration::from_secs(10))
+                        .expect("watermarks");
+                    high
+                })
+                .collect();
+            (topic, highs)
+        })
+        .collect()
+}
+
+/// What was written to each topic between the watermarks `from` and `to`, read back with
+/// `read_uncommitted` (so the records of aborted transactions count too: they were
+/// written).
+fn written(
+    case: &Case,
+    from: &BTreeMap<String, Vec<i64>>,
+    to: &BTreeMap<String, Vec<i64>>,
+) -> BTreeMap<String, Written> {
+    let consumer: BaseConsumer = client(&case.brokers, &case.librdkafka)
+        .set("group.id", "bench-cost")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_uncommitted")
+        .create()
+        .expect("consumer");
+    let mut costs = BTreeMap::new();
+    for (topic, highs) in to {
+        let mut cost = Written::default();
+        for (partition, (&start, &end)) in from[topic].iter().zip(highs).enumerate() {
+            if end <= start {
+                continue;
+            }
+            let mut assignment = TopicPartitionList::new();
+            assignment
+                .add_partition_offset(topic, partition as i32, Offset::Offset(start))
+                .expect("partition");
+            consumer.assign(&assignment).expect("assigned");
+            let deadline = Instant::now() + RUN_TIMEOUT;
+            let mut data = 0;
+            loop {
+                let position = consumer
+                    .position()
+                    .ok()
+                    .and_then(|p| p.elements().first().map(|e| e.offset()));
+                if matches!(position, Some(Offset::Offset(at)) if at >= end) {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "{topic}/{partition} read back");
+                let Some(message) = consumer.poll(Duration::from_millis(100)) else {
+                    continue;
+                };
+                let message = message.expect("read back");
+                if message.offset() >= end {
+                    break;
+                }
+                data += 1;
+                let headers = message.headers().map_or(0, |headers| {
+                    use rdkafka::message::Headers;
+                    headers
+                        .iter()
+                        .map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len))
+                        .sum::<usize>()
+                });
+                cost.bytes += (message.key().map_or(0, <[u8]>::len)
+                    + message.payload().map_or(0, <[u8]>::len)
+                    + headers) as u64;
+            }
+            cost.records += data;
+            cost.markers += (end - start) as u64 - data;
+        }
+        costs.insert(topic.clone(), cost);
+    }
+    costs
+}
+
+/// Prints what one webhook cost, by topic, and the pipeline against the broker ceiling:
+/// the passthrough's records/s divided by the data records one webhook writes.
+fn print_cost(case: &Case, costs: &BTreeMap<String, Written>, pipeline: f64, passthrough: f64) {
+    let n = case.conversations as f64;
+    println!(
+        "{}: Kafka records and bytes written per webhook, by topic (changelogs and seals \
+         included; markers are transaction markers)",
+        case.name()
+    );
+    println!(
+        "{:<44} {:>10} {:>10} {:>10}",
+        "topic", "records", "markers", "bytes"
+    );
+    let mut total = Written::default();
+    for (topic, cost) in costs.iter().filter(|(_, c)| c.records + c.markers > 0) {
+        println!(
+            "{topic:<44} {:>10.2} {:>10.2} {:>10.0}",
+            cost.records as f64 / n,
+            cost.markers as f64 / n,
+            cost.bytes as f64 / n
+        );
+        total.records += cost.records;
+        total.markers += cost.markers;
+        total.bytes += cost.bytes;
+    }
+    let per_webhook = total.records as f64 / n;
+    println!(
+        "{:<44} {:>10.2} {:>10.2} {:>10.0}",
+        "total",
+        per_webhook,
+        total.markers as f64 / n,
+        total.bytes as f64 / n
+    );
+    let ceiling = passthrough / per_webhook;
+    println!(
+        "{}: broker ceiling {ceiling:.0} webhooks/s (passthrough {passthrough:.0} records/s \
+         / {per_webhook:.2} records per webhook); pipeline {pipeline:.0}/s = {:.2} of it",
+        case.name(),
+        pipeline / ceiling
+    );
+}
+
+/// The pipeline: warm-up, then the timed run; returns (to New, to Open) and what the timed
+/// webhooks wrote to each topic.
+async fn pipeline(case: &Case, rate: u64) -> (Figures, Figures, BTreeMap<String, Written>) {
     let state = std::env::temp_dir().join(format!(
         "parley-bench-{}-{}-{}",
         case.broker,
@@ -540,6 +685,7 @@ async fn pipeline(case: &Case, rate: u64) -> (Figures, Figures) {
         let producer = webhook_producer(case);
         timed(case, &producer, &warm, &topic, status_change, rate, false);
         eprintln!("{}: warmed up", case.name());
+        let before = ends(case);
         let measured = webhooks(case.conversations, "1", seconds);
         let (sent, arrivals) = timed(
             case,
@@ -562,6 +708,7 @@ async fn pipeline(case: &Case, rate: u64) -> (Figures, Figures) {
         (
             Figures::new(&sent, &pick(false)),
             Figures::new(&sent, &pick(true)),
+            before,
         )
     });
     assert!(
@@ -570,7 +717,10 @@ async fn pipeline(case: &Case, rate: u64) -> (Figures, Figures) {
     );
     embedded.stop().await.expect("the pipeline stops cleanly");
     let _ = std::fs::remove_dir_all(&state);
-    outcome
+    let (created, routed, before) = outcome;
+    // After the roles' last commits: everything the timed webhooks caused is written.
+    let costs = tokio::task::block_in_place(|| written(case, &before, &ends(case)));
+    (created, routed, costs)
 }
 
 /// Every topic of the pipeline and [`PASSTHROUGH`], and which of them are compacted (as
@@ -713,7 +863,7 @@ async fn bench(case: Case, rate: u64) {
         grouped(case.conversations),
         case.partitions
     );
-    let (created, routed) = pipeline(&case, rate).await;
+    let (created, routed, costs) = pipeline(&case, rate).await;
     let plain = passthrough(&case, rate).await;
     println!(
         "{:<44} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8}",
@@ -728,6 +878,7 @@ async fn bench(case: Case, rate: u64) {
         routed.rate() / plain.rate(),
         routed.percentile(0.5) / plain.percentile(0.5)
     );
+    print_cost(&case, &costs, routed.rate(), plain.rate());
     println!();
 }
 
