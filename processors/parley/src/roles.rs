@@ -1,7 +1,7 @@
 //! The processing roles (ingress, tickets, router), one per process or all in one.
 
 use crate::options::{Connection, RoleSettings};
-use crate::UsageError;
+use crate::usage::UsageError;
 use anyhow::{anyhow, Context};
 use parley_core::StyleConfig;
 use parley_ingress::stage::IngressStageConfig;
