@@ -25,9 +25,8 @@
 //! `HashMap<key, due>` of live timers; cancel removes from the map only, and a popped entry
 //! that no longer matches the map is skipped.
 
-use parley_benches::measure::{
-    grouped, millions_per_second, nanos_each, CountingAllocator, SplitMix64,
-};
+use parley_benches::measure::{grouped, millions_per_second, nanos_each, CountingAllocator};
+use parley_core::rng::SeededRng;
 use parley_core::timer_wheel::TimerWheel;
 use parley_core::Timestamp;
 use std::cmp::Reverse;
@@ -304,7 +303,7 @@ fn main() {
     if sizes.is_empty() {
         sizes = vec![10_000, 1_000_000, 10_000_000];
     }
-    let mut rng = SplitMix64::new(0x7061_726c_6579);
+    let mut rng = SeededRng::new(0x7061_726c_6579);
     for n in sizes {
         let dues: Vec<i64> = (0..n)
             .map(|_| START + 1 + rng.below(SPREAD as u64) as i64)

@@ -1,5 +1,5 @@
 //! Measuring helpers for benchmarks that print their own tables: an allocator that
-//! counts live bytes, a seeded generator, and number formatting.
+//! counts live bytes, and number formatting.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -75,40 +75,6 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAllocator<A> {
     }
 }
 
-/// SplitMix64: a small, seeded, reproducible generator (quality is ample for spreading
-/// benchmark inputs).
-#[derive(Clone, Debug)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// A generator started from `seed`.
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..bound` (`bound > 0`), with negligible bias for bounds far below 2^64.
-    pub fn below(&mut self, bound: u64) -> u64 {
-        ((u128::from(self.next_u64()) * u128::from(bound)) >> 64) as u64
-    }
-
-    /// Shuffles `items` in place (Fisher-Yates).
-    pub fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = self.below(i as u64 + 1) as usize;
-            items.swap(i, j);
-        }
-    }
-}
-
 /// `count` operations in `elapsed`, as millions per second.
 pub fn millions_per_second(count: usize, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64() / 1e6
@@ -142,16 +108,5 @@ mod tests {
         assert_eq!(grouped(999), "999");
         assert_eq!(grouped(10_000), "10,000");
         assert_eq!(grouped(10_000_000), "10,000,000");
-    }
-
-    #[test]
-    fn below_stays_below_and_shuffle_keeps_every_item() {
-        let mut rng = SplitMix64::new(1);
-        assert!((0..1_000).all(|_| rng.below(7) < 7));
-        let mut items: Vec<u32> = (0..100).collect();
-        rng.shuffle(&mut items);
-        assert_ne!(items, (0..100).collect::<Vec<_>>());
-        items.sort_unstable();
-        assert_eq!(items, (0..100).collect::<Vec<_>>());
     }
 }

@@ -13,12 +13,15 @@
 //! - [`sim`]: a deterministic simulation harness of the ticket side (fake clock, step until
 //!   idle), and [`pipeline`]: the ticket lifecycles and the routers wired together in it.
 //! - [`ids`]: stable hashing and deterministic record ids.
+//! - [`rng`]: [`SeededRng`](rng::SeededRng), the seeded random source of simulated traffic
+//!   and benchmark inputs.
 
 pub mod ids;
 pub mod lifecycle;
 pub mod model;
 pub mod pipeline;
 mod rfc3339;
+pub mod rng;
 pub mod routing;
 pub mod sim;
 pub mod style;

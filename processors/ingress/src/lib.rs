@@ -11,7 +11,8 @@
 //!
 //! - [`config`]: [`IngressConfig`], the body size limit, the clock-skew rule and the
 //!   integration map that names the account when a record has no header.
-//! - [`normaliser`]: [`RawRecord`], [`Normaliser`], [`Outcome`], [`SkipKind`].
+//! - [`normaliser`]: [`RawRecord`], [`Normaliser`], [`event_key`].
+//! - [`outcome`]: [`Outcome`], what a record became, and [`SkipKind`].
 //! - [`error`]: [`IngressError`] and its stable reason codes.
 //! - [`encode`]: ConversationEvent in Avro single-object encoding (feature `kafka`: the
 //!   body encoder is the runtime's).
@@ -30,10 +31,12 @@ pub mod encode;
 pub mod error;
 mod json;
 pub mod normaliser;
+pub mod outcome;
 #[cfg(feature = "kafka")]
 pub mod stage;
 mod timestamp;
 
 pub use config::{AccountRef, IngressConfig};
 pub use error::IngressError;
-pub use normaliser::{event_key, Normaliser, Outcome, RawRecord, SkipKind};
+pub use normaliser::{event_key, Normaliser, RawRecord};
+pub use outcome::{Outcome, SkipKind};

@@ -2,7 +2,7 @@
 //! instance's `/state/<key>` endpoint (served beside `/metrics`) and prints it as JSON.
 
 use crate::options::{ConfigFile, DEFAULT_METRICS_ADDR};
-use crate::UsageError;
+use crate::usage::UsageError;
 use anyhow::anyhow;
 use parley_runtime::http::{self, StatusCode};
 use serde_json::Value;

@@ -17,24 +17,15 @@ mod schemas;
 pub mod simulate;
 mod style;
 mod topics;
+mod usage;
+
+pub use usage::UsageError;
 
 use clap::{Parser, Subcommand};
 use options::{parse_channel, parse_duration, ConfigFile, KafkaOptions, RoleOptions};
 use parley_core::{Channel, Millis, Style};
 use roles::Role;
 use std::process::ExitCode;
-
-/// A usage error: a value a person gave that breaks a rule (exit code 2).
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
 
 /// Customer-support messaging on Kafka: ingress, tickets and routing.
 ///

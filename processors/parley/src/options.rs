@@ -2,7 +2,7 @@
 //!
 //! Precedence: flag > environment variable (clap reads both) > config file > default.
 
-use crate::UsageError;
+use crate::usage::UsageError;
 use clap::{Args, ValueEnum};
 use parley_core::routing::{RoutingConfig, RoutingMode};
 use parley_core::{Channel, Millis};

@@ -1,7 +1,7 @@
 //! The processing roles (ingress, tickets, router), one per process or all in one.
 
 use crate::options::{Connection, RoleSettings};
-use crate::UsageError;
+use crate::usage::UsageError;
 use anyhow::{anyhow, Context};
 use parley_core::StyleConfig;
 use parley_ingress::stage::IngressStageConfig;
@@ -44,6 +44,11 @@ impl Role {
             Role::Router => "router",
         }
     }
+}
+
+/// The changelog topic of a Kafka-hosted role.
+pub(crate) fn changelog(prefix: &str, role: Role) -> String {
+    format!("{prefix}{}-changelog", role.name())
 }
 
 /// What a driver of an embedded pipeline injects into the roles and reads back from them.
@@ -243,7 +248,7 @@ fn runtime_config(role: Role, settings: &RoleSettings, hooks: &Hooks) -> Runtime
         group_id: group_id(role, settings.group_id.as_deref(), false),
         instance_id: settings.instance_id.clone(),
         input_topics: Vec::new(),
-        changelog_topic: crate::topics::changelog(prefix, role),
+        changelog_topic: changelog(prefix, role),
         dlq_topic: format!("{prefix}dlq"),
         state_dir: settings.state_dir.join(role.name()),
         guarantee: settings.guarantee,

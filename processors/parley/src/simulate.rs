@@ -10,7 +10,7 @@
 //! every style record. The outputs read in that step are written with the step's time.
 
 use crate::embedded::{Embedded, EmbeddedOptions, Observed, StateDir, PREFIX};
-use crate::UsageError;
+use crate::usage::UsageError;
 use anyhow::{anyhow, Context};
 use parley_core::routing::RoutingConfig;
 use parley_core::*;

@@ -2,7 +2,7 @@
 
 use crate::options::Connection;
 use crate::roles::{check_brokers, client_config, codec};
-use crate::UsageError;
+use crate::usage::UsageError;
 use anyhow::anyhow;
 use parley_core::style::validate_gap;
 use parley_core::{Channel, Millis, Style, StyleConfig, Timestamp};

@@ -1,7 +1,7 @@
 //! `parley topics create|check`: every topic of the architecture's table, under the prefix.
 
 use crate::options::Connection;
-use crate::roles::{check_brokers, client_config, Role};
+use crate::roles::{changelog, check_brokers, client_config, Role};
 use anyhow::anyhow;
 use parley_core::Channel;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
@@ -16,11 +16,6 @@ const ADMIN_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// `min.compaction.lag.ms` of the changelogs: a day.
 const CHANGELOG_COMPACTION_LAG_MS: &str = "86400000";
-
-/// The changelog topic of a Kafka-hosted role.
-pub(crate) fn changelog(prefix: &str, role: Role) -> String {
-    format!("{prefix}{}-changelog", role.name())
-}
 
 /// One topic to create or check.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,188 +5,21 @@ use super::config::RoutingConfig;
 use super::fast_map::{FastMap, FastSet};
 use super::ledger::{AgentSlot, CapacityLedger};
 use super::queue::{ClassId, ClassKey, QueueKey, RoutingQueue};
-use super::records::{AgentChannelRecord, AgentRecord, TicketRecord, TicketRecordState};
+use super::types::{
+    AgentChannelView, RoutingEffects, RoutingInput, RoutingRejection, RoutingTimer,
+    RoutingTimerCommand, TicketView,
+};
 use crate::model::{
     AgentMetrics, AgentPresence, AgentStatus, Channel, RoutingDecision, RoutingDecisionKind,
     RoutingRequest, RoutingRequestKind,
 };
 use crate::time::Timestamp;
-use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-/// A timer the engine asks the host to keep and feed back through
-/// [`RoutingEngine::handle_timer`] once `due`.
-///
-/// A timer that no longer matches the engine's state when it fires (the offer was answered,
-/// the ticket closed, ...) is ignored, so the host may deliver a cancelled timer safely.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RoutingTimer {
-    /// An offer not answered in time goes to the next eligible agent.
-    OfferTimeout {
-        /// The ticket offered.
-        ticket_id: String,
-        /// The agent it is offered to.
-        agent_id: String,
-        /// When the offer runs out.
-        due: Timestamp,
-    },
-    /// A ticket waiting this long has its required skills relaxed.
-    SkillsTimeout {
-        /// The queued ticket.
-        ticket_id: String,
-        /// When the skills are relaxed.
-        due: Timestamp,
-    },
-    /// A reopened ticket whose assignee is offline goes back to the queue.
-    ReturningGrace {
-        /// The reopened ticket.
-        ticket_id: String,
-        /// Its offline assignee.
-        agent_id: String,
-        /// When the grace runs out.
-        due: Timestamp,
-    },
-}
-
-impl RoutingTimer {
-    /// When the timer is due.
-    pub fn due(&self) -> Timestamp {
-        match self {
-            RoutingTimer::OfferTimeout { due, .. }
-            | RoutingTimer::SkillsTimeout { due, .. }
-            | RoutingTimer::ReturningGrace { due, .. } => *due,
-        }
-    }
-
-    /// The ticket the timer is about.
-    pub fn ticket_id(&self) -> &str {
-        match self {
-            RoutingTimer::OfferTimeout { ticket_id, .. }
-            | RoutingTimer::SkillsTimeout { ticket_id, .. }
-            | RoutingTimer::ReturningGrace { ticket_id, .. } => ticket_id,
-        }
-    }
-
-    /// A stable id for the timer's firing, the prefix of the ids of what it causes.
-    pub fn firing_id(&self) -> String {
-        match self {
-            RoutingTimer::OfferTimeout {
-                ticket_id,
-                agent_id,
-                due,
-            } => {
-                format!("{ticket_id}.offer_timeout.{agent_id}.{}", due.0)
-            }
-            RoutingTimer::SkillsTimeout { ticket_id, due } => {
-                format!("{ticket_id}.skills_timeout.{}", due.0)
-            }
-            RoutingTimer::ReturningGrace {
-                ticket_id,
-                agent_id,
-                due,
-            } => {
-                format!("{ticket_id}.returning_grace.{agent_id}.{}", due.0)
-            }
-        }
-    }
-}
-
-/// A timer to set or cancel.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RoutingTimerCommand {
-    /// Keep the timer and feed it back once due.
-    Set(RoutingTimer),
-    /// Drop the timer: it need not fire (if it does, it is ignored).
-    Cancel(RoutingTimer),
-}
-
-/// An input the engine refused, with why, for the DLQ.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoutingRejection {
-    /// The request or presence id.
-    pub input_id: String,
-    /// Why, naming the field, the value and the rule.
-    pub reason: String,
-}
-
-/// The effects of one step, to be applied by the host before the next step.
-#[must_use = "effects must be applied by the host"]
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoutingEffects {
-    /// Decisions, in the order they were made.
-    pub decisions: Vec<RoutingDecision>,
-    /// The figures of every agent and channel the step touched, by agent id then channel.
-    pub agent_metrics: Vec<AgentMetrics>,
-    /// Timers to set or cancel, in order.
-    pub timers: Vec<RoutingTimerCommand>,
-    /// Inputs refused.
-    pub rejections: Vec<RoutingRejection>,
-}
-
-/// Anything the engine is stepped with.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RoutingInput {
-    /// A request from the ticket processor.
-    Request(RoutingRequest),
-    /// An agent's new presence.
-    Presence(AgentPresence),
-    /// A timer the engine set came due.
-    Timer(RoutingTimer),
-}
-
-/// The entities a run of steps changed, sorted; one that no longer exists is to be deleted.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Dirty {
-    /// Agent ids.
-    pub agents: Vec<String>,
-    /// Ticket ids.
-    pub tickets: Vec<String>,
-}
-
-/// Where a ticket is, for hosts and tests.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TicketView {
-    /// In the queue.
-    Queued {
-        /// Whether its skills were relaxed.
-        skills_relaxed: bool,
-    },
-    /// Offered, waiting for the agent's answer.
-    Offered {
-        /// The agent.
-        agent_id: String,
-    },
-    /// Assigned.
-    Assigned {
-        /// The assignee.
-        agent_id: String,
-        /// Whether it takes the assignee's capacity.
-        consuming: bool,
-        /// Whether it waits out the returning-customer grace for an offline assignee.
-        in_grace: bool,
-    },
-}
-
-/// An agent's state on one channel, for hosts and tests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AgentChannelView {
-    /// Status.
-    pub status: AgentStatus,
-    /// Capacity.
-    pub capacity: u32,
-    /// Tickets taking capacity.
-    pub load: u32,
-    /// Offers pending; each reserves a unit of capacity.
-    pub offered: u32,
-}
-
 #[derive(Clone, Debug)]
-enum TicketState {
+pub(super) enum TicketState {
     Queued,
     Offered {
         agent: AgentSlot,
@@ -199,27 +32,27 @@ enum TicketState {
 }
 
 #[derive(Clone, Debug)]
-struct Ticket {
-    id: Arc<str>,
-    account: String,
-    conversation: String,
-    channel: Channel,
-    priority: i32,
-    skills: Vec<String>,
-    group: Option<String>,
-    created_at: Timestamp,
-    queued_since: Option<Timestamp>,
-    skills_relaxed: bool,
-    skills_due: Option<Timestamp>,
+pub(super) struct Ticket {
+    pub(super) id: Arc<str>,
+    pub(super) account: String,
+    pub(super) conversation: String,
+    pub(super) channel: Channel,
+    pub(super) priority: i32,
+    pub(super) skills: Vec<String>,
+    pub(super) group: Option<String>,
+    pub(super) created_at: Timestamp,
+    pub(super) queued_since: Option<Timestamp>,
+    pub(super) skills_relaxed: bool,
+    pub(super) skills_due: Option<Timestamp>,
     /// The routing class for its current skills (relaxed or not).
-    class: ClassId,
-    state: TicketState,
+    pub(super) class: ClassId,
+    pub(super) state: TicketState,
     /// Agents who declined the ticket or let its offer time out, oldest first.
-    declined_by: Vec<Arc<str>>,
+    pub(super) declined_by: Vec<Arc<str>>,
 }
 
 impl Ticket {
-    fn queue_key(&self) -> QueueKey {
+    pub(super) fn queue_key(&self) -> QueueKey {
         QueueKey {
             priority: Reverse(self.priority),
             created_at: self.created_at,
@@ -232,7 +65,7 @@ impl Ticket {
         self.declined_by.push(agent);
     }
 
-    fn class_key(&self) -> ClassKey {
+    pub(super) fn class_key(&self) -> ClassKey {
         ClassKey {
             channel: self.channel,
             skills: if self.skills_relaxed {
@@ -382,16 +215,16 @@ fn withdraw_reason(status: AgentStatus) -> &'static str {
 ///   `decline` are rejected. A repeated `enqueue` is a no-op.
 #[derive(Debug)]
 pub struct RoutingEngine {
-    account: String,
-    config: RoutingConfig,
-    agents: AgentIndex,
-    queue: RoutingQueue,
-    ledger: CapacityLedger,
-    tickets: FastMap<Arc<str>, Ticket>,
-    assign_seq: u64,
+    pub(super) account: String,
+    pub(super) config: RoutingConfig,
+    pub(super) agents: AgentIndex,
+    pub(super) queue: RoutingQueue,
+    pub(super) ledger: CapacityLedger,
+    pub(super) tickets: FastMap<Arc<str>, Ticket>,
+    pub(super) assign_seq: u64,
     /// Changed since the last `take_dirty`; sorted when taken.
-    dirty_agents: FastSet<Arc<str>>,
-    dirty_tickets: FastSet<Arc<str>>,
+    pub(super) dirty_agents: FastSet<Arc<str>>,
+    pub(super) dirty_tickets: FastSet<Arc<str>>,
 }
 
 impl RoutingEngine {
@@ -1212,181 +1045,6 @@ impl RoutingEngine {
             load: self.ledger.load(a, channel),
             offered: slot.map_or(0, |s| s.offered),
         })
-    }
-
-    // ---- persistence ----
-
-    /// The agents and tickets changed since the last call, sorted. A ticket id whose
-    /// [`RoutingEngine::ticket_record`] is `None` was forgotten: delete it.
-    pub fn take_dirty(&mut self) -> Dirty {
-        fn sorted_ids(set: &mut FastSet<Arc<str>>) -> Vec<String> {
-            let mut ids: Vec<String> = set.drain().map(|id| id.to_string()).collect();
-            ids.sort_unstable();
-            ids
-        }
-        Dirty {
-            agents: sorted_ids(&mut self.dirty_agents),
-            tickets: sorted_ids(&mut self.dirty_tickets),
-        }
-    }
-
-    /// The durable facts of an agent.
-    pub fn agent_record(&self, agent_id: &str) -> Option<AgentRecord> {
-        let agent = self.agents.get(self.agents.slot(agent_id)?);
-        Some(AgentRecord {
-            agent_id: agent.id.to_string(),
-            channels: agent
-                .channels
-                .iter()
-                .map(|(channel, slot)| AgentChannelRecord {
-                    channel: *channel,
-                    status: slot.status,
-                    capacity: slot.capacity,
-                    status_since: slot.status_since,
-                    counters: slot.counters.clone(),
-                })
-                .collect(),
-            skills: agent.skills.iter().cloned().collect(),
-            groups: agent.groups.iter().cloned().collect(),
-            last_assigned_seq: agent.last_assigned_seq,
-        })
-    }
-
-    /// The durable facts of a ticket.
-    pub fn ticket_record(&self, ticket_id: &str) -> Option<TicketRecord> {
-        let ticket = self.tickets.get(ticket_id)?;
-        let agent_id = |a: AgentSlot| self.agents.get(a).id.to_string();
-        Some(TicketRecord {
-            ticket_id: ticket.id.to_string(),
-            account: ticket.account.clone(),
-            conversation: ticket.conversation.clone(),
-            channel: ticket.channel,
-            priority: ticket.priority,
-            required_skills: ticket.skills.clone(),
-            group: ticket.group.clone(),
-            created_at: ticket.created_at,
-            queued_since: ticket.queued_since,
-            skills_relaxed: ticket.skills_relaxed,
-            skills_due: ticket.skills_due,
-            state: match ticket.state {
-                TicketState::Queued => TicketRecordState::Queued,
-                TicketState::Offered { agent, due } => TicketRecordState::Offered {
-                    agent_id: agent_id(agent),
-                    due,
-                },
-                TicketState::Assigned { agent, grace_due } => TicketRecordState::Assigned {
-                    agent_id: agent_id(agent),
-                    consuming: self.ledger.holder(ticket_id).is_some(),
-                    grace_due,
-                },
-            },
-            declined_by: ticket.declined_by.iter().map(|id| id.to_string()).collect(),
-        })
-    }
-
-    /// Rebuilds an engine from its records: agents, tickets, the ledger, the queue and
-    /// every index. Nothing is marked dirty. O((agents + tickets) log n).
-    pub fn restore(
-        account: impl Into<String>,
-        config: RoutingConfig,
-        agents: impl IntoIterator<Item = AgentRecord>,
-        tickets: impl IntoIterator<Item = TicketRecord>,
-    ) -> RoutingEngine {
-        let mut engine = RoutingEngine::new(account, config);
-        for record in agents {
-            let a = engine.agents.ensure(&record.agent_id);
-            let agent = engine.agents.get_mut(a);
-            for ch in record.channels {
-                agent.channels.insert(
-                    ch.channel,
-                    ChannelSlot {
-                        status: ch.status,
-                        capacity: ch.capacity,
-                        offered: 0,
-                        status_since: ch.status_since,
-                        counters: ch.counters,
-                    },
-                );
-            }
-            agent.skills = record.skills.into_iter().collect();
-            agent.groups = record.groups.into_iter().collect();
-            agent.last_assigned_seq = record.last_assigned_seq;
-            engine.assign_seq = engine.assign_seq.max(record.last_assigned_seq);
-        }
-        for record in tickets {
-            let id: Arc<str> = Arc::from(record.ticket_id.as_str());
-            let mut ticket = Ticket {
-                id: id.clone(),
-                account: record.account,
-                conversation: record.conversation,
-                channel: record.channel,
-                priority: record.priority,
-                skills: record.required_skills,
-                group: record.group,
-                created_at: record.created_at,
-                queued_since: record.queued_since,
-                skills_relaxed: record.skills_relaxed,
-                skills_due: record.skills_due,
-                class: 0,
-                state: TicketState::Queued,
-                declined_by: record
-                    .declined_by
-                    .iter()
-                    .map(|s| Arc::from(s.as_str()))
-                    .collect(),
-            };
-            let key = ticket.class_key();
-            if let Some(class) = engine.queue.class_id(&key) {
-                ticket.class = class;
-            } else {
-                ticket.class = engine.queue.add_class(key);
-                engine.agents.add_class(
-                    ticket.class,
-                    &engine.ledger,
-                    &engine.queue,
-                    engine.config.mode,
-                );
-            }
-            match record.state {
-                TicketRecordState::Queued => engine.queue.push(ticket.class, ticket.queue_key()),
-                TicketRecordState::Offered { agent_id, due } => {
-                    let a = engine.agents.ensure(&agent_id);
-                    let agent = engine.agents.get_mut(a);
-                    agent.offers.insert(id.clone());
-                    agent
-                        .channels
-                        .entry(ticket.channel)
-                        .or_insert_with(|| ChannelSlot::offline(due))
-                        .offered += 1;
-                    ticket.state = TicketState::Offered { agent: a, due };
-                }
-                TicketRecordState::Assigned {
-                    agent_id,
-                    consuming,
-                    grace_due,
-                } => {
-                    let a = engine.agents.ensure(&agent_id);
-                    if consuming {
-                        engine.ledger.consume(&id, a, ticket.channel);
-                    }
-                    if grace_due.is_some() {
-                        engine.agents.get_mut(a).in_grace.insert(id.clone());
-                    }
-                    ticket.state = TicketState::Assigned {
-                        agent: a,
-                        grace_due,
-                    };
-                }
-            }
-            engine.tickets.insert(id, ticket);
-        }
-        for a in engine.agents.slots().collect::<Vec<_>>() {
-            engine.agents.recompute_classes(a, &engine.queue);
-            engine
-                .agents
-                .attach(a, &engine.ledger, &engine.queue, engine.config.mode);
-        }
-        engine
     }
 
     // ---- audit ----

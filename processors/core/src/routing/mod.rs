@@ -20,6 +20,8 @@ mod fast_map;
 mod ledger;
 mod queue;
 mod records;
+mod snapshot;
+mod types;
 
 #[cfg(test)]
 mod proptests;
@@ -30,12 +32,13 @@ mod tests;
 
 pub use agents::AgentIndex;
 pub use config::{RoutingConfig, RoutingMode};
-pub use engine::{
-    AgentChannelView, Dirty, RoutingEffects, RoutingEngine, RoutingInput, RoutingRejection,
-    RoutingTimer, RoutingTimerCommand, TicketView,
-};
+pub use engine::RoutingEngine;
 pub use ledger::CapacityLedger;
 pub use queue::RoutingQueue;
 pub use records::{
     AgentChannelRecord, AgentRecord, ChannelCounters, TicketRecord, TicketRecordState,
+};
+pub use types::{
+    AgentChannelView, Dirty, RoutingEffects, RoutingInput, RoutingRejection, RoutingTimer,
+    RoutingTimerCommand, TicketView,
 };

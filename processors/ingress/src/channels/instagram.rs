@@ -7,8 +7,8 @@
 //! the Instagram professional account id.
 
 use super::messenger::{normalise_meta, Product};
+use super::Context;
 use crate::error::IngressError;
-use crate::normaliser::Context;
 
 const INSTAGRAM: Product = Product {
     object: "instagram",

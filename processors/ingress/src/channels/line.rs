@@ -12,10 +12,11 @@
 //! Media with `contentProvider.type: "line"` is fetched by message id, so the reference is
 //! the message id; external media's reference is its `originalContentUrl`.
 
+use super::Context;
 use super::{attachment, handle, new_event, text};
 use crate::error::IngressError;
 use crate::json::{self, Scalar, Str};
-use crate::normaliser::{Context, SkipKind};
+use crate::outcome::SkipKind;
 use crate::timestamp::Unit;
 use parley_core::{Attachment, AttachmentKind};
 use serde::Deserialize;

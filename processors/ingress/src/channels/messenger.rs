@@ -13,10 +13,11 @@
 //! their text in `message.text`; a postback's `title` is the button's text, so a postback
 //! with a title is a message (id `postback.mid`), one without is skipped.
 
+use super::Context;
 use super::{attachment, describe_object, handle, new_event, text};
 use crate::error::IngressError;
 use crate::json::{self, Scalar, Str};
-use crate::normaliser::{Context, SkipKind};
+use crate::outcome::SkipKind;
 use crate::timestamp::Unit;
 use parley_core::AttachmentKind;
 use serde::de::IgnoredAny;

@@ -5,6 +5,7 @@
 //! ConversationEvent or records a [`SkipKind`](crate::SkipKind). The first unreadable
 //! message fails the whole record.
 
+mod context;
 pub(crate) mod instagram;
 pub(crate) mod line;
 pub(crate) mod messenger;
@@ -17,7 +18,7 @@ pub(crate) mod x;
 
 use crate::config::AccountRef;
 use crate::json::Str;
-use crate::normaliser::Context;
+pub(crate) use context::Context;
 use parley_core::{Attachment, AttachmentKind, ConversationEvent, ReplyHandle, Timestamp};
 
 /// An event with the required fields set and the optional ones empty.

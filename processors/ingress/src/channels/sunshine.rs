@@ -15,10 +15,11 @@
 //! channels the platform bridges, e.g. `telegram`), else the raw topic's channel.
 //! Messages authored by `business` are echoes.
 
+use super::Context;
 use super::{attachment, handle, new_event, text};
 use crate::error::IngressError;
 use crate::json::{self, Str};
-use crate::normaliser::{Context, SkipKind};
+use crate::outcome::SkipKind;
 use crate::timestamp::parse_rfc3339_millis;
 use parley_core::{Attachment, AttachmentKind, Channel};
 use serde::Deserialize;

@@ -13,9 +13,10 @@
 //! header. `chat.id` is the reply address, and it is the conversation key already.
 
 use super::new_event;
+use super::Context;
 use crate::error::IngressError;
 use crate::json::{self, Scalar, Str};
-use crate::normaliser::{Context, SkipKind};
+use crate::outcome::SkipKind;
 use crate::timestamp::Unit;
 use parley_core::{Attachment, AttachmentKind};
 use serde::de::IgnoredAny;

@@ -11,10 +11,11 @@
 //! Conversation: `sender.id`, which is also the reply address. The body carries no bot
 //! id: records need a `parley-account` header.
 
+use super::Context;
 use super::{attachment, new_event, text};
 use crate::error::IngressError;
 use crate::json::{self, Scalar, Str};
-use crate::normaliser::{Context, SkipKind};
+use crate::outcome::SkipKind;
 use crate::timestamp::Unit;
 use parley_core::{Attachment, AttachmentKind};
 use serde::de::IgnoredAny;

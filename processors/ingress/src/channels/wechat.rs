@@ -11,9 +11,10 @@
 //! bodies (`<Encrypt>` only) must be decrypted before they reach the raw topic.
 
 use super::new_event;
+use super::Context;
 use crate::error::IngressError;
 use crate::json::{parse_decimal_i64, Scalar};
-use crate::normaliser::{Context, SkipKind};
+use crate::outcome::SkipKind;
 use crate::timestamp::Unit;
 use parley_core::{Attachment, AttachmentKind, ReplyHandle};
 use quick_xml::events::Event as XmlEvent;

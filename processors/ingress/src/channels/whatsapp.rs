@@ -10,10 +10,11 @@
 //! business number's `phone_number_id`. Reactions, `system`, `unsupported` and unknown
 //! message types are skipped.
 
+use super::Context;
 use super::{attachment, describe_object, handle, new_event, text};
 use crate::error::IngressError;
 use crate::json::{self, Scalar, Str};
-use crate::normaliser::{Context, SkipKind};
+use crate::outcome::SkipKind;
 use crate::timestamp::Unit;
 use parley_core::{Attachment, AttachmentKind};
 use serde::de::IgnoredAny;

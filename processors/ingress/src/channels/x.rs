@@ -13,10 +13,11 @@
 //! sender is `for_user_id` is the business's own (an echo). Reply handle: `recipient_id`,
 //! the end user to send the reply to.
 
+use super::Context;
 use super::{attachment, handle, new_event, text};
 use crate::error::IngressError;
 use crate::json::{self, Scalar, Str};
-use crate::normaliser::{Context, SkipKind};
+use crate::outcome::SkipKind;
 use crate::timestamp::Unit;
 use parley_core::AttachmentKind;
 use serde::de::IgnoredAny;

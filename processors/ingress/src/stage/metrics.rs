@@ -1,6 +1,6 @@
 //! The stage's metrics: the runtime's [`Metrics`] plus `parley_ingress_skipped_total`.
 
-use crate::normaliser::SkipKind;
+use crate::outcome::SkipKind;
 use parley_core::Channel;
 use parley_runtime::Metrics;
 use prometheus::{Encoder, IntCounterVec, Opts, Registry, TextEncoder};

@@ -5,7 +5,7 @@ use crate::clock::Clock;
 use crate::config::{Guarantee, RuntimeConfig, TimeConfig, TimeSource};
 use crate::dlq::{dead_letter, DlqStage};
 use crate::error::RuntimeError;
-use crate::host::context::{DeliveryTracker, HostContext};
+use crate::host::delivery::DeliveryTracker;
 use crate::metrics::Metrics;
 use crate::processor::{Effects, InputRecord, KeyedProcessor, Output, StateWrite, TimerCommand};
 use crate::state::applier::{ApplyJob, SledApplier};
@@ -14,7 +14,9 @@ use crate::state::restore::{restore_partition, RestoreContext};
 use crate::state::{PartitionMeta, PartitionStore, StateStore, StateView};
 use crate::timers::{split_timer_key, timer_key, TimerWheel};
 use parley_core::{Millis, Timestamp};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerGroupMetadata};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, ConsumerGroupMetadata,
+};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
@@ -243,9 +245,9 @@ impl<P: KeyedProcessor> Coordinator<P> {
     }
 
     /// Handles a rebalance event (called from the consumer's callback, on the loop's thread).
-    pub(crate) fn on_rebalance(
+    pub(crate) fn on_rebalance<C: ConsumerContext>(
         &mut self,
-        consumer: &BaseConsumer<HostContext<P>>,
+        consumer: &BaseConsumer<C>,
         event: RebalanceEvent<'_>,
     ) {
         match event {
@@ -703,9 +705,9 @@ impl<P: KeyedProcessor> Coordinator<P> {
     }
 
     /// Commits the open batch: seals, outputs and offsets to Kafka, then sled.
-    pub(crate) fn commit(
+    pub(crate) fn commit<C: ConsumerContext>(
         &mut self,
-        consumer: &BaseConsumer<HostContext<P>>,
+        consumer: &BaseConsumer<C>,
         mode: CommitMode,
     ) -> Result<(), RuntimeError> {
         if self.batch_records == 0 && !self.partitions.values().any(|t| t.dirty) {
@@ -894,7 +896,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
     }
 
     /// Updates the lag and state size gauges.
-    pub(crate) fn update_gauges(&self, consumer: &BaseConsumer<HostContext<P>>) {
+    pub(crate) fn update_gauges<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>) {
         self.metrics
             .state_bytes
             .set(self.store.size_on_disk() as i64);

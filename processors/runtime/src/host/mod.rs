@@ -7,6 +7,7 @@
 
 pub(crate) mod context;
 pub(crate) mod coordinator;
+mod delivery;
 mod probe;
 
 use crate::activity::Activity;
@@ -17,9 +18,10 @@ use crate::metrics::Metrics;
 use crate::processor::{InputRecord, KeyedProcessor};
 use crate::state::restore::RestoreContext;
 use crate::state::{StateStore, StateView};
-use context::{DeliveryTracker, HostContext};
+use context::HostContext;
 pub use coordinator::PausePoint;
 use coordinator::{Coordinator, Factory};
+use delivery::DeliveryTracker;
 use parley_core::Timestamp;
 pub use probe::BrokerProbe;
 use rdkafka::config::ClientConfig;
