@@ -12,6 +12,8 @@
 //! - [`timer_wheel`]: the hierarchical timing wheel the runtime keeps over its durable timers.
 //! - [`sim`]: a deterministic simulation harness of the ticket side (fake clock, step until
 //!   idle), and [`pipeline`]: the ticket lifecycles and the routers wired together in it.
+//! - [`topics`]: the topic catalogue: every topic's name, records, key rule and cleanup
+//!   policy, and [`conversation_key`](topics::conversation_key).
 //! - [`ids`]: stable hashing and deterministic record ids.
 //! - [`rng`]: [`SeededRng`](rng::SeededRng), the seeded random source of simulated traffic
 //!   and benchmark inputs.
@@ -27,6 +29,7 @@ pub mod sim;
 pub mod style;
 pub mod time;
 pub mod timer_wheel;
+pub mod topics;
 
 pub use lifecycle::{Effects, Rejection, TicketInput, TicketLifecycle, TicketTimer, TimerCommand};
 pub use model::*;

@@ -4,6 +4,7 @@
 use crate::options::{ConfigFile, DEFAULT_METRICS_ADDR};
 use crate::usage::UsageError;
 use anyhow::anyhow;
+use parley_core::topics::conversation_key;
 use parley_runtime::http::{self, StatusCode};
 use serde_json::Value;
 use std::time::Duration;
@@ -108,7 +109,7 @@ impl Target {
     /// `account/agent/<id>` for an agent.
     fn state_key(self, id: &AccountId) -> String {
         match self {
-            Target::Ticket => format!("{}/{}", id.account, id.id),
+            Target::Ticket => conversation_key(&id.account, &id.id),
             Target::Agent => format!("{}/agent/{}", id.account, id.id),
         }
     }

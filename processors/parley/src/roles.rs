@@ -3,6 +3,7 @@
 use crate::options::{Connection, RoleSettings};
 use crate::usage::UsageError;
 use anyhow::{anyhow, Context};
+use parley_core::topics::Topic;
 use parley_core::StyleConfig;
 use parley_ingress::stage::IngressStageConfig;
 use parley_routing::RouterCodecs;
@@ -44,11 +45,15 @@ impl Role {
             Role::Router => "router",
         }
     }
-}
 
-/// The changelog topic of a Kafka-hosted role.
-pub(crate) fn changelog(prefix: &str, role: Role) -> String {
-    format!("{prefix}{}-changelog", role.name())
+    /// The changelog of the role's state; ingress keeps none.
+    pub(crate) const fn changelog(self) -> Option<Topic> {
+        match self {
+            Role::Ingress => None,
+            Role::Tickets => Some(Topic::TicketsChangelog),
+            Role::Router => Some(Topic::RouterChangelog),
+        }
+    }
 }
 
 /// What a driver of an embedded pipeline injects into the roles and reads back from them.
@@ -248,8 +253,11 @@ fn runtime_config(role: Role, settings: &RoleSettings, hooks: &Hooks) -> Runtime
         group_id: group_id(role, settings.group_id.as_deref(), false),
         instance_id: settings.instance_id.clone(),
         input_topics: Vec::new(),
-        changelog_topic: changelog(prefix, role),
-        dlq_topic: format!("{prefix}dlq"),
+        changelog_topic: role
+            .changelog()
+            .expect("only the keyed roles have a runtime")
+            .with_prefix(prefix),
+        dlq_topic: Topic::Dlq.with_prefix(prefix),
         state_dir: settings.state_dir.join(role.name()),
         guarantee: settings.guarantee,
         registry_url: settings.connection.registry_url.clone(),

@@ -1,56 +1,31 @@
 //! `parley schemas register`: every Avro schema under `<prefix><topic>-value`.
 
 use anyhow::anyhow;
+use parley_core::topics::{Records, Topic};
 use parley_runtime::codec::{schemas, RegistryClient};
 
-/// Every schema with the topic (after the prefix) whose values it describes.
-pub(crate) const SCHEMAS: [(&str, &str, &str); 9] = [
-    (
-        "conversation_event.avsc",
-        "conversation-events",
-        schemas::CONVERSATION_EVENT,
-    ),
-    ("agent_action.avsc", "agent-actions", schemas::AGENT_ACTION),
-    (
-        "agent_presence.avsc",
-        "agent-presence",
-        schemas::AGENT_PRESENCE,
-    ),
-    ("style_config.avsc", "style-config", schemas::STYLE_CONFIG),
-    (
-        "routing_request.avsc",
-        "routing-requests",
-        schemas::ROUTING_REQUEST,
-    ),
-    (
-        "routing_decision.avsc",
-        "routing-decisions",
-        schemas::ROUTING_DECISION,
-    ),
-    (
-        "status_change.avsc",
-        "ticket-status-changes",
-        schemas::STATUS_CHANGE,
-    ),
-    (
-        "ticket_metrics.avsc",
-        "ticket-metrics",
-        schemas::TICKET_METRICS,
-    ),
-    (
-        "agent_metrics.avsc",
-        "agent-metrics",
-        schemas::AGENT_METRICS,
-    ),
-];
+/// Every Avro topic of the catalogue with its schema's file and text.
+pub(crate) fn schemas() -> Vec<(Topic, &'static str, &'static str)> {
+    Topic::all()
+        .into_iter()
+        .filter_map(|topic| match topic.records() {
+            Records::Avro(record) => {
+                let (file, text) = schemas::of_record(record)
+                    .unwrap_or_else(|| panic!("no schema for the record {record} of {topic:?}"));
+                Some((topic, file, text))
+            }
+            _ => None,
+        })
+        .collect()
+}
 
 /// Registers every schema, printing `subject: id N` or the registry's refusal (which
 /// carries its compatibility message); fails if any was refused.
 pub(crate) async fn register(url: &str, prefix: &str) -> anyhow::Result<()> {
     let client = RegistryClient::new(url);
     let mut refused = 0;
-    for (file, topic, schema) in SCHEMAS {
-        let subject = format!("{prefix}{topic}-value");
+    for (topic, file, schema) in schemas() {
+        let subject = format!("{}-value", topic.with_prefix(prefix));
         match client.register(&subject, schema).await {
             Ok(id) => println!("{subject}: id {id} ({file})"),
             Err(error) => {
@@ -63,5 +38,27 @@ pub(crate) async fn register(url: &str, prefix: &str) -> anyhow::Result<()> {
         Ok(())
     } else {
         Err(anyhow!("{refused} schemas were not registered"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_avro_topic_has_the_schema_of_its_record() {
+        let schemas = schemas();
+        assert_eq!(
+            schemas.len(),
+            schemas::ALL.len(),
+            "each schema is a topic's"
+        );
+        for (topic, file, text) in schemas {
+            let Records::Avro(record) = topic.records() else {
+                unreachable!("only Avro topics are listed")
+            };
+            let schema: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(schema["name"], record, "{file} is the schema of {topic:?}");
+        }
     }
 }

@@ -1,9 +1,9 @@
 //! `parley topics create|check`: every topic of the architecture's table, under the prefix.
 
 use crate::options::Connection;
-use crate::roles::{changelog, check_brokers, client_config, Role};
+use crate::roles::{check_brokers, client_config, Role};
 use anyhow::anyhow;
-use parley_core::Channel;
+use parley_core::topics::{Records, Topic};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -28,58 +28,37 @@ pub(crate) struct TopicSpec {
     pub(crate) settings: Vec<(&'static str, &'static str)>,
 }
 
-/// Every topic parley uses, under `prefix`.
+/// Every topic of the catalogue ([`Topic::all`]), under `prefix`.
 pub(crate) fn all(prefix: &str) -> Vec<TopicSpec> {
-    let delete = |name: String| TopicSpec {
-        name,
-        cleanup_policy: "delete",
-        settings: Vec::new(),
-    };
-    let mut specs: Vec<TopicSpec> = Channel::ALL
-        .iter()
-        .map(|channel| delete(format!("{prefix}raw.{}", channel.as_str())))
-        .collect();
-    let tickets = parley_tickets::topics(prefix);
-    let router = parley_routing::topics(prefix);
-    for name in [
-        tickets.conversation_events.clone(),
-        tickets.agent_actions.clone(),
-        tickets.routing_decisions.clone(),
-        tickets.routing_requests.clone(),
-        router.agent_presence.clone(),
-    ] {
-        specs.push(delete(name));
-    }
-    specs.push(TopicSpec {
-        name: tickets.style_config.clone(),
-        cleanup_policy: "compact",
-        settings: Vec::new(),
-    });
-    for name in [
-        tickets.status_changes.clone(),
-        tickets.ticket_metrics.clone(),
-        router.agent_metrics.clone(),
-        format!("{prefix}dlq"),
-    ] {
-        specs.push(delete(name));
-    }
-    for role in [Role::Tickets, Role::Router] {
-        specs.push(TopicSpec {
-            name: changelog(prefix, role),
-            cleanup_policy: "compact",
-            settings: vec![("min.compaction.lag.ms", CHANGELOG_COMPACTION_LAG_MS)],
-        });
-    }
-    specs
+    Topic::all()
+        .into_iter()
+        .map(|topic| TopicSpec {
+            name: topic.with_prefix(prefix),
+            cleanup_policy: topic.cleanup().as_str(),
+            settings: match topic.records() {
+                Records::Changelog => {
+                    vec![("min.compaction.lag.ms", CHANGELOG_COMPACTION_LAG_MS)]
+                }
+                _ => Vec::new(),
+            },
+        })
+        .collect()
 }
 
-/// The groups of topics that must have equal partition counts.
+/// The groups of topics that must have equal partition counts: each keyed role's inputs
+/// and its changelog.
 pub(crate) fn co_partitioned(prefix: &str) -> Vec<Vec<String>> {
-    let mut tickets = parley_tickets::topics(prefix).inputs();
-    tickets.push(changelog(prefix, Role::Tickets));
-    let mut router = parley_routing::topics(prefix).inputs();
-    router.push(changelog(prefix, Role::Router));
-    vec![tickets, router]
+    [Role::Tickets, Role::Router]
+        .into_iter()
+        .map(|role| {
+            let mut group = match role {
+                Role::Router => parley_routing::topics(prefix).inputs(),
+                _ => parley_tickets::topics(prefix).inputs(),
+            };
+            group.extend(role.changelog().map(|t| t.with_prefix(prefix)));
+            group
+        })
+        .collect()
 }
 
 fn admin(connection: &Connection) -> anyhow::Result<AdminClient<DefaultClientContext>> {

@@ -1,5 +1,7 @@
 //! The router's topics, named with the deployment's prefix.
 
+use parley_core::topics::Topic;
+
 /// The topics the router reads and writes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouterTopics {
@@ -16,10 +18,10 @@ pub struct RouterTopics {
 /// The router's topics under `prefix` (e.g. `parley.`).
 pub fn topics(prefix: &str) -> RouterTopics {
     RouterTopics {
-        routing_requests: format!("{prefix}routing-requests"),
-        agent_presence: format!("{prefix}agent-presence"),
-        routing_decisions: format!("{prefix}routing-decisions"),
-        agent_metrics: format!("{prefix}agent-metrics"),
+        routing_requests: Topic::RoutingRequests.with_prefix(prefix),
+        agent_presence: Topic::AgentPresence.with_prefix(prefix),
+        routing_decisions: Topic::RoutingDecisions.with_prefix(prefix),
+        agent_metrics: Topic::AgentMetrics.with_prefix(prefix),
     }
 }
 

@@ -5,6 +5,7 @@ use parley_core::routing::{
     AgentRecord, RoutingConfig, RoutingEffects, RoutingEngine, RoutingInput, RoutingTimer,
     RoutingTimerCommand, TicketRecord,
 };
+use parley_core::topics::conversation_key;
 use parley_core::{AgentMetrics, AgentPresence, RoutingDecision, RoutingRequest, Timestamp};
 use parley_runtime::codec::AvroCodec;
 use parley_runtime::{DecodeError, Effects, InputRecord, KeyedProcessor, Rejection, RestoreError};
@@ -165,7 +166,7 @@ impl RouterProcessor {
                 .expect("a routing decision encodes");
             effects.emit(
                 self.topics.routing_decisions.clone(),
-                format!("{}/{}", decision.account, decision.conversation),
+                conversation_key(&decision.account, &decision.conversation),
                 value,
             );
         }

@@ -1,5 +1,7 @@
 //! The ticket processor's topics, named with the deployment's prefix.
 
+use parley_core::topics::Topic;
+
 /// The topics the ticket processor reads and writes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TicketTopics {
@@ -23,13 +25,13 @@ pub struct TicketTopics {
 /// The ticket processor's topics under `prefix` (e.g. `parley.`).
 pub fn topics(prefix: &str) -> TicketTopics {
     TicketTopics {
-        conversation_events: format!("{prefix}conversation-events"),
-        agent_actions: format!("{prefix}agent-actions"),
-        routing_decisions: format!("{prefix}routing-decisions"),
-        style_config: format!("{prefix}style-config"),
-        status_changes: format!("{prefix}ticket-status-changes"),
-        ticket_metrics: format!("{prefix}ticket-metrics"),
-        routing_requests: format!("{prefix}routing-requests"),
+        conversation_events: Topic::ConversationEvents.with_prefix(prefix),
+        agent_actions: Topic::AgentActions.with_prefix(prefix),
+        routing_decisions: Topic::RoutingDecisions.with_prefix(prefix),
+        style_config: Topic::StyleConfig.with_prefix(prefix),
+        status_changes: Topic::TicketStatusChanges.with_prefix(prefix),
+        ticket_metrics: Topic::TicketMetrics.with_prefix(prefix),
+        routing_requests: Topic::RoutingRequests.with_prefix(prefix),
     }
 }
 

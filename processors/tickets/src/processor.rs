@@ -2,6 +2,7 @@
 
 use crate::config::TicketTopics;
 use crate::styles::SharedStyles;
+use parley_core::topics::conversation_key;
 use parley_core::{
     AgentAction, Channel, ConversationEvent, RoutingDecision, RoutingRequest, StatusChange,
     TicketInput, TicketLifecycle, TicketMetrics, TicketTimer, Timestamp,
@@ -173,8 +174,6 @@ impl TicketProcessor {
             return Ok(());
         }
         let topics = &self.topics;
-        let conversation_key =
-            |account: &str, conversation: &str| format!("{account}/{conversation}");
         emit_encoded(
             effects,
             &self.codecs.status_changes,

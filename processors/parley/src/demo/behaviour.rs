@@ -4,6 +4,7 @@
 use super::people::{Event, Phase};
 use super::script::{webhook, ACCOUNTS, CAPACITY, OPENERS, REPLIES};
 use super::world::{send_with_retry, World};
+use parley_core::topics::conversation_key;
 use parley_core::*;
 use parley_runtime::codec::AvroCodec;
 use rdkafka::message::{Header, OwnedHeaders};
@@ -133,7 +134,7 @@ impl World {
             at: now,
         };
         let value = AvroCodec::<AgentAction>::single_object().encode(&action)?;
-        let key = format!("{account}/{}", customer.conversation);
+        let key = conversation_key(account, &customer.conversation);
         send_with_retry(
             &self.producer,
             BaseRecord::to("agent-actions")

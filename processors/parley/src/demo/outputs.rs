@@ -4,6 +4,7 @@
 use super::people::{Event, Seen};
 use super::world::{Offer, World};
 use anyhow::anyhow;
+use parley_core::topics::conversation_key;
 use parley_core::*;
 use parley_runtime::codec::{AvroCodec, AvroRecord};
 use rdkafka::consumer::Consumer;
@@ -64,7 +65,7 @@ impl World {
     fn observe_change(&mut self, change: &StatusChange) {
         self.tickets
             .insert(change.ticket_id.clone(), (change.style, change.to));
-        let key = format!("{}/{}", change.account, change.conversation);
+        let key = conversation_key(&change.account, &change.conversation);
         let Some(&index) = self.by_key.get(&key) else {
             return;
         };
@@ -101,7 +102,7 @@ impl World {
             .and_then(|id| self.agent_index.get(id).copied());
         match decision.kind {
             RoutingDecisionKind::Offered => {
-                let key = format!("{}/{}", decision.account, decision.conversation);
+                let key = conversation_key(&decision.account, &decision.conversation);
                 let (Some(agent), Some(&customer)) = (agent, self.by_key.get(&key)) else {
                     return;
                 };
@@ -145,7 +146,7 @@ impl World {
                 }
             }
             RoutingDecisionKind::Unassigned => {
-                let key = format!("{}/{}", decision.account, decision.conversation);
+                let key = conversation_key(&decision.account, &decision.conversation);
                 if let Some(&index) = self.by_key.get(&key) {
                     if let Some(ticket) = self.customers[index].ticket.as_mut() {
                         if ticket.id == decision.ticket_id {

@@ -6,6 +6,7 @@ use super::script::{conversation_id, Timeline, ACCOUNTS, CUSTOMER_NAMES, FIRST_N
 use crate::embedded::{Embedded, Observed};
 use anyhow::{anyhow, Context};
 use parley_core::rng::SeededRng;
+use parley_core::topics::conversation_key;
 use parley_core::*;
 use parley_runtime::clock::ScaledClock;
 use parley_runtime::codec::AvroCodec;
@@ -192,7 +193,7 @@ impl World {
             .enumerate()
             .map(|(i, c)| {
                 (
-                    format!("{}/{}", ACCOUNTS[c.account].account, c.conversation),
+                    conversation_key(ACCOUNTS[c.account].account, &c.conversation),
                     i,
                 )
             })

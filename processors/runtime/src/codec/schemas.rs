@@ -19,6 +19,30 @@ pub const TICKET_METRICS: &str = include_str!("../../../../schemas/ticket_metric
 /// `AgentMetrics`.
 pub const AGENT_METRICS: &str = include_str!("../../../../schemas/agent_metrics.avsc");
 
+/// Every schema: its file under `schemas/`, its record's name, its text.
+pub const ALL: [(&str, &str, &str); 9] = [
+    (
+        "conversation_event.avsc",
+        "ConversationEvent",
+        CONVERSATION_EVENT,
+    ),
+    ("agent_action.avsc", "AgentAction", AGENT_ACTION),
+    ("agent_presence.avsc", "AgentPresence", AGENT_PRESENCE),
+    ("style_config.avsc", "StyleConfig", STYLE_CONFIG),
+    ("routing_request.avsc", "RoutingRequest", ROUTING_REQUEST),
+    ("routing_decision.avsc", "RoutingDecision", ROUTING_DECISION),
+    ("status_change.avsc", "StatusChange", STATUS_CHANGE),
+    ("ticket_metrics.avsc", "TicketMetrics", TICKET_METRICS),
+    ("agent_metrics.avsc", "AgentMetrics", AGENT_METRICS),
+];
+
+/// The file and text of the schema whose record is named `record`.
+pub fn of_record(record: &str) -> Option<(&'static str, &'static str)> {
+    ALL.iter()
+        .find(|(_, name, _)| *name == record)
+        .map(|(file, _, text)| (*file, *text))
+}
+
 /// A record type of `parley_core::model` with its Avro schema and a hand-written codec of
 /// its body, the Avro binary datum (no framing) in the schema's field order.
 ///
