@@ -50,7 +50,7 @@ fn record() -> Recorded {
             };
             let effects = lifecycle.step(input.clone(), style, now);
             for timer in effects.timers {
-                if let TimerCommand::Set(t) = timer {
+                if let TicketTimerCommand::Set(t) = timer {
                     pending_timer[c] = Some(t);
                 }
             }

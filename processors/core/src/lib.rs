@@ -31,7 +31,9 @@ pub mod time;
 pub mod timer_wheel;
 pub mod topics;
 
-pub use lifecycle::{Effects, Rejection, TicketInput, TicketLifecycle, TicketTimer, TimerCommand};
+pub use lifecycle::{
+    TicketEffects, TicketInput, TicketLifecycle, TicketRejection, TicketTimer, TicketTimerCommand,
+};
 pub use model::*;
 pub use style::{StyleConfigError, StyleSettings, StyleTable};
 pub use time::{Millis, Timestamp};

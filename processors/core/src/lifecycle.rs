@@ -2,7 +2,7 @@
 //! and Closed, under the conversational style each ticket was created with.
 //!
 //! [`TicketLifecycle`] is a sans-IO state machine in the manner of `quinn-proto`: the host
-//! feeds it inputs with the current time and applies the [`Effects`] it returns (records to
+//! feeds it inputs with the current time and applies the [`TicketEffects`] it returns (records to
 //! produce, timers to set or cancel, rejections for the DLQ) before the next step. It never
 //! reads a clock; every id it writes is derived from its inputs, so replaying the same
 //! inputs gives byte-identical effects.
@@ -44,7 +44,7 @@ pub struct TicketTimer {
 
 /// A timer to set or cancel.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TimerCommand {
+pub enum TicketTimerCommand {
     /// Keep this timer and feed it back as [`TicketInput::Timer`] once due.
     Set(TicketTimer),
     /// Drop this timer: it must not fire.
@@ -91,14 +91,14 @@ impl RejectionKind {
 
 /// An input the lifecycle refused: it goes to the DLQ with this reason.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rejection {
+pub struct TicketRejection {
     /// What kind of refusal.
     pub kind: RejectionKind,
     /// For a person reading the DLQ: what was refused and why.
     pub detail: String,
 }
 
-impl fmt::Display for Rejection {
+impl fmt::Display for TicketRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.kind.code(), self.detail)
     }
@@ -107,7 +107,7 @@ impl fmt::Display for Rejection {
 /// The effects of one step, to be applied by the host before the next step.
 #[must_use = "effects must be applied by the host"]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Effects {
+pub struct TicketEffects {
     /// Status transitions, in order.
     pub status_changes: Vec<StatusChange>,
     /// Requests to the router, in order.
@@ -115,14 +115,14 @@ pub struct Effects {
     /// Ticket metrics records.
     pub ticket_metrics: Vec<TicketMetrics>,
     /// Timers to set or cancel.
-    pub timers: Vec<TimerCommand>,
+    pub timers: Vec<TicketTimerCommand>,
     /// Inputs refused, for the DLQ.
-    pub rejections: Vec<Rejection>,
+    pub rejections: Vec<TicketRejection>,
     /// Inputs dropped as duplicate deliveries (not an error: nothing else happened).
     pub duplicates: u32,
 }
 
-impl Effects {
+impl TicketEffects {
     /// Whether the step changed nothing outside the lifecycle.
     pub fn is_empty(&self) -> bool {
         self.status_changes.is_empty()
@@ -133,7 +133,7 @@ impl Effects {
     }
 
     fn reject(&mut self, kind: RejectionKind, detail: String) {
-        self.rejections.push(Rejection { kind, detail });
+        self.rejections.push(TicketRejection { kind, detail });
     }
 }
 
@@ -144,7 +144,7 @@ impl Effects {
 /// - call [`step`](Self::step) once per input, in the order the inputs were consumed, with
 ///   the style settings in force for the conversation (they matter only when a ticket is
 ///   created; the ticket keeps them for life) and the current time;
-/// - apply the returned [`Effects`] before the next step;
+/// - apply the returned [`TicketEffects`] before the next step;
 /// - time only moves forward: an earlier `now` than a previous step's is taken as that
 ///   previous time;
 /// - feed each timer back as [`TicketInput::Timer`] once due; a timer that was cancelled or
@@ -287,9 +287,14 @@ impl TicketLifecycle {
     }
 
     /// Applies one input at `now` under `style` and returns what it caused.
-    pub fn step(&mut self, input: TicketInput, style: &StyleSettings, now: Timestamp) -> Effects {
+    pub fn step(
+        &mut self,
+        input: TicketInput,
+        style: &StyleSettings,
+        now: Timestamp,
+    ) -> TicketEffects {
         let now = self.clock.max(now);
-        let mut fx = Effects::default();
+        let mut fx = TicketEffects::default();
         let input_id = match &input {
             TicketInput::Message(e) => Some(input_hash(b'm', &e.event_id)),
             TicketInput::Action(a) => Some(input_hash(b'a', &a.action_id)),
@@ -325,7 +330,7 @@ impl TicketLifecycle {
         event: ConversationEvent,
         style: &StyleSettings,
         now: Timestamp,
-        fx: &mut Effects,
+        fx: &mut TicketEffects,
     ) {
         if !self.is_mine(&event.account, &event.conversation, fx) {
             return;
@@ -353,7 +358,7 @@ impl TicketLifecycle {
         event: ConversationEvent,
         style: &StyleSettings,
         now: Timestamp,
-        fx: &mut Effects,
+        fx: &mut TicketEffects,
     ) {
         self.tickets_created += 1;
         let mut settings = style.clone();
@@ -410,7 +415,7 @@ impl TicketLifecycle {
         fx.routing_requests.push(request);
     }
 
-    fn on_action(&mut self, action: AgentAction, now: Timestamp, fx: &mut Effects) {
+    fn on_action(&mut self, action: AgentAction, now: Timestamp, fx: &mut TicketEffects) {
         if !self.is_mine(&action.account, &action.conversation, fx) {
             return;
         }
@@ -482,7 +487,7 @@ impl TicketLifecycle {
         status: Option<Status>,
         agent: &str,
         now: Timestamp,
-        fx: &mut Effects,
+        fx: &mut TicketEffects,
     ) {
         let Some(ticket) = self.current.as_ref() else {
             return;
@@ -530,7 +535,7 @@ impl TicketLifecycle {
         }
     }
 
-    fn on_decision(&mut self, decision: RoutingDecision, now: Timestamp, fx: &mut Effects) {
+    fn on_decision(&mut self, decision: RoutingDecision, now: Timestamp, fx: &mut TicketEffects) {
         if !self.is_mine(&decision.account, &decision.conversation, fx) {
             return;
         }
@@ -585,7 +590,7 @@ impl TicketLifecycle {
         }
     }
 
-    fn on_timer(&mut self, timer: TicketTimer, now: Timestamp, fx: &mut Effects) {
+    fn on_timer(&mut self, timer: TicketTimer, now: Timestamp, fx: &mut TicketEffects) {
         let due = self.current.as_ref().is_some_and(|t| {
             t.id == timer.ticket_id && t.status == Status::Solved && t.close_due == Some(timer.due)
         });
@@ -601,7 +606,13 @@ impl TicketLifecycle {
 
     /// Moves the current ticket to `to`, with every consequence: capacity, timers, metrics,
     /// and for live chat the immediate close after Solved.
-    fn transition(&mut self, to: Status, cause: &Cause<'_>, now: Timestamp, fx: &mut Effects) {
+    fn transition(
+        &mut self,
+        to: Status,
+        cause: &Cause<'_>,
+        now: Timestamp,
+        fx: &mut TicketEffects,
+    ) {
         let Some(ticket) = self.current.as_mut() else {
             return;
         };
@@ -613,7 +624,7 @@ impl TicketLifecycle {
         if from == Status::Solved {
             if let Some(due) = ticket.close_due.take() {
                 if to != Status::Closed {
-                    fx.timers.push(TimerCommand::Cancel(TicketTimer {
+                    fx.timers.push(TicketTimerCommand::Cancel(TicketTimer {
                         ticket_id: ticket.id.clone(),
                         due,
                     }));
@@ -676,7 +687,7 @@ impl TicketLifecycle {
                 } else {
                     let due = now + gap;
                     ticket.close_due = Some(due);
-                    fx.timers.push(TimerCommand::Set(TicketTimer {
+                    fx.timers.push(TicketTimerCommand::Set(TicketTimer {
                         ticket_id: ticket.id.clone(),
                         due,
                     }));
@@ -705,7 +716,7 @@ impl TicketLifecycle {
         }
     }
 
-    fn is_mine(&self, account: &str, conversation: &str, fx: &mut Effects) -> bool {
+    fn is_mine(&self, account: &str, conversation: &str, fx: &mut TicketEffects) -> bool {
         let mine = account == self.account && conversation == self.conversation;
         if !mine {
             let detail = format!(

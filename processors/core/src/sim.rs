@@ -6,7 +6,7 @@
 //! order, each applied before the next, until the simulation is idle at the target time.
 
 use crate::lifecycle::{
-    Effects, Rejection, TicketInput, TicketLifecycle, TicketTimer, TimerCommand,
+    TicketEffects, TicketInput, TicketLifecycle, TicketRejection, TicketTimer, TicketTimerCommand,
 };
 use crate::model::*;
 use crate::style::StyleTable;
@@ -23,7 +23,7 @@ pub struct SimLog {
     /// Ticket metrics.
     pub ticket_metrics: Vec<TicketMetrics>,
     /// Refused inputs.
-    pub rejections: Vec<Rejection>,
+    pub rejections: Vec<TicketRejection>,
     /// Duplicate deliveries dropped.
     pub duplicates: u32,
 }
@@ -77,7 +77,7 @@ impl TicketSim {
     }
 
     /// Feeds one input at the current time and applies its effects.
-    pub fn feed(&mut self, input: TicketInput) -> Effects {
+    pub fn feed(&mut self, input: TicketInput) -> TicketEffects {
         let (account, conversation, brand, channel) = match &input {
             TicketInput::Message(e) => (
                 e.account.clone(),
@@ -121,7 +121,7 @@ impl TicketSim {
 
     /// Fires the earliest pending timer if it is due at or before `limit`, moving the clock
     /// to its due time, and returns what it caused.
-    pub fn fire_next(&mut self, limit: Timestamp) -> Option<Effects> {
+    pub fn fire_next(&mut self, limit: Timestamp) -> Option<TicketEffects> {
         if self.timers.first()?.0 > limit {
             return None;
         }
@@ -145,10 +145,10 @@ impl TicketSim {
         self.now = self.now.max(at);
     }
 
-    fn apply(&mut self, account: &str, conversation: &str, effects: &Effects) {
+    fn apply(&mut self, account: &str, conversation: &str, effects: &TicketEffects) {
         for command in &effects.timers {
             match command {
-                TimerCommand::Set(t) => {
+                TicketTimerCommand::Set(t) => {
                     self.timers.insert((
                         t.due,
                         account.to_owned(),
@@ -156,7 +156,7 @@ impl TicketSim {
                         t.ticket_id.clone(),
                     ));
                 }
-                TimerCommand::Cancel(t) => {
+                TicketTimerCommand::Cancel(t) => {
                     self.timers.remove(&(
                         t.due,
                         account.to_owned(),
@@ -192,7 +192,7 @@ impl TicketSim {
         conversation: &str,
         channel: Channel,
         message_id: &str,
-    ) -> Effects {
+    ) -> TicketEffects {
         let event = ConversationEvent {
             event_id: message_id.to_owned(),
             account: account.to_owned(),
@@ -217,7 +217,7 @@ impl TicketSim {
         agent: &str,
         kind: AgentActionKind,
         status: Option<Status>,
-    ) -> Effects {
+    ) -> TicketEffects {
         let action = AgentAction {
             action_id: self.fresh_id("action"),
             account: account.to_owned(),
@@ -237,7 +237,7 @@ impl TicketSim {
         conversation: &str,
         agent: &str,
         status: Status,
-    ) -> Effects {
+    ) -> TicketEffects {
         self.agent_does(
             account,
             conversation,
@@ -256,7 +256,7 @@ impl TicketSim {
         kind: RoutingDecisionKind,
         agent: &str,
         reason: &str,
-    ) -> Effects {
+    ) -> TicketEffects {
         let ticket_id = self
             .conversation(account, conversation)
             .and_then(|c| c.current().map(|t| t.id.to_owned()))

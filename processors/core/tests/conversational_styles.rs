@@ -168,7 +168,7 @@ fn returning_customer_within_the_gap_reopens_the_same_ticket_with_the_same_agent
     assert_eq!(status, Solved, "not closed at once: there is a gap");
     assert_eq!(
         fx.timers,
-        vec![TimerCommand::Set(TicketTimer {
+        vec![TicketTimerCommand::Set(TicketTimer {
             ticket_id: ticket.clone(),
             due: sim.now() + Millis::hours(1)
         })]
@@ -184,7 +184,7 @@ fn returning_customer_within_the_gap_reopens_the_same_ticket_with_the_same_agent
     assert_eq!(fx.status_changes[0].actor_kind, ActorKind::EndUser);
     assert_eq!(fx.status_changes[0].reason, "end_user_reply");
     assert!(
-        matches!(fx.timers[..], [TimerCommand::Cancel(_)]),
+        matches!(fx.timers[..], [TicketTimerCommand::Cancel(_)]),
         "the close is called off"
     );
     assert_eq!(
@@ -412,7 +412,7 @@ fn every_ticket_closes_at_most_28_days_after_solved_whatever_the_settings_say() 
     let fx = lifecycle.step(TicketInput::Action(solve), &style, T0);
     assert_eq!(
         fx.timers,
-        vec![TimerCommand::Set(TicketTimer {
+        vec![TicketTimerCommand::Set(TicketTimer {
             ticket_id: id,
             due: T0 + Millis::days(28)
         })]

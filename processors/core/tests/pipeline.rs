@@ -2,7 +2,7 @@
 //! `reference/conversational-styles.txt` with real routing, through the pipeline simulation.
 
 use parley_core::pipeline::PipelineSim;
-use parley_core::routing::{RoutingConfig, TicketView};
+use parley_core::routing::{RoutingConfig, RoutingTicketView};
 use parley_core::*;
 
 const ACME: &str = "acme";
@@ -56,7 +56,7 @@ fn offered_to(sim: &PipelineSim, conversation: &str) -> Option<String> {
         .router(ACME)?
         .ticket_view(&ticket_id(sim, conversation))?
     {
-        TicketView::Offered { agent_id } => Some(agent_id),
+        RoutingTicketView::Offered { agent_id } => Some(agent_id),
         _ => None,
     }
 }

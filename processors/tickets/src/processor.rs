@@ -155,7 +155,7 @@ impl TicketProcessor {
     fn apply(
         &self,
         key: &[u8],
-        fx: parley_core::Effects,
+        fx: parley_core::TicketEffects,
         effects: &mut Effects,
     ) -> Result<(), Rejection> {
         if let Some(first) = fx.rejections.first() {
@@ -200,10 +200,10 @@ impl TicketProcessor {
         )?;
         for command in &fx.timers {
             match command {
-                parley_core::TimerCommand::Set(timer) => {
+                parley_core::TicketTimerCommand::Set(timer) => {
                     effects.set_timer(key, timer_id(timer), timer.due)
                 }
-                parley_core::TimerCommand::Cancel(timer) => {
+                parley_core::TicketTimerCommand::Cancel(timer) => {
                     effects.cancel_timer(key, timer_id(timer))
                 }
             }

@@ -6,8 +6,8 @@ use super::fast_map::{FastMap, FastSet};
 use super::ledger::{AgentSlot, CapacityLedger};
 use super::queue::{ClassId, ClassKey, QueueKey, RoutingQueue};
 use super::types::{
-    AgentChannelView, RoutingEffects, RoutingInput, RoutingRejection, RoutingTimer,
-    RoutingTimerCommand, TicketView,
+    AgentChannelView, RoutingEffects, RoutingInput, RoutingRejection, RoutingTicketView,
+    RoutingTimer, RoutingTimerCommand,
 };
 use crate::model::{
     AgentMetrics, AgentPresence, AgentStatus, Channel, RoutingDecision, RoutingDecisionKind,
@@ -1018,16 +1018,16 @@ impl RoutingEngine {
     // ---- views ----
 
     /// Where a ticket is, if the router knows it.
-    pub fn ticket_view(&self, ticket_id: &str) -> Option<TicketView> {
+    pub fn ticket_view(&self, ticket_id: &str) -> Option<RoutingTicketView> {
         let ticket = self.tickets.get(ticket_id)?;
         Some(match ticket.state {
-            TicketState::Queued => TicketView::Queued {
+            TicketState::Queued => RoutingTicketView::Queued {
                 skills_relaxed: ticket.skills_relaxed,
             },
-            TicketState::Offered { agent, .. } => TicketView::Offered {
+            TicketState::Offered { agent, .. } => RoutingTicketView::Offered {
                 agent_id: self.agents.get(agent).id.to_string(),
             },
-            TicketState::Assigned { agent, grace_due } => TicketView::Assigned {
+            TicketState::Assigned { agent, grace_due } => RoutingTicketView::Assigned {
                 agent_id: self.agents.get(agent).id.to_string(),
                 consuming: self.ledger.holder(ticket_id).is_some(),
                 in_grace: grace_due.is_some(),

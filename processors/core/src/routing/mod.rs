@@ -39,6 +39,6 @@ pub use records::{
     AgentChannelRecord, AgentRecord, ChannelCounters, TicketRecord, TicketRecordState,
 };
 pub use types::{
-    AgentChannelView, Dirty, RoutingEffects, RoutingInput, RoutingRejection, RoutingTimer,
-    RoutingTimerCommand, TicketView,
+    AgentChannelView, Dirty, RoutingEffects, RoutingInput, RoutingRejection, RoutingTicketView,
+    RoutingTimer, RoutingTimerCommand,
 };

@@ -470,7 +470,8 @@ impl World {
             let agent = d.agent_id.as_deref().unwrap();
             let routed_ticket = &self.tickets[&d.ticket_id].request;
             for (id, t) in &self.tickets {
-                let Some(TicketView::Queued { skills_relaxed }) = self.engine.ticket_view(id)
+                let Some(RoutingTicketView::Queued { skills_relaxed }) =
+                    self.engine.ticket_view(id)
                 else {
                     continue;
                 };
@@ -522,7 +523,8 @@ impl World {
         }
         // No starvation: a queued ticket has no eligible agent with free capacity.
         for (id, t) in &self.tickets {
-            if let Some(TicketView::Queued { skills_relaxed }) = self.engine.ticket_view(id) {
+            if let Some(RoutingTicketView::Queued { skills_relaxed }) = self.engine.ticket_view(id)
+            {
                 for a in 0..AGENTS {
                     let agent = agent_name(a);
                     let eligible = self.qualifies(&agent, &t.request, skills_relaxed)

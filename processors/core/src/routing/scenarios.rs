@@ -319,7 +319,7 @@ impl ScenarioHost {
                 let view = self.with_engine(|e| e.ticket_view(plain[0]));
                 match view {
                     None => writeln!(out, "unknown").unwrap(),
-                    Some(TicketView::Queued { skills_relaxed }) => writeln!(
+                    Some(RoutingTicketView::Queued { skills_relaxed }) => writeln!(
                         out,
                         "queued{}",
                         if skills_relaxed {
@@ -329,10 +329,10 @@ impl ScenarioHost {
                         }
                     )
                     .unwrap(),
-                    Some(TicketView::Offered { agent_id }) => {
+                    Some(RoutingTicketView::Offered { agent_id }) => {
                         writeln!(out, "offered {agent_id}").unwrap()
                     }
-                    Some(TicketView::Assigned {
+                    Some(RoutingTicketView::Assigned {
                         agent_id,
                         consuming,
                         in_grace,

@@ -731,7 +731,7 @@ fn a_stale_timer_is_ignored() {
     assert_eq!(effects, RoutingEffects::default());
     assert!(matches!(
         engine.ticket_view("t1"),
-        Some(TicketView::Assigned { .. })
+        Some(RoutingTicketView::Assigned { .. })
     ));
 }
 

@@ -139,7 +139,7 @@ pub struct Dirty {
 
 /// Where a ticket is, for hosts and tests.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TicketView {
+pub enum RoutingTicketView {
     /// In the queue.
     Queued {
         /// Whether its skills were relaxed.
