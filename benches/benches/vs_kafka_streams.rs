@@ -766,9 +766,12 @@ fn value(i: usize) -> Vec<u8> {
     value
 }
 
+/// A producer that puts keys where parley and the Java clients do (`murmur2_random`):
+/// parley refuses a keyed record on another partition than its key's as `wrong_partition`.
 fn producer(brokers: &str, linger_ms: &str) -> ThreadedProducer<DefaultProducerContext> {
     ClientConfig::new()
         .set("bootstrap.servers", brokers)
+        .set("partitioner", "murmur2_random")
         .set("linger.ms", linger_ms)
         .set("queue.buffering.max.messages", "1000000")
         .create()
@@ -827,9 +830,9 @@ fn read_outputs(brokers: &str, topic: &str) -> Outputs {
     }
     consumer.assign(&tpl).unwrap();
     let mut outputs = Outputs::default();
-    let mut eof = 0;
+    let mut eof = std::collections::BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(120);
-    while eof < PARTITIONS && Instant::now() < deadline {
+    while eof.len() < PARTITIONS as usize && Instant::now() < deadline {
         match consumer.poll(Duration::from_millis(500)) {
             Some(Ok(m)) => {
                 if is_timer(&m) {
@@ -842,7 +845,9 @@ fn read_outputs(brokers: &str, topic: &str) -> Outputs {
                     );
                 }
             }
-            Some(Err(KafkaError::PartitionEOF(_))) => eof += 1,
+            Some(Err(KafkaError::PartitionEOF(partition))) => {
+                eof.insert(partition);
+            }
             _ => {}
         }
     }

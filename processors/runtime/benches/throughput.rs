@@ -57,9 +57,13 @@ fn records() -> usize {
         .unwrap_or(100_000)
 }
 
+/// Preloads `n` records over [`KEYS`] keys, put where parley and the Java clients put keys
+/// (`murmur2_random`): the runtime refuses a keyed record on another partition than its
+/// key's as `wrong_partition`.
 fn preload(brokers: &str, topic: &str, n: usize) {
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
+        .set("partitioner", "murmur2_random")
         .set("linger.ms", "5")
         .set("queue.buffering.max.messages", "1000000")
         .create()
