@@ -9,7 +9,9 @@ use crate::host::delivery::DeliveryTracker;
 use crate::metrics::Metrics;
 use crate::processor::{Effects, InputRecord, KeyedProcessor, Output, StateWrite, TimerCommand};
 use crate::state::applier::{ApplyJob, SledApplier};
-use crate::state::changelog::{encode_offsets, seal_key, BatchId, ChangelogOp, BATCH_HEADER};
+use crate::state::changelog::{
+    encode_offsets, seal_key, BatchId, ChangelogOp, LastWrites, BATCH_HEADER,
+};
 use crate::state::restore::{restore_partition, RestoreContext};
 use crate::state::{PartitionMeta, PartitionStore, StateStore, StateView};
 use crate::timers::{split_timer_key, timer_key, TimerWheel};
@@ -21,8 +23,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -81,53 +82,15 @@ struct PartitionTask<P> {
     loaded_until: Timestamp,
     /// Next input offset per topic, including the open batch.
     inputs: BTreeMap<String, i64>,
-    /// Writes of the open batch, the last per key: to the changelog at commit, then sled.
-    writes: BatchWrites,
+    /// Writes of the open batch, the last per key (Kafka Streams' record cache): a key
+    /// written by several inputs of a batch costs one changelog record and one sled write.
+    /// They are produced to the changelog at commit, before the seal, so the changelog
+    /// still holds, per batch, each key's value at the batch's end.
+    writes: LastWrites,
     /// Whether the open batch touched this partition.
     dirty: bool,
     batch: BatchId,
     timers_pending: Arc<AtomicI64>,
-}
-
-/// The open batch's state and timer writes of one partition, the last per key (Kafka
-/// Streams' record cache): a key written by several inputs of a batch costs one changelog
-/// record and one sled write. They are produced to the changelog at commit, before the seal,
-/// so the changelog still holds, per batch, each key's value at the batch's end.
-#[derive(Default)]
-struct BatchWrites {
-    /// The writes, in first-write order.
-    ops: Vec<ChangelogOp>,
-    /// Where in `ops` each changelog key's write is.
-    index: HashMap<Vec<u8>, usize>,
-}
-
-impl BatchWrites {
-    /// Records `op`, replacing an earlier write of its key in this batch.
-    fn write(&mut self, op: ChangelogOp) {
-        match self.index.entry(op.changelog_key()) {
-            Entry::Occupied(at) => self.ops[*at.get()] = op,
-            Entry::Vacant(slot) => {
-                slot.insert(self.ops.len());
-                self.ops.push(op);
-            }
-        }
-    }
-
-    /// The writes, one per key.
-    fn ops(&self) -> &[ChangelogOp] {
-        &self.ops
-    }
-
-    /// Whether the batch wrote nothing.
-    fn is_empty(&self) -> bool {
-        self.ops.is_empty()
-    }
-
-    /// The writes for sled, emptying the batch.
-    fn take(&mut self) -> Vec<ChangelogOp> {
-        self.index.clear();
-        std::mem::take(&mut self.ops)
-    }
 }
 
 /// Makes each partition's processor; shared by the host's attempts (see `Host::run`).
@@ -385,7 +348,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
                 wheel,
                 loaded_until: horizon,
                 inputs,
-                writes: BatchWrites::default(),
+                writes: LastWrites::default(),
                 dirty: false,
                 batch,
                 timers_pending: Arc::new(AtomicI64::new(timers_pending)),
@@ -569,7 +532,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
     }
 
     /// Produces the outputs (timestamped `now`, the time they were made at) of one input or
-    /// timer and records its state and timer writes in the batch's [`BatchWrites`].
+    /// timer and records its state and timer writes in the batch's [`LastWrites`].
     fn apply_effects(
         &mut self,
         partition: i32,
@@ -979,38 +942,6 @@ fn undo_tail(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_batch_keeps_the_last_write_per_key_in_first_write_order() {
-        let state = |key: &str, value: Option<&str>| ChangelogOp::State {
-            key: key.into(),
-            value: value.map(Into::into),
-        };
-        let timer = |key: &str, due: Option<i64>| ChangelogOp::Timer {
-            timer_key: key.into(),
-            due: due.map(Timestamp),
-        };
-        let mut writes = BatchWrites::default();
-        writes.write(state("a", Some("1")));
-        writes.write(timer("a", Some(10)));
-        writes.write(state("b", Some("1")));
-        writes.write(state("a", Some("2")));
-        writes.write(timer("a", None));
-        writes.write(state("b", None));
-        assert_eq!(
-            writes.ops(),
-            [state("a", Some("2")), timer("a", None), state("b", None)],
-            "a state and a timer of one key are different writes"
-        );
-        assert_eq!(writes.take().len(), 3);
-        assert!(writes.is_empty());
-        writes.write(state("a", Some("3")));
-        assert_eq!(
-            writes.ops(),
-            [state("a", Some("3"))],
-            "a new batch starts empty"
-        );
-    }
 
     fn event(max_ahead_ms: u64) -> TimeConfig {
         TimeConfig {

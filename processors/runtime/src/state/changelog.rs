@@ -10,7 +10,8 @@
 
 use crate::timers::{due_bytes, due_from_bytes};
 use parley_core::Timestamp;
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 
 /// The header holding the 16-byte batch id (writer epoch, sequence; both u64 BE).
 pub const BATCH_HEADER: &str = "parley.batch";
@@ -66,6 +67,51 @@ impl ChangelogOp {
             ChangelogOp::State { key, .. } => tagged(STATE, key),
             ChangelogOp::Timer { timer_key, .. } => tagged(TIMER, timer_key),
         }
+    }
+}
+
+/// Writes in first-write order, the last per changelog key: what a run of writes leaves,
+/// with one write per key. The host keeps one per partition for the open batch (Kafka
+/// Streams' record cache); restore keeps one over the sealed batches it has read.
+#[derive(Debug, Default)]
+pub struct LastWrites {
+    /// The writes, in first-write order.
+    ops: Vec<ChangelogOp>,
+    /// Where in `ops` each changelog key's write is.
+    index: HashMap<Vec<u8>, usize>,
+}
+
+impl LastWrites {
+    /// Records `op`, replacing an earlier write of its key.
+    pub fn write(&mut self, op: ChangelogOp) {
+        match self.index.entry(op.changelog_key()) {
+            Entry::Occupied(at) => self.ops[*at.get()] = op,
+            Entry::Vacant(slot) => {
+                slot.insert(self.ops.len());
+                self.ops.push(op);
+            }
+        }
+    }
+
+    /// The writes, one per key.
+    pub fn ops(&self) -> &[ChangelogOp] {
+        &self.ops
+    }
+
+    /// How many keys were written.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// The writes, emptying this.
+    pub fn take(&mut self) -> Vec<ChangelogOp> {
+        self.index.clear();
+        std::mem::take(&mut self.ops)
     }
 }
 
@@ -136,6 +182,38 @@ pub fn decode(key: &[u8], value: Option<&[u8]>) -> Result<ChangelogRecord, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_keeps_the_last_write_per_key_in_first_write_order() {
+        let state = |key: &str, value: Option<&str>| ChangelogOp::State {
+            key: key.into(),
+            value: value.map(Into::into),
+        };
+        let timer = |key: &str, due: Option<i64>| ChangelogOp::Timer {
+            timer_key: key.into(),
+            due: due.map(Timestamp),
+        };
+        let mut writes = LastWrites::default();
+        writes.write(state("a", Some("1")));
+        writes.write(timer("a", Some(10)));
+        writes.write(state("b", Some("1")));
+        writes.write(state("a", Some("2")));
+        writes.write(timer("a", None));
+        writes.write(state("b", None));
+        assert_eq!(
+            writes.ops(),
+            [state("a", Some("2")), timer("a", None), state("b", None)],
+            "a state and a timer of one key are different writes"
+        );
+        assert_eq!(writes.take().len(), 3);
+        assert!(writes.is_empty());
+        writes.write(state("a", Some("3")));
+        assert_eq!(
+            writes.ops(),
+            [state("a", Some("3"))],
+            "it starts again empty"
+        );
+    }
 
     #[test]
     fn every_record_kind_round_trips() {

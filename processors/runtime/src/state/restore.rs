@@ -8,7 +8,7 @@
 
 use crate::error::RuntimeError;
 use crate::metrics::Metrics;
-use crate::state::changelog::{self, ChangelogOp, ChangelogRecord};
+use crate::state::changelog::{self, ChangelogOp, ChangelogRecord, LastWrites};
 use crate::state::store::{PartitionMeta, PartitionStore};
 use parley_core::{Millis, Timestamp};
 use rdkafka::client::ClientContext;
@@ -20,6 +20,10 @@ use std::time::{Duration, Instant};
 
 /// How long a restore waits for the next changelog record before it gives up.
 const STALL: Duration = Duration::from_secs(60);
+
+/// Sealed writes restore gathers, one per key, before it applies them to sled in one batch
+/// with the last seal's progress.
+const APPLY_EVERY: usize = 50_000;
 
 /// The context of a restore consumer: reaching a partition's end is how restore knows it
 /// is done, so librdkafka's `PartitionEOF` event is not logged as an error; other errors
@@ -99,7 +103,11 @@ pub fn restore_partition<C: ConsumerContext>(
     assignment.add_partition_offset(changelog_topic, partition, Offset::Offset(start))?;
     consumer.assign(&assignment)?;
 
+    // The writes since the last seal, and the sealed ones not yet in sled, one per key (a
+    // key rewritten by many batches is one sled write), with the last seal's progress.
     let mut pending: Vec<ChangelogOp> = Vec::new();
+    let mut sealed = LastWrites::default();
+    let mut sealed_meta: Option<PartitionMeta> = None;
     let mut last_progress = Instant::now();
     let result = loop {
         match consumer.poll(Duration::from_millis(500)) {
@@ -133,21 +141,39 @@ pub fn restore_partition<C: ConsumerContext>(
                     ChangelogRecord::Op(op) => pending.push(op),
                     ChangelogRecord::Seal(inputs) => {
                         let at = message.timestamp().to_millis().map(Timestamp).or(Some(now));
-                        let meta = PartitionMeta {
+                        for op in pending.drain(..) {
+                            sealed.write(op);
+                        }
+                        sealed_meta = Some(PartitionMeta {
                             changelog_next: Some(message.offset() + 1),
                             inputs,
                             written_at: at,
-                        };
-                        store.apply(&pending, &meta)?;
-                        pending.clear();
+                        });
                         outcome.batches += 1;
+                        if sealed.len() >= APPLY_EVERY {
+                            apply(store, &mut sealed, &mut sealed_meta)?;
+                        }
                     }
                 }
             }
         }
     };
+    // What was read before a failure is whole batches: keep it.
+    apply(store, &mut sealed, &mut sealed_meta)?;
     outcome.tail = pending;
     consumer.unassign()?;
     remaining.set(0);
     result.map(|()| outcome)
+}
+
+/// Applies the gathered sealed writes with the last seal's progress, in one sled batch.
+fn apply(
+    store: &PartitionStore,
+    sealed: &mut LastWrites,
+    meta: &mut Option<PartitionMeta>,
+) -> Result<(), RuntimeError> {
+    if let Some(meta) = meta.take() {
+        store.apply(&sealed.take(), &meta)?;
+    }
+    Ok(())
 }
