@@ -16,6 +16,11 @@
 //!   consume of the same changelog, both with a 5 ms fetch wait (see
 //!   [`RESTORE_FETCH_WAIT_MS`]).
 //!
+//! - failover, with `PARLEY_BENCH_FAILOVER_KEYS=N` (e.g. 1000000): the counter writes N keys
+//!   of state (one input each, `at_least_once`), stops, and a fresh instance with an empty
+//!   state directory joins the group: the seconds until it is ready (joined, assigned,
+//!   restored), as `/readyz` would answer.
+//!
 //! `PARLEY_BENCH_BROKER`: `mock`, `kafka` or `mock,kafka` (the default).
 //!
 //! Both are timed from their first record read, so that neither counts its group join (the
@@ -61,6 +66,11 @@ fn records() -> usize {
 /// (`murmur2_random`): the runtime refuses a keyed record on another partition than its
 /// key's as `wrong_partition`.
 fn preload(brokers: &str, topic: &str, n: usize) {
+    preload_keys(brokers, topic, n, KEYS);
+}
+
+/// Preloads `n` records over `keys` keys, as [`preload`].
+fn preload_keys(brokers: &str, topic: &str, n: usize, keys: usize) {
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("partitioner", "murmur2_random")
@@ -69,7 +79,7 @@ fn preload(brokers: &str, topic: &str, n: usize) {
         .create()
         .unwrap();
     for i in 0..n {
-        let key = format!("key-{}", i % KEYS);
+        let key = format!("key-{}", i % keys);
         let mut record = BaseRecord::<String, str>::to(topic).key(&key).payload("1");
         loop {
             match producer.send(record) {
@@ -255,6 +265,50 @@ fn runtime(name: &str, brokers: &str, topics: &Topics, guarantee: Guarantee, n: 
     runtime
 }
 
+/// A failover with `keys` keys of state: the counter counts one input per key, stops, and a
+/// fresh instance (an empty state directory, as after a lost volume or on a new node) joins
+/// the group; prints the seconds from its start until it is ready (joined, assigned, every
+/// partition restored from the changelog).
+fn failover(name: &str, brokers: &str, create: Create<'_>, keys: usize) {
+    let topics = Topics::new(&format!("bench-{name}-failover"));
+    create(&topics.all(), &[&topics.changelog]);
+    preload_keys(brokers, &topics.input, keys, keys);
+    let took = runtime(name, brokers, &topics, Guarantee::AtLeastOnce, keys);
+    println!(
+        "{name}: failover: {keys} keys of state written in {:.1} s",
+        took.as_secs_f64()
+    );
+    let group = format!("bench-{name}-runtime-{}", Guarantee::AtLeastOnce.as_str());
+    let config = counter_config(
+        brokers,
+        &group,
+        &topics,
+        temp_dir("bench-failover"),
+        Guarantee::AtLeastOnce,
+    );
+    let started = Instant::now();
+    let host = start_counter(
+        config,
+        &topics,
+        Some(Millis::hours(1)),
+        Arc::new(SystemClock),
+    );
+    let ready = wait_for(Duration::from_secs(600), || {
+        host.metrics().readiness().is_ok()
+    });
+    let elapsed = started.elapsed();
+    let restored = host.metrics().restore_records.get();
+    host.stop().unwrap();
+    assert!(ready, "the new instance became ready");
+    println!(
+        "{name}: failover: a fresh instance ready after {:.1} s (joined, assigned {PARTITIONS} \
+         partitions, restored {restored} changelog records = {:.0}/s over the whole time)",
+        elapsed.as_secs_f64(),
+        restored as f64 / elapsed.as_secs_f64()
+    );
+    restore(name, brokers, &topics.changelog, "failover");
+}
+
 /// Restores `changelog` into an empty sled, beside a plain consume of it, and prints both.
 fn restore(name: &str, brokers: &str, changelog: &str, label: &str) {
     let (plain_count, plain) = plain_consume(brokers, changelog);
@@ -331,6 +385,12 @@ fn bench(name: &str, brokers: &str, create: Create<'_>, guarantees: &[Guarantee]
     // Restore: each run's changelog into an empty sled, beside a plain consume of it.
     for (guarantee, topics) in &runs {
         restore(name, brokers, &topics.changelog, guarantee.as_str());
+    }
+    let failover_keys = std::env::var("PARLEY_BENCH_FAILOVER_KEYS")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    if let Some(keys) = failover_keys {
+        failover(name, brokers, create, keys);
     }
 }
 
