@@ -12,6 +12,7 @@ mod demo;
 pub mod embedded;
 mod inspect;
 mod options;
+mod rescale;
 mod roles;
 mod schemas;
 pub mod simulate;
@@ -58,6 +59,9 @@ enum Command {
     /// Create or check the topics.
     #[command(subcommand)]
     Topics(TopicsCommand),
+    /// Take a drained and stopped pipeline to more partitions, moving every key's state and
+    /// timers to its new partition (see the README, Operations: Partitions).
+    Rescale(RescaleArgs),
     /// Write configuration records.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -133,6 +137,24 @@ struct Layout {
     /// Replication factor of every topic (create only).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
     replication_factor: i32,
+}
+
+/// `parley rescale`.
+#[derive(Debug, clap::Args)]
+struct RescaleArgs {
+    #[command(flatten)]
+    kafka: KafkaOptions,
+    /// The new partition count of every topic but style-config; greater than the current one.
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
+    partitions: i32,
+    /// Print what would move (keys, timers, bytes per old and new partition) and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// The pipeline's consumer group base, as given to `parley run` [default: the roles'
+    /// parley-ingress, parley-tickets, parley-router]: G stands for G-ingress, G-tickets,
+    /// G-router.
+    #[arg(long, env = "PARLEY_GROUP_ID", value_name = "GROUP")]
+    group_id: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -297,6 +319,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Topics(TopicsCommand::Create(layout)) => {
             let connection = connection(&layout.kafka)?;
             topics::create(&connection, layout.partitions, layout.replication_factor).await
+        }
+        Command::Rescale(args) => {
+            rescale::run(rescale::RescaleRequest {
+                connection: connection(&args.kafka)?,
+                group_id: args.group_id.clone(),
+                partitions: args.partitions,
+                dry_run: args.dry_run,
+            })
+            .await
         }
         Command::Topics(TopicsCommand::Check(layout)) => {
             topics::check(&connection(&layout.kafka)?, layout.partitions).await

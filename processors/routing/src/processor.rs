@@ -222,6 +222,12 @@ impl RouterProcessor {
 impl KeyedProcessor for RouterProcessor {
     type Input = RoutingInput;
 
+    /// `account/agent/<id>` and `account/ticket/<id>` belong to the record key `account`.
+    fn record_key(state_key: &[u8]) -> Option<&[u8]> {
+        let (account, _) = parse_state_key(std::str::from_utf8(state_key).ok()?)?;
+        Some(&state_key[..account.len()])
+    }
+
     fn restore(&mut self, state_key: &[u8], value: &[u8]) -> Result<(), RestoreError> {
         const RULE: &str = "the router's state keys are account/agent/<id> and account/ticket/<id>";
         let key_error = || RestoreError::Key {

@@ -66,6 +66,21 @@ pub enum RuntimeError {
     /// partitions: the open batch is aborted. Retrying helps: the host rejoins the group.
     #[error("fenced out of the consumer group: {0}")]
     Fenced(String),
+    /// A rescale found a state or timer key whose record key the processor cannot name, so
+    /// its partition under the new count is unknown; nothing was written, retrying does not
+    /// help.
+    #[error(
+        "changelog {topic} partition {partition}: {reason}; a key's partition under the new \
+         count comes from its record key, so the rescale cannot place it (nothing was written)"
+    )]
+    RescaleKey {
+        /// The changelog topic.
+        topic: String,
+        /// The changelog partition holding the key.
+        partition: i32,
+        /// Which key, and why.
+        reason: String,
+    },
     /// A changelog record cannot be read; the changelog topic holds foreign data.
     #[error(
         "changelog {topic} partition {partition} offset {offset}: {reason}; parley cannot \
@@ -128,6 +143,7 @@ impl RuntimeError {
             | RuntimeError::NotCoPartitioned { .. }
             | RuntimeError::State(_)
             | RuntimeError::Changelog { .. }
+            | RuntimeError::RescaleKey { .. }
             | RuntimeError::Restore { .. }
             | RuntimeError::Apply(_)
             | RuntimeError::Registry(_)

@@ -247,6 +247,17 @@ pub trait KeyedProcessor: Send + 'static {
     /// The decoded input.
     type Input;
 
+    /// The record key that owns `state_key`, whose partition under murmur2 is the state key's
+    /// partition: `parley rescale` moves each state entry to its record key's partition under
+    /// the new count. `None` for a key the processor does not write. The default is for
+    /// processors whose state key is the record key.
+    fn record_key(state_key: &[u8]) -> Option<&[u8]>
+    where
+        Self: Sized,
+    {
+        Some(state_key)
+    }
+
     /// Rebuilds in-memory state from one stored entry.
     fn restore(&mut self, state_key: &[u8], value: &[u8]) -> Result<(), RestoreError>;
 
