@@ -26,7 +26,7 @@
 //! process's VmHWM when the run is done. Kafka Streams commits every `commit.interval.ms`
 //! (its defaults: 30 s under `at_least_once`, 100 ms under `exactly_once_v2`); once every
 //! input is processed the peer requests a commit, so no run waits out an interval. parley
-//! commits a batch at `batch_size` records or `commit_interval_ms` (defaults 500 and 100 ms);
+//! commits a batch at `batch_size` records or `commit_interval_ms` (defaults 10,000 and 100 ms);
 //! the "100 ms" lines run it with batches cut by time alone, every 100 ms, beside Kafka
 //! Streams committing every 100 ms.
 //!
@@ -406,9 +406,9 @@ enum Side {
     Streams { commit_interval_ms: Option<u64> },
 }
 
-/// parley's defaults: 500 records or 100 ms.
+/// parley's defaults: 10,000 records or 100 ms (`parley_runtime::config`).
 const PARLEY_DEFAULT: Side = Side::Parley {
-    batch_size: 500,
+    batch_size: 10_000,
     interval_ms: 100,
 };
 /// parley with batches cut by time alone, every 100 ms (Kafka Streams' EOS interval).

@@ -7,7 +7,7 @@
 //!   (idempotent producer, offsets committed every 500 records), from its first record read
 //!   until all are acknowledged;
 //! - runtime, per guarantee: the counter processor (sled state, changelog, a durable timer
-//!   per input), batches of 500 or 100 ms, from its first record read until its group's
+//!   per input), the runtime's default batches (10,000 records or 100 ms), from its first record read until its group's
 //!   committed offsets cover every input. On Kafka both `at_least_once` and `exactly_once` (one
 //!   transaction per batch, the input offsets sent to it); on the mock `at_least_once` only,
 //!   since the mock does not apply transactions faithfully. Each run has its own group,
@@ -205,8 +205,8 @@ fn committed_all(consumer: &BaseConsumer, topic: &str, n: usize) -> bool {
 fn runtime(name: &str, brokers: &str, topics: &Topics, guarantee: Guarantee, n: usize) -> Duration {
     let group = format!("bench-{name}-runtime-{}", guarantee.as_str());
     let mut config = counter_config(brokers, &group, topics, temp_dir("bench"), guarantee);
-    config.batch_size = 500;
-    config.commit_interval_ms = 100;
+    config.batch_size = parley_runtime::config::default_batch_size();
+    config.commit_interval_ms = parley_runtime::config::default_commit_interval_ms();
     let offsets: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", &group)
