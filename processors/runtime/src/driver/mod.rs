@@ -13,15 +13,19 @@
 //! - [`keyed`]: [`KeyedStage`], a [`KeyedProcessor`](crate::KeyedProcessor) per partition on
 //!   the host's pieces: the same record step, DLQ records, sled store and timer wheel, with
 //!   every timer held in memory.
+//! - [`table`]: [`TableStage`], a global table's records applied as its reader applies them,
+//!   refused ones to the DLQ as its DLQ group writes them.
 //!
 //! What the driver does not do: transactions, rebalances, changelog topics (so no restore
 //! from one), retries.
 
 pub mod keyed;
+pub mod table;
 pub mod topology;
 
 #[cfg(test)]
 mod tests;
 
 pub use keyed::KeyedStage;
+pub use table::TableStage;
 pub use topology::{Driver, Message, Record, Stage};
