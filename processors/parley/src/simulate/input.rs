@@ -37,20 +37,23 @@ pub struct InputRecord {
 /// Reads and checks the input file: every error names the line, the field, the value and
 /// the rule. Records come back in time order (equal times in file order).
 pub fn parse_input(text: &str) -> Result<Vec<InputRecord>, UsageError> {
+    let encoders = Encoders::new();
     let mut records = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let number = index + 1;
         if line.trim().is_empty() || line.trim_start().starts_with('#') {
             continue;
         }
-        records
-            .push(parse_line(number, line).map_err(|e| UsageError(format!("line {number}: {e}")))?);
+        records.push(
+            parse_line(&encoders, number, line)
+                .map_err(|e| UsageError(format!("line {number}: {e}")))?,
+        );
     }
     records.sort_by_key(|r| r.at);
     Ok(records)
 }
 
-fn parse_line(number: usize, line: &str) -> Result<InputRecord, String> {
+fn parse_line(encoders: &Encoders, number: usize, line: &str) -> Result<InputRecord, String> {
     let object: Map<String, Value> = match serde_json::from_str(line) {
         Ok(Value::Object(object)) => object,
         Ok(_) => return Err("expected a JSON object".into()),
@@ -115,7 +118,7 @@ fn parse_line(number: usize, line: &str) -> Result<InputRecord, String> {
         };
         (key, body)
     } else {
-        encode_record(&topic, key, value, at, number)?
+        encode_record(encoders, &topic, key, value, at, number)?
     };
     Ok(InputRecord {
         line: number,
@@ -138,6 +141,7 @@ fn topic_rule() -> String {
 /// `line-<n>`, times to the line's `at`, lists to empty, the priority to 0; the key to the
 /// record's documented key.
 fn encode_record(
+    encoders: &Encoders,
     topic: &str,
     key: Option<String>,
     value: Value,
@@ -183,32 +187,32 @@ fn encode_record(
         "conversation-events" => {
             let record: ConversationEvent = from_json(topic, value)?;
             let key = key.unwrap_or_else(|| text(&record.account, &record.conversation));
-            Ok((Some(key), single_object(&record)?))
+            Ok((Some(key), encode(&encoders.conversation_events, &record)?))
         }
         "agent-actions" => {
             let record: AgentAction = from_json(topic, value)?;
             let key = key.unwrap_or_else(|| text(&record.account, &record.conversation));
-            Ok((Some(key), single_object(&record)?))
+            Ok((Some(key), encode(&encoders.agent_actions, &record)?))
         }
         "agent-presence" => {
             let record: AgentPresence = from_json(topic, value)?;
             let key = key.unwrap_or_else(|| record.account.clone());
-            Ok((Some(key), single_object(&record)?))
+            Ok((Some(key), encode(&encoders.agent_presence, &record)?))
         }
         "style-config" => {
             let record: StyleConfig = from_json(topic, value)?;
             let key = key.unwrap_or_else(|| crate::style::key(&record));
-            Ok((Some(key), single_object(&record)?))
+            Ok((Some(key), encode(&encoders.style_config, &record)?))
         }
         "routing-requests" => {
             let record: RoutingRequest = from_json(topic, value)?;
             let key = key.unwrap_or_else(|| record.account.clone());
-            Ok((Some(key), single_object(&record)?))
+            Ok((Some(key), encode(&encoders.routing_requests, &record)?))
         }
         _ => {
             let record: RoutingDecision = from_json(topic, value)?;
             let key = key.unwrap_or_else(|| text(&record.account, &record.conversation));
-            Ok((Some(key), single_object(&record)?))
+            Ok((Some(key), encode(&encoders.routing_decisions, &record)?))
         }
     }
 }
@@ -217,10 +221,32 @@ fn from_json<T: serde::de::DeserializeOwned>(topic: &str, value: Value) -> Resul
     serde_json::from_value(value).map_err(|e| format!("value is not a {topic} record: {e}"))
 }
 
-fn single_object<T: AvroRecord>(record: &T) -> Result<Vec<u8>, String> {
-    AvroCodec::<T>::single_object()
-        .encode(record)
-        .map_err(|e| format!("value cannot be encoded: {e}"))
+fn encode<T: AvroRecord>(codec: &AvroCodec<T>, record: &T) -> Result<Vec<u8>, String> {
+    (codec.encode(record)).map_err(|e| format!("value cannot be encoded: {e}"))
+}
+
+/// The codec of every input topic's records, made once per file (making one parses its
+/// schema).
+struct Encoders {
+    conversation_events: AvroCodec<ConversationEvent>,
+    agent_actions: AvroCodec<AgentAction>,
+    agent_presence: AvroCodec<AgentPresence>,
+    style_config: AvroCodec<StyleConfig>,
+    routing_requests: AvroCodec<RoutingRequest>,
+    routing_decisions: AvroCodec<RoutingDecision>,
+}
+
+impl Encoders {
+    fn new() -> Encoders {
+        Encoders {
+            conversation_events: AvroCodec::single_object(),
+            agent_actions: AvroCodec::single_object(),
+            agent_presence: AvroCodec::single_object(),
+            style_config: AvroCodec::single_object(),
+            routing_requests: AvroCodec::single_object(),
+            routing_decisions: AvroCodec::single_object(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! - `input`: the input lines, checked and encoded ([`parse_input`], [`InputRecord`]).
 //! - `output`: the output lines ([`OutputRecord`], [`OUTPUT_TOPICS`]).
 //! - `pipeline`: which stage reads which topic.
-//! - `run`: [`SimulateOptions`], [`run()`] and [`simulate`], the step loop.
+//! - `run`: [`SimulateOptions`], [`run()`], [`simulate`] and [`run_steps`], the step loop.
 
 mod input;
 mod output;
@@ -20,4 +20,4 @@ mod run;
 
 pub use input::{parse_input, InputRecord};
 pub use output::{OutputRecord, OUTPUT_TOPICS};
-pub use run::{run, simulate, SimulateOptions};
+pub use run::{run, run_steps, simulate, SimulateOptions};

@@ -50,15 +50,20 @@ impl OutputRecord {
     }
 
     /// The output record of `record`, produced in the step at `at`, its topic without
-    /// `prefix`.
-    pub(crate) fn from_record(record: Record, at: Timestamp, prefix: &str) -> OutputRecord {
+    /// `prefix`, its value decoded by `decoder`.
+    pub(crate) fn from_record(
+        record: Record,
+        at: Timestamp,
+        prefix: &str,
+        decoder: &OutputDecoder,
+    ) -> OutputRecord {
         let message = record.message;
         let topic = (message.topic.strip_prefix(prefix))
             .unwrap_or(&message.topic)
             .to_owned();
         OutputRecord {
             at,
-            value: decode_output(&topic, &message.value),
+            value: decoder.decode(&topic, &message.value),
             topic,
             key: (message.key).map(|k| String::from_utf8_lossy(&k).into_owned()),
             headers: (message.headers.into_iter())
@@ -84,22 +89,48 @@ pub(crate) fn sort_step(outputs: &mut [OutputRecord]) {
     });
 }
 
-/// Decodes an output record's value into its JSON form.
-fn decode_output(topic: &str, bytes: &[u8]) -> Value {
-    fn decoded<T: AvroRecord>(bytes: &[u8]) -> Value {
-        match AvroCodec::<T>::single_object().decode(bytes) {
-            Ok(record) => serde_json::to_value(record).expect("records serialise"),
-            Err(error) => json!({ "undecodable": error.to_string() }),
+/// The codecs of every output topic's records, made once per run (making one parses its
+/// schema).
+#[derive(Debug)]
+pub(crate) struct OutputDecoder {
+    conversation_events: AvroCodec<ConversationEvent>,
+    routing_requests: AvroCodec<RoutingRequest>,
+    routing_decisions: AvroCodec<RoutingDecision>,
+    status_changes: AvroCodec<StatusChange>,
+    ticket_metrics: AvroCodec<TicketMetrics>,
+    agent_metrics: AvroCodec<AgentMetrics>,
+}
+
+impl OutputDecoder {
+    /// Every codec, Avro single-object as the pipeline writes.
+    pub(crate) fn new() -> OutputDecoder {
+        OutputDecoder {
+            conversation_events: AvroCodec::single_object(),
+            routing_requests: AvroCodec::single_object(),
+            routing_decisions: AvroCodec::single_object(),
+            status_changes: AvroCodec::single_object(),
+            ticket_metrics: AvroCodec::single_object(),
+            agent_metrics: AvroCodec::single_object(),
         }
     }
-    match topic {
-        "conversation-events" => decoded::<ConversationEvent>(bytes),
-        "routing-requests" => decoded::<RoutingRequest>(bytes),
-        "routing-decisions" => decoded::<RoutingDecision>(bytes),
-        "ticket-status-changes" => decoded::<StatusChange>(bytes),
-        "ticket-metrics" => decoded::<TicketMetrics>(bytes),
-        "agent-metrics" => decoded::<AgentMetrics>(bytes),
-        _ => Value::String(String::from_utf8_lossy(bytes).into_owned()),
+
+    /// The JSON form of a value of `topic`; a DLQ value (or any other topic's) as text.
+    fn decode(&self, topic: &str, bytes: &[u8]) -> Value {
+        fn decoded<T: AvroRecord>(codec: &AvroCodec<T>, bytes: &[u8]) -> Value {
+            match codec.decode(bytes) {
+                Ok(record) => serde_json::to_value(record).expect("records serialise"),
+                Err(error) => json!({ "undecodable": error.to_string() }),
+            }
+        }
+        match topic {
+            "conversation-events" => decoded(&self.conversation_events, bytes),
+            "routing-requests" => decoded(&self.routing_requests, bytes),
+            "routing-decisions" => decoded(&self.routing_decisions, bytes),
+            "ticket-status-changes" => decoded(&self.status_changes, bytes),
+            "ticket-metrics" => decoded(&self.ticket_metrics, bytes),
+            "agent-metrics" => decoded(&self.agent_metrics, bytes),
+            _ => Value::String(String::from_utf8_lossy(bytes).into_owned()),
+        }
     }
 }
 

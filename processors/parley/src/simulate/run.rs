@@ -2,7 +2,7 @@
 //! input to input and timer to timer, each step's outputs written.
 
 use super::input::InputRecord;
-use super::output::{sort_step, OutputRecord, OUTPUT_TOPICS};
+use super::output::{sort_step, OutputDecoder, OutputRecord, OUTPUT_TOPICS};
 use super::pipeline::{pipeline, PREFIX};
 use crate::embedded::StateDir;
 use crate::UsageError;
@@ -10,7 +10,7 @@ use anyhow::Context;
 use parley_core::routing::RoutingConfig;
 use parley_core::{Millis, Timestamp};
 use parley_ingress::IngressConfig;
-use parley_runtime::driver::Message;
+use parley_runtime::driver::{Message, Record};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -73,19 +73,38 @@ pub fn run(options: SimulateOptions) -> anyhow::Result<()> {
 }
 
 /// Runs `inputs` (in time order, as [`parse_input`](super::parse_input) returns them) through
-/// the pipeline on the runtime's synchronous driver and hands every output record to `emit`,
-/// step by step.
-///
-/// Each step moves the clock to the next input's `at` or the next due timer, whichever is
-/// first (a timer due at an input's time goes first), pipes the input in, and runs until
-/// nothing is left to do at that time. Its outputs are emitted with the step's time, ordered
-/// by topic, then key, then offset. After the last input, timers fire up to
-/// `options.run_after` past it, for at most `options.max_steps` steps. The same inputs give
-/// the same outputs on every run.
+/// the pipeline and hands every output record to `emit`, as `parley simulate` writes them:
+/// each step's records with the step's time, ordered by topic, then key, then offset (see
+/// [`run_steps`]). The same inputs give the same outputs on every run.
 pub fn simulate(
     options: &SimulateOptions,
     inputs: Vec<InputRecord>,
     mut emit: impl FnMut(OutputRecord) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let decoder = OutputDecoder::new();
+    let mut outputs = Vec::new();
+    run_steps(options, inputs, |at, records| {
+        outputs.extend(
+            (records.into_iter())
+                .map(|record| OutputRecord::from_record(record, at, PREFIX, &decoder)),
+        );
+        sort_step(&mut outputs);
+        outputs.drain(..).try_for_each(&mut emit)
+    })
+}
+
+/// Runs `inputs` (in time order) through the pipeline on the runtime's synchronous driver,
+/// handing each step's time and the records the stages produced in it (in the order they
+/// were appended) to `on_step`.
+///
+/// Each step moves the clock to the next input's `at` or the next due timer, whichever is
+/// first (a timer due at an input's time goes first), pipes the input in, and runs until
+/// nothing is left to do at that time. After the last input, timers fire up to
+/// `options.run_after` past it, for at most `options.max_steps` steps.
+pub fn run_steps(
+    options: &SimulateOptions,
+    inputs: Vec<InputRecord>,
+    mut on_step: impl FnMut(Timestamp, Vec<Record>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let state = StateDir::create("simulate")?;
     let start = inputs.first().map_or(Timestamp(0), |r| r.at);
@@ -99,14 +118,13 @@ pub fn simulate(
     )?;
     let mut inputs = inputs.into_iter().peekable();
     let mut steps_after_last = 0;
-    let mut outputs = Vec::new();
     loop {
         let next_timer = driver.next_due();
         let next_input = inputs.peek().map(|r| r.at);
         let now = match (next_input, next_timer) {
             (Some(at), timer) if timer.is_none_or(|due| at < due) => {
                 let record = inputs.next().expect("peeked");
-                driver.pipe(message(record));
+                driver.pipe(record.into());
                 at
             }
             (_, Some(due)) if next_input.is_some() || due <= last + options.run_after => {
@@ -118,34 +136,31 @@ pub fn simulate(
                             "stopped after --max-steps {} timer steps past the last input with timers still due (an offer nobody answers is made again every offer timeout)",
                             options.max_steps
                         );
-                        return Ok(());
+                        break;
                     }
                 }
                 due
             }
-            _ => return Ok(()),
+            _ => break,
         };
         let records = driver.step(now)?;
-        let at = driver.now();
-        outputs.extend(
-            (records.into_iter()).map(|record| OutputRecord::from_record(record, at, PREFIX)),
-        );
-        sort_step(&mut outputs);
-        for record in outputs.drain(..) {
-            emit(record)?;
-        }
+        on_step(driver.now(), records)?;
     }
+    driver.commit()?;
+    Ok(())
 }
 
-/// The driver's record of an input line.
-fn message(record: InputRecord) -> Message {
-    Message {
-        topic: format!("{PREFIX}{}", record.topic),
-        key: record.key.map(String::into_bytes),
-        value: record.value,
-        headers: (record.headers.into_iter())
-            .map(|(name, value)| (name, value.into_bytes()))
-            .collect(),
-        timestamp: record.at,
+impl From<InputRecord> for Message {
+    /// The driver's record of an input line.
+    fn from(record: InputRecord) -> Message {
+        Message {
+            topic: format!("{PREFIX}{}", record.topic),
+            key: record.key.map(String::into_bytes),
+            value: record.value,
+            headers: (record.headers.into_iter())
+                .map(|(name, value)| (name, value.into_bytes()))
+                .collect(),
+            timestamp: record.at,
+        }
     }
 }

@@ -88,14 +88,18 @@ impl<P: KeyedProcessor> KeyedStage<P> {
         self.partitions.get(&partition).map(|p| &p.store)
     }
 
-    /// Records `effects` of `partition`: outputs stamped `at` onto `out`, writes for sled.
-    fn apply(task: &mut Partition<P>, effects: &Effects, at: Timestamp, out: &mut Vec<Message>) {
-        for output in &effects.outputs {
-            out.push(Message::from_output(output.clone(), at));
-        }
+    /// Takes the outputs of `effects` onto `out`, stamped `at`, and records its writes for
+    /// sled.
+    fn apply(
+        task: &mut Partition<P>,
+        effects: &mut Effects,
+        at: Timestamp,
+        out: &mut Vec<Message>,
+    ) {
         let ops = &mut task.ops;
         step::changelog_writes(effects, &mut task.wheel, ALL_TIMERS, |op| ops.push(op));
         task.dirty = true;
+        out.extend((effects.outputs.drain(..)).map(|output| Message::from_output(output, at)));
     }
 }
 
@@ -160,9 +164,14 @@ impl<P: KeyedProcessor> Stage for KeyedStage<P> {
             &self.dlq_topic,
             &mut self.effects,
         );
-        task.inputs.insert(message.topic.clone(), record.offset + 1);
+        match task.inputs.get_mut(&message.topic) {
+            Some(next) => *next = record.offset + 1,
+            None => {
+                task.inputs.insert(message.topic.clone(), record.offset + 1);
+            }
+        }
         let at = step::output_time(&self.effects, now);
-        Self::apply(task, &self.effects, at, out);
+        Self::apply(task, &mut self.effects, at, out);
         Ok(())
     }
 
@@ -187,7 +196,7 @@ impl<P: KeyedProcessor> Stage for KeyedStage<P> {
                     continue;
                 }
                 let at = step::output_time(&self.effects, due);
-                Self::apply(task, &self.effects, at, out);
+                Self::apply(task, &mut self.effects, at, out);
             }
         }
         Ok(())

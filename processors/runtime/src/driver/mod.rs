@@ -6,7 +6,8 @@
 //! producers of `parley run` partition) with the next offset there, and handed to every stage
 //! that reads the topic, in the order the records were appended. [`Driver::step`] moves the
 //! clock and runs until idle: queued records through their stages, then every timer due at
-//! the clock, then the records those produced, and so on; then each stage commits its state.
+//! the clock, then the records those produced, and so on; a step that fills a batch ends with
+//! each stage committing its state, as the host commits a batch.
 //! The same calls give the same records, byte for byte.
 //!
 //! - [`topology`]: [`Driver`], the [`Stage`] trait, [`Message`] and [`Record`].

@@ -136,8 +136,7 @@ fn records_go_to_the_stages_that_read_their_topic_on_the_key_partition() {
         .add_stage(&["in".into()], Box::new(totals(dir.0.join("a"), "mid")))
         .unwrap();
     let piped = driver.pipe(message("in", "k1", "2", START));
-    assert_eq!(piped.partition, partition_of(b"k1", 3));
-    assert_eq!(piped.offset, 0);
+    assert_eq!(piped, (partition_of(b"k1", 3), 0));
     driver.pipe(message("elsewhere", "k1", "5", START));
     let out = driver.step(START).unwrap();
     assert_eq!(
@@ -147,7 +146,7 @@ fn records_go_to_the_stages_that_read_their_topic_on_the_key_partition() {
     assert_eq!(out[0].partition, partition_of(b"k1", 3));
     assert_eq!(out[0].message.timestamp, START);
     let again = driver.pipe(message("in", "k1", "3", START));
-    assert_eq!((again.partition, again.offset), (piped.partition, 1));
+    assert_eq!(again, (piped.0, 1));
 }
 
 #[test]
@@ -230,7 +229,27 @@ fn a_timer_due_by_the_steps_clock_fires_in_the_same_step() {
 }
 
 #[test]
-fn each_step_is_committed_to_the_sled_store() {
+fn a_full_batch_is_committed_to_the_sled_store() {
+    let dir = TempDir::new("batches");
+    let mut driver = Driver::new(1, START).with_batch_size(2);
+    let stage = totals(dir.0.join("a"), "out");
+    driver.add_stage(&["in".into()], Box::new(stage)).unwrap();
+    driver.pipe(message("in", "k", "1", START));
+    driver.step(START).unwrap();
+    driver.pipe(message("in", "k", "2", START));
+    driver.step(START).unwrap();
+    driver.pipe(message("in", "k", "4", START));
+    driver.step(START).unwrap();
+    drop(driver);
+    // Two records filled the first batch; the third was never committed.
+    let (store, _) = crate::state::StateStore::open(&dir.0.join("a")).unwrap();
+    let partition = store.partition(0).unwrap();
+    assert_eq!(partition.get(b"k").unwrap().as_deref(), Some(&b"3"[..]));
+    assert_eq!(partition.meta().unwrap().inputs["in"], 2);
+}
+
+#[test]
+fn a_stage_commits_its_writes_to_the_sled_store() {
     let dir = TempDir::new("sled");
     let mut stage = totals(dir.0.join("a"), "out");
     stage.open(1, START).unwrap();

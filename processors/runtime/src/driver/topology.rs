@@ -5,6 +5,7 @@ use crate::partitions::partition_of;
 use crate::processor::Output;
 use parley_core::Timestamp;
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 /// A record to append to a topic; the driver chooses its partition and offset.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,7 +51,8 @@ pub struct Record {
 /// Calling contract: [`open`](Stage::open) once when the stage is added; then, within a step,
 /// [`handle`](Stage::handle) for each record of the stage's topics in append order and
 /// [`fire_timers`](Stage::fire_timers) whenever the queue is empty; [`commit`](Stage::commit)
-/// at the end of every step. The clock never moves back.
+/// at the end of a step that closes a batch (see [`Driver::with_batch_size`]) and on
+/// [`Driver::commit`]. The clock never moves back.
 pub trait Stage {
     /// Prepares the stage for `partitions` partitions per topic at clock `clock`.
     fn open(&mut self, partitions: i32, clock: Timestamp) -> Result<(), RuntimeError>;
@@ -78,7 +80,7 @@ pub trait Stage {
         Ok(())
     }
 
-    /// Ends a step at clock `clock`: makes the state written during it durable.
+    /// Ends a batch at clock `clock`: makes the state written since the last commit durable.
     fn commit(&mut self, _clock: Timestamp) -> Result<(), RuntimeError> {
         Ok(())
     }
@@ -90,13 +92,18 @@ pub struct Driver {
     clock: Timestamp,
     stages: Vec<Box<dyn Stage>>,
     /// Per topic, the stages that read it, in the order they were added.
-    readers: HashMap<String, Vec<usize>>,
-    next_offsets: HashMap<(String, i32), i64>,
-    /// Appended records not yet handed to their readers.
-    queue: VecDeque<Record>,
-    /// What stages produced during the current step.
-    produced: Vec<Record>,
+    readers: HashMap<String, Arc<[usize]>>,
+    /// Per topic, the next offset of each partition.
+    next_offsets: HashMap<String, Vec<i64>>,
+    /// The records appended since the last step returned, each with whether a stage produced
+    /// it (or it was piped in).
+    appended: Vec<(Record, bool)>,
+    /// Indices into `appended` of the records not yet handed to their readers.
+    queue: VecDeque<usize>,
     scratch: Vec<Message>,
+    /// Records handled and timers fired since the last commit.
+    uncommitted: usize,
+    batch_size: usize,
 }
 
 impl std::fmt::Debug for Driver {
@@ -119,10 +126,22 @@ impl Driver {
             stages: Vec::new(),
             readers: HashMap::new(),
             next_offsets: HashMap::new(),
+            appended: Vec::new(),
             queue: VecDeque::new(),
-            produced: Vec::new(),
             scratch: Vec::new(),
+            uncommitted: 0,
+            batch_size: crate::config::default_batch_size(),
         }
+    }
+
+    /// Commits at the end of the first step after which at least `records` records were
+    /// handled (or timers fired) since the last commit, as the host commits a batch when it
+    /// holds `batch_size` records; 1 commits every step. Default: the host's default
+    /// `batch_size`. Outputs do not depend on it: processors keep their state in memory, and
+    /// the store is what a restart would restore from.
+    pub fn with_batch_size(mut self, records: usize) -> Driver {
+        self.batch_size = records.max(1);
+        self
     }
 
     /// Adds a stage reading `topics`, opening it at the current clock.
@@ -135,7 +154,12 @@ impl Driver {
         let index = self.stages.len();
         self.stages.push(stage);
         for topic in topics {
-            self.readers.entry(topic.clone()).or_default().push(index);
+            let mut readers = self
+                .readers
+                .get(topic)
+                .map_or_else(Vec::new, |r| r.to_vec());
+            readers.push(index);
+            self.readers.insert(topic.clone(), readers.into());
         }
         Ok(())
     }
@@ -145,12 +169,14 @@ impl Driver {
         self.clock
     }
 
-    /// Appends an input record, queued for the next [`step`](Driver::step); returns where it
-    /// went. It is not among the records a step returns.
-    pub fn pipe(&mut self, message: Message) -> Record {
+    /// Appends an input record, queued for the next [`step`](Driver::step); returns the
+    /// partition and offset it got. It is not among the records a step returns.
+    pub fn pipe(&mut self, message: Message) -> (i32, i64) {
         let record = self.append(message);
-        self.queue.push_back(record.clone());
-        record
+        let placed = (record.partition, record.offset);
+        self.queue.push_back(self.appended.len());
+        self.appended.push((record, false));
+        placed
     }
 
     /// When the earliest timer of any stage is due; `None` without timers.
@@ -159,17 +185,20 @@ impl Driver {
     }
 
     /// Moves the clock to `now` (a time before the clock leaves it where it is), runs until
-    /// idle and commits every stage. Returns the records the stages produced, in the order
-    /// they were appended.
+    /// idle, and commits every stage if the batch is full. Returns the records the stages
+    /// produced, in the order they were appended.
     pub fn step(&mut self, now: Timestamp) -> Result<Vec<Record>, RuntimeError> {
         self.clock = self.clock.max(now);
         loop {
-            while let Some(record) = self.queue.pop_front() {
-                let Some(readers) = self.readers.get(&record.message.topic).cloned() else {
+            while let Some(next) = self.queue.pop_front() {
+                let topic = &self.appended[next].0.message.topic;
+                let Some(readers) = self.readers.get(topic).cloned() else {
                     continue;
                 };
-                for index in readers {
-                    self.stages[index].handle(&record, self.clock, &mut self.scratch)?;
+                for &index in readers.iter() {
+                    let record = &self.appended[next].0;
+                    self.stages[index].handle(record, self.clock, &mut self.scratch)?;
+                    self.uncommitted += 1;
                     self.flush_scratch();
                 }
             }
@@ -182,13 +211,26 @@ impl Driver {
             }
             for index in due {
                 self.stages[index].fire_timers(clock, &mut self.scratch)?;
+                self.uncommitted += 1;
                 self.flush_scratch();
             }
         }
+        if self.uncommitted >= self.batch_size {
+            self.commit()?;
+        }
+        let appended = std::mem::take(&mut self.appended);
+        Ok((appended.into_iter())
+            .filter_map(|(record, produced)| produced.then_some(record))
+            .collect())
+    }
+
+    /// Commits every stage now (the end of a run, for one).
+    pub fn commit(&mut self) -> Result<(), RuntimeError> {
         for stage in &mut self.stages {
             stage.commit(self.clock)?;
         }
-        Ok(std::mem::take(&mut self.produced))
+        self.uncommitted = 0;
+        Ok(())
     }
 
     /// Appends what a stage produced, queued for its readers and kept for the step's result.
@@ -197,9 +239,9 @@ impl Driver {
         for message in scratch.drain(..) {
             let record = self.append(message);
             if self.readers.contains_key(&record.message.topic) {
-                self.queue.push_back(record.clone());
+                self.queue.push_back(self.appended.len());
             }
-            self.produced.push(record);
+            self.appended.push((record, true));
         }
         self.scratch = scratch;
     }
@@ -209,12 +251,14 @@ impl Driver {
             .key
             .as_deref()
             .map_or(0, |key| partition_of(key, self.partitions));
-        let next = self
-            .next_offsets
-            .entry((message.topic.clone(), partition))
-            .or_insert(0);
-        let offset = *next;
-        *next += 1;
+        let next = match self.next_offsets.get_mut(&message.topic) {
+            Some(next) => next,
+            None => (self.next_offsets)
+                .entry(message.topic.clone())
+                .or_insert_with(|| vec![0; self.partitions as usize]),
+        };
+        let offset = next[partition as usize];
+        next[partition as usize] += 1;
         Record {
             partition,
             offset,
