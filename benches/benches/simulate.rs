@@ -15,7 +15,8 @@
 
 use criterion::{criterion_group, BatchSize, Criterion, Throughput};
 use parley::simulate::{parse_input, run_steps, simulate, InputRecord, SimulateOptions};
-use parley_benches::measure::{grouped, SplitMix64};
+use parley_benches::measure::grouped;
+use parley_core::rng::SeededRng;
 use parley_core::routing::RoutingConfig;
 use parley_core::{Channel, Millis, Timestamp};
 use serde_json::json;
@@ -39,7 +40,7 @@ const CHANNELS: [&str; 3] = ["whatsapp", "web", "ios"];
 /// returns within the hour, which reopens the ticket, solved again. Tickets close an hour
 /// after their last Solved.
 fn day() -> String {
-    let mut rng = SplitMix64::new(2026);
+    let mut rng = SeededRng::new(2026);
     let at = |ms: i64| json!(ms);
     let start = MIDNIGHT + Millis::hours(8).0;
     let mut lines = vec![json!({
@@ -56,7 +57,7 @@ fn day() -> String {
             "value": {"account": "acme", "agent_id": format!("agent-{agent}"), "channels": channels}
         }));
     }
-    let seconds = |rng: &mut SplitMix64, low: u64, high: u64| {
+    let seconds = |rng: &mut SeededRng, low: u64, high: u64| {
         (1_000 * (low + rng.below(high - low))) as i64 + rng.below(1_000) as i64
     };
     for c in 0..CONVERSATIONS {
