@@ -222,8 +222,8 @@ fn parse_style(text: &str) -> Result<Style, String> {
 /// Parses the command line, runs the command and maps its outcome to the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The demo's live view owns the terminal, and a simulate user wants the outputs, not
-    // the embedded pipeline's start-up and shutdown: only warnings by default.
+    // The demo's live view owns the terminal, and a simulate user wants the outputs, not the
+    // pipeline's start-up and shutdown: only warnings by default.
     let default_filter = match cli.command {
         Command::Demo(_) | Command::Simulate(_) => "warn,librdkafka=error",
         _ => "info",
