@@ -4,7 +4,7 @@ use crate::config::TimeConfig;
 use crate::driver::topology::{Message, Record, Stage};
 use crate::error::RuntimeError;
 use crate::processor::{Effects, InputRecord, KeyedProcessor};
-use crate::state::changelog::ChangelogOp;
+use crate::state::changelog::LastWrites;
 use crate::state::{PartitionMeta, PartitionStore, StateStore};
 use crate::step;
 use crate::timers::TimerWheel;
@@ -22,8 +22,8 @@ struct Partition<P> {
     wheel: TimerWheel<Vec<u8>>,
     /// Next input offset per topic, as the host's seal records it.
     inputs: BTreeMap<String, i64>,
-    /// Writes of the open step, for sled.
-    ops: Vec<ChangelogOp>,
+    /// Writes of the open batch, the last per key, for sled (as the host keeps them).
+    writes: LastWrites,
     dirty: bool,
 }
 
@@ -96,8 +96,8 @@ impl<P: KeyedProcessor> KeyedStage<P> {
         at: Timestamp,
         out: &mut Vec<Message>,
     ) {
-        let ops = &mut task.ops;
-        step::changelog_writes(effects, &mut task.wheel, ALL_TIMERS, |op| ops.push(op));
+        let writes = &mut task.writes;
+        step::changelog_writes(effects, &mut task.wheel, ALL_TIMERS, |op| writes.write(op));
         task.dirty = true;
         out.extend((effects.outputs.drain(..)).map(|output| Message::from_output(output, at)));
     }
@@ -128,7 +128,7 @@ impl<P: KeyedProcessor> Stage for KeyedStage<P> {
                     store: tree,
                     wheel,
                     inputs,
-                    ops: Vec::new(),
+                    writes: LastWrites::default(),
                     dirty: false,
                 },
             );
@@ -209,8 +209,7 @@ impl<P: KeyedProcessor> Stage for KeyedStage<P> {
                 inputs: task.inputs.clone(),
                 written_at: Some(clock),
             };
-            task.store.apply(&task.ops, &meta)?;
-            task.ops.clear();
+            task.store.apply(&task.writes.take(), &meta)?;
             task.dirty = false;
         }
         Ok(())
