@@ -30,7 +30,8 @@ struct Partition<P> {
 /// A [`KeyedProcessor`] per partition on the host's pieces (see the [module](crate::driver)
 /// doc): records are handled at their time as under the host's [`TimeConfig`], refused ones
 /// become DLQ records, timers go into a [`TimerWheel`] and fire with their due time, and each
-/// step's state and timer writes are applied to a sled store at [`Stage::commit`].
+/// batch's state and timer writes (the last per key) are applied to a sled store at
+/// [`Stage::commit`].
 pub struct KeyedStage<P: KeyedProcessor> {
     factory: Box<dyn FnMut(i32) -> P>,
     state_dir: PathBuf,
