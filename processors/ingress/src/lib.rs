@@ -17,7 +17,8 @@
 //! - [`encode`]: ConversationEvent in Avro single-object encoding (feature `kafka`: the
 //!   body encoder is the runtime's).
 //! - [`stage`]: the Kafka stage: [`stage::run`], [`stage::IngressStageConfig`],
-//!   [`stage::IngressMetrics`].
+//!   [`stage::IngressMetrics`]; and [`stage::NormaliserStage`], what it produces for a record
+//!   as a stage of the runtime's in-memory driver (`parley simulate`).
 //! - `channels`: one adapter per channel; `web`, `ios` and `android` share the
 //!   messaging-platform adapter. Each file's header documents the body shape it reads,
 //!   where its conversation key, event id and timestamp come from, and what it skips.

@@ -1,7 +1,7 @@
 //! The whole pipeline in one process: librdkafka's mock cluster, every topic, every role.
 //!
-//! `parley demo` and `parley simulate` run on it, and so do tests and benchmarks that want the
-//! real processors without a broker to install. The roles are the ones `parley run` starts;
+//! `parley demo` runs on it, and so do tests and benchmarks that want the real processors on
+//! Kafka without a broker to install. The roles are the ones `parley run` starts;
 //! only the clock, the metrics endpoints and two timings can be injected.
 
 use crate::options::{Connection, RoleSettings};

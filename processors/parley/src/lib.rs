@@ -1,8 +1,8 @@
 //! `parley`: runs the ingress, tickets and router roles and manages topics, styles and schemas.
 //!
 //! The binary is a thin `main` over [`main`]; [`embedded`] runs the whole pipeline in one
-//! process over librdkafka's mock cluster (for `parley demo`, `parley simulate`, tests and
-//! benchmarks).
+//! process over librdkafka's mock cluster (for `parley demo`, tests and benchmarks), and
+//! [`simulate`] runs its processors on the runtime's synchronous driver, without a broker.
 //!
 //! Exit codes: 0 success, 1 runtime failure (brokers unreachable, a check that found
 //! differences, a role that stopped with an error), 2 usage error (a bad flag, environment
@@ -53,8 +53,9 @@ enum Command {
     Router(RoleOptions),
     /// Run every role in one process (metrics on --metrics-addr's port and the next two).
     Run(RoleOptions),
-    /// Run timestamped input records (JSON lines) through every role on the in-process mock
-    /// broker and a controlled clock; write every output record as a JSON line.
+    /// Run timestamped input records (JSON lines) through every role's processor in-process,
+    /// without a broker, on a clock moved from input to input and timer to timer; write every
+    /// output record as a JSON line.
     Simulate(SimulateArgs),
     /// Create or check the topics.
     #[command(subcommand)]
@@ -221,8 +222,8 @@ fn parse_style(text: &str) -> Result<Style, String> {
 /// Parses the command line, runs the command and maps its outcome to the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The demo's live view owns the terminal, and a simulate user wants the outputs, not
-    // the embedded pipeline's start-up and shutdown: only warnings by default.
+    // The demo's live view owns the terminal, and a simulate user wants the outputs, not the
+    // pipeline's start-up and shutdown: only warnings by default.
     let default_filter = match cli.command {
         Command::Demo(_) | Command::Simulate(_) => "warn,librdkafka=error",
         _ => "info",
@@ -291,8 +292,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             max_steps: args.max_steps,
             routing,
             ingress: file.ingress.clone().unwrap_or_default(),
-        })
-        .await;
+        });
     }
     // `inspect` needs only the instance's address.
     if let Command::Inspect(command) = &cli.command {

@@ -1,4 +1,5 @@
-//! What a running host is doing, for a driver that moves a manual clock (`parley simulate`).
+//! What a running host is doing, for a driver that watches it (the embedded pipeline of
+//! `parley demo` and its tests).
 //!
 //! The loop publishes, at the end of every iteration, whether it holds an uncommitted batch
 //! and when its next timer is due. A driver that also sees every input consumed and

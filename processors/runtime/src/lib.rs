@@ -22,6 +22,9 @@
 //! - [`table`]: global tables: a compacted config topic read in full by every instance,
 //!   its refused records sent to the DLQ once.
 //! - [`timers`]: durable timer keys and the in-memory wheel.
+//! - [`driver`]: [`driver::Driver`], stages wired by topic and stepped synchronously on a
+//!   clock given as an argument, no broker (`parley simulate`); [`driver::KeyedStage`] runs a
+//!   [`KeyedProcessor`] there with the host's record step, DLQ records, sled and timers.
 //! - [`lag`]: consumer lag of every partition of a group's inputs, owned or not.
 //! - [`activity`]: what a running host is doing, for drivers of a manual clock.
 //! - [`clock`]: the injected clock ([`SystemClock`], [`ManualClock`]).
@@ -32,6 +35,7 @@ pub mod clock;
 pub mod codec;
 pub mod config;
 pub mod dlq;
+pub mod driver;
 pub mod error;
 pub mod host;
 pub mod http;
@@ -40,6 +44,7 @@ pub mod metrics;
 pub mod partitions;
 pub mod processor;
 pub mod state;
+mod step;
 pub mod table;
 pub mod timers;
 

@@ -24,12 +24,16 @@
 //! later ones uncommitted, so a restart reads them again. The normaliser is pure, so a
 //! replay re-emits identical events.
 //!
+//! [`NormaliserStage`] produces the same records for a raw record on the runtime's
+//! synchronous driver, without Kafka.
+//!
 //! [`Normaliser`]: crate::Normaliser
 //! [`event_key`]: crate::event_key
 //! [`IngressError::code`]: crate::IngressError::code
 
 mod config;
 mod delivery;
+mod driven;
 mod error;
 mod metrics;
 mod progress;
@@ -44,6 +48,7 @@ pub use config::{
     IngressStageConfig, RESERVED_LIBRDKAFKA_KEYS,
 };
 pub use delivery::OUTPUT_TOO_LARGE;
+pub use driven::NormaliserStage;
 pub use error::IngressStageError;
 pub use metrics::{IngressMetrics, STAGE};
 pub use run::{run, IngressStage};

@@ -141,21 +141,20 @@ impl Worker {
         if let Some(counter) = self.dlq_counters.get(reason) {
             counter.inc();
         }
-        let partition = message.partition().to_string();
         let offset = message.offset();
-        let offset_text = offset.to_string();
+        let fields = dead_letter_headers(
+            reason,
+            error,
+            &self.sources[index].topic,
+            message.partition(),
+            offset,
+        );
         let mut payload = message.payload();
         loop {
-            let headers = OwnedHeaders::new_with_capacity(6)
-                .insert(header(dlq_headers::STAGE, STAGE.as_bytes()))
-                .insert(header(dlq_headers::REASON, reason.as_bytes()))
-                .insert(header(dlq_headers::ERROR, error.as_bytes()))
-                .insert(header(
-                    dlq_headers::TOPIC,
-                    self.sources[index].topic.as_bytes(),
-                ))
-                .insert(header(dlq_headers::PARTITION, partition.as_bytes()))
-                .insert(header(dlq_headers::OFFSET, offset_text.as_bytes()));
+            let mut headers = OwnedHeaders::new_with_capacity(fields.len());
+            for (name, value) in &fields {
+                headers = headers.insert(header(name, value));
+            }
             let mut record = BaseRecord::<[u8], [u8], _>::with_opaque_to(
                 &self.dlq_topic,
                 Box::new(Ack {
@@ -228,14 +227,38 @@ fn header<'a>(key: &'a str, value: &'a [u8]) -> Header<'a, &'a [u8]> {
 /// The record's `parley-account` header: absent (or null) is `None`; not UTF-8 is an
 /// `invalid_account_header` error.
 fn account_header<'m>(message: &'m BorrowedMessage<'_>) -> Result<Option<&'m str>, IngressError> {
-    let Some(headers) = message.headers() else {
-        return Ok(None);
-    };
-    let Some(value) = headers
-        .iter()
-        .find(|header| header.key == ACCOUNT_HEADER)
-        .and_then(|header| header.value)
-    else {
+    let value = message.headers().and_then(|headers| {
+        headers
+            .iter()
+            .find(|header| header.key == ACCOUNT_HEADER)
+            .and_then(|header| header.value)
+    });
+    parse_account_header(value)
+}
+
+/// The headers of the DLQ record of a raw record read from `topic` at `partition` and
+/// `offset`: stage `ingress`, `reason`, `error` and the source, in the runtime's header names.
+pub(crate) fn dead_letter_headers(
+    reason: &str,
+    error: &str,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> [(&'static str, Vec<u8>); 6] {
+    [
+        (dlq_headers::STAGE, STAGE.as_bytes().to_vec()),
+        (dlq_headers::REASON, reason.as_bytes().to_vec()),
+        (dlq_headers::ERROR, error.as_bytes().to_vec()),
+        (dlq_headers::TOPIC, topic.as_bytes().to_vec()),
+        (dlq_headers::PARTITION, partition.to_string().into_bytes()),
+        (dlq_headers::OFFSET, offset.to_string().into_bytes()),
+    ]
+}
+
+/// A `parley-account` header's value: absent is `None`; not UTF-8 is an
+/// `invalid_account_header` error.
+pub(crate) fn parse_account_header(value: Option<&[u8]>) -> Result<Option<&str>, IngressError> {
+    let Some(value) = value else {
         return Ok(None);
     };
     std::str::from_utf8(value)

@@ -2,19 +2,19 @@
 //! processors, and commits batches (outputs, changelog, seal, offsets, then sled).
 
 use crate::clock::Clock;
-use crate::config::{Guarantee, RuntimeConfig, TimeConfig, TimeSource};
-use crate::dlq::{dead_letter, DlqStage};
+use crate::config::{Guarantee, RuntimeConfig};
 use crate::error::RuntimeError;
 use crate::host::delivery::DeliveryTracker;
 use crate::metrics::Metrics;
-use crate::processor::{Effects, InputRecord, KeyedProcessor, Output, StateWrite, TimerCommand};
+use crate::processor::{Effects, InputRecord, KeyedProcessor, Output};
 use crate::state::applier::{ApplyJob, SledApplier};
 use crate::state::changelog::{
     encode_offsets, seal_key, BatchId, ChangelogOp, LastWrites, BATCH_HEADER,
 };
 use crate::state::restore::{restore_partition, RestoreContext};
 use crate::state::{PartitionMeta, PartitionStore, StateStore, StateView};
-use crate::timers::{split_timer_key, timer_key, TimerWheel};
+use crate::step::{self, record_time};
+use crate::timers::TimerWheel;
 use parley_core::{Millis, Timestamp};
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, ConsumerGroupMetadata,
@@ -43,35 +43,6 @@ pub(crate) enum RebalanceEvent<'a> {
 /// older than the changelog's `delete.retention.ms`, a day by default, may be gone).
 const STORE_MAX_AGE: Millis = Millis::hours(20);
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The `now` a record with `timestamp` is handled at when the clock reads `clock`, and whether
-/// the timestamp lay too far ahead of the clock and was pulled back.
-///
-/// With [`TimeSource::Event`] that is the record's timestamp, so that a replay handles it at
-/// the same time and re-emits identical records; a record without one is handled at the
-/// clock. A timestamp more than `max_ahead_ms` past the clock (a producer with a wrong clock)
-/// is handled at `clock + max_ahead_ms`, so that one record cannot push a key's times and
-/// timers far into the future. A timestamp behind earlier ones is taken as it is: durations
-/// are measured with [`Timestamp::since`], which is never negative, and the ticket lifecycle
-/// keeps each conversation's time monotonic in its state.
-pub(crate) fn record_time(
-    config: &TimeConfig,
-    timestamp: Option<Timestamp>,
-    clock: Timestamp,
-) -> (Timestamp, bool) {
-    match (config.source, timestamp) {
-        (TimeSource::Event, Some(at)) => {
-            let ahead = i64::try_from(config.max_ahead_ms).unwrap_or(i64::MAX);
-            let limit = Timestamp(clock.0.saturating_add(ahead));
-            if at > limit {
-                (limit, true)
-            } else {
-                (at, false)
-            }
-        }
-        _ => (clock, false),
-    }
-}
 
 /// One assigned partition (its number, shared by all co-partitioned inputs).
 struct PartitionTask<P> {
@@ -424,55 +395,25 @@ impl<P: KeyedProcessor> Coordinator<P> {
             .get_mut(&record.partition)
             .expect("checked above");
         let mut effects = std::mem::take(&mut self.effects);
-        effects.clear();
-        let misplaced = self
-            .partition_counts
-            .get(record.topic)
-            .map(|count| (*count, crate::partitions::partition_of(record.key, *count)))
-            .filter(|(_, home)| !record.key.is_empty() && *home != record.partition);
-        let dead = if let Some((count, home)) = misplaced {
-            Some((
-                DlqStage::Decode,
-                "wrong_partition",
-                format!(
-                    "key {:?} belongs to partition {home} of {count} under murmur2, not {}: \
-                     produce keyed records with the murmur2 partitioner (the Java client's \
-                     default; librdkafka: partitioner=murmur2_random), or this key's state is \
-                     on another instance",
-                    String::from_utf8_lossy(record.key),
-                    record.partition
-                ),
-            ))
-        } else {
-            match task.processor.decode(&record) {
-                Err(error) => Some((DlqStage::Decode, error.code(), error.to_string())),
-                Ok(input) => match task.processor.handle(record.key, input, now, &mut effects) {
-                    Ok(()) => None,
-                    Err(rejection) => {
-                        effects.clear();
-                        Some((DlqStage::Process, rejection.reason, rejection.detail))
-                    }
-                },
-            }
-        };
-        if let Some((stage, reason, error)) = dead {
+        let refusal = step::handle_record(
+            &mut task.processor,
+            &record,
+            now,
+            self.partition_counts.get(record.topic).copied(),
+            &self.config.dlq_topic,
+            &mut effects,
+        );
+        if let Some((stage, reason)) = refusal {
             self.metrics
                 .dlq_records
                 .with_label_values(&[stage.as_str(), reason])
                 .inc();
-            effects.outputs.push(dead_letter(
-                &self.config.dlq_topic,
-                &record,
-                stage,
-                reason,
-                &error,
-            ));
         }
         task.inputs
             .insert(record.topic.to_owned(), record.offset + 1);
         task.dirty = true;
         // Stamped with the time the processor handled the record at, never earlier than its own.
-        let at = effects.at.map_or(now, |at| at.max(now));
+        let at = step::output_time(&effects, now);
         let result = self.apply_effects(record.partition, &effects, at);
         self.effects = effects;
         self.batch_records += 1;
@@ -507,21 +448,15 @@ impl<P: KeyedProcessor> Coordinator<P> {
             }
             self.begin()?;
             for (timer, due) in fired {
-                let Some((key, timer_id)) = split_timer_key(&timer) else {
-                    continue;
-                };
-                let (key, timer_id) = (key.to_vec(), timer_id.to_vec());
                 let mut effects = std::mem::take(&mut self.effects);
-                effects.clear();
-                effects.timers.push(TimerCommand::Cancel {
-                    key: key.clone(),
-                    timer_id: timer_id.clone(),
-                });
                 let task = self.partitions.get_mut(&partition).expect("owned");
-                task.processor.on_timer(&key, &timer_id, due, &mut effects);
+                if !step::fire_timer(&mut task.processor, &timer, due, &mut effects) {
+                    self.effects = effects;
+                    continue;
+                }
                 task.dirty = true;
                 self.metrics.timers_fired.inc();
-                let at = effects.at.map_or(due, |at| at.max(due));
+                let at = step::output_time(&effects, due);
                 let result = self.apply_effects(partition, &effects, at);
                 self.effects = effects;
                 self.batch_records += 1;
@@ -543,36 +478,10 @@ impl<P: KeyedProcessor> Coordinator<P> {
             self.produce(output, now)?;
         }
         let task = self.partitions.get_mut(&partition).expect("owned");
-        for StateWrite { state_key, value } in &effects.state {
-            task.writes.write(ChangelogOp::State {
-                key: state_key.clone(),
-                value: value.clone(),
-            });
-        }
-        for command in &effects.timers {
-            match command {
-                TimerCommand::Set { key, timer_id, due } => {
-                    let timer = timer_key(key, timer_id);
-                    if *due <= task.loaded_until {
-                        let _ = task.wheel.insert(timer.clone(), *due);
-                    } else {
-                        let _ = task.wheel.cancel(&timer);
-                    }
-                    task.writes.write(ChangelogOp::Timer {
-                        timer_key: timer,
-                        due: Some(*due),
-                    });
-                }
-                TimerCommand::Cancel { key, timer_id } => {
-                    let timer = timer_key(key, timer_id);
-                    let _ = task.wheel.cancel(&timer);
-                    task.writes.write(ChangelogOp::Timer {
-                        timer_key: timer,
-                        due: None,
-                    });
-                }
-            }
-        }
+        let writes = &mut task.writes;
+        step::changelog_writes(effects, &mut task.wheel, task.loaded_until, |op| {
+            writes.write(op)
+        });
         Ok(())
     }
 
@@ -937,61 +846,4 @@ fn undo_tail(
         }
     }
     Ok(undo)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event(max_ahead_ms: u64) -> TimeConfig {
-        TimeConfig {
-            source: TimeSource::Event,
-            max_ahead_ms,
-        }
-    }
-
-    #[test]
-    fn event_time_is_the_record_timestamp_even_far_behind_the_clock() {
-        let clock = Timestamp(1_000_000);
-        assert_eq!(
-            record_time(&event(60_000), Some(Timestamp(5)), clock),
-            (Timestamp(5), false)
-        );
-        assert_eq!(
-            record_time(&event(60_000), Some(Timestamp(1_060_000)), clock),
-            (Timestamp(1_060_000), false)
-        );
-    }
-
-    #[test]
-    fn event_time_ahead_of_the_clock_is_pulled_back_to_the_tolerance() {
-        let clock = Timestamp(1_000_000);
-        assert_eq!(
-            record_time(&event(60_000), Some(Timestamp(1_060_001)), clock),
-            (Timestamp(1_060_000), true)
-        );
-        assert_eq!(
-            record_time(&event(0), Some(Timestamp(i64::MAX)), clock),
-            (clock, true)
-        );
-        assert_eq!(
-            record_time(&event(u64::MAX / 2), Some(Timestamp(i64::MAX)), clock),
-            (Timestamp(i64::MAX), false),
-            "the limit saturates instead of overflowing"
-        );
-    }
-
-    #[test]
-    fn a_record_without_timestamp_or_processing_time_uses_the_clock() {
-        let clock = Timestamp(1_000_000);
-        assert_eq!(record_time(&event(60_000), None, clock), (clock, false));
-        let processing = TimeConfig {
-            source: TimeSource::Processing,
-            max_ahead_ms: 60_000,
-        };
-        assert_eq!(
-            record_time(&processing, Some(Timestamp(5)), clock),
-            (clock, false)
-        );
-    }
 }
