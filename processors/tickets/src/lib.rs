@@ -11,6 +11,10 @@
 //! - [`styles`]: [`StyleRecords`], the `style-config` topic's records as the runtime's
 //!   global table, read in full by every instance into a table shared by every partition's
 //!   processor; the runtime's table DLQ group writes each refused record to the DLQ once.
+//! - [`sla_tables`]: [`ScheduleRecords`](sla_tables::ScheduleRecords) and
+//!   [`SlaPolicyRecords`](sla_tables::SlaPolicyRecords), the `schedules` and `sla-policies`
+//!   topics' records as global tables, refusing records that break a schedule or policy
+//!   rule.
 //! - the start-up check that co-partitioned topics agree on partitions is
 //!   [`parley_runtime::partitions::check_co_partitioned`].
 //! - [`host`]: the constructor the CLI calls.
@@ -19,6 +23,7 @@ pub mod config;
 pub mod error;
 pub mod processor;
 pub mod render;
+pub mod sla_tables;
 pub mod styles;
 
 pub use config::{topics, TicketTopics};

@@ -33,7 +33,7 @@ fn oracle_open(schedule: &Schedule, zone: &jiff::tz::TimeZone, at: i64) -> bool 
     let minute = local.time().hour() as u16 * 60 + local.time().minute() as u16;
     schedule.intervals.iter().any(|interval| {
         let (day, start, end) = (
-            interval.day.index(),
+            interval.day.days_from_monday(),
             interval.start_minute,
             interval.end_minute,
         );

@@ -29,7 +29,7 @@ fn target(metric: SlaMetric, priority: SlaPriority, minutes: i64) -> SlaTarget {
 fn policies(targets: &[(SlaMetric, i64)]) -> SlaPolicies {
     let mut table = SlaPolicies::new();
     table
-        .upsert_policy(policy("standard", targets, SlaPriority::Normal))
+        .upsert(policy("standard", targets, SlaPriority::Normal))
         .unwrap();
     table
 }
@@ -55,6 +55,7 @@ struct Desk {
     lifecycle: TicketLifecycle,
     clocks: SlaClocks,
     policies: SlaPolicies,
+    schedules: Schedules,
     style: StyleSettings,
     now: Timestamp,
     timers: Vec<SlaTimer>,
@@ -68,6 +69,7 @@ impl Desk {
             lifecycle: TicketLifecycle::new("acme", "c1"),
             clocks: SlaClocks::new("acme", "c1"),
             policies,
+            schedules: Schedules::new(),
             style: StyleSettings::default(),
             now: start(),
             timers: Vec::new(),
@@ -85,9 +87,14 @@ impl Desk {
             }
             self.timers.retain(|t| *t != next);
             self.now = next.due;
-            let fx = self
-                .clocks
-                .step(SlaInput::Timer(&next), &self.policies, next.due);
+            let fx = self.clocks.step(
+                SlaInput::Timer(&next),
+                SlaConfig {
+                    policies: &self.policies,
+                    schedules: &self.schedules,
+                },
+                next.due,
+            );
             self.apply(fx);
         }
         self.now = target;
@@ -112,7 +119,14 @@ impl Desk {
         let fx = self.lifecycle.step(input.clone(), &self.style, self.now);
         let priority = self.lifecycle.current().map_or(0, |t| t.priority);
         for sla in SlaInput::from_step(&input, &fx, priority) {
-            let effects = self.clocks.step(sla, &self.policies, self.now);
+            let effects = self.clocks.step(
+                sla,
+                SlaConfig {
+                    policies: &self.policies,
+                    schedules: &self.schedules,
+                },
+                self.now,
+            );
             self.apply(effects);
         }
         self
@@ -174,7 +188,10 @@ impl Desk {
     fn priority(&mut self, priority: i32) -> &mut Desk {
         let fx = self.clocks.step(
             SlaInput::PriorityChanged(priority),
-            &self.policies,
+            SlaConfig {
+                policies: &self.policies,
+                schedules: &self.schedules,
+            },
             self.now,
         );
         self.apply(fx);
@@ -233,9 +250,14 @@ fn first_reply_time_breaches_at_its_due_time_once() {
         clock: 1,
         due: start() + Millis::minutes(10),
     };
-    let fx = desk
-        .clocks
-        .step(SlaInput::Timer(&timer), &desk.policies, desk.now);
+    let fx = desk.clocks.step(
+        SlaInput::Timer(&timer),
+        SlaConfig {
+            policies: &desk.policies,
+            schedules: &desk.schedules,
+        },
+        desk.now,
+    );
     assert!(fx.events.is_empty());
 }
 
@@ -405,7 +427,7 @@ fn a_clock_keeps_the_policy_in_force_when_it_started() {
     );
     stricter.policy_id = "stricter".into();
     stricter.position = -1;
-    desk.policies.upsert_policy(stricter).unwrap();
+    desk.policies.upsert(stricter).unwrap();
     desk.at(8).reply().at(9).message();
     assert_eq!(
         desk.log(SlaMetric::FirstReplyTime),
@@ -434,7 +456,7 @@ fn by_priority() -> SlaPolicies {
         SlaPriority::Urgent,
         20,
     ));
-    table.upsert_policy(both).unwrap();
+    table.upsert(both).unwrap();
     table
 }
 
@@ -485,7 +507,6 @@ fn a_stricter_target_already_passed_is_breached_at_once() {
 #[test]
 fn a_business_hours_target_runs_across_the_weekend() {
     let mut table = SlaPolicies::new();
-    table.upsert_schedule(&office(BERLIN, &[])).unwrap();
     let mut business = policy(
         "office",
         &[(SlaMetric::FirstReplyTime, 60)],
@@ -493,8 +514,9 @@ fn a_business_hours_target_runs_across_the_weekend() {
     );
     business.schedule_id = Some("support".into());
     business.targets[0].business_hours = true;
-    table.upsert_policy(business).unwrap();
+    table.upsert(business).unwrap();
     let mut desk = Desk::new(table);
+    desk.schedules.upsert(&office(BERLIN, &[])).unwrap();
     // Friday 16:30: half an hour on Friday, half an hour on Monday morning.
     desk.now = at(BERLIN, "2026-03-27T16:30");
     desk.message();
@@ -513,7 +535,6 @@ fn a_business_hours_target_runs_across_the_weekend() {
 #[test]
 fn a_paused_business_hours_clock_counts_only_business_time() {
     let mut table = SlaPolicies::new();
-    table.upsert_schedule(&office(BERLIN, &[])).unwrap();
     let mut business = policy(
         "office",
         &[(SlaMetric::AgentWorkTime, 600)],
@@ -521,8 +542,9 @@ fn a_paused_business_hours_clock_counts_only_business_time() {
     );
     business.schedule_id = Some("support".into());
     business.targets[0].business_hours = true;
-    table.upsert_policy(business).unwrap();
+    table.upsert(business).unwrap();
     let mut desk = Desk::new(table);
+    desk.schedules.upsert(&office(BERLIN, &[])).unwrap();
     // Monday 09:00 to 13:00 counts 4 hours; 6 are left when the ticket is Open again on
     // Friday 15:00: 2 on Friday, 4 on Monday, due Monday 13:00.
     desk.message().assign().at(240).set(Status::Pending);
@@ -543,7 +565,7 @@ fn no_matching_policy_means_no_clocks() {
         SlaPriority::Normal,
     );
     web_only.conditions.channels = vec![Channel::Web];
-    table.upsert_policy(web_only).unwrap();
+    table.upsert(web_only).unwrap();
     let mut desk = Desk::new(table);
     desk.message().at(100).reply();
     assert!(desk.events.is_empty());

@@ -9,7 +9,7 @@
 //! them). Event ids are derived from the ticket id and a per-ticket counter, so a replay
 //! of the same inputs gives identical events.
 
-use super::policy::{SlaMetric, SlaPolicies, SlaPriority, SlaTicket};
+use super::policy::{SlaConfig, SlaMetric, SlaPriority, SlaTicket};
 use crate::ids::record_id;
 use crate::lifecycle::{TicketEffects, TicketInput};
 use crate::model::{AgentActionKind, Channel, Status, StatusChange};
@@ -158,7 +158,7 @@ impl<'a> SlaInput<'a> {
 /// Calling contract:
 /// - call [`step`](Self::step) with the inputs of each lifecycle step in the order
 ///   [`SlaInput::from_step`] gives them, right after the lifecycle step, with the same
-///   `now`, and with the SLA configuration in force ([`SlaPolicies`]); a clock takes the
+///   `now`, and with the SLA configuration in force ([`SlaConfig`]); a clock takes the
 ///   policy that matches when it starts;
 /// - apply the returned [`SlaEffects`] before the next step;
 /// - time only moves forward: an earlier `now` than a previous step's is taken as that
@@ -242,7 +242,7 @@ const fn is_reply_metric(metric: SlaMetric) -> bool {
 struct Step<'a> {
     account: &'a str,
     conversation: &'a str,
-    policies: &'a SlaPolicies,
+    config: SlaConfig<'a>,
     now: Timestamp,
     fx: SlaEffects,
 }
@@ -268,7 +268,7 @@ impl Step<'_> {
 
     fn calendar(&self, clock: &Clock) -> Option<&super::BusinessCalendar> {
         let schedule = clock.schedule.as_deref()?;
-        self.policies.calendar(self.account, schedule)
+        self.config.schedules.calendar(self.account, schedule)
     }
 
     fn emit(
@@ -320,14 +320,14 @@ impl Step<'_> {
             channel: ticket.channel,
             brand: ticket.brand.as_deref(),
         };
-        let Some(policy) = self.policies.matching(self.account, &facts) else {
+        let Some(policy) = self.config.policies.matching(self.account, &facts) else {
             return;
         };
         let Some(target) = policy.target(metric, ticket.priority) else {
             return;
         };
         let schedule = policy.schedule_id.clone().filter(|id| {
-            target.business_hours && self.policies.calendar(self.account, id).is_some()
+            target.business_hours && self.config.schedules.calendar(self.account, id).is_some()
         });
         ticket.next_clock += 1;
         let mut clock = Clock {
@@ -432,11 +432,11 @@ impl SlaClocks {
         })
     }
 
-    /// Applies one input at `now` under the SLA configuration `policies`.
+    /// Applies one input at `now` under the SLA configuration `config`.
     pub fn step(
         &mut self,
         input: SlaInput<'_>,
-        policies: &SlaPolicies,
+        config: SlaConfig<'_>,
         now: Timestamp,
     ) -> SlaEffects {
         let now = self.clock.max(now);
@@ -444,7 +444,7 @@ impl SlaClocks {
         let mut step = Step {
             account: &self.account,
             conversation: &self.conversation,
-            policies,
+            config,
             now,
             fx: SlaEffects::default(),
         };
@@ -594,6 +594,7 @@ fn retarget(step: &mut Step<'_>, ticket: &mut TicketClocks) {
     for index in 0..ticket.clocks.len() {
         let clock = &ticket.clocks[index];
         let target = step
+            .config
             .policies
             .policy(step.account, &clock.policy_id)
             .and_then(|p| p.target(clock.metric, ticket.priority));

@@ -5,7 +5,8 @@
 //! - [`calendar`]: [`BusinessCalendar`], a compiled schedule: due times and business time
 //!   between instants, through weekends, holidays and daylight-saving changes.
 //! - [`policy`]: [`SlaPolicy`], targets per metric and priority for the tickets that match
-//!   its conditions, and [`SlaPolicies`], every account's policies and schedules.
+//!   its conditions; [`SlaPolicies`] and [`Schedules`], every account's policies and
+//!   compiled schedules.
 //! - [`clocks`]: [`SlaClocks`], the sans-IO state machine that runs a ticket's clocks from
 //!   the lifecycle's status changes and messages and emits [`SlaEvent`]s and breach timers.
 
@@ -26,7 +27,7 @@ pub use clocks::{
     SlaClocks, SlaEffects, SlaEvent, SlaEventKind, SlaInput, SlaTimer, SlaTimerCommand,
 };
 pub use policy::{
-    SlaConditions, SlaMetric, SlaPolicies, SlaPolicy, SlaPolicyError, SlaPriority, SlaTarget,
-    SlaTicket,
+    Schedules, SlaConditions, SlaConfig, SlaMetric, SlaPolicies, SlaPolicy, SlaPolicyError,
+    SlaPriority, SlaTarget, SlaTicket,
 };
 pub use schedule::{BusinessInterval, Schedule, ScheduleError, Weekday};

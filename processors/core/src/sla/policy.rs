@@ -1,6 +1,6 @@
 //! SLA policies: which tickets a policy applies to, its targets per metric and priority,
-//! the validation a person's configuration gets, and the per-account table that picks the
-//! policy in force for a ticket.
+//! the validation a person's configuration gets, the per-account table that picks the
+//! policy in force for a ticket, and the table of compiled schedules.
 
 use super::calendar::BusinessCalendar;
 use super::schedule::{Schedule, ScheduleError};
@@ -337,18 +337,12 @@ impl fmt::Display for SlaPolicyError {
 
 impl std::error::Error for SlaPolicyError {}
 
-/// The SLA configuration of every account: policies in matching order and compiled
-/// schedules, read from the compacted `sla-policies` and `schedules` topics.
+/// Every account's SLA policies in matching order, read from the compacted `sla-policies`
+/// topic.
 #[derive(Clone, Debug, Default)]
 pub struct SlaPolicies {
-    accounts: HashMap<String, AccountSla>,
-}
-
-#[derive(Clone, Debug, Default)]
-struct AccountSla {
-    /// Sorted by (position, policy id).
-    policies: Vec<SlaPolicy>,
-    calendars: HashMap<String, BusinessCalendar>,
+    /// Per account, sorted by (position, policy id).
+    accounts: HashMap<String, Vec<SlaPolicy>>,
 }
 
 impl SlaPolicies {
@@ -359,40 +353,20 @@ impl SlaPolicies {
 
     /// Inserts or replaces a policy (the latest record per key wins). Refused if it breaks
     /// a rule; the table is then unchanged.
-    pub fn upsert_policy(&mut self, policy: SlaPolicy) -> Result<(), SlaPolicyError> {
+    pub fn upsert(&mut self, policy: SlaPolicy) -> Result<(), SlaPolicyError> {
         policy.validate()?;
-        let account = self.accounts.entry(policy.account.clone()).or_default();
-        account.policies.retain(|p| p.policy_id != policy.policy_id);
-        let at = account
-            .policies
+        let policies = self.accounts.entry(policy.account.clone()).or_default();
+        policies.retain(|p| p.policy_id != policy.policy_id);
+        let at = policies
             .partition_point(|p| (p.position, &p.policy_id) < (policy.position, &policy.policy_id));
-        account.policies.insert(at, policy);
+        policies.insert(at, policy);
         Ok(())
     }
 
     /// Removes a policy (a tombstone on the topic).
-    pub fn remove_policy(&mut self, account: &str, policy_id: &str) {
-        if let Some(sla) = self.accounts.get_mut(account) {
-            sla.policies.retain(|p| p.policy_id != policy_id);
-        }
-    }
-
-    /// Inserts or replaces a schedule. Refused if it breaks a rule; the table is then
-    /// unchanged.
-    pub fn upsert_schedule(&mut self, schedule: &Schedule) -> Result<(), ScheduleError> {
-        let calendar = schedule.calendar()?;
-        self.accounts
-            .entry(schedule.account.clone())
-            .or_default()
-            .calendars
-            .insert(schedule.schedule_id.clone(), calendar);
-        Ok(())
-    }
-
-    /// Removes a schedule (a tombstone on the topic).
-    pub fn remove_schedule(&mut self, account: &str, schedule_id: &str) {
-        if let Some(sla) = self.accounts.get_mut(account) {
-            sla.calendars.remove(schedule_id);
+    pub fn remove(&mut self, account: &str, policy_id: &str) {
+        if let Some(policies) = self.accounts.get_mut(account) {
+            policies.retain(|p| p.policy_id != policy_id);
         }
     }
 
@@ -400,7 +374,6 @@ impl SlaPolicies {
     pub fn matching(&self, account: &str, ticket: &SlaTicket<'_>) -> Option<&SlaPolicy> {
         self.accounts
             .get(account)?
-            .policies
             .iter()
             .find(|p| p.conditions.matches(ticket))
     }
@@ -409,15 +382,52 @@ impl SlaPolicies {
     pub fn policy(&self, account: &str, policy_id: &str) -> Option<&SlaPolicy> {
         self.accounts
             .get(account)?
-            .policies
             .iter()
             .find(|p| p.policy_id == policy_id)
+    }
+}
+
+/// Every account's compiled schedules, read from the compacted `schedules` topic.
+#[derive(Clone, Debug, Default)]
+pub struct Schedules {
+    calendars: HashMap<(String, String), BusinessCalendar>,
+}
+
+impl Schedules {
+    /// No schedules.
+    pub fn new() -> Schedules {
+        Schedules::default()
+    }
+
+    /// Inserts or replaces a schedule. Refused if it breaks a rule; the table is then
+    /// unchanged.
+    pub fn upsert(&mut self, schedule: &Schedule) -> Result<(), ScheduleError> {
+        let calendar = schedule.calendar()?;
+        let key = (schedule.account.clone(), schedule.schedule_id.clone());
+        self.calendars.insert(key, calendar);
+        Ok(())
+    }
+
+    /// Removes a schedule (a tombstone on the topic).
+    pub fn remove(&mut self, account: &str, schedule_id: &str) {
+        self.calendars
+            .remove(&(account.to_owned(), schedule_id.to_owned()));
     }
 
     /// A compiled schedule by id.
     pub fn calendar(&self, account: &str, schedule_id: &str) -> Option<&BusinessCalendar> {
-        self.accounts.get(account)?.calendars.get(schedule_id)
+        self.calendars
+            .get(&(account.to_owned(), schedule_id.to_owned()))
     }
+}
+
+/// The SLA configuration a step of [`SlaClocks`](super::SlaClocks) works under.
+#[derive(Clone, Copy, Debug)]
+pub struct SlaConfig<'a> {
+    /// The policies.
+    pub policies: &'a SlaPolicies,
+    /// The schedules the policies name.
+    pub schedules: &'a Schedules,
 }
 
 #[cfg(test)]
@@ -466,11 +476,11 @@ mod tests {
             ..SlaConditions::default()
         };
         table
-            .upsert_policy(policy("catch-all", 9, SlaConditions::default()))
+            .upsert(policy("catch-all", 9, SlaConditions::default()))
             .unwrap();
-        table.upsert_policy(policy("vip", 1, vip)).unwrap();
+        table.upsert(policy("vip", 1, vip)).unwrap();
         table
-            .upsert_policy(policy("urgent-wa", 2, urgent_whatsapp))
+            .upsert(policy("urgent-wa", 2, urgent_whatsapp))
             .unwrap();
         let pick = |table: &SlaPolicies, t: SlaTicket<'_>| {
             table.matching("acme", &t).map(|p| p.policy_id.clone())
@@ -492,10 +502,10 @@ mod tests {
         );
         // Moving the catch-all first makes it win everything.
         table
-            .upsert_policy(policy("catch-all", 0, SlaConditions::default()))
+            .upsert(policy("catch-all", 0, SlaConditions::default()))
             .unwrap();
         assert_eq!(pick(&table, vip_ticket).unwrap(), "catch-all");
-        table.remove_policy("acme", "catch-all");
+        table.remove("acme", "catch-all");
         assert_eq!(pick(&table, ticket(urgent, Channel::Web, None)), None);
     }
 
@@ -542,7 +552,7 @@ mod tests {
         let mut table = SlaPolicies::new();
         let mut bad = base.clone();
         bad.targets.clear();
-        assert!(table.upsert_policy(bad).is_err());
+        assert!(table.upsert(bad).is_err());
         assert_eq!(table.policy("acme", "p"), None);
     }
 }

@@ -46,7 +46,7 @@ impl Weekday {
     ];
 
     /// Days since Monday: Monday 0 to Sunday 6.
-    pub const fn index(self) -> u8 {
+    pub const fn days_from_monday(self) -> u8 {
         self as u8
     }
 
@@ -97,7 +97,7 @@ impl BusinessInterval {
     /// The interval as minutes of a week from Monday 00:00: one piece, or two when it
     /// runs past midnight (the second on the next day, Sunday wrapping to Monday).
     pub(crate) fn week_minutes(self) -> impl Iterator<Item = (u32, u32)> {
-        let day = u32::from(self.day.index()) * u32::from(MINUTES_PER_DAY);
+        let day = u32::from(self.day.days_from_monday()) * u32::from(MINUTES_PER_DAY);
         let (start, end) = (u32::from(self.start_minute), u32::from(self.end_minute));
         let week = 7 * u32::from(MINUTES_PER_DAY);
         let (first, second) = if end > start {
