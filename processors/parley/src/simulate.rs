@@ -13,6 +13,7 @@ use crate::embedded::{Embedded, EmbeddedOptions, Observed, StateDir, PREFIX};
 use crate::usage::UsageError;
 use anyhow::{anyhow, Context};
 use parley_core::routing::RoutingConfig;
+use parley_core::sla::{Schedule, SlaEvent, SlaPolicy};
 use parley_core::*;
 use parley_ingress::IngressConfig;
 use parley_runtime::codec::{AvroCodec, AvroRecord};
@@ -39,22 +40,28 @@ const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
 const TIMER_HORIZON_MS: u64 = 400 * 86_400_000;
 
 /// The topics the processors write, in the order a step's outputs are written.
-pub const OUTPUT_TOPICS: [&str; 7] = [
+pub const OUTPUT_TOPICS: [&str; 8] = [
     "conversation-events",
     "ticket-status-changes",
     "routing-requests",
     "routing-decisions",
     "ticket-metrics",
+    "sla-events",
     "agent-metrics",
     "dlq",
 ];
 
+/// The config tables' topics, in the order of [`Driver::config_produced`].
+const CONFIG_TOPICS: [&str; 3] = ["style-config", "schedules", "sla-policies"];
+
 /// The topics an input record may name, besides `raw.<channel>`.
-const AVRO_INPUT_TOPICS: [&str; 6] = [
+const AVRO_INPUT_TOPICS: [&str; 8] = [
     "conversation-events",
     "agent-actions",
     "agent-presence",
     "style-config",
+    "schedules",
+    "sla-policies",
     "routing-requests",
     "routing-decisions",
 ];
@@ -270,6 +277,14 @@ fn encode_record(
             fill("required_skills", json!([]));
             fill("updated_at", json!(at.0));
         }
+        "schedules" => {
+            fill("holidays", json!([]));
+            fill("updated_at", json!(at.0));
+        }
+        "sla-policies" => {
+            fill("position", json!(0));
+            fill("updated_at", json!(at.0));
+        }
         "routing-requests" | "routing-decisions" => {}
         _ => return Err(format!("topic {topic:?}: {}", topic_rule())),
     }
@@ -294,6 +309,16 @@ fn encode_record(
         "style-config" => {
             let record: StyleConfig = from_json(topic, value)?;
             let key = key.unwrap_or_else(|| crate::style::key(&record));
+            Ok((Some(key), single_object(&record)?))
+        }
+        "schedules" => {
+            let record: Schedule = from_json(topic, value)?;
+            let key = key.unwrap_or_else(|| text(&record.account, &record.schedule_id));
+            Ok((Some(key), single_object(&record)?))
+        }
+        "sla-policies" => {
+            let record: SlaPolicy = from_json(topic, value)?;
+            let key = key.unwrap_or_else(|| text(&record.account, &record.policy_id));
             Ok((Some(key), single_object(&record)?))
         }
         "routing-requests" => {
@@ -334,6 +359,7 @@ fn decode_output(topic: &str, bytes: &[u8]) -> Value {
         "ticket-status-changes" => decoded::<StatusChange>(bytes),
         "ticket-metrics" => decoded::<TicketMetrics>(bytes),
         "agent-metrics" => decoded::<AgentMetrics>(bytes),
+        "sla-events" => decoded::<SlaEvent>(bytes),
         _ => Value::String(String::from_utf8_lossy(bytes).into_owned()),
     }
 }
@@ -423,6 +449,14 @@ fn groups() -> Vec<(String, Vec<String>)> {
             crate::roles::style_dlq_group(&Embedded::group("tickets")),
             vec![parley_tickets::topics(PREFIX).style_config],
         ),
+        (
+            crate::roles::sla_dlq_group(&Embedded::group("tickets"), "schedules"),
+            vec![parley_tickets::topics(PREFIX).schedules],
+        ),
+        (
+            crate::roles::sla_dlq_group(&Embedded::group("tickets"), "sla-policies"),
+            vec![parley_tickets::topics(PREFIX).sla_policies],
+        ),
     ]
 }
 
@@ -440,7 +474,9 @@ struct Driver {
     groups: Vec<(BaseConsumer, TopicPartitionList)>,
     /// The next offset to read, per output topic partition.
     read: BTreeMap<(String, i32), i64>,
-    styles_produced: u64,
+    /// Records produced to each config table's topic (`style-config`, `schedules`,
+    /// `sla-policies`), to wait until the tables have read them.
+    config_produced: [u64; 3],
 }
 
 impl Driver {
@@ -507,7 +543,7 @@ impl Driver {
             watermarks,
             groups: group_consumers,
             read,
-            styles_produced: 0,
+            config_produced: [0; 3],
         })
     }
 
@@ -577,8 +613,8 @@ impl Driver {
             .send(base)
             .map_err(|(e, _)| anyhow!("line {}: cannot produce to {topic}: {e}", record.line))?;
         self.producer.flush(Duration::from_secs(10))?;
-        if record.topic == "style-config" {
-            self.styles_produced += 1;
+        if let Some(table) = CONFIG_TOPICS.iter().position(|t| *t == record.topic) {
+            self.config_produced[table] += 1;
         }
         Ok(())
     }
@@ -605,10 +641,20 @@ impl Driver {
             let idle = |a: &parley_runtime::Activity| {
                 !a.has_open_batch() && a.next_due().is_none_or(|due| due > now)
             };
-            let styles_read = observed.styles.get().is_some_and(|stats| {
-                use std::sync::atomic::Ordering::SeqCst;
-                stats.applied.load(SeqCst) + stats.refused() >= self.styles_produced
-            });
+            let tables = [
+                &observed.styles,
+                &observed.schedules,
+                &observed.sla_policies,
+            ];
+            let styles_read = tables
+                .iter()
+                .zip(self.config_produced)
+                .all(|(table, produced)| {
+                    table.get().is_some_and(|stats| {
+                        use std::sync::atomic::Ordering::SeqCst;
+                        stats.applied.load(SeqCst) + stats.refused() >= produced
+                    })
+                });
             if moved_on
                 && idle(&observed.tickets)
                 && idle(&observed.router)

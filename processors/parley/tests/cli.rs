@@ -273,7 +273,11 @@ fn set_style_writes_a_record_the_tickets_codec_decodes_under_its_key() {
 fn mismatched_partitions_stop_tickets_with_exit_1_and_the_crates_message() {
     let cluster = mock();
     let brokers = cluster.bootstrap_servers();
-    cluster.create_topic("parley.style-config", 1, 1).unwrap();
+    for table in ["style-config", "schedules", "sla-policies"] {
+        cluster
+            .create_topic(&format!("parley.{table}"), 1, 1)
+            .unwrap();
+    }
     cluster
         .create_topic("parley.conversation-events", 4, 1)
         .unwrap();
@@ -344,7 +348,7 @@ fn topics_create_then_check_pass_and_a_recreated_topic_fails_check() {
             .lines()
             .filter(|l| l.contains(": ok (3 partitions"))
             .count(),
-        23
+        26
     );
 
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()

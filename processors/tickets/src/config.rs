@@ -62,6 +62,7 @@ impl TicketTopics {
             self.status_changes.clone(),
             self.ticket_metrics.clone(),
             self.routing_requests.clone(),
+            self.sla_events.clone(),
         ]
     }
 }
@@ -86,7 +87,8 @@ mod tests {
             [
                 "parley.ticket-status-changes",
                 "parley.ticket-metrics",
-                "parley.routing-requests"
+                "parley.routing-requests",
+                "parley.sla-events"
             ]
         );
         assert_eq!(t.style_config, "parley.style-config");

@@ -9,11 +9,16 @@
 //! when it does not decode ([`REFUSED_UNDECODABLE`]) or breaks a rule
 //! ([`REFUSED_SCHEDULE_RULE`], [`REFUSED_SLA_RULE`]).
 
-use parley_core::sla::{Schedule, Schedules, SlaPolicies, SlaPolicy};
+use crate::config::TicketTopics;
+use parley_core::sla::{Schedule, Schedules, SlaConfig, SlaPolicies, SlaPolicy};
 use parley_runtime::codec::AvroCodec;
 use parley_runtime::dlq::DlqStage;
 use parley_runtime::table::{GlobalTable, Refusal, TableRecords};
+use parley_runtime::RuntimeError;
+use rdkafka::config::ClientConfig;
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 pub use crate::styles::REFUSED_UNDECODABLE;
 
@@ -26,6 +31,90 @@ pub const REFUSED_SLA_RULE: &str = "sla_rule";
 pub type ScheduleReader = GlobalTable<ScheduleRecords>;
 /// The reader of the `sla-policies` topic: every instance reads all of it.
 pub type SlaPolicyReader = GlobalTable<SlaPolicyRecords>;
+
+/// The schedules and SLA policies shared between their readers and every partition's
+/// processor.
+#[derive(Clone, Debug)]
+pub struct SlaTables {
+    schedules: Arc<RwLock<ScheduleRecords>>,
+    policies: Arc<RwLock<SlaPolicyRecords>>,
+}
+
+impl SlaTables {
+    /// Tables kept up to date by whoever else holds them (the readers).
+    pub fn new(
+        schedules: Arc<RwLock<ScheduleRecords>>,
+        policies: Arc<RwLock<SlaPolicyRecords>>,
+    ) -> SlaTables {
+        SlaTables {
+            schedules,
+            policies,
+        }
+    }
+
+    /// Runs `f` under the configuration in force, holding both tables' read locks.
+    pub fn with<R>(&self, f: impl FnOnce(SlaConfig<'_>) -> R) -> R {
+        let schedules = self.schedules.read().expect("not poisoned");
+        let policies = self.policies.read().expect("not poisoned");
+        f(SlaConfig {
+            policies: policies.table(),
+            schedules: schedules.table(),
+        })
+    }
+}
+
+/// The readers of the `schedules` and `sla-policies` topics; they stop when dropped.
+#[derive(Debug)]
+pub struct SlaReaders {
+    /// The `schedules` reader.
+    pub schedules: ScheduleReader,
+    /// The `sla-policies` reader.
+    pub policies: SlaPolicyReader,
+}
+
+impl SlaReaders {
+    /// Starts reading both topics of `topics` from the beginning with the client settings
+    /// `client`; `timeout` bounds the metadata and watermark reads.
+    pub fn start(
+        client: &ClientConfig,
+        topics: &TicketTopics,
+        schedule_codec: AvroCodec<Schedule>,
+        policy_codec: AvroCodec<SlaPolicy>,
+        timeout: Duration,
+    ) -> Result<SlaReaders, RuntimeError> {
+        Ok(SlaReaders {
+            schedules: GlobalTable::start(
+                client,
+                &topics.schedules,
+                ScheduleRecords::new(schedule_codec),
+                timeout,
+            )?,
+            policies: GlobalTable::start(
+                client,
+                &topics.sla_policies,
+                SlaPolicyRecords::new(policy_codec),
+                timeout,
+            )?,
+        })
+    }
+
+    /// Waits until both topics were read to their end as of the readers' start; `false`
+    /// if that took longer than `timeout` (each).
+    pub fn wait_caught_up(&self, timeout: Duration) -> bool {
+        self.schedules.wait_caught_up(timeout) && self.policies.wait_caught_up(timeout)
+    }
+
+    /// The tables the readers keep up to date.
+    pub fn tables(&self) -> SlaTables {
+        SlaTables::new(self.schedules.table(), self.policies.table())
+    }
+
+    /// Registers both readers' `parley_table_refused_total` on `registry`.
+    pub fn register(&self, registry: &prometheus::Registry) -> Result<(), prometheus::Error> {
+        self.schedules.stats().register(registry)?;
+        self.policies.stats().register(registry)
+    }
+}
 
 fn undecodable(error: impl ToString) -> Refusal {
     Refusal {

@@ -116,9 +116,10 @@ impl Desk {
     }
 
     fn feed(&mut self, input: TicketInput) -> &mut Desk {
-        let fx = self.lifecycle.step(input.clone(), &self.style, self.now);
+        let applied = SlaInput::of_input(&input);
+        let fx = self.lifecycle.step(input, &self.style, self.now);
         let priority = self.lifecycle.current().map_or(0, |t| t.priority);
-        for sla in SlaInput::from_step(&input, &fx, priority) {
+        for sla in SlaInput::from_step(applied, &fx, priority) {
             let effects = self.clocks.step(
                 sla,
                 SlaConfig {

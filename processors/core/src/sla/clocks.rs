@@ -2,7 +2,8 @@
 //! the ticket lifecycle.
 //!
 //! [`SlaClocks`] follows the lifecycle's status changes, end-user messages and agent
-//! replies ([`SlaInput::from_step`] turns one lifecycle step into those inputs), starts,
+//! replies ([`SlaInput::of_input`] and [`SlaInput::from_step`] turn one lifecycle step into
+//! those inputs), starts,
 //! pauses, resumes, achieves and breaches a clock per metric, and returns [`SlaEffects`]:
 //! the [`SlaEvent`]s to publish and the breach timers to set or cancel, each due at the
 //! exact instant its target runs out (through business hours when the target counts
@@ -127,29 +128,35 @@ pub enum SlaInput<'a> {
 }
 
 impl<'a> SlaInput<'a> {
+    /// What a lifecycle input is to the SLA clocks if the lifecycle applies it: an
+    /// end-user message, an agent reply, or nothing. Taken before the lifecycle step
+    /// consumes the input, and handed to [`from_step`](Self::from_step) after it.
+    pub fn of_input(input: &TicketInput) -> Option<SlaInput<'static>> {
+        match input {
+            TicketInput::Message(_) => Some(SlaInput::EndUserMessage),
+            TicketInput::Action(action) if action.kind == AgentActionKind::Reply => {
+                Some(SlaInput::AgentReply)
+            }
+            _ => None,
+        }
+    }
+
     /// The SLA inputs one [`TicketLifecycle`](crate::TicketLifecycle) step amounts to, in
-    /// order: its status changes, then the end-user message or agent reply it applied.
-    /// Nothing for a refused input or a duplicate delivery. `priority` is the current
-    /// ticket's routing priority after the step.
+    /// order: its status changes, then `input` (what [`of_input`](Self::of_input) said of
+    /// the step's input). Nothing for a refused input or a duplicate delivery. `priority`
+    /// is the current ticket's routing priority after the step.
     pub fn from_step(
-        input: &TicketInput,
+        input: Option<SlaInput<'static>>,
         effects: &'a TicketEffects,
         priority: i32,
     ) -> impl Iterator<Item = SlaInput<'a>> {
         let applied = effects.rejections.is_empty() && effects.duplicates == 0;
-        let last = match input {
-            TicketInput::Message(_) if applied => Some(SlaInput::EndUserMessage),
-            TicketInput::Action(action) if applied && action.kind == AgentActionKind::Reply => {
-                Some(SlaInput::AgentReply)
-            }
-            _ => None,
-        };
         effects
             .status_changes
             .iter()
             .filter(move |_| applied)
             .map(move |change| SlaInput::Status { change, priority })
-            .chain(last)
+            .chain(input.filter(|_| applied))
     }
 }
 
