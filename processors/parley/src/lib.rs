@@ -147,6 +147,8 @@ enum TopicsCommand {
     Check(Layout),
 }
 
+// The variants are the subcommands' names: `set-style`, `set-schedule`, `set-sla`.
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Write a style configuration to <prefix>style-config, key account[/brand][/channel]
