@@ -69,7 +69,8 @@ pub enum KeyRule {
     Account,
     /// `account[/brand][/channel]`.
     Style,
-    /// `account/<name>`: a schedule's or an SLA policy's id within its account.
+    /// `account/name`: a schedule's or an SLA policy's id within its account
+    /// ([`account_name_key`]).
     AccountName,
     /// The refused record's own key.
     Source,
@@ -209,6 +210,12 @@ impl Topic {
 /// The key of every conversation's records: `account/conversation`.
 pub fn conversation_key(account: &str, conversation: &str) -> String {
     format!("{account}/{conversation}")
+}
+
+/// The key of a record named within its account (a schedule, an SLA policy):
+/// `account/name`.
+pub fn account_name_key(account: &str, name: &str) -> String {
+    format!("{account}/{name}")
 }
 
 #[cfg(test)]

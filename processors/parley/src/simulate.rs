@@ -14,6 +14,7 @@ use crate::usage::UsageError;
 use anyhow::{anyhow, Context};
 use parley_core::routing::RoutingConfig;
 use parley_core::sla::{Schedule, SlaEvent, SlaPolicy};
+use parley_core::topics::account_name_key;
 use parley_core::*;
 use parley_ingress::IngressConfig;
 use parley_runtime::codec::{AvroCodec, AvroRecord};
@@ -313,12 +314,12 @@ fn encode_record(
         }
         "schedules" => {
             let record: Schedule = from_json(topic, value)?;
-            let key = key.unwrap_or_else(|| text(&record.account, &record.schedule_id));
+            let key = key.unwrap_or_else(|| account_name_key(&record.account, &record.schedule_id));
             Ok((Some(key), single_object(&record)?))
         }
         "sla-policies" => {
             let record: SlaPolicy = from_json(topic, value)?;
-            let key = key.unwrap_or_else(|| text(&record.account, &record.policy_id));
+            let key = key.unwrap_or_else(|| account_name_key(&record.account, &record.policy_id));
             Ok((Some(key), single_object(&record)?))
         }
         "routing-requests" => {

@@ -12,6 +12,7 @@ use parley_core::sla::{
     BusinessInterval, Schedule, ScheduleError, SlaConditions, SlaMetric, SlaPolicy, SlaPriority,
     SlaTarget, Weekday,
 };
+use parley_core::topics::{account_name_key, Topic};
 use parley_core::{Channel, Millis};
 
 /// The business hours one `--hours` flag gives.
@@ -195,8 +196,8 @@ pub(crate) async fn write_schedule(
     connection: &Connection,
     schedule: &Schedule,
 ) -> anyhow::Result<()> {
-    let topic = parley_tickets::topics(&connection.topic_prefix).schedules;
-    let key = format!("{}/{}", schedule.account, schedule.schedule_id);
+    let topic = Topic::Schedules.with_prefix(&connection.topic_prefix);
+    let key = account_name_key(&schedule.account, &schedule.schedule_id);
     write_record(connection, &topic, &key, schedule).await
 }
 
@@ -205,8 +206,8 @@ pub(crate) async fn write_policy(
     connection: &Connection,
     policy: &SlaPolicy,
 ) -> anyhow::Result<()> {
-    let topic = parley_tickets::topics(&connection.topic_prefix).sla_policies;
-    let key = format!("{}/{}", policy.account, policy.policy_id);
+    let topic = Topic::SlaPolicies.with_prefix(&connection.topic_prefix);
+    let key = account_name_key(&policy.account, &policy.policy_id);
     write_record(connection, &topic, &key, policy).await
 }
 

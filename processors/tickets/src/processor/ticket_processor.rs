@@ -189,7 +189,8 @@ impl TicketProcessor {
         let fx = self
             .sla
             .with(|config| conversation.sla.step(SlaInput::Timer(timer), config, now));
-        if let Err(rejection) = self.apply(key, parley_core::TicketEffects::default(), fx, effects) {
+        if let Err(rejection) = self.apply(key, parley_core::TicketEffects::default(), fx, effects)
+        {
             tracing::warn!(
                 key = %String::from_utf8_lossy(key),
                 reason = %rejection.reason,
