@@ -390,7 +390,8 @@ impl SlaPolicies {
 /// Every account's compiled schedules, read from the compacted `schedules` topic.
 #[derive(Clone, Debug, Default)]
 pub struct Schedules {
-    calendars: HashMap<(String, String), BusinessCalendar>,
+    /// Per account, per schedule id.
+    accounts: HashMap<String, HashMap<String, BusinessCalendar>>,
 }
 
 impl Schedules {
@@ -403,21 +404,23 @@ impl Schedules {
     /// unchanged.
     pub fn upsert(&mut self, schedule: &Schedule) -> Result<(), ScheduleError> {
         let calendar = schedule.calendar()?;
-        let key = (schedule.account.clone(), schedule.schedule_id.clone());
-        self.calendars.insert(key, calendar);
+        self.accounts
+            .entry(schedule.account.clone())
+            .or_default()
+            .insert(schedule.schedule_id.clone(), calendar);
         Ok(())
     }
 
     /// Removes a schedule (a tombstone on the topic).
     pub fn remove(&mut self, account: &str, schedule_id: &str) {
-        self.calendars
-            .remove(&(account.to_owned(), schedule_id.to_owned()));
+        if let Some(calendars) = self.accounts.get_mut(account) {
+            calendars.remove(schedule_id);
+        }
     }
 
     /// A compiled schedule by id.
     pub fn calendar(&self, account: &str, schedule_id: &str) -> Option<&BusinessCalendar> {
-        self.calendars
-            .get(&(account.to_owned(), schedule_id.to_owned()))
+        self.accounts.get(account)?.get(schedule_id)
     }
 }
 
