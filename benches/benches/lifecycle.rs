@@ -5,10 +5,16 @@
 //! Pending, reopens, Solved, the solve-to-close timer, a duplicate delivery), interleaved
 //! across conversations as a partition would see them, then replayed into fresh
 //! lifecycles for each measurement.
+//!
+//! `mixed_styles_with_sla` replays the same inputs with each conversation's SLA clocks
+//! fed after every step, as the tickets processor does, under a policy with a target for
+//! every metric: the reply and update targets in business hours (a Berlin office week),
+//! the resolution targets in calendar hours.
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented pub fn.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use parley_core::sla::*;
 use parley_core::*;
 
 /// The allocator the `parley` binary ships with.
@@ -161,7 +167,92 @@ fn lifecycle_throughput(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
+    let (policies, schedules) = sla_config();
+    let config = SlaConfig {
+        policies: &policies,
+        schedules: &schedules,
+    };
+    group.bench_function("mixed_styles_with_sla", |b| {
+        b.iter_batched(
+            || {
+                let conversations: Vec<(TicketLifecycle, SlaClocks)> = (0..CONVERSATIONS)
+                    .map(|c| {
+                        let name = format!("conv-{c}");
+                        (
+                            TicketLifecycle::new("acme", name.clone()),
+                            SlaClocks::new("acme", name),
+                        )
+                    })
+                    .collect();
+                (conversations, recorded.inputs.clone())
+            },
+            |(mut conversations, inputs)| {
+                let mut events = 0usize;
+                for (c, input, now) in inputs {
+                    let (lifecycle, clocks) = &mut conversations[c];
+                    let applied = SlaInput::of_input(&input);
+                    let effects = lifecycle.step(input, &recorded.styles[style_of(c)], now);
+                    let priority = lifecycle.current().map_or(0, |t| t.priority);
+                    for sla in SlaInput::from_step(applied, &effects, priority) {
+                        events += clocks.step(sla, config, now).events.len();
+                    }
+                }
+                events
+            },
+            BatchSize::LargeInput,
+        )
+    });
     group.finish();
+}
+
+/// An office schedule (Monday to Friday 09:00-17:00, Europe/Berlin) and one policy with a
+/// target for every metric at normal priority.
+fn sla_config() -> (SlaPolicies, Schedules) {
+    let mut schedules = Schedules::new();
+    let intervals = Weekday::ALL[..5]
+        .iter()
+        .map(|&day| BusinessInterval {
+            day,
+            start_minute: 540,
+            end_minute: 1_020,
+        })
+        .collect();
+    schedules
+        .upsert(&Schedule {
+            account: "acme".into(),
+            schedule_id: "office".into(),
+            time_zone: "Europe/Berlin".into(),
+            intervals,
+            holidays: vec!["2023-12-25".into()],
+            updated_at: Timestamp(0),
+        })
+        .expect("a valid schedule");
+    let target = |metric, minutes, business_hours| SlaTarget {
+        metric,
+        priority: SlaPriority::Normal,
+        target_ms: Millis::minutes(minutes),
+        business_hours,
+    };
+    let mut policies = SlaPolicies::new();
+    policies
+        .upsert(SlaPolicy {
+            account: "acme".into(),
+            policy_id: "standard".into(),
+            position: 0,
+            conditions: SlaConditions::default(),
+            schedule_id: Some("office".into()),
+            targets: vec![
+                target(SlaMetric::FirstReplyTime, 60, true),
+                target(SlaMetric::NextReplyTime, 120, true),
+                target(SlaMetric::PeriodicUpdate, 240, true),
+                target(SlaMetric::RequesterWaitTime, 480, false),
+                target(SlaMetric::AgentWorkTime, 240, false),
+                target(SlaMetric::TotalResolutionTime, 1_440, false),
+            ],
+            updated_at: Timestamp(0),
+        })
+        .expect("a valid policy");
+    (policies, schedules)
 }
 
 criterion_group!(benches, lifecycle_throughput);

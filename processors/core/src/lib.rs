@@ -14,6 +14,7 @@
 //!   idle), and [`pipeline`]: the ticket lifecycles and the routers wired together in it.
 //! - [`topics`]: the topic catalogue: every topic's name, records, key rule and cleanup
 //!   policy, and [`conversation_key`](topics::conversation_key).
+//! - [`sla`]: service level agreements: business-hours schedules and their arithmetic.
 //! - [`ids`]: stable hashing and deterministic record ids.
 //! - [`rng`]: [`SeededRng`](rng::SeededRng), the seeded random source of simulated traffic
 //!   and benchmark inputs.
@@ -26,6 +27,7 @@ mod rfc3339;
 pub mod rng;
 pub mod routing;
 pub mod sim;
+pub mod sla;
 pub mod style;
 pub mod time;
 pub mod timer_wheel;

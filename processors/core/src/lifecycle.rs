@@ -267,6 +267,7 @@ impl TicketLifecycle {
             assignee: t.assignee.as_deref(),
             offered_to: t.offered_to.as_deref(),
             close_due: t.close_due,
+            priority: t.settings.priority,
         })
     }
 
@@ -748,6 +749,8 @@ pub struct TicketView<'a> {
     pub offered_to: Option<&'a str>,
     /// When it closes, if Solved.
     pub close_due: Option<Timestamp>,
+    /// Its routing priority, from the style configuration it was created with.
+    pub priority: i32,
 }
 
 fn status_change(

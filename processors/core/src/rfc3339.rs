@@ -102,6 +102,33 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Parses a calendar date written `YYYY-MM-DD` into days from 1970-01-01; `None` if the
+/// text is not in that form or names a date that does not exist.
+pub(crate) fn parse_date_days(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = &text[range];
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse().ok())
+            .flatten()
+    };
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    Some(days_from_civil(year, month, day))
+}
+
+/// Formats days from 1970-01-01 as `YYYY-MM-DD`.
+pub(crate) fn format_date_days(days: i64) -> String {
+    let (year, month, day) = civil_from_days(days);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 /// Formats ms since the epoch as `YYYY-MM-DDTHH:MM:SS[.mmm]Z` (milliseconds only when
 /// not zero).
 pub(crate) fn format_millis(ms: i64) -> String {
@@ -190,6 +217,23 @@ mod tests {
             "2020-02-25T18:06:37.547é",
         ] {
             assert_eq!(parse_millis(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn dates_parse_and_format_back() {
+        assert_eq!(parse_date_days("1970-01-01"), Some(0));
+        assert_eq!(parse_date_days("2024-02-29"), Some(19_782));
+        assert_eq!(format_date_days(19_782), "2024-02-29");
+        for bad in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-1-01",
+            "2024/01/01",
+            "+024-01-01",
+            "",
+        ] {
+            assert_eq!(parse_date_days(bad), None, "{bad}");
         }
     }
 

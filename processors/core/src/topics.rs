@@ -21,6 +21,10 @@ pub enum Topic {
     AgentPresence,
     /// Style configurations per account, brand and channel: a table every instance reads.
     StyleConfig,
+    /// Business-hours schedules per account: a table every instance reads.
+    Schedules,
+    /// SLA policies per account: a table every instance reads.
+    SlaPolicies,
     /// Requests from the ticket processor to the router.
     RoutingRequests,
     /// The router's offers and assignments.
@@ -31,6 +35,8 @@ pub enum Topic {
     TicketMetrics,
     /// Facts about agents for BI.
     AgentMetrics,
+    /// What happened to every SLA clock of a ticket.
+    SlaEvents,
     /// Records refused by any stage, with the reason in their headers.
     Dlq,
     /// The ticket processor's state and timers.
@@ -63,6 +69,9 @@ pub enum KeyRule {
     Account,
     /// `account[/brand][/channel]`.
     Style,
+    /// `account/name`: a schedule's or an SLA policy's id within its account
+    /// ([`account_name_key`]).
+    AccountName,
     /// The refused record's own key.
     Source,
     /// The processor's state and timer keys, and the seal.
@@ -99,8 +108,11 @@ impl Topic {
             Topic::RoutingRequests,
             Topic::AgentPresence,
             Topic::StyleConfig,
+            Topic::Schedules,
+            Topic::SlaPolicies,
             Topic::TicketStatusChanges,
             Topic::TicketMetrics,
+            Topic::SlaEvents,
             Topic::AgentMetrics,
             Topic::Dlq,
             Topic::TicketsChangelog,
@@ -117,6 +129,9 @@ impl Topic {
             Topic::AgentActions => "agent-actions",
             Topic::AgentPresence => "agent-presence",
             Topic::StyleConfig => "style-config",
+            Topic::Schedules => "schedules",
+            Topic::SlaPolicies => "sla-policies",
+            Topic::SlaEvents => "sla-events",
             Topic::RoutingRequests => "routing-requests",
             Topic::RoutingDecisions => "routing-decisions",
             Topic::TicketStatusChanges => "ticket-status-changes",
@@ -142,6 +157,9 @@ impl Topic {
             Topic::AgentActions => Records::Avro("AgentAction"),
             Topic::AgentPresence => Records::Avro("AgentPresence"),
             Topic::StyleConfig => Records::Avro("StyleConfig"),
+            Topic::Schedules => Records::Avro("Schedule"),
+            Topic::SlaPolicies => Records::Avro("SlaPolicy"),
+            Topic::SlaEvents => Records::Avro("SlaEvent"),
             Topic::RoutingRequests => Records::Avro("RoutingRequest"),
             Topic::RoutingDecisions => Records::Avro("RoutingDecision"),
             Topic::TicketStatusChanges => Records::Avro("StatusChange"),
@@ -160,9 +178,11 @@ impl Topic {
             | Topic::AgentActions
             | Topic::RoutingDecisions
             | Topic::TicketStatusChanges
-            | Topic::TicketMetrics => KeyRule::Conversation,
+            | Topic::TicketMetrics
+            | Topic::SlaEvents => KeyRule::Conversation,
             Topic::AgentPresence | Topic::RoutingRequests | Topic::AgentMetrics => KeyRule::Account,
             Topic::StyleConfig => KeyRule::Style,
+            Topic::Schedules | Topic::SlaPolicies => KeyRule::AccountName,
             Topic::Dlq => KeyRule::Source,
             Topic::TicketsChangelog | Topic::RouterChangelog => KeyRule::State,
         }
@@ -171,9 +191,11 @@ impl Topic {
     /// Its retention.
     pub const fn cleanup(self) -> Cleanup {
         match self {
-            Topic::StyleConfig | Topic::TicketsChangelog | Topic::RouterChangelog => {
-                Cleanup::Compact
-            }
+            Topic::StyleConfig
+            | Topic::Schedules
+            | Topic::SlaPolicies
+            | Topic::TicketsChangelog
+            | Topic::RouterChangelog => Cleanup::Compact,
             _ => Cleanup::Delete,
         }
     }
@@ -190,6 +212,12 @@ pub fn conversation_key(account: &str, conversation: &str) -> String {
     format!("{account}/{conversation}")
 }
 
+/// The key of a record named within its account (a schedule, an SLA policy):
+/// `account/name`.
+pub fn account_name_key(account: &str, name: &str) -> String {
+    format!("{account}/{name}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,7 +227,7 @@ mod tests {
         let all = Topic::all();
         let names: std::collections::BTreeSet<String> = all.iter().map(|t| t.name()).collect();
         assert_eq!(names.len(), all.len());
-        assert_eq!(all.len(), Channel::ALL.len() + 12);
+        assert_eq!(all.len(), Channel::ALL.len() + 15);
         for topic in all {
             assert_eq!(Topic::parse("p.", &topic.with_prefix("p.")), Some(topic));
         }
@@ -215,7 +243,13 @@ mod tests {
             .collect();
         assert_eq!(
             compacted,
-            ["style-config", "tickets-changelog", "router-changelog"]
+            [
+                "style-config",
+                "schedules",
+                "sla-policies",
+                "tickets-changelog",
+                "router-changelog"
+            ]
         );
     }
 

@@ -56,7 +56,10 @@ fn every_schema_file_parses_and_is_in_namespace_parley() {
             count += 1;
         }
     }
-    assert_eq!(count, 9, "one schema per record of ARCHITECTURE.md");
+    assert_eq!(
+        count, 12,
+        "one schema per record of ARCHITECTURE.md and the SLA records"
+    );
 }
 
 #[test]
@@ -301,6 +304,72 @@ fn agent_metrics_round_trips() {
             transfers_only_ms: Millis::ZERO,
             offline_ms: Millis(1),
             at: Timestamp(11),
+        },
+    );
+}
+
+#[test]
+fn sla_event_round_trips() {
+    for due_at in [None, Some(Timestamp(1_800_000_000_000))] {
+        round_trip(
+            "sla_event.avsc",
+            &sla::SlaEvent {
+                event_id: "t-1.l3".into(),
+                ticket_id: "t-1".into(),
+                account: "acme".into(),
+                conversation: "c1".into(),
+                metric: sla::SlaMetric::NextReplyTime,
+                policy_id: "standard".into(),
+                target_ms: Millis::minutes(30),
+                due_at,
+                kind: sla::SlaEventKind::Paused,
+                at: Timestamp(5),
+                business_hours: true,
+            },
+        );
+    }
+}
+
+#[test]
+fn schedule_round_trips() {
+    round_trip(
+        "schedule.avsc",
+        &sla::Schedule {
+            account: "acme".into(),
+            schedule_id: "support".into(),
+            time_zone: "Europe/Berlin".into(),
+            intervals: vec![sla::BusinessInterval {
+                day: sla::Weekday::Friday,
+                start_minute: 1_320,
+                end_minute: 120,
+            }],
+            holidays: vec!["2026-12-25".into()],
+            updated_at: Timestamp(3),
+        },
+    );
+}
+
+#[test]
+fn sla_policy_round_trips() {
+    round_trip(
+        "sla_policy.avsc",
+        &sla::SlaPolicy {
+            account: "acme".into(),
+            policy_id: "vip".into(),
+            position: -2,
+            conditions: sla::SlaConditions {
+                priorities: vec![sla::SlaPriority::Urgent, sla::SlaPriority::High],
+                channels: vec![Channel::Whatsapp],
+                brands: vec!["b".into()],
+            },
+            schedule_id: Some("support".into()),
+            targets: vec![sla::SlaTarget {
+                metric: sla::SlaMetric::AgentWorkTime,
+                priority: sla::SlaPriority::Low,
+                target_ms: Millis::hours(8),
+                business_hours: true,
+            }],
+            updated_at: Timestamp(4),
         },
     );
 }

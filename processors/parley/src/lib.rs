@@ -16,6 +16,7 @@ mod rescale;
 mod roles;
 mod schemas;
 pub mod simulate;
+mod sla_config;
 mod style;
 mod topics;
 mod usage;
@@ -24,8 +25,10 @@ pub use usage::UsageError;
 
 use clap::{Parser, Subcommand};
 use options::{parse_channel, parse_duration, ConfigFile, KafkaOptions, RoleOptions};
+use parley_core::sla::SlaPriority;
 use parley_core::{Channel, Millis, Style};
 use roles::Role;
+use sla_config::{parse_hours, parse_priority, parse_target, Hours, Target};
 use std::process::ExitCode;
 
 /// Customer-support messaging on Kafka: ingress, tickets and routing.
@@ -167,6 +170,8 @@ enum TopicsCommand {
     Check(Layout),
 }
 
+// The variants are the subcommands' names: `set-style`, `set-schedule`, `set-sla`.
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Write a style configuration to <prefix>style-config, key account[/brand][/channel]
@@ -198,6 +203,60 @@ enum ConfigCommand {
         /// The group whose members may take the tickets.
         #[arg(long)]
         group: Option<String>,
+    },
+    /// Write a business-hours schedule to <prefix>schedules, key account/schedule.
+    SetSchedule {
+        #[command(flatten)]
+        kafka: KafkaOptions,
+        /// The account.
+        #[arg(long)]
+        account: String,
+        /// The schedule's name, as SLA policies name it.
+        #[arg(long)]
+        schedule: String,
+        /// An IANA time zone (e.g. Europe/Berlin); business hours are wall-clock times there.
+        #[arg(long)]
+        time_zone: String,
+        /// Business hours, DAYS HH:MM-HH:MM (e.g. "mon-fri 09:00-17:00", "fri 22:00-02:00"
+        /// past midnight), repeated.
+        #[arg(long = "hours", value_name = "HOURS", value_parser = parse_hours)]
+        hours: Vec<Hours>,
+        /// A local date without business hours (YYYY-MM-DD), repeated.
+        #[arg(long = "holiday", value_name = "DATE")]
+        holidays: Vec<String>,
+    },
+    /// Write an SLA policy to <prefix>sla-policies, key account/policy.
+    SetSla {
+        #[command(flatten)]
+        kafka: KafkaOptions,
+        /// The account.
+        #[arg(long)]
+        account: String,
+        /// The policy's name.
+        #[arg(long)]
+        policy: String,
+        /// Policies are tried in ascending position; the first that matches applies.
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        position: i32,
+        /// Applies to tickets of this priority (low, normal, high, urgent), repeated [default: any].
+        #[arg(long = "when-priority", value_name = "PRIORITY", value_parser = parse_priority)]
+        when_priorities: Vec<SlaPriority>,
+        /// Applies to tickets on this channel, repeated [default: any].
+        #[arg(long = "when-channel", value_name = "CHANNEL", value_parser = parse_channel)]
+        when_channels: Vec<Channel>,
+        /// Applies to tickets of this brand, repeated [default: any].
+        #[arg(long = "when-brand", value_name = "BRAND")]
+        when_brands: Vec<String>,
+        /// The schedule whose business hours count for --business-target.
+        #[arg(long)]
+        schedule: Option<String>,
+        /// A target in calendar hours, METRIC:PRIORITY=DURATION (e.g.
+        /// first_reply_time:urgent=10m), repeated.
+        #[arg(long = "target", value_name = "TARGET", value_parser = parse_target)]
+        targets: Vec<Target>,
+        /// A target in the schedule's business hours, METRIC:PRIORITY=DURATION, repeated.
+        #[arg(long = "business-target", value_name = "TARGET", value_parser = parse_target)]
+        business_targets: Vec<Target>,
     },
 }
 
@@ -355,6 +414,42 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             );
             style::validate(&config)?;
             style::write(&connection(kafka)?, &config).await
+        }
+        Command::Config(ConfigCommand::SetSchedule {
+            kafka,
+            account,
+            schedule,
+            time_zone,
+            hours,
+            holidays,
+        }) => {
+            let schedule = sla_config::schedule(account, schedule, time_zone, hours, holidays)?;
+            sla_config::write_schedule(&connection(kafka)?, &schedule).await
+        }
+        Command::Config(ConfigCommand::SetSla {
+            kafka,
+            account,
+            policy,
+            position,
+            when_priorities,
+            when_channels,
+            when_brands,
+            schedule,
+            targets,
+            business_targets,
+        }) => {
+            let policy = sla_config::policy(&sla_config::PolicyFlags {
+                account,
+                policy_id: policy,
+                position: *position,
+                priorities: when_priorities,
+                channels: when_channels,
+                brands: when_brands,
+                schedule_id: schedule.as_deref(),
+                targets,
+                business_targets,
+            })?;
+            sla_config::write_policy(&connection(kafka)?, &policy).await
         }
         Command::Schemas(SchemasCommand::Register { .. })
         | Command::Simulate(_)

@@ -11,7 +11,8 @@ use parley_runtime::codec::{AvroCodec, AvroRecord, RegistryClient};
 use parley_runtime::http::StateEndpoint;
 use parley_runtime::table::{TableDeadLetters, TableStats};
 use parley_runtime::{Activity, Clock, Metrics, RuntimeConfig, Shutdown, SystemClock};
-use parley_tickets::{StyleReader, StyleRecords, TicketCodecs};
+use parley_tickets::sla_tables::{ScheduleRecords, SlaPolicyRecords};
+use parley_tickets::{SlaReaders, StyleReader, StyleRecords, TicketCodecs};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use std::net::SocketAddr;
@@ -84,7 +85,7 @@ impl Hooks {
     }
 }
 
-/// What the running roles publish: each host's activity, the style table's progress and
+/// What the running roles publish: each host's activity, the config tables' progress and
 /// every role's metrics.
 #[derive(Debug, Default)]
 pub struct Observed {
@@ -94,6 +95,10 @@ pub struct Observed {
     pub router: Arc<Activity>,
     /// The tickets role's style-config reader, once started.
     pub styles: OnceLock<Arc<TableStats>>,
+    /// The tickets role's schedules reader, once started.
+    pub schedules: OnceLock<Arc<TableStats>>,
+    /// The tickets role's sla-policies reader, once started.
+    pub sla_policies: OnceLock<Arc<TableStats>>,
     /// The tickets role's metrics, once started.
     pub tickets_metrics: OnceLock<Arc<Metrics>>,
     /// The router role's metrics, once started.
@@ -219,6 +224,12 @@ pub(crate) fn style_dlq_group(tickets_group: &str) -> String {
     format!("{tickets_group}-style-dlq")
 }
 
+/// The consumer group that writes refused `table` records (`schedules`, `sla-policies`) to
+/// the DLQ, beside the tickets group `tickets_group`.
+pub(crate) fn sla_dlq_group(tickets_group: &str, table: &str) -> String {
+    format!("{tickets_group}-{table}-dlq")
+}
+
 /// Checks a role's configuration before anything connects: a refused value (e.g. a
 /// reserved `--librdkafka` key) is a usage error naming the setting, the value and the rule.
 fn validate(role: Role, settings: &RoleSettings) -> Result<(), UsageError> {
@@ -317,8 +328,13 @@ async fn run_role(
                 status_changes: codec(registry, &topics.status_changes).await?,
                 ticket_metrics: codec(registry, &topics.ticket_metrics).await?,
                 routing_requests: codec(registry, &topics.routing_requests).await?,
+                sla_events: codec(registry, &topics.sla_events).await?,
             };
             let style_codec: AvroCodec<StyleConfig> = codec(registry, &topics.style_config).await?;
+            let schedule_codec = codec(registry, &topics.schedules).await?;
+            let policy_codec = codec(registry, &topics.sla_policies).await?;
+            let (schedules_topic, policies_topic) =
+                (topics.schedules.clone(), topics.sla_policies.clone());
             let (runtime_group, style_topic) =
                 (runtime.group_id.clone(), topics.style_config.clone());
             let (style_client, dlq_topic) =
@@ -335,10 +351,27 @@ async fn run_role(
                         REACH_TIMEOUT,
                     )?;
                     let _ = hooks.observed.styles.set(reader.stats());
+                    let sla = SlaReaders::start(
+                        &client_config(&settings.connection),
+                        &topics,
+                        schedule_codec,
+                        policy_codec,
+                        REACH_TIMEOUT,
+                    )?;
+                    let _ = hooks.observed.schedules.set(sla.schedules.stats());
+                    let _ = hooks.observed.sla_policies.set(sla.policies.stats());
                     if !reader.wait_caught_up(STYLES_TIMEOUT) {
                         return Err(anyhow!(
                             "{}: not read to its end within {} s",
                             topics.style_config,
+                            STYLES_TIMEOUT.as_secs()
+                        ));
+                    }
+                    if !sla.wait_caught_up(STYLES_TIMEOUT) {
+                        return Err(anyhow!(
+                            "{} and {}: not read to their end within {} s",
+                            topics.schedules,
+                            topics.sla_policies,
                             STYLES_TIMEOUT.as_secs()
                         ));
                     }
@@ -347,6 +380,7 @@ async fn run_role(
                         &prefix,
                         codecs,
                         reader,
+                        sla,
                         hooks.clock.clone(),
                         metrics,
                     )?;
@@ -362,11 +396,26 @@ async fn run_role(
                 &dlq_topic,
                 StyleRecords::new(codec(registry, &style_topic).await?),
             )?;
+            // And one group over each SLA table.
+            let schedule_dead_letters = TableDeadLetters::start(
+                &style_client,
+                &sla_dlq_group(&runtime_group, "schedules"),
+                &schedules_topic,
+                &dlq_topic,
+                ScheduleRecords::new(codec(registry, &schedules_topic).await?),
+            )?;
+            let policy_dead_letters = TableDeadLetters::start(
+                &style_client,
+                &sla_dlq_group(&runtime_group, "sla-policies"),
+                &policies_topic,
+                &dlq_topic,
+                SlaPolicyRecords::new(codec(registry, &policies_topic).await?),
+            )?;
             let state =
                 StateEndpoint::new(host.state_view(), Arc::new(parley_tickets::render_state));
             serve_host(served, metrics, state, move || {
                 let result = host.run(shutdown);
-                drop(dead_letters);
+                drop((dead_letters, schedule_dead_letters, policy_dead_letters));
                 result
             })
             .await

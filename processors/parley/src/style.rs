@@ -1,4 +1,5 @@
-//! `parley config set-style`: one validated StyleConfig record on the style-config topic.
+//! `parley config set-style`: one validated StyleConfig record on the style-config topic,
+//! and the writer every `parley config` command shares.
 
 use crate::options::Connection;
 use crate::roles::{check_brokers, client_config, codec};
@@ -6,7 +7,7 @@ use crate::usage::UsageError;
 use anyhow::anyhow;
 use parley_core::style::validate_gap;
 use parley_core::{Channel, Millis, Style, StyleConfig, Timestamp};
-use parley_runtime::codec::{AvroCodec, RegistryClient};
+use parley_runtime::codec::{AvroCodec, AvroRecord, RegistryClient};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -57,10 +58,6 @@ pub(crate) fn record(
     skills: Vec<String>,
     group: Option<String>,
 ) -> StyleConfig {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default();
     StyleConfig {
         account,
         brand,
@@ -70,22 +67,33 @@ pub(crate) fn record(
         priority,
         required_skills: skills,
         group,
-        updated_at: Timestamp(now),
+        updated_at: now_ms(),
     }
 }
 
 /// Writes `config` to `<prefix>style-config` and waits for the broker's acknowledgement.
 pub(crate) async fn write(connection: &Connection, config: &StyleConfig) -> anyhow::Result<()> {
-    check_brokers(connection).await?;
     let topic = parley_tickets::topics(&connection.topic_prefix).style_config;
+    write_record(connection, &topic, &key(config), config).await
+}
+
+/// Writes one record of a config topic (`style-config`, `schedules`, `sla-policies`) under
+/// `key`, encoded for `topic` (with the schema registry when one is configured), waits for
+/// the broker's acknowledgement and prints where it landed.
+pub(crate) async fn write_record<T: AvroRecord>(
+    connection: &Connection,
+    topic: &str,
+    key: &str,
+    record: &T,
+) -> anyhow::Result<()> {
+    check_brokers(connection).await?;
     let registry = connection.registry_url.as_deref().map(RegistryClient::new);
-    let codec: AvroCodec<StyleConfig> = codec(registry.as_ref(), &topic).await?;
-    let value = codec.encode(config)?;
-    let key = key(config);
+    let codec: AvroCodec<T> = codec(registry.as_ref(), topic).await?;
+    let value = codec.encode(record)?;
     let producer: FutureProducer = client_config(connection).create()?;
     let delivery = producer
         .send(
-            FutureRecord::to(&topic).key(&key).payload(&value),
+            FutureRecord::to(topic).key(key).payload(&value),
             Duration::from_secs(15),
         )
         .await
@@ -95,6 +103,15 @@ pub(crate) async fn write(connection: &Connection, config: &StyleConfig) -> anyh
         delivery.partition, delivery.offset
     );
     Ok(())
+}
+
+/// Milliseconds since the epoch, for a record's `updated_at`.
+pub(crate) fn now_ms() -> Timestamp {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default();
+    Timestamp(now)
 }
 
 #[cfg(test)]

@@ -224,7 +224,7 @@ mod tests {
     #[test]
     fn the_table_has_every_topic_once() {
         let specs = all("parley.");
-        assert_eq!(specs.len(), 11 + 5 + 1 + 4 + 2);
+        assert_eq!(specs.len(), 11 + 5 + 3 + 5 + 2);
         let names: std::collections::BTreeSet<&str> =
             specs.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names.len(), specs.len());
@@ -238,6 +238,8 @@ mod tests {
             compacted,
             [
                 "parley.style-config",
+                "parley.schedules",
+                "parley.sla-policies",
                 "parley.tickets-changelog",
                 "parley.router-changelog"
             ]

@@ -273,7 +273,11 @@ fn set_style_writes_a_record_the_tickets_codec_decodes_under_its_key() {
 fn mismatched_partitions_stop_tickets_with_exit_1_and_the_crates_message() {
     let cluster = mock();
     let brokers = cluster.bootstrap_servers();
-    cluster.create_topic("parley.style-config", 1, 1).unwrap();
+    for table in ["style-config", "schedules", "sla-policies"] {
+        cluster
+            .create_topic(&format!("parley.{table}"), 1, 1)
+            .unwrap();
+    }
     cluster
         .create_topic("parley.conversation-events", 4, 1)
         .unwrap();
@@ -344,7 +348,7 @@ fn topics_create_then_check_pass_and_a_recreated_topic_fails_check() {
             .lines()
             .filter(|l| l.contains(": ok (3 partitions"))
             .count(),
-        23
+        26
     );
 
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
@@ -561,4 +565,132 @@ fn simulate_refuses_a_bad_input_line_a_missing_file_and_an_unknown_topic() {
         stderr(&output)
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The first record on `topic` of a mock cluster, as (key, value).
+fn first_record(brokers: &str, topic: &str) -> (Vec<u8>, Vec<u8>) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "test")
+        .create()
+        .unwrap();
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(topic, 0, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&assignment).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "no record on {topic}");
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+            return (
+                message.key().unwrap().to_vec(),
+                message.payload().unwrap().to_vec(),
+            );
+        }
+    }
+}
+
+#[test]
+fn set_schedule_and_set_sla_write_records_the_tables_decode_under_their_keys() {
+    use parley_core::sla::{Schedule, SlaMetric, SlaPolicy, SlaPriority};
+    let cluster = mock();
+    let brokers = cluster.bootstrap_servers();
+    cluster.create_topic("parley.schedules", 1, 1).unwrap();
+    cluster.create_topic("parley.sla-policies", 1, 1).unwrap();
+    let output = parley(&[
+        "config",
+        "set-schedule",
+        "--brokers",
+        &brokers,
+        "--account",
+        "acme",
+        "--schedule",
+        "office",
+        "--time-zone",
+        "Europe/Berlin",
+        "--hours",
+        "mon-fri 09:00-17:00",
+        "--holiday",
+        "2026-12-25",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let (key, value) = first_record(&brokers, "parley.schedules");
+    assert_eq!(key, b"acme/office");
+    let schedule: Schedule = AvroCodec::<Schedule>::single_object()
+        .decode(&value)
+        .unwrap();
+    assert_eq!(schedule.intervals.len(), 5);
+    assert_eq!(schedule.holidays, ["2026-12-25"]);
+
+    let output = parley(&[
+        "config",
+        "set-sla",
+        "--brokers",
+        &brokers,
+        "--account",
+        "acme",
+        "--policy",
+        "vip",
+        "--when-priority",
+        "urgent",
+        "--schedule",
+        "office",
+        "--target",
+        "first_reply_time:urgent=10m",
+        "--business-target",
+        "total_resolution_time:urgent=8h",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let (key, value) = first_record(&brokers, "parley.sla-policies");
+    assert_eq!(key, b"acme/vip");
+    let policy: SlaPolicy = AvroCodec::<SlaPolicy>::single_object()
+        .decode(&value)
+        .unwrap();
+    assert_eq!(policy.conditions.priorities, [SlaPriority::Urgent]);
+    assert_eq!(policy.targets[1].metric, SlaMetric::TotalResolutionTime);
+    assert!(policy.targets[1].business_hours);
+}
+
+#[test]
+fn set_schedule_and_set_sla_refuse_broken_records_before_connecting() {
+    // The brokers are never asked: the values are refused first, with exit 2.
+    let output = parley(&[
+        "config",
+        "set-schedule",
+        "--brokers",
+        "127.0.0.1:1",
+        "--account",
+        "acme",
+        "--schedule",
+        "office",
+        "--time-zone",
+        "Europe/Berln",
+        "--hours",
+        "mon-fri 09:00-17:00",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--time-zone: time_zone = \"Europe/Berln\""),
+        "{}",
+        stderr(&output)
+    );
+    let output = parley(&[
+        "config",
+        "set-sla",
+        "--brokers",
+        "127.0.0.1:1",
+        "--account",
+        "acme",
+        "--policy",
+        "vip",
+        "--business-target",
+        "first_reply_time:urgent=10m",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("needs the policy's schedule_id"),
+        "{}",
+        stderr(&output)
+    );
 }

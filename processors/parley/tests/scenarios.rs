@@ -9,6 +9,10 @@
 //! 2026-01-05T09:01:00Z acme/c1 #1 offered ana (best_match)
 //! ```
 //!
+//! SLA events read `<at> <key> #n sla <metric> <kind> due=<due_at> (<policy> <target> ms
+//! business|calendar)`, for scenarios that ask for `--topic sla-events` on their `# args:`
+//! line.
+//!
 //! `#n` is the ticket's ordinal in its conversation. DLQ records are rendered with the
 //! stage and reason headers: `2026-01-05T09:01:00Z dlq acme ingress malformed_json`.
 //! `PARLEY_BLESS=1` rewrites the expected files from the actual outputs; review the diff
@@ -61,6 +65,25 @@ fn compact(line: &Value) -> String {
             text(&value["agent_id"]),
             text(&value["reason"]),
         ),
+        "sla-events" => {
+            let due = match value["due_at"].as_i64() {
+                Some(ms) => parley_core::Timestamp(ms).to_rfc3339(),
+                None => "-".to_owned(),
+            };
+            let hours = if value["business_hours"] == true {
+                "business"
+            } else {
+                "calendar"
+            };
+            format!(
+                "{at} {key} {} sla {} {} due={due} ({} {} ms {hours})",
+                ordinal(&value["ticket_id"]),
+                text(&value["metric"]),
+                text(&value["kind"]),
+                text(&value["policy_id"]),
+                value["target_ms"],
+            )
+        }
         "dlq" => format!(
             "{at} dlq {key} {} {}",
             text(&line["headers"]["parley.dlq.stage"]),
@@ -163,4 +186,8 @@ scenarios! {
     solved_to_closed_limit,
     duplicates,
     raw_webhooks,
+    sla_reply_times,
+    sla_requester_wait_pending,
+    sla_business_hours_weekend_and_holiday,
+    sla_business_hours_dst,
 }

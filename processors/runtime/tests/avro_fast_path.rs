@@ -3,6 +3,7 @@
 //! what the codecs were written for.
 
 use apache_avro::{from_avro_datum, from_value, to_avro_datum, to_value, Schema};
+use parley_core::sla::*;
 use parley_core::*;
 use parley_runtime::codec::binary::{AvroEnum, BodyReader};
 use parley_runtime::codec::schemas::*;
@@ -479,6 +480,107 @@ fn agent_metrics() -> impl Strategy<Value = AgentMetrics> {
         )
 }
 
+fn sla_event() -> impl Strategy<Value = SlaEvent> {
+    (
+        (text(), text(), text(), text(), symbol(), text()),
+        (
+            millis(),
+            proptest::option::of(timestamp()),
+            symbol(),
+            timestamp(),
+            any::<bool>(),
+        ),
+    )
+        .prop_map(
+            |(
+                (event_id, ticket_id, account, conversation, metric, policy_id),
+                (target_ms, due_at, kind, at, business_hours),
+            )| SlaEvent {
+                event_id,
+                ticket_id,
+                account,
+                conversation,
+                metric,
+                policy_id,
+                target_ms,
+                due_at,
+                kind,
+                at,
+                business_hours,
+            },
+        )
+}
+
+fn schedule() -> impl Strategy<Value = Schedule> {
+    let interval =
+        (symbol(), any::<u16>(), any::<u16>()).prop_map(|(day, start, end)| BusinessInterval {
+            day,
+            start_minute: start,
+            end_minute: end,
+        });
+    (
+        text(),
+        text(),
+        text(),
+        proptest::collection::vec(interval, 0..10),
+        texts(),
+        timestamp(),
+    )
+        .prop_map(
+            |(account, schedule_id, time_zone, intervals, holidays, updated_at)| Schedule {
+                account,
+                schedule_id,
+                time_zone,
+                intervals,
+                holidays,
+                updated_at,
+            },
+        )
+}
+
+fn sla_policy() -> impl Strategy<Value = SlaPolicy> {
+    let conditions = (
+        proptest::collection::vec(symbol(), 0..4),
+        proptest::collection::vec(symbol(), 0..4),
+        texts(),
+    )
+        .prop_map(|(priorities, channels, brands)| SlaConditions {
+            priorities,
+            channels,
+            brands,
+        });
+    let target = (symbol(), symbol(), millis(), any::<bool>()).prop_map(
+        |(metric, priority, target_ms, business_hours)| SlaTarget {
+            metric,
+            priority,
+            target_ms,
+            business_hours,
+        },
+    );
+    (
+        text(),
+        text(),
+        any::<i32>(),
+        conditions,
+        optional_text(),
+        proptest::collection::vec(target, 0..30),
+        timestamp(),
+    )
+        .prop_map(
+            |(account, policy_id, position, conditions, schedule_id, targets, updated_at)| {
+                SlaPolicy {
+                    account,
+                    policy_id,
+                    position,
+                    conditions,
+                    schedule_id,
+                    targets,
+                    updated_at,
+                }
+            },
+        )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
@@ -524,6 +626,21 @@ proptest! {
 
     #[test]
     fn agent_metrics_agree_with_apache_avro(value in agent_metrics()) {
+        agrees_with_apache(&value)?;
+    }
+
+    #[test]
+    fn sla_events_agree_with_apache_avro(value in sla_event()) {
+        agrees_with_apache(&value)?;
+    }
+
+    #[test]
+    fn schedules_agree_with_apache_avro(value in schedule()) {
+        agrees_with_apache(&value)?;
+    }
+
+    #[test]
+    fn sla_policies_agree_with_apache_avro(value in sla_policy()) {
         agrees_with_apache(&value)?;
     }
 }
@@ -596,6 +713,10 @@ fn every_enum_of_every_schema_has_its_symbol_indexes() {
                 "AgentActionKind" => symbols_match::<AgentActionKind>(&name, &symbols),
                 "RoutingRequestKind" => symbols_match::<RoutingRequestKind>(&name, &symbols),
                 "RoutingDecisionKind" => symbols_match::<RoutingDecisionKind>(&name, &symbols),
+                "SlaMetric" => symbols_match::<SlaMetric>(&name, &symbols),
+                "SlaPriority" => symbols_match::<SlaPriority>(&name, &symbols),
+                "SlaEventKind" => symbols_match::<SlaEventKind>(&name, &symbols),
+                "Weekday" => symbols_match::<Weekday>(&name, &symbols),
                 other => panic!(
                     "{}: enum {other} has no hand-written codec in processors/runtime/src/codec/records.rs",
                     path.display()
@@ -610,13 +731,16 @@ fn every_enum_of_every_schema_has_its_symbol_indexes() {
 /// The CRC-64-AVRO fingerprint of each schema's parsing canonical form (field names, order
 /// and types, enum symbols; not docs or defaults) when its hand-written codec was last
 /// checked against it.
-const WRITTEN_FOR: [(&str, &str, u64); 9] = [
+const WRITTEN_FOR: [(&str, &str, u64); 12] = [
     ("AgentAction", AGENT_ACTION, 0xbf76dca00f479be1),
     ("AgentMetrics", AGENT_METRICS, 0xb82e6e08ce2f4c6e),
     ("AgentPresence", AGENT_PRESENCE, 0x1e8a7f935f27004f),
     ("ConversationEvent", CONVERSATION_EVENT, 0xde582d5a12c93180),
     ("RoutingDecision", ROUTING_DECISION, 0x8bf0d4edb03da0cc),
     ("RoutingRequest", ROUTING_REQUEST, 0x3b5650fe96baade2),
+    ("Schedule", SCHEDULE, 0xe115db9c75ea3989),
+    ("SlaEvent", SLA_EVENT, 0xba14bdfd9287af58),
+    ("SlaPolicy", SLA_POLICY, 0x1168432464381796),
     ("StatusChange", STATUS_CHANGE, 0xebb6e0951d2d14c6),
     ("StyleConfig", STYLE_CONFIG, 0xd201d39eed4180d5),
     ("TicketMetrics", TICKET_METRICS, 0x7345a1a5359a1e18),
@@ -916,4 +1040,7 @@ fn fastavro_reads_parleys_records_and_parley_reads_fastavros() {
     through_fastavro(&samples(status_change(), N));
     through_fastavro(&samples(ticket_metrics(), N));
     through_fastavro(&samples(agent_metrics(), N));
+    through_fastavro(&samples(sla_event(), N));
+    through_fastavro(&samples(schedule(), N));
+    through_fastavro(&samples(sla_policy(), N));
 }

@@ -14,6 +14,14 @@ pub struct TicketTopics {
     /// Table read in full by every instance: style configurations, key
     /// `account[/brand][/channel]`, compacted.
     pub style_config: String,
+    /// Table read in full by every instance: business-hours schedules, key
+    /// `account/schedule_id`, compacted.
+    pub schedules: String,
+    /// Table read in full by every instance: SLA policies, key `account/policy_id`,
+    /// compacted.
+    pub sla_policies: String,
+    /// Output: SLA clock events, key `account/conversation`.
+    pub sla_events: String,
     /// Output: status transitions, key `account/conversation`.
     pub status_changes: String,
     /// Output: ticket metrics, key `account/conversation`.
@@ -29,6 +37,9 @@ pub fn topics(prefix: &str) -> TicketTopics {
         agent_actions: Topic::AgentActions.with_prefix(prefix),
         routing_decisions: Topic::RoutingDecisions.with_prefix(prefix),
         style_config: Topic::StyleConfig.with_prefix(prefix),
+        schedules: Topic::Schedules.with_prefix(prefix),
+        sla_policies: Topic::SlaPolicies.with_prefix(prefix),
+        sla_events: Topic::SlaEvents.with_prefix(prefix),
         status_changes: Topic::TicketStatusChanges.with_prefix(prefix),
         ticket_metrics: Topic::TicketMetrics.with_prefix(prefix),
         routing_requests: Topic::RoutingRequests.with_prefix(prefix),
@@ -51,6 +62,7 @@ impl TicketTopics {
             self.status_changes.clone(),
             self.ticket_metrics.clone(),
             self.routing_requests.clone(),
+            self.sla_events.clone(),
         ]
     }
 }
@@ -75,9 +87,18 @@ mod tests {
             [
                 "parley.ticket-status-changes",
                 "parley.ticket-metrics",
-                "parley.routing-requests"
+                "parley.routing-requests",
+                "parley.sla-events"
             ]
         );
         assert_eq!(t.style_config, "parley.style-config");
+        assert_eq!(
+            [t.schedules, t.sla_policies, t.sla_events],
+            [
+                "parley.schedules",
+                "parley.sla-policies",
+                "parley.sla-events"
+            ]
+        );
     }
 }

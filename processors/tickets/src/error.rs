@@ -27,6 +27,16 @@ pub enum TicketsError {
         /// The time allowed.
         seconds: u64,
     },
+    /// The schedules or sla-policies table was not read to its end in time.
+    #[error("topics {schedules} and {policies}: not read to their end within {seconds} s")]
+    SlaTablesNotLoaded {
+        /// The schedules topic.
+        schedules: String,
+        /// The sla-policies topic.
+        policies: String,
+        /// The time allowed.
+        seconds: u64,
+    },
     /// The style reader's metrics could not be registered (the runtime's metrics already
     /// have a style reader's).
     #[error("style reader metrics: {0}")]

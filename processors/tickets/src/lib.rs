@@ -1,16 +1,21 @@
 //! The ticket processor: every conversation's [`TicketLifecycle`](parley_core::TicketLifecycle)
-//! run on Kafka by the `parley-runtime` host.
+//! and the SLA clocks of its current ticket, run on Kafka by the `parley-runtime` host.
 //!
 //! - [`config`]: [`TicketTopics`] and [`topics`], the topic names under a prefix.
 //! - [`processor`]: [`TicketProcessor`], the runtime's `KeyedProcessor` for one partition:
 //!   decodes by topic, steps the conversation's lifecycle, emits status changes, metrics
-//!   (key `account/conversation`) and routing requests (key `account`), stores the lifecycle
-//!   under the record key and maps its solve-to-close timers to runtime timers.
+//!   (key `account/conversation`) and routing requests (key `account`), feeds the SLA
+//!   clocks and emits their events (key `account/conversation`), stores both under the
+//!   record key and maps solve-to-close and SLA breach timers to runtime timers.
 //! - [`render`]: [`render_state`], how a conversation's stored lifecycle reads on a running
 //!   instance's `/state/<key>` endpoint (`parley inspect ticket`).
 //! - [`styles`]: [`StyleRecords`], the `style-config` topic's records as the runtime's
 //!   global table, read in full by every instance into a table shared by every partition's
 //!   processor; the runtime's table DLQ group writes each refused record to the DLQ once.
+//! - [`sla_tables`]: [`ScheduleRecords`](sla_tables::ScheduleRecords) and
+//!   [`SlaPolicyRecords`](sla_tables::SlaPolicyRecords), the `schedules` and `sla-policies`
+//!   topics' records as global tables, refusing records that break a schedule or policy
+//!   rule; [`SlaReaders`] start both and [`SlaTables`] share them with the processors.
 //! - the start-up check that co-partitioned topics agree on partitions is
 //!   [`parley_runtime::partitions::check_co_partitioned`].
 //! - [`host`]: the constructor the CLI calls.
@@ -19,14 +24,17 @@ pub mod config;
 pub mod error;
 pub mod processor;
 pub mod render;
+pub mod sla_tables;
 pub mod styles;
 
 pub use config::{topics, TicketTopics};
 pub use error::TicketsError;
 pub use processor::{TicketCodecs, TicketProcessor};
 pub use render::render_state;
+pub use sla_tables::{SlaReaders, SlaTables};
 pub use styles::{SharedStyles, StyleReader, StyleRecords};
 
+use parley_core::sla::{Schedule, SlaPolicy};
 use parley_core::StyleConfig;
 use parley_runtime::codec::AvroCodec;
 use parley_runtime::{Clock, Host, Metrics, RuntimeConfig};
@@ -37,24 +45,55 @@ use std::time::Duration;
 /// How long start-up waits for metadata and for the style table to load.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The decoders of the configuration tables the ticket processor reads.
+#[derive(Debug)]
+pub struct ConfigCodecs {
+    /// `style-config`.
+    pub style_config: AvroCodec<StyleConfig>,
+    /// `schedules`.
+    pub schedules: AvroCodec<Schedule>,
+    /// `sla-policies`.
+    pub sla_policies: AvroCodec<SlaPolicy>,
+}
+
+impl ConfigCodecs {
+    /// Every codec in Avro single-object encoding (no schema registry).
+    pub fn single_object() -> ConfigCodecs {
+        ConfigCodecs {
+            style_config: AvroCodec::single_object(),
+            schedules: AvroCodec::single_object(),
+            sla_policies: AvroCodec::single_object(),
+        }
+    }
+}
+
 /// The ticket processor's host, ready to `run` or `serve`.
 ///
-/// Starts the [`StyleReader`] on `<prefix>style-config` (decoding with `style_codec`), waits
-/// until it has read the topic to its end, so the first messages get their configured
-/// style, then builds the host with [`host_with_styles`].
+/// Starts the [`StyleReader`] on `<prefix>style-config` and the [`SlaReaders`] on
+/// `<prefix>schedules` and `<prefix>sla-policies` (decoding with `config_codecs`), waits
+/// until they have read their topics to the end, so the first messages get their
+/// configured style and SLA policies, then builds the host with [`host_with_styles`].
 pub fn host(
     runtime: RuntimeConfig,
     prefix: &str,
     codecs: TicketCodecs,
-    style_codec: AvroCodec<StyleConfig>,
+    config_codecs: ConfigCodecs,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
 ) -> Result<Host<TicketProcessor>, TicketsError> {
     let topics = topics(prefix);
+    let client = client_config(&runtime);
     let reader = StyleReader::start(
-        &client_config(&runtime),
+        &client,
         &topics.style_config,
-        StyleRecords::new(style_codec),
+        StyleRecords::new(config_codecs.style_config),
+        STARTUP_TIMEOUT,
+    )?;
+    let sla = SlaReaders::start(
+        &client,
+        &topics,
+        config_codecs.schedules,
+        config_codecs.sla_policies,
         STARTUP_TIMEOUT,
     )?;
     if !reader.wait_caught_up(STARTUP_TIMEOUT) {
@@ -63,13 +102,22 @@ pub fn host(
             seconds: STARTUP_TIMEOUT.as_secs(),
         });
     }
-    host_with_styles(runtime, prefix, codecs, reader, clock, metrics)
+    if !sla.wait_caught_up(STARTUP_TIMEOUT) {
+        return Err(TicketsError::SlaTablesNotLoaded {
+            schedules: topics.schedules.clone(),
+            policies: topics.sla_policies.clone(),
+            seconds: STARTUP_TIMEOUT.as_secs(),
+        });
+    }
+    host_with_styles(runtime, prefix, codecs, reader, sla, clock, metrics)
 }
 
-/// The ticket processor's host over a [`StyleReader`] the caller started.
+/// The ticket processor's host over a [`StyleReader`] and [`SlaReaders`] the caller
+/// started.
 ///
-/// Registers the reader's `parley_table_refused_total{table="style-config",reason}` on
-/// `metrics`, so `/metrics` serves it with the runtime's metrics.
+/// Registers the readers' `parley_table_refused_total{table,reason}` (`style-config`,
+/// `schedules`, `sla-policies`) on `metrics`, so `/metrics` serves them with the runtime's
+/// metrics.
 ///
 /// Sets `runtime.input_topics` to the inputs of [`topics`]`(prefix)` and checks that they
 /// and the changelog have equal partition counts, refusing to start otherwise (the error
@@ -79,10 +127,12 @@ pub fn host_with_styles(
     prefix: &str,
     codecs: TicketCodecs,
     reader: StyleReader,
+    sla: SlaReaders,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
 ) -> Result<Host<TicketProcessor>, TicketsError> {
     reader.stats().register(metrics.registry())?;
+    sla.register(metrics.registry())?;
     let topics = Arc::new(topics(prefix));
     runtime.input_topics = topics.inputs();
     runtime
@@ -96,8 +146,9 @@ pub fn host_with_styles(
         STARTUP_TIMEOUT,
     )?;
     let codecs = Arc::new(codecs);
-    let factory =
-        move |_partition: i32| TicketProcessor::new(topics.clone(), codecs.clone(), reader.table());
+    let factory = move |_partition: i32| {
+        TicketProcessor::new(topics.clone(), codecs.clone(), reader.table(), sla.tables())
+    };
     Ok(Host::new(runtime, factory, clock, metrics)?)
 }
 

@@ -1,7 +1,7 @@
 //! How the ticket processor's state reads on the `/state/<key>` endpoint of a running
 //! instance (`parley inspect ticket ACCOUNT/CONVERSATION`).
 
-use parley_core::TicketLifecycle;
+use crate::processor::Conversation;
 use parley_runtime::state::PartitionView;
 use serde_json::Value;
 
@@ -10,27 +10,30 @@ use serde_json::Value;
 /// Closed, with its status, assignee, timings and `close_due`, or `null`), `last_closed` (the
 /// latest Closed ticket's id), `clock` (the latest time the lifecycle saw, ms since the
 /// epoch), and `recent_inputs`: how many input ids the duplicate filter remembers (their
-/// hashes are left out).
+/// hashes are left out), and `sla`: the SLA clocks of the current ticket.
 ///
-/// The value is parsed as a [`TicketLifecycle`] first, so an entry the processor could not
-/// restore is an error here too.
+/// The value is parsed as the processor's [`Conversation`] first (or a lone lifecycle, as
+/// stored before SLA clocks), so an entry the processor could not restore is an error here
+/// too.
 pub fn render_state(
     state_key: &[u8],
     value: &[u8],
     _partition: &PartitionView,
 ) -> Result<Value, String> {
-    let lifecycle: TicketLifecycle = serde_json::from_slice(value).map_err(|e| {
+    let conversation = Conversation::from_stored(value).map_err(|e| {
         format!(
             "state entry {:?} is not a ticket lifecycle: {e}",
             String::from_utf8_lossy(state_key)
         )
     })?;
-    let mut json = serde_json::to_value(&lifecycle).map_err(|e| e.to_string())?;
+    let mut json = serde_json::to_value(&conversation.lifecycle).map_err(|e| e.to_string())?;
     if let Some(object) = json.as_object_mut() {
         if let Some(recent) = object.remove("recent") {
             let count = recent.as_array().map_or(0, Vec::len);
             object.insert("recent_inputs".to_owned(), Value::from(count));
         }
+        let sla = serde_json::to_value(&conversation.sla).map_err(|e| e.to_string())?;
+        object.insert("sla".to_owned(), sla);
     }
     Ok(json)
 }
@@ -38,7 +41,9 @@ pub fn render_state(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use parley_core::{Channel, ConversationEvent, Status, StyleSettings, TicketInput, Timestamp};
+    use parley_core::{
+        Channel, ConversationEvent, Status, StyleSettings, TicketInput, TicketLifecycle, Timestamp,
+    };
     use parley_runtime::state::StateStore;
 
     fn message(id: &str, at: i64) -> TicketInput {
@@ -93,6 +98,11 @@ mod tests {
             assert_eq!(json["tickets_created"], 1);
             assert_eq!(json["recent_inputs"], 2);
             assert!(json.get("recent").is_none(), "{json}");
+            assert_eq!(
+                json["sla"]["ticket"],
+                serde_json::Value::Null,
+                "stored before SLAs"
+            );
             let current = lifecycle.current().unwrap();
             assert_eq!(json["current"]["id"], current.id);
             assert_eq!(

@@ -55,6 +55,8 @@ impl Names {
         all.extend(self.tickets.outputs());
         all.extend([
             self.tickets.style_config.clone(),
+            self.tickets.schedules.clone(),
+            self.tickets.sla_policies.clone(),
             self.presence.clone(),
             self.agent_metrics.clone(),
             self.tickets_changelog.clone(),
@@ -91,7 +93,7 @@ fn tickets_host(
         config,
         &names.prefix(),
         TicketCodecs::single_object(),
-        AvroCodec::single_object(),
+        parley_tickets::ConfigCodecs::single_object(),
         clock,
         Arc::new(Metrics::new()),
     )

@@ -2,17 +2,21 @@
 //! checked, completed and encoded as the topics' records.
 
 use crate::UsageError;
+use parley_core::sla::{Schedule, SlaPolicy};
+use parley_core::topics::account_name_key;
 use parley_core::*;
 use parley_runtime::codec::{AvroCodec, AvroRecord};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 /// The topics an input record may name, besides `raw.<channel>`.
-const AVRO_INPUT_TOPICS: [&str; 6] = [
+const AVRO_INPUT_TOPICS: [&str; 8] = [
     "conversation-events",
     "agent-actions",
     "agent-presence",
     "style-config",
+    "schedules",
+    "sla-policies",
     "routing-requests",
     "routing-decisions",
 ];
@@ -178,6 +182,14 @@ fn encode_record(
             fill("required_skills", json!([]));
             fill("updated_at", json!(at.0));
         }
+        "schedules" => {
+            fill("holidays", json!([]));
+            fill("updated_at", json!(at.0));
+        }
+        "sla-policies" => {
+            fill("position", json!(0));
+            fill("updated_at", json!(at.0));
+        }
         "routing-requests" | "routing-decisions" => {}
         _ => return Err(format!("topic {topic:?}: {}", topic_rule())),
     }
@@ -203,6 +215,16 @@ fn encode_record(
             let record: StyleConfig = from_json(topic, value)?;
             let key = key.unwrap_or_else(|| crate::style::key(&record));
             Ok((Some(key), encode(&encoders.style_config, &record)?))
+        }
+        "schedules" => {
+            let record: Schedule = from_json(topic, value)?;
+            let key = key.unwrap_or_else(|| account_name_key(&record.account, &record.schedule_id));
+            Ok((Some(key), encode(&encoders.schedules, &record)?))
+        }
+        "sla-policies" => {
+            let record: SlaPolicy = from_json(topic, value)?;
+            let key = key.unwrap_or_else(|| account_name_key(&record.account, &record.policy_id));
+            Ok((Some(key), encode(&encoders.sla_policies, &record)?))
         }
         "routing-requests" => {
             let record: RoutingRequest = from_json(topic, value)?;
@@ -232,6 +254,8 @@ struct Encoders {
     agent_actions: AvroCodec<AgentAction>,
     agent_presence: AvroCodec<AgentPresence>,
     style_config: AvroCodec<StyleConfig>,
+    schedules: AvroCodec<Schedule>,
+    sla_policies: AvroCodec<SlaPolicy>,
     routing_requests: AvroCodec<RoutingRequest>,
     routing_decisions: AvroCodec<RoutingDecision>,
 }
@@ -243,6 +267,8 @@ impl Encoders {
             agent_actions: AvroCodec::single_object(),
             agent_presence: AvroCodec::single_object(),
             style_config: AvroCodec::single_object(),
+            schedules: AvroCodec::single_object(),
+            sla_policies: AvroCodec::single_object(),
             routing_requests: AvroCodec::single_object(),
             routing_decisions: AvroCodec::single_object(),
         }

@@ -1,5 +1,6 @@
 //! The output of `parley simulate`: every record the stages produced, decoded to JSON lines.
 
+use parley_core::sla::SlaEvent;
 use parley_core::*;
 use parley_runtime::codec::{AvroCodec, AvroRecord};
 use parley_runtime::driver::Record;
@@ -7,12 +8,13 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// The topics the processors write, in the order a step's outputs are written.
-pub const OUTPUT_TOPICS: [&str; 7] = [
+pub const OUTPUT_TOPICS: [&str; 8] = [
     "conversation-events",
     "ticket-status-changes",
     "routing-requests",
     "routing-decisions",
     "ticket-metrics",
+    "sla-events",
     "agent-metrics",
     "dlq",
 ];
@@ -99,6 +101,7 @@ pub(crate) struct OutputDecoder {
     status_changes: AvroCodec<StatusChange>,
     ticket_metrics: AvroCodec<TicketMetrics>,
     agent_metrics: AvroCodec<AgentMetrics>,
+    sla_events: AvroCodec<SlaEvent>,
 }
 
 impl OutputDecoder {
@@ -111,6 +114,7 @@ impl OutputDecoder {
             status_changes: AvroCodec::single_object(),
             ticket_metrics: AvroCodec::single_object(),
             agent_metrics: AvroCodec::single_object(),
+            sla_events: AvroCodec::single_object(),
         }
     }
 
@@ -129,6 +133,7 @@ impl OutputDecoder {
             "ticket-status-changes" => decoded(&self.status_changes, bytes),
             "ticket-metrics" => decoded(&self.ticket_metrics, bytes),
             "agent-metrics" => decoded(&self.agent_metrics, bytes),
+            "sla-events" => decoded(&self.sla_events, bytes),
             _ => Value::String(String::from_utf8_lossy(bytes).into_owned()),
         }
     }

@@ -9,7 +9,8 @@ use parley_ingress::IngressConfig;
 use parley_routing::{RouterCodecs, RouterProcessor};
 use parley_runtime::codec::AvroCodec;
 use parley_runtime::driver::{Driver, KeyedStage, TableStage};
-use parley_tickets::{StyleRecords, TicketCodecs, TicketProcessor};
+use parley_tickets::sla_tables::{ScheduleRecords, SlaPolicyRecords};
+use parley_tickets::{SlaTables, StyleRecords, TicketCodecs, TicketProcessor};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -47,10 +48,28 @@ pub(crate) fn pipeline(
         Box::new(style_stage),
     )?;
 
+    let schedules_stage = TableStage::new(
+        ScheduleRecords::new(AvroCodec::single_object()),
+        dlq_topic.clone(),
+    );
+    let policies_stage = TableStage::new(
+        SlaPolicyRecords::new(AvroCodec::single_object()),
+        dlq_topic.clone(),
+    );
+    let sla = SlaTables::new(schedules_stage.table(), policies_stage.table());
+    driver.add_stage(
+        std::slice::from_ref(&tickets.schedules),
+        Box::new(schedules_stage),
+    )?;
+    driver.add_stage(
+        std::slice::from_ref(&tickets.sla_policies),
+        Box::new(policies_stage),
+    )?;
+
     let codecs = Arc::new(TicketCodecs::single_object());
     let inputs = tickets.inputs();
     let stage = KeyedStage::new(state_dir.join("tickets"), dlq_topic.clone(), move |_| {
-        TicketProcessor::new(tickets.clone(), codecs.clone(), styles.clone())
+        TicketProcessor::new(tickets.clone(), codecs.clone(), styles.clone(), sla.clone())
     });
     driver
         .add_stage(&inputs, Box::new(stage))

@@ -84,6 +84,19 @@ impl AvroField for u32 {
     }
 }
 
+impl AvroField for u16 {
+    fn write(&self, out: &mut Vec<u8>, _: &str) -> Result<(), CodecError> {
+        long(out, i64::from(*self));
+        Ok(())
+    }
+
+    fn read(reader: &mut BodyReader<'_>, field: &str) -> Result<u16, CodecError> {
+        let value = reader.int(field)?;
+        u16::try_from(value)
+            .map_err(|_| BodyReader::error(field, format!("int {value} is not a u16")))
+    }
+}
+
 impl AvroField for u64 {
     fn write(&self, out: &mut Vec<u8>, field: &str) -> Result<(), CodecError> {
         let Ok(value) = i64::try_from(*self) else {

@@ -10,6 +10,10 @@
 use super::binary::{long, AvroEnum, AvroField, BodyReader};
 use super::schemas::*;
 use crate::error::CodecError;
+use parley_core::sla::{
+    BusinessInterval, Schedule, SlaConditions, SlaEvent, SlaEventKind, SlaMetric, SlaPolicy,
+    SlaPriority, SlaTarget, Weekday,
+};
 use parley_core::{
     ActorKind, AgentAction, AgentActionKind, AgentMetrics, AgentPresence, AgentStatus, Attachment,
     AttachmentKind, Channel, ChannelPresence, ConversationEvent, ReplyHandle, RoutingDecision,
@@ -338,6 +342,92 @@ avro_record!(
         transfers_only_ms,
         offline_ms,
         at,
+    }
+);
+
+avro_enum!(SlaMetric {
+    FirstReplyTime = 0,
+    NextReplyTime = 1,
+    PeriodicUpdate = 2,
+    RequesterWaitTime = 3,
+    AgentWorkTime = 4,
+    TotalResolutionTime = 5,
+});
+avro_enum!(SlaPriority {
+    Low = 0,
+    Normal = 1,
+    High = 2,
+    Urgent = 3,
+});
+avro_enum!(SlaEventKind {
+    Activated = 0,
+    Paused = 1,
+    Resumed = 2,
+    Achieved = 3,
+    Breached = 4,
+});
+avro_enum!(Weekday {
+    Monday = 0,
+    Tuesday = 1,
+    Wednesday = 2,
+    Thursday = 3,
+    Friday = 4,
+    Saturday = 5,
+    Sunday = 6,
+});
+avro_nested_record!(BusinessInterval {
+    day,
+    start_minute,
+    end_minute
+});
+avro_nested_record!(SlaConditions {
+    priorities,
+    channels,
+    brands
+});
+avro_nested_record!(SlaTarget {
+    metric,
+    priority,
+    target_ms,
+    business_hours
+});
+
+avro_record!(
+    SlaEvent = SLA_EVENT {
+        event_id,
+        ticket_id,
+        account,
+        conversation,
+        metric,
+        policy_id,
+        target_ms,
+        due_at,
+        kind,
+        at,
+        business_hours,
+    }
+);
+
+avro_record!(
+    Schedule = SCHEDULE {
+        account,
+        schedule_id,
+        time_zone,
+        intervals,
+        holidays,
+        updated_at,
+    }
+);
+
+avro_record!(
+    SlaPolicy = SLA_POLICY {
+        account,
+        policy_id,
+        position,
+        conditions,
+        schedule_id,
+        targets,
+        updated_at,
     }
 );
 

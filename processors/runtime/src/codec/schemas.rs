@@ -18,9 +18,15 @@ pub const STATUS_CHANGE: &str = include_str!("../../../../schemas/status_change.
 pub const TICKET_METRICS: &str = include_str!("../../../../schemas/ticket_metrics.avsc");
 /// `AgentMetrics`.
 pub const AGENT_METRICS: &str = include_str!("../../../../schemas/agent_metrics.avsc");
+/// `SlaEvent`.
+pub const SLA_EVENT: &str = include_str!("../../../../schemas/sla_event.avsc");
+/// `Schedule`.
+pub const SCHEDULE: &str = include_str!("../../../../schemas/schedule.avsc");
+/// `SlaPolicy`.
+pub const SLA_POLICY: &str = include_str!("../../../../schemas/sla_policy.avsc");
 
 /// Every schema: its file under `schemas/`, its record's name, its text.
-pub const ALL: [(&str, &str, &str); 9] = [
+pub const ALL: [(&str, &str, &str); 12] = [
     (
         "conversation_event.avsc",
         "ConversationEvent",
@@ -34,6 +40,9 @@ pub const ALL: [(&str, &str, &str); 9] = [
     ("status_change.avsc", "StatusChange", STATUS_CHANGE),
     ("ticket_metrics.avsc", "TicketMetrics", TICKET_METRICS),
     ("agent_metrics.avsc", "AgentMetrics", AGENT_METRICS),
+    ("schedule.avsc", "Schedule", SCHEDULE),
+    ("sla_policy.avsc", "SlaPolicy", SLA_POLICY),
+    ("sla_event.avsc", "SlaEvent", SLA_EVENT),
 ];
 
 /// The file and text of the schema whose record is named `record`.

@@ -1,11 +1,16 @@
-//! [`TicketProcessor`]: the conversations of one partition, each a [`TicketLifecycle`].
+//! [`TicketProcessor`]: the runtime's `KeyedProcessor` for one partition of the ticket
+//! processor's inputs.
 
+use super::conversation::Conversation;
+use super::timer_ids::{parse_sla_timer_id, parse_timer_id, sla_timer_id, timer_id};
 use crate::config::TicketTopics;
+use crate::sla_tables::SlaTables;
 use crate::styles::SharedStyles;
+use parley_core::sla::{SlaClocks, SlaEffects, SlaEvent, SlaInput, SlaTimer, SlaTimerCommand};
 use parley_core::topics::conversation_key;
 use parley_core::{
     AgentAction, Channel, ConversationEvent, RoutingDecision, RoutingRequest, StatusChange,
-    TicketInput, TicketLifecycle, TicketMetrics, TicketTimer, Timestamp,
+    TicketInput, TicketLifecycle, TicketMetrics, Timestamp,
 };
 use parley_runtime::codec::{AvroCodec, AvroRecord};
 use parley_runtime::{DecodeError, Effects, InputRecord, KeyedProcessor, Rejection, RestoreError};
@@ -27,6 +32,8 @@ pub struct TicketCodecs {
     pub ticket_metrics: AvroCodec<TicketMetrics>,
     /// `routing-requests`.
     pub routing_requests: AvroCodec<RoutingRequest>,
+    /// `sla-events`.
+    pub sla_events: AvroCodec<SlaEvent>,
 }
 
 impl TicketCodecs {
@@ -39,31 +46,17 @@ impl TicketCodecs {
             status_changes: AvroCodec::single_object(),
             ticket_metrics: AvroCodec::single_object(),
             routing_requests: AvroCodec::single_object(),
+            sla_events: AvroCodec::single_object(),
         }
     }
 }
 
-/// The prefix of the runtime timer ids of solve-to-close timers.
-const CLOSE_TIMER: &str = "close/";
-
-/// The runtime timer id of a lifecycle timer: `close/<due ms>/<ticket id>`.
-pub fn timer_id(timer: &TicketTimer) -> Vec<u8> {
-    format!("{CLOSE_TIMER}{}/{}", timer.due.0, timer.ticket_id).into_bytes()
-}
-
-/// The lifecycle timer of a runtime timer id written by [`timer_id`].
-pub fn parse_timer_id(id: &[u8]) -> Option<TicketTimer> {
-    let text = std::str::from_utf8(id).ok()?.strip_prefix(CLOSE_TIMER)?;
-    let (due, ticket_id) = text.split_once('/')?;
-    Some(TicketTimer {
-        ticket_id: ticket_id.to_owned(),
-        due: Timestamp(due.parse().ok()?),
-    })
-}
-
-/// One partition's conversations: one [`TicketLifecycle`] per record key
-/// (`account/conversation`), stored under the record key as JSON after every step that was
-/// neither refused nor a duplicate delivery.
+/// One partition's conversations: one [`Conversation`] (lifecycle and SLA clocks) per
+/// record key (`account/conversation`), stored under the record key as JSON after every
+/// step that was neither refused nor a duplicate delivery. After each lifecycle step the
+/// SLA clocks get what the step amounts to ([`SlaInput::from_step`]) under the SLA
+/// configuration in force, their events go to `sla-events` and their breach timers to
+/// the runtime's durable timers.
 ///
 /// A refused input goes to the DLQ with the lifecycle's reason code
 /// ([`RejectionKind::code`](parley_core::lifecycle::RejectionKind::code), e.g. `no_ticket`)
@@ -71,30 +64,38 @@ pub fn parse_timer_id(id: &[u8]) -> Option<TicketTimer> {
 #[derive(Debug)]
 pub struct TicketProcessor {
     topics: Arc<TicketTopics>,
-    codecs: Arc<TicketCodecs>,
+    pub(super) codecs: Arc<TicketCodecs>,
     styles: SharedStyles,
-    conversations: HashMap<Vec<u8>, TicketLifecycle>,
+    sla: SlaTables,
+    conversations: HashMap<Vec<u8>, Conversation>,
 }
 
 impl TicketProcessor {
     /// A processor for one partition, writing to `topics` with `codecs`, resolving styles in
-    /// the shared `styles` table.
+    /// the shared `styles` table and SLA policies and schedules in the shared `sla` tables.
     pub fn new(
         topics: Arc<TicketTopics>,
         codecs: Arc<TicketCodecs>,
         styles: SharedStyles,
+        sla: SlaTables,
     ) -> TicketProcessor {
         TicketProcessor {
             topics,
             codecs,
             styles,
+            sla,
             conversations: HashMap::new(),
         }
     }
 
     /// The lifecycle of a record key, if it has seen an input.
     pub fn conversation(&self, key: &[u8]) -> Option<&TicketLifecycle> {
-        self.conversations.get(key)
+        self.conversations.get(key).map(|c| &c.lifecycle)
+    }
+
+    /// The SLA clocks of a record key, if it has seen an input.
+    pub fn sla_clocks(&self, key: &[u8]) -> Option<&SlaClocks> {
+        self.conversations.get(key).map(|c| &c.sla)
     }
 
     /// How many conversations the partition holds.
@@ -119,12 +120,13 @@ impl TicketProcessor {
             TicketInput::Action(a) => (&a.account, &a.conversation),
             TicketInput::Decision(d) => (&d.account, &d.conversation),
             TicketInput::Timer(_) => {
-                let Some(lifecycle) = self.conversations.get_mut(key) else {
+                let Some(conversation) = self.conversations.get_mut(key) else {
                     return Ok(());
                 };
-                effects.at = Some(lifecycle.time().max(now));
-                let fx = lifecycle.step(input, &Default::default(), now);
-                return self.apply(key, fx, effects);
+                effects.at = Some(conversation.lifecycle.time().max(now));
+                let fx = conversation.lifecycle.step(input, &Default::default(), now);
+                let sla = self.step_sla(key, None, &fx, now);
+                return self.apply(key, fx, sla, effects);
             }
         };
         // Styles matter only when a message creates a ticket; the ticket keeps them.
@@ -137,25 +139,72 @@ impl TicketProcessor {
             }
         };
         let known = self.conversations.contains_key(key);
-        let lifecycle = self
+        let entry = self
             .conversations
             .entry(key.to_vec())
-            .or_insert_with(|| TicketLifecycle::new(account.clone(), conversation.clone()));
+            .or_insert_with(|| Conversation::new(account, conversation));
         // The lifecycle handles the input at the conversation's latest time if it is stamped
         // earlier (after a restart, inputs of different topics may come in another order):
         // its outputs carry that time, and so must their record timestamps.
-        effects.at = Some(lifecycle.time().max(now));
-        let fx = lifecycle.step(input, &style, now);
+        effects.at = Some(entry.lifecycle.time().max(now));
+        let applied = SlaInput::of_input(&input);
+        let fx = entry.lifecycle.step(input, &style, now);
         if !fx.rejections.is_empty() && !known {
             self.conversations.remove(key);
         }
-        self.apply(key, fx, effects)
+        let sla = self.step_sla(key, applied, &fx, now);
+        self.apply(key, fx, sla, effects)
+    }
+
+    /// Feeds a conversation's SLA clocks what one lifecycle step amounts to.
+    fn step_sla(
+        &mut self,
+        key: &[u8],
+        applied: Option<SlaInput<'static>>,
+        fx: &parley_core::TicketEffects,
+        now: Timestamp,
+    ) -> SlaEffects {
+        let mut out = SlaEffects::default();
+        let Some(conversation) = self.conversations.get_mut(key) else {
+            return out;
+        };
+        let priority = conversation.lifecycle.current().map_or(0, |t| t.priority);
+        let inputs = SlaInput::from_step(applied, fx, priority);
+        self.sla.with(|config| {
+            for input in inputs {
+                let step = conversation.sla.step(input, config, now);
+                out.events.extend(step.events);
+                out.timers.extend(step.timers);
+            }
+        });
+        out
+    }
+
+    /// Feeds a breach timer back to the clocks of its conversation.
+    fn sla_timer(&mut self, key: &[u8], timer: &SlaTimer, now: Timestamp, effects: &mut Effects) {
+        let Some(conversation) = self.conversations.get_mut(key) else {
+            return;
+        };
+        effects.at = Some(conversation.lifecycle.time().max(now));
+        let fx = self
+            .sla
+            .with(|config| conversation.sla.step(SlaInput::Timer(timer), config, now));
+        if let Err(rejection) = self.apply(key, parley_core::TicketEffects::default(), fx, effects)
+        {
+            tracing::warn!(
+                key = %String::from_utf8_lossy(key),
+                reason = %rejection.reason,
+                detail = %rejection.detail,
+                "SLA timer refused"
+            );
+        }
     }
 
     fn apply(
         &self,
         key: &[u8],
         fx: parley_core::TicketEffects,
+        sla: SlaEffects,
         effects: &mut Effects,
     ) -> Result<(), Rejection> {
         if let Some(first) = fx.rejections.first() {
@@ -198,6 +247,22 @@ impl TicketProcessor {
             "routing request",
             |r| r.account.clone(),
         )?;
+        emit_encoded(
+            effects,
+            &self.codecs.sla_events,
+            &topics.sla_events,
+            &sla.events,
+            "SLA event",
+            |e| conversation_key(&e.account, &e.conversation),
+        )?;
+        for command in &sla.timers {
+            match command {
+                SlaTimerCommand::Set(timer) => {
+                    effects.set_timer(key, sla_timer_id(timer), timer.due)
+                }
+                SlaTimerCommand::Cancel(timer) => effects.cancel_timer(key, sla_timer_id(timer)),
+            }
+        }
         for command in &fx.timers {
             match command {
                 parley_core::TicketTimerCommand::Set(timer) => {
@@ -208,8 +273,9 @@ impl TicketProcessor {
                 }
             }
         }
-        if let Some(lifecycle) = self.conversations.get(key) {
-            let value = serde_json::to_vec(lifecycle).expect("a lifecycle serialises to JSON");
+        if let Some(conversation) = self.conversations.get(key) {
+            let value =
+                serde_json::to_vec(conversation).expect("a conversation serialises to JSON");
             effects.put(key, value);
         }
         Ok(())
@@ -220,10 +286,10 @@ impl KeyedProcessor for TicketProcessor {
     type Input = TicketInput;
 
     fn restore(&mut self, state_key: &[u8], value: &[u8]) -> Result<(), RestoreError> {
-        let lifecycle: TicketLifecycle = serde_json::from_slice(value).map_err(|e| {
+        let conversation = Conversation::from_stored(value).map_err(|e| {
             RestoreError::value(state_key, format_args!("not a ticket lifecycle: {e}"))
         })?;
-        self.conversations.insert(state_key.to_vec(), lifecycle);
+        self.conversations.insert(state_key.to_vec(), conversation);
         Ok(())
     }
 
@@ -267,6 +333,10 @@ impl KeyedProcessor for TicketProcessor {
     }
 
     fn on_timer(&mut self, key: &[u8], timer_id: &[u8], now: Timestamp, effects: &mut Effects) {
+        if let Some(timer) = parse_sla_timer_id(timer_id) {
+            self.sla_timer(key, &timer, now, effects);
+            return;
+        }
         let Some(timer) = parse_timer_id(timer_id) else {
             tracing::warn!(
                 key = %String::from_utf8_lossy(key),
@@ -303,178 +373,4 @@ fn emit_encoded<T: AvroRecord>(
         effects.emit(topic, key(record), value);
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::StyleRecords;
-    use parley_core::Status;
-    use std::sync::RwLock;
-
-    fn processor() -> TicketProcessor {
-        TicketProcessor::new(
-            Arc::new(crate::topics("t.")),
-            Arc::new(TicketCodecs::single_object()),
-            Arc::new(RwLock::new(StyleRecords::new(AvroCodec::single_object()))),
-        )
-    }
-
-    fn message(id: &str) -> ConversationEvent {
-        ConversationEvent {
-            event_id: id.into(),
-            account: "acme".into(),
-            brand: None,
-            conversation: "c1".into(),
-            channel: Channel::Whatsapp,
-            sent_at: Timestamp(1_000),
-            received_at: Timestamp(1_000),
-            text: Some("hi".into()),
-            attachments: Vec::new(),
-            author_name: None,
-            reply_handles: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn timer_ids_round_trip_with_slashes_in_ticket_ids() {
-        let timer = TicketTimer {
-            ticket_id: "acme/c1/3".into(),
-            due: Timestamp(1_700_000_000_123),
-        };
-        assert_eq!(parse_timer_id(&timer_id(&timer)), Some(timer));
-        assert_eq!(parse_timer_id(b"close/x/t"), None);
-        assert_eq!(parse_timer_id(b"other/1/t"), None);
-    }
-
-    #[test]
-    fn a_message_emits_new_and_a_request_keyed_by_account_and_state_restores() {
-        let mut p = processor();
-        let mut effects = Effects::default();
-        p.handle(
-            b"acme/c1",
-            TicketInput::Message(message("m1")),
-            Timestamp(2_000),
-            &mut effects,
-        )
-        .unwrap();
-        let topics: Vec<(&str, &[u8])> = effects
-            .outputs
-            .iter()
-            .map(|o| (o.topic.as_str(), o.key.as_slice()))
-            .collect();
-        assert_eq!(
-            topics,
-            [
-                ("t.ticket-status-changes", &b"acme/c1"[..]),
-                ("t.routing-requests", &b"acme"[..])
-            ]
-        );
-        let change = p
-            .codecs
-            .status_changes
-            .decode(&effects.outputs[0].value)
-            .unwrap();
-        assert_eq!(change.to, Status::New);
-        assert_eq!(effects.state.len(), 1);
-
-        // A duplicate delivery writes nothing.
-        let mut again = Effects::default();
-        p.handle(
-            b"acme/c1",
-            TicketInput::Message(message("m1")),
-            Timestamp(3_000),
-            &mut again,
-        )
-        .unwrap();
-        assert!(again.is_empty());
-
-        let mut restored = processor();
-        let state = &effects.state[0];
-        restored
-            .restore(&state.state_key, state.value.as_deref().unwrap())
-            .unwrap();
-        assert_eq!(
-            restored.conversation(b"acme/c1"),
-            p.conversation(b"acme/c1")
-        );
-    }
-
-    #[test]
-    fn a_decision_stamped_before_the_conversation_time_is_stamped_with_the_time_it_carries() {
-        // After a restart the router may read an agent's presence after the requests it had
-        // read before it, and assign a queued ticket at the presence's earlier time. The
-        // lifecycle handles the decision at the conversation's latest time; its outputs must
-        // carry that time as record timestamp too, as in a run without the restart.
-        let mut p = processor();
-        let mut effects = Effects::default();
-        p.handle(
-            b"acme/c1",
-            TicketInput::Message(message("m1")),
-            Timestamp(2_000),
-            &mut effects,
-        )
-        .unwrap();
-        assert_eq!(effects.at, Some(Timestamp(2_000)));
-        let new = p
-            .codecs
-            .status_changes
-            .decode(&effects.outputs[0].value)
-            .unwrap();
-        let decision = parley_core::RoutingDecision {
-            decision_id: "d1".into(),
-            account: "acme".into(),
-            conversation: "c1".into(),
-            ticket_id: new.ticket_id,
-            kind: parley_core::RoutingDecisionKind::Assigned,
-            agent_id: Some("ana".into()),
-            reason: "auto_accept".into(),
-            at: Timestamp(1_500),
-        };
-        let mut effects = Effects::default();
-        p.handle(
-            b"acme/c1",
-            TicketInput::Decision(decision),
-            Timestamp(1_500),
-            &mut effects,
-        )
-        .unwrap();
-        let open = p
-            .codecs
-            .status_changes
-            .decode(&effects.outputs[0].value)
-            .unwrap();
-        assert_eq!((open.to, open.at), (Status::Open, Timestamp(2_000)));
-        assert_eq!(
-            effects.at,
-            Some(Timestamp(2_000)),
-            "the runtime stamps the outputs with the time they carry"
-        );
-    }
-
-    #[test]
-    fn a_refused_action_leaves_no_conversation_behind() {
-        let mut p = processor();
-        let action = AgentAction {
-            action_id: "a1".into(),
-            account: "acme".into(),
-            conversation: "c1".into(),
-            agent_id: "agent-1".into(),
-            kind: parley_core::AgentActionKind::SetStatus,
-            status: Some(Status::Solved),
-            at: Timestamp(1_000),
-        };
-        let mut effects = Effects::default();
-        let err = p
-            .handle(
-                b"acme/c1",
-                TicketInput::Action(action),
-                Timestamp(1_000),
-                &mut effects,
-            )
-            .unwrap_err();
-        assert_eq!(err.reason, "no_ticket");
-        assert!(p.is_empty());
-        assert!(effects.is_empty());
-    }
 }

@@ -1,0 +1,623 @@
+//! Tests of each metric's clock, driven through a real [`TicketLifecycle`] the way the host
+//! drives them: every lifecycle step's SLA inputs, and breach timers fired at their due
+//! time by a fake clock.
+
+use super::calendar_tests::{at, office};
+use super::*;
+use crate::lifecycle::{TicketInput, TicketLifecycle};
+use crate::model::*;
+use crate::style::StyleSettings;
+use crate::time::{Millis, Timestamp};
+
+const BERLIN: &str = "Europe/Berlin";
+
+/// Monday 2026-03-23 09:00 in Berlin: minute 0 of every test.
+fn start() -> Timestamp {
+    at(BERLIN, "2026-03-23T09:00")
+}
+
+fn target(metric: SlaMetric, priority: SlaPriority, minutes: i64) -> SlaTarget {
+    SlaTarget {
+        metric,
+        priority,
+        target_ms: Millis::minutes(minutes),
+        business_hours: false,
+    }
+}
+
+/// One policy for every ticket, with `targets` at normal priority.
+fn policies(targets: &[(SlaMetric, i64)]) -> SlaPolicies {
+    let mut table = SlaPolicies::new();
+    table
+        .upsert(policy("standard", targets, SlaPriority::Normal))
+        .unwrap();
+    table
+}
+
+fn policy(id: &str, targets: &[(SlaMetric, i64)], priority: SlaPriority) -> SlaPolicy {
+    SlaPolicy {
+        account: "acme".into(),
+        policy_id: id.into(),
+        position: 0,
+        conditions: SlaConditions::default(),
+        schedule_id: None,
+        targets: targets
+            .iter()
+            .map(|&(metric, minutes)| target(metric, priority, minutes))
+            .collect(),
+        updated_at: Timestamp(0),
+    }
+}
+
+/// A conversation's lifecycle and SLA clocks, with a fake clock that fires breach
+/// timers at their due time.
+struct Desk {
+    lifecycle: TicketLifecycle,
+    clocks: SlaClocks,
+    policies: SlaPolicies,
+    schedules: Schedules,
+    style: StyleSettings,
+    now: Timestamp,
+    timers: Vec<SlaTimer>,
+    events: Vec<SlaEvent>,
+    inputs: u32,
+}
+
+impl Desk {
+    fn new(policies: SlaPolicies) -> Desk {
+        Desk {
+            lifecycle: TicketLifecycle::new("acme", "c1"),
+            clocks: SlaClocks::new("acme", "c1"),
+            policies,
+            schedules: Schedules::new(),
+            style: StyleSettings::default(),
+            now: start(),
+            timers: Vec::new(),
+            events: Vec::new(),
+            inputs: 0,
+        }
+    }
+
+    /// Moves the clock to `minute`, firing the breach timers due until then, in order.
+    fn at(&mut self, minute: i64) -> &mut Desk {
+        let target = start() + Millis::minutes(minute);
+        while let Some(next) = self.timers.iter().min_by_key(|t| t.due).cloned() {
+            if next.due > target {
+                break;
+            }
+            self.timers.retain(|t| *t != next);
+            self.now = next.due;
+            let fx = self.clocks.step(
+                SlaInput::Timer(&next),
+                SlaConfig {
+                    policies: &self.policies,
+                    schedules: &self.schedules,
+                },
+                next.due,
+            );
+            self.apply(fx);
+        }
+        self.now = target;
+        self
+    }
+
+    fn apply(&mut self, fx: SlaEffects) {
+        for command in fx.timers {
+            match command {
+                SlaTimerCommand::Set(timer) => self.timers.push(timer),
+                SlaTimerCommand::Cancel(timer) => {
+                    let before = self.timers.len();
+                    self.timers.retain(|t| *t != timer);
+                    assert_eq!(self.timers.len() + 1, before, "cancelled an unknown timer");
+                }
+            }
+        }
+        self.events.extend(fx.events);
+    }
+
+    fn feed(&mut self, input: TicketInput) -> &mut Desk {
+        let applied = SlaInput::of_input(&input);
+        let fx = self.lifecycle.step(input, &self.style, self.now);
+        let priority = self.lifecycle.current().map_or(0, |t| t.priority);
+        for sla in SlaInput::from_step(applied, &fx, priority) {
+            let effects = self.clocks.step(
+                sla,
+                SlaConfig {
+                    policies: &self.policies,
+                    schedules: &self.schedules,
+                },
+                self.now,
+            );
+            self.apply(effects);
+        }
+        self
+    }
+
+    fn message(&mut self) -> &mut Desk {
+        self.inputs += 1;
+        self.feed(TicketInput::Message(ConversationEvent {
+            event_id: format!("m{}", self.inputs),
+            account: "acme".into(),
+            brand: None,
+            conversation: "c1".into(),
+            channel: Channel::Whatsapp,
+            sent_at: self.now,
+            received_at: self.now,
+            text: Some("hello".into()),
+            attachments: Vec::new(),
+            author_name: None,
+            reply_handles: Vec::new(),
+        }))
+    }
+
+    fn action(&mut self, kind: AgentActionKind, status: Option<Status>) -> &mut Desk {
+        self.inputs += 1;
+        self.feed(TicketInput::Action(AgentAction {
+            action_id: format!("a{}", self.inputs),
+            account: "acme".into(),
+            conversation: "c1".into(),
+            agent_id: "ann".into(),
+            kind,
+            status,
+            at: self.now,
+        }))
+    }
+
+    fn reply(&mut self) -> &mut Desk {
+        self.action(AgentActionKind::Reply, None)
+    }
+
+    fn set(&mut self, status: Status) -> &mut Desk {
+        self.action(AgentActionKind::SetStatus, Some(status))
+    }
+
+    fn assign(&mut self) -> &mut Desk {
+        self.inputs += 1;
+        let ticket_id = self.lifecycle.current().unwrap().id.to_owned();
+        self.feed(TicketInput::Decision(RoutingDecision {
+            decision_id: format!("d{}", self.inputs),
+            account: "acme".into(),
+            conversation: "c1".into(),
+            ticket_id,
+            kind: RoutingDecisionKind::Assigned,
+            agent_id: Some("ann".into()),
+            reason: "best_match".into(),
+            at: self.now,
+        }))
+    }
+
+    fn priority(&mut self, priority: i32) -> &mut Desk {
+        let fx = self.clocks.step(
+            SlaInput::PriorityChanged(priority),
+            SlaConfig {
+                policies: &self.policies,
+                schedules: &self.schedules,
+            },
+            self.now,
+        );
+        self.apply(fx);
+        self
+    }
+
+    /// The events of `metric` as `"<minute> <kind> <due minute or ->"`.
+    fn log(&self, metric: SlaMetric) -> Vec<String> {
+        let minute = |t: Timestamp| (t - start()).0 / 60_000;
+        self.events
+            .iter()
+            .filter(|e| e.metric == metric)
+            .map(|e| {
+                let due = e.due_at.map_or("-".into(), |d| minute(d).to_string());
+                format!("{} {} {due}", minute(e.at), e.kind.as_str())
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn first_reply_time_runs_from_creation_to_the_first_agent_reply() {
+    let mut desk = Desk::new(policies(&[(SlaMetric::FirstReplyTime, 10)]));
+    desk.message()
+        .at(2)
+        .assign()
+        .at(4)
+        .message()
+        .at(7)
+        .reply()
+        .at(9)
+        .reply();
+    assert_eq!(
+        desk.log(SlaMetric::FirstReplyTime),
+        ["0 activated 10", "7 achieved 10"]
+    );
+    assert!(desk.timers.is_empty());
+    let event = &desk.events[0];
+    assert_eq!(event.policy_id, "standard");
+    assert_eq!(event.target_ms, Millis::minutes(10));
+    assert!(!event.business_hours);
+    assert_eq!(event.event_id, format!("{}.l1", event.ticket_id));
+}
+
+#[test]
+fn first_reply_time_breaches_at_its_due_time_once() {
+    let mut desk = Desk::new(policies(&[(SlaMetric::FirstReplyTime, 10)]));
+    desk.message().assign().at(25).reply();
+    assert_eq!(
+        desk.log(SlaMetric::FirstReplyTime),
+        ["0 activated 10", "10 breached 10"]
+    );
+    // A late or duplicate firing of the same timer changes nothing.
+    let timer = SlaTimer {
+        ticket_id: desk.lifecycle.current().unwrap().id.to_owned(),
+        clock: 1,
+        due: start() + Millis::minutes(10),
+    };
+    let fx = desk.clocks.step(
+        SlaInput::Timer(&timer),
+        SlaConfig {
+            policies: &desk.policies,
+            schedules: &desk.schedules,
+        },
+        desk.now,
+    );
+    assert!(fx.events.is_empty());
+}
+
+#[test]
+fn next_reply_time_starts_at_the_oldest_unanswered_message() {
+    let mut desk = Desk::new(policies(&[(SlaMetric::NextReplyTime, 30)]));
+    desk.message().assign().at(1).reply();
+    // Two messages: the clock starts at the first and is met by the next reply.
+    desk.at(5).message().at(8).message().at(20).reply();
+    // Unanswered past the target: breached at 30 + 40, the late reply emits nothing.
+    desk.at(40).message().at(90).reply();
+    assert_eq!(
+        desk.log(SlaMetric::NextReplyTime),
+        [
+            "5 activated 35",
+            "20 achieved 35",
+            "40 activated 70",
+            "70 breached 70"
+        ]
+    );
+    assert_eq!(desk.clocks.open_clocks(), 0);
+}
+
+#[test]
+fn a_reopen_starts_a_new_next_reply_clock_and_solved_meets_the_open_one() {
+    let mut desk = Desk::new(policies(&[(SlaMetric::NextReplyTime, 30)]));
+    desk.message().assign().at(1).reply().at(2).message();
+    desk.at(3).set(Status::Solved);
+    // The end user comes back: the ticket reopens and waits for a reply again.
+    desk.at(50).message();
+    assert_eq!(
+        desk.log(SlaMetric::NextReplyTime),
+        ["2 activated 32", "3 achieved 32", "50 activated 80"]
+    );
+    // Pending does not stop a reply clock.
+    desk.at(51).set(Status::Pending).at(100);
+    assert_eq!(
+        desk.log(SlaMetric::NextReplyTime).last().unwrap(),
+        "80 breached 80"
+    );
+}
+
+#[test]
+fn periodic_update_runs_between_agent_replies_until_solved() {
+    let mut desk = Desk::new(policies(&[(SlaMetric::PeriodicUpdate, 60)]));
+    desk.message()
+        .assign()
+        .at(10)
+        .reply()
+        .at(40)
+        .reply()
+        .at(130)
+        .reply();
+    desk.at(150).set(Status::Solved);
+    assert_eq!(
+        desk.log(SlaMetric::PeriodicUpdate),
+        [
+            "10 activated 70",
+            "40 achieved 70",
+            "40 activated 100",
+            "100 breached 100",
+            "130 activated 190",
+            "150 achieved 190",
+        ]
+    );
+    assert!(desk.timers.is_empty());
+}
+
+#[test]
+fn requester_wait_time_pauses_while_pending() {
+    let mut desk = Desk::new(policies(&[(SlaMetric::RequesterWaitTime, 120)]));
+    desk.message().at(10).assign().at(30).set(Status::Pending);
+    // 30 minutes counted; the end user answers after 60, 90 minutes are left.
+    desk.at(90)
+        .message()
+        .at(100)
+        .set(Status::OnHold)
+        .at(110)
+        .set(Status::Solved);
+    desk.at(200).message().at(500);
+    assert_eq!(
+        desk.log(SlaMetric::RequesterWaitTime),
+        [
+            "0 activated 120",
+            "30 paused -",
+            "90 resumed 180",
+            // On-hold counts for the requester: nothing to say at 100.
+            "110 achieved 180",
+            // Reopened with 120 - 50 = 70 minutes left.
+            "200 resumed 270",
+            "270 breached 270",
+        ]
+    );
+}
+
+#[test]
+fn agent_work_time_counts_new_and_open_only() {
+    let mut desk = Desk::new(policies(&[(SlaMetric::AgentWorkTime, 60)]));
+    desk.message().at(10).assign().at(20).set(Status::OnHold);
+    desk.at(40).set(Status::Open).at(50).set(Status::Pending);
+    desk.at(70).message().at(80).set(Status::Solved);
+    assert_eq!(
+        desk.log(SlaMetric::AgentWorkTime),
+        [
+            "0 activated 60",
+            "20 paused -",
+            "40 resumed 80",
+            "50 paused -",
+            // 30 minutes counted before: due 30 minutes after 70.
+            "70 resumed 100",
+            "80 achieved 100",
+        ]
+    );
+}
+
+#[test]
+fn total_resolution_time_counts_every_unsolved_status() {
+    let mut desk = Desk::new(policies(&[(SlaMetric::TotalResolutionTime, 240)]));
+    desk.message()
+        .assign()
+        .at(60)
+        .set(Status::Pending)
+        .at(120)
+        .set(Status::OnHold);
+    desk.at(180).set(Status::Solved).at(300).message().at(400);
+    assert_eq!(
+        desk.log(SlaMetric::TotalResolutionTime),
+        [
+            "0 activated 240",
+            "180 achieved 240",
+            "300 resumed 360",
+            "360 breached 360",
+        ]
+    );
+    // Closed ends everything, and a follow-up ticket gets clocks of its own.
+    desk.at(400).set(Status::Solved);
+    let closes = desk.lifecycle.current().unwrap().close_due.unwrap();
+    let timer = crate::lifecycle::TicketTimer {
+        ticket_id: desk.lifecycle.current().unwrap().id.to_owned(),
+        due: closes,
+    };
+    desk.now = closes;
+    desk.feed(TicketInput::Timer(timer));
+    assert_eq!(desk.clocks.ticket_id(), None);
+    desk.message();
+    let follow_up = desk.events.last().unwrap();
+    assert_eq!(follow_up.kind, SlaEventKind::Activated);
+    assert!(follow_up.ticket_id.ends_with("-2"));
+    assert_eq!(follow_up.event_id, format!("{}.l1", follow_up.ticket_id));
+}
+
+#[test]
+fn a_clock_keeps_the_policy_in_force_when_it_started() {
+    let mut desk = Desk::new(policies(&[
+        (SlaMetric::FirstReplyTime, 10),
+        (SlaMetric::NextReplyTime, 30),
+    ]));
+    desk.message();
+    // The policy changes while the first-reply clock runs.
+    let mut stricter = policy(
+        "standard",
+        &[
+            (SlaMetric::FirstReplyTime, 5),
+            (SlaMetric::NextReplyTime, 15),
+        ],
+        SlaPriority::Normal,
+    );
+    stricter.policy_id = "stricter".into();
+    stricter.position = -1;
+    desk.policies.upsert(stricter).unwrap();
+    desk.at(8).reply().at(9).message();
+    assert_eq!(
+        desk.log(SlaMetric::FirstReplyTime),
+        ["0 activated 10", "8 achieved 10"]
+    );
+    assert_eq!(desk.log(SlaMetric::NextReplyTime), ["9 activated 24"]);
+    assert_eq!(desk.events[0].policy_id, "standard");
+    assert_eq!(desk.events.last().unwrap().policy_id, "stricter");
+}
+
+/// Normal: first reply 60 minutes, requester wait 600; urgent: 15 and 20.
+fn by_priority() -> SlaPolicies {
+    let mut table = SlaPolicies::new();
+    let mut both = policy(
+        "standard",
+        &[
+            (SlaMetric::FirstReplyTime, 60),
+            (SlaMetric::RequesterWaitTime, 600),
+        ],
+        SlaPriority::Normal,
+    );
+    both.targets
+        .push(target(SlaMetric::FirstReplyTime, SlaPriority::Urgent, 15));
+    both.targets.push(target(
+        SlaMetric::RequesterWaitTime,
+        SlaPriority::Urgent,
+        20,
+    ));
+    table.upsert(both).unwrap();
+    table
+}
+
+#[test]
+fn a_priority_change_retargets_open_clocks() {
+    let mut desk = Desk::new(by_priority());
+    desk.message().at(5).assign().priority(2);
+    desk.at(10).set(Status::Pending);
+    // A paused clock takes the new target too, and says so.
+    desk.at(30).priority(0).priority(2);
+    desk.at(40).message().at(60);
+    assert_eq!(
+        desk.log(SlaMetric::FirstReplyTime),
+        ["0 activated 60", "5 activated 15", "15 breached 15"]
+    );
+    assert_eq!(
+        desk.log(SlaMetric::RequesterWaitTime),
+        [
+            "0 activated 600",
+            "5 activated 20",
+            "10 paused -",
+            "30 paused -",
+            "30 paused -",
+            // 10 minutes counted, 10 left.
+            "40 resumed 50",
+            "50 breached 50",
+        ]
+    );
+    // The replaced timers were cancelled: nothing is left to fire.
+    assert!(desk.timers.is_empty());
+}
+
+#[test]
+fn a_stricter_target_already_passed_is_breached_at_once() {
+    let mut desk = Desk::new(by_priority());
+    desk.message().at(17).priority(2);
+    assert_eq!(
+        desk.log(SlaMetric::FirstReplyTime),
+        ["0 activated 60", "17 activated 15", "17 breached 15"]
+    );
+    assert_eq!(
+        desk.log(SlaMetric::RequesterWaitTime),
+        ["0 activated 600", "17 activated 20"]
+    );
+    assert_eq!(desk.timers.len(), 1, "only requester wait's timer is left");
+}
+
+#[test]
+fn a_business_hours_target_runs_across_the_weekend() {
+    let mut table = SlaPolicies::new();
+    let mut business = policy(
+        "office",
+        &[(SlaMetric::FirstReplyTime, 60)],
+        SlaPriority::Normal,
+    );
+    business.schedule_id = Some("support".into());
+    business.targets[0].business_hours = true;
+    table.upsert(business).unwrap();
+    let mut desk = Desk::new(table);
+    desk.schedules.upsert(&office(BERLIN, &[])).unwrap();
+    // Friday 16:30: half an hour on Friday, half an hour on Monday morning.
+    desk.now = at(BERLIN, "2026-03-27T16:30");
+    desk.message();
+    let event = &desk.events[0];
+    assert!(event.business_hours);
+    assert_eq!(event.due_at, Some(at(BERLIN, "2026-03-30T09:30")));
+    assert_eq!(desk.timers[0].due, at(BERLIN, "2026-03-30T09:30"));
+    // Until then the clock is open; at the due time it is breached, to the millisecond.
+    desk.at((at(BERLIN, "2026-03-30T09:29") - start()).0 / 60_000);
+    assert_eq!(desk.events.len(), 1);
+    desk.at((at(BERLIN, "2026-03-30T09:30") - start()).0 / 60_000);
+    assert_eq!(desk.events[1].kind, SlaEventKind::Breached);
+    assert_eq!(desk.events[1].at, at(BERLIN, "2026-03-30T09:30"));
+}
+
+#[test]
+fn a_paused_business_hours_clock_counts_only_business_time() {
+    let mut table = SlaPolicies::new();
+    let mut business = policy(
+        "office",
+        &[(SlaMetric::AgentWorkTime, 600)],
+        SlaPriority::Normal,
+    );
+    business.schedule_id = Some("support".into());
+    business.targets[0].business_hours = true;
+    table.upsert(business).unwrap();
+    let mut desk = Desk::new(table);
+    desk.schedules.upsert(&office(BERLIN, &[])).unwrap();
+    // Monday 09:00 to 13:00 counts 4 hours; 6 are left when the ticket is Open again on
+    // Friday 15:00: 2 on Friday, 4 on Monday, due Monday 13:00.
+    desk.message().assign().at(240).set(Status::Pending);
+    desk.now = at(BERLIN, "2026-03-27T15:00");
+    desk.message();
+    assert_eq!(
+        desk.events.last().unwrap().due_at,
+        Some(at(BERLIN, "2026-03-30T13:00"))
+    );
+}
+
+#[test]
+fn no_matching_policy_means_no_clocks() {
+    let mut table = SlaPolicies::new();
+    let mut web_only = policy(
+        "web",
+        &[(SlaMetric::FirstReplyTime, 10)],
+        SlaPriority::Normal,
+    );
+    web_only.conditions.channels = vec![Channel::Web];
+    table.upsert(web_only).unwrap();
+    let mut desk = Desk::new(table);
+    desk.message().at(100).reply();
+    assert!(desk.events.is_empty());
+    assert!(desk.timers.is_empty());
+}
+
+#[test]
+fn duplicates_and_refused_inputs_feed_nothing() {
+    let mut desk = Desk::new(policies(&[(SlaMetric::NextReplyTime, 30)]));
+    desk.message().assign().at(1).reply();
+    desk.at(2).message().at(3).reply();
+    // The message of minute 2 (input 4) delivered again: not a new unanswered message.
+    desk.inputs = 3;
+    desk.at(4).message();
+    assert_eq!(
+        desk.log(SlaMetric::NextReplyTime),
+        ["2 activated 32", "3 achieved 32"]
+    );
+    // Solved without assignee is refused by the lifecycle: no SLA input either.
+    let mut lonely = Desk::new(policies(&[(SlaMetric::RequesterWaitTime, 30)]));
+    lonely.message().at(5).set(Status::Solved);
+    assert_eq!(lonely.log(SlaMetric::RequesterWaitTime), ["0 activated 30"]);
+}
+
+#[test]
+fn a_replay_gives_identical_events_and_timers() {
+    let run = || {
+        let mut desk = Desk::new(policies(&[
+            (SlaMetric::FirstReplyTime, 10),
+            (SlaMetric::NextReplyTime, 30),
+            (SlaMetric::PeriodicUpdate, 60),
+            (SlaMetric::RequesterWaitTime, 120),
+            (SlaMetric::AgentWorkTime, 90),
+            (SlaMetric::TotalResolutionTime, 240),
+        ]));
+        desk.message()
+            .at(3)
+            .assign()
+            .at(12)
+            .reply()
+            .at(20)
+            .message();
+        desk.at(30)
+            .set(Status::Pending)
+            .at(90)
+            .message()
+            .at(400)
+            .set(Status::Solved);
+        (desk.events, desk.timers, desk.clocks)
+    };
+    let (first, second) = (run(), run());
+    assert_eq!(first, second);
+    assert!(first.0.len() > 15);
+}

@@ -1,0 +1,634 @@
+//! The SLA clocks of one conversation's current ticket, as a sans-IO state machine fed by
+//! the ticket lifecycle.
+//!
+//! [`SlaClocks`] follows the lifecycle's status changes, end-user messages and agent
+//! replies ([`SlaInput::of_input`] and [`SlaInput::from_step`] turn one lifecycle step into
+//! those inputs), starts,
+//! pauses, resumes, achieves and breaches a clock per metric, and returns [`SlaEffects`]:
+//! the [`SlaEvent`]s to publish and the breach timers to set or cancel, each due at the
+//! exact instant its target runs out (through business hours when the target counts
+//! them). Event ids are derived from the ticket id and a per-ticket counter, so a replay
+//! of the same inputs gives identical events.
+
+use super::policy::{SlaConfig, SlaMetric, SlaPriority, SlaTicket};
+use crate::ids::record_id;
+use crate::lifecycle::{TicketEffects, TicketInput};
+use crate::model::{AgentActionKind, Channel, Status, StatusChange};
+use crate::time::{Millis, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// What happened to a clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlaEventKind {
+    /// The clock started, or its target changed (a priority change) while it runs.
+    Activated,
+    /// The clock stopped counting for a while (a status that does not count), or its
+    /// target changed while it is paused.
+    Paused,
+    /// The clock counts again.
+    Resumed,
+    /// The metric was met within its target.
+    Achieved,
+    /// The target ran out before the metric was met.
+    Breached,
+}
+
+impl SlaEventKind {
+    /// The schema symbol.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SlaEventKind::Activated => "activated",
+            SlaEventKind::Paused => "paused",
+            SlaEventKind::Resumed => "resumed",
+            SlaEventKind::Achieved => "achieved",
+            SlaEventKind::Breached => "breached",
+        }
+    }
+}
+
+/// One thing that happened to one SLA clock: the record on the `sla-events` topic, key
+/// `account/conversation`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaEvent {
+    /// `<ticket id>.l<n>`: the ticket's `n`-th SLA event.
+    pub event_id: String,
+    /// The ticket.
+    pub ticket_id: String,
+    /// The tenant.
+    pub account: String,
+    /// The conversation.
+    pub conversation: String,
+    /// What the clock measures.
+    pub metric: SlaMetric,
+    /// The policy that was in force when the clock started.
+    pub policy_id: String,
+    /// The clock's target.
+    pub target_ms: Millis,
+    /// When the target runs out, while the clock runs (for `achieved` and `breached`, the
+    /// instant it was running toward); none while it is paused.
+    pub due_at: Option<Timestamp>,
+    /// What happened.
+    pub kind: SlaEventKind,
+    /// When it happened; a breach happens at its due time.
+    pub at: Timestamp,
+    /// Whether the clock counts business hours (else calendar hours).
+    pub business_hours: bool,
+}
+
+/// A breach timer: one clock's due time.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SlaTimer {
+    /// The ticket.
+    pub ticket_id: String,
+    /// The clock within the ticket (a per-ticket serial number).
+    pub clock: u32,
+    /// When it is due.
+    pub due: Timestamp,
+}
+
+/// A breach timer to set or cancel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SlaTimerCommand {
+    /// Keep this timer and feed it back as [`SlaInput::Timer`] once due.
+    Set(SlaTimer),
+    /// Drop this timer: it must not fire.
+    Cancel(SlaTimer),
+}
+
+/// The effects of one step, to be applied by the host before the next step.
+#[must_use = "effects must be applied by the host"]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaEffects {
+    /// Events to publish, in order.
+    pub events: Vec<SlaEvent>,
+    /// Breach timers to set or cancel, in order.
+    pub timers: Vec<SlaTimerCommand>,
+}
+
+/// What [`SlaClocks`] is fed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlaInput<'a> {
+    /// A status change of the lifecycle; `priority` (the ticket's routing priority) is
+    /// read when the change creates the ticket.
+    Status {
+        /// The change.
+        change: &'a StatusChange,
+        /// The ticket's routing priority.
+        priority: i32,
+    },
+    /// An end-user message on the current ticket (after the status change it caused).
+    EndUserMessage,
+    /// An agent reply on the current ticket.
+    AgentReply,
+    /// The current ticket's routing priority changed.
+    PriorityChanged(i32),
+    /// A breach timer came due.
+    Timer(&'a SlaTimer),
+}
+
+impl<'a> SlaInput<'a> {
+    /// What a lifecycle input is to the SLA clocks if the lifecycle applies it: an
+    /// end-user message, an agent reply, or nothing. Taken before the lifecycle step
+    /// consumes the input, and handed to [`from_step`](Self::from_step) after it.
+    pub fn of_input(input: &TicketInput) -> Option<SlaInput<'static>> {
+        match input {
+            TicketInput::Message(_) => Some(SlaInput::EndUserMessage),
+            TicketInput::Action(action) if action.kind == AgentActionKind::Reply => {
+                Some(SlaInput::AgentReply)
+            }
+            _ => None,
+        }
+    }
+
+    /// The SLA inputs one [`TicketLifecycle`](crate::TicketLifecycle) step amounts to, in
+    /// order: its status changes, then `input` (what [`of_input`](Self::of_input) said of
+    /// the step's input). Nothing for a refused input or a duplicate delivery. `priority`
+    /// is the current ticket's routing priority after the step.
+    pub fn from_step(
+        input: Option<SlaInput<'static>>,
+        effects: &'a TicketEffects,
+        priority: i32,
+    ) -> impl Iterator<Item = SlaInput<'a>> {
+        let applied = effects.rejections.is_empty() && effects.duplicates == 0;
+        effects
+            .status_changes
+            .iter()
+            .filter(move |_| applied)
+            .map(move |change| SlaInput::Status { change, priority })
+            .chain(input.filter(|_| applied))
+    }
+}
+
+/// The SLA clocks of one conversation's current ticket.
+///
+/// Calling contract:
+/// - call [`step`](Self::step) with the inputs of each lifecycle step in the order
+///   [`SlaInput::from_step`] gives them, right after the lifecycle step, with the same
+///   `now`, and with the SLA configuration in force ([`SlaConfig`]); a clock takes the
+///   policy that matches when it starts;
+/// - apply the returned [`SlaEffects`] before the next step;
+/// - time only moves forward: an earlier `now` than a previous step's is taken as that
+///   previous time;
+/// - feed each breach timer back as [`SlaInput::Timer`] once due; a timer that was
+///   cancelled or replaced in the meantime is ignored, so a late or duplicate firing is
+///   harmless.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaClocks {
+    account: String,
+    conversation: String,
+    ticket: Option<TicketClocks>,
+    clock: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct TicketClocks {
+    id: String,
+    channel: Channel,
+    brand: Option<String>,
+    priority: SlaPriority,
+    status: Status,
+    /// An agent replied, or the ticket was solved: end-user messages start next-reply
+    /// clocks from now on.
+    first_reply_done: bool,
+    clocks: Vec<Clock>,
+    /// Serial number of the next clock.
+    next_clock: u32,
+    /// Events emitted for this ticket.
+    events: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Clock {
+    serial: u32,
+    metric: SlaMetric,
+    policy_id: String,
+    target: Millis,
+    /// The schedule whose business hours count; none for calendar hours.
+    schedule: Option<String>,
+    /// Time counted before the current running stretch.
+    elapsed: Millis,
+    phase: Phase,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+enum Phase {
+    Running { since: Timestamp, due: Timestamp },
+    Paused,
+    Achieved,
+    Breached,
+}
+
+/// Whether a metric's clock counts while the ticket is in `status`. Reply and update
+/// clocks count in every status until they are met or the ticket is solved.
+const fn counts(metric: SlaMetric, status: Status) -> bool {
+    match metric {
+        SlaMetric::FirstReplyTime | SlaMetric::NextReplyTime | SlaMetric::PeriodicUpdate => {
+            !matches!(status, Status::Solved | Status::Closed)
+        }
+        SlaMetric::RequesterWaitTime => {
+            matches!(status, Status::New | Status::Open | Status::OnHold)
+        }
+        SlaMetric::AgentWorkTime => matches!(status, Status::New | Status::Open),
+        SlaMetric::TotalResolutionTime => matches!(
+            status,
+            Status::New | Status::Open | Status::Pending | Status::OnHold
+        ),
+    }
+}
+
+/// Whether a metric is met by a reply (and ends there), rather than at Solved.
+const fn is_reply_metric(metric: SlaMetric) -> bool {
+    matches!(
+        metric,
+        SlaMetric::FirstReplyTime | SlaMetric::NextReplyTime | SlaMetric::PeriodicUpdate
+    )
+}
+
+/// What one step works with besides the ticket.
+struct Step<'a> {
+    account: &'a str,
+    conversation: &'a str,
+    config: SlaConfig<'a>,
+    now: Timestamp,
+    fx: SlaEffects,
+}
+
+impl Step<'_> {
+    /// The due time after `span` of the clock's time from `from`.
+    fn due(&self, clock: &Clock, from: Timestamp, span: Millis) -> Timestamp {
+        match self.calendar(clock) {
+            Some(calendar) => calendar.due_at(from, span).unwrap_or(from + span),
+            None => from + span,
+        }
+    }
+
+    /// The clock's time from `from` to `to`.
+    fn measure(&self, clock: &Clock, from: Timestamp, to: Timestamp) -> Millis {
+        match self.calendar(clock) {
+            Some(calendar) => calendar
+                .business_time(from, to)
+                .unwrap_or_else(|_| to.since(from)),
+            None => to.since(from),
+        }
+    }
+
+    fn calendar(&self, clock: &Clock) -> Option<&super::BusinessCalendar> {
+        let schedule = clock.schedule.as_deref()?;
+        self.config.schedules.calendar(self.account, schedule)
+    }
+
+    fn emit(
+        &mut self,
+        ticket: &mut TicketClocks,
+        index: usize,
+        kind: SlaEventKind,
+        due_at: Option<Timestamp>,
+        at: Timestamp,
+    ) {
+        ticket.events += 1;
+        let clock = &ticket.clocks[index];
+        self.fx.events.push(SlaEvent {
+            event_id: record_id(&ticket.id, 'l', ticket.events),
+            ticket_id: ticket.id.clone(),
+            account: self.account.to_owned(),
+            conversation: self.conversation.to_owned(),
+            metric: clock.metric,
+            policy_id: clock.policy_id.clone(),
+            target_ms: clock.target,
+            due_at,
+            kind,
+            at,
+            business_hours: clock.schedule.is_some(),
+        });
+    }
+
+    fn set_timer(&mut self, ticket_id: &str, clock: u32, due: Timestamp) {
+        self.fx.timers.push(SlaTimerCommand::Set(SlaTimer {
+            ticket_id: ticket_id.to_owned(),
+            clock,
+            due,
+        }));
+    }
+
+    fn cancel_timer(&mut self, ticket_id: &str, clock: u32, due: Timestamp) {
+        self.fx.timers.push(SlaTimerCommand::Cancel(SlaTimer {
+            ticket_id: ticket_id.to_owned(),
+            clock,
+            due,
+        }));
+    }
+
+    /// Starts a clock for `metric` under the policy that matches the ticket now, if that
+    /// policy has a target for the metric at the ticket's priority.
+    fn start(&mut self, ticket: &mut TicketClocks, metric: SlaMetric) {
+        let facts = SlaTicket {
+            priority: ticket.priority,
+            channel: ticket.channel,
+            brand: ticket.brand.as_deref(),
+        };
+        let Some(policy) = self.config.policies.matching(self.account, &facts) else {
+            return;
+        };
+        let Some(target) = policy.target(metric, ticket.priority) else {
+            return;
+        };
+        let schedule = policy.schedule_id.clone().filter(|id| {
+            target.business_hours && self.config.schedules.calendar(self.account, id).is_some()
+        });
+        ticket.next_clock += 1;
+        let mut clock = Clock {
+            serial: ticket.next_clock,
+            metric,
+            policy_id: policy.policy_id.clone(),
+            target: target.target_ms,
+            schedule,
+            elapsed: Millis::ZERO,
+            phase: Phase::Paused,
+        };
+        let due = self.due(&clock, self.now, clock.target);
+        clock.phase = Phase::Running {
+            since: self.now,
+            due,
+        };
+        ticket.clocks.push(clock);
+        let index = ticket.clocks.len() - 1;
+        self.emit(ticket, index, SlaEventKind::Activated, Some(due), self.now);
+        self.set_timer(&ticket.id, ticket.next_clock, due);
+    }
+
+    /// Stops a running clock's count; returns the due time it was running toward.
+    fn stop(&mut self, ticket: &mut TicketClocks, index: usize) -> Option<Timestamp> {
+        let Phase::Running { since, due } = ticket.clocks[index].phase else {
+            return None;
+        };
+        let counted = self.measure(&ticket.clocks[index], since, self.now);
+        let clock = &mut ticket.clocks[index];
+        clock.elapsed = clock.elapsed + counted;
+        clock.phase = Phase::Paused;
+        let serial = clock.serial;
+        self.cancel_timer(&ticket.id, serial, due);
+        Some(due)
+    }
+
+    fn pause(&mut self, ticket: &mut TicketClocks, index: usize) {
+        self.stop(ticket, index);
+        ticket.clocks[index].phase = Phase::Paused;
+        self.emit(ticket, index, SlaEventKind::Paused, None, self.now);
+    }
+
+    /// Runs a paused or achieved clock again toward what is left of its target.
+    fn resume(&mut self, ticket: &mut TicketClocks, index: usize, kind: SlaEventKind) {
+        let clock = &ticket.clocks[index];
+        let due = self.due(clock, self.now, clock.target - clock.elapsed);
+        let serial = clock.serial;
+        ticket.clocks[index].phase = Phase::Running {
+            since: self.now,
+            due,
+        };
+        self.emit(ticket, index, kind, Some(due), self.now);
+        if due <= self.now {
+            ticket.clocks[index].phase = Phase::Breached;
+            self.emit(ticket, index, SlaEventKind::Breached, Some(due), self.now);
+        } else {
+            self.set_timer(&ticket.id, serial, due);
+        }
+    }
+
+    fn achieve(&mut self, ticket: &mut TicketClocks, index: usize) {
+        let due = self.stop(ticket, index);
+        ticket.clocks[index].phase = Phase::Achieved;
+        self.emit(ticket, index, SlaEventKind::Achieved, due, self.now);
+    }
+
+    /// Ends the reply clocks of `metrics`: achieved if not breached, then forgotten.
+    fn end_replies(&mut self, ticket: &mut TicketClocks, metrics: &[SlaMetric]) {
+        for index in 0..ticket.clocks.len() {
+            let clock = &ticket.clocks[index];
+            if metrics.contains(&clock.metric) && clock.phase != Phase::Breached {
+                self.achieve(ticket, index);
+            }
+        }
+        ticket.clocks.retain(|c| !metrics.contains(&c.metric));
+    }
+}
+
+impl SlaClocks {
+    /// A conversation with no ticket yet.
+    pub fn new(account: impl Into<String>, conversation: impl Into<String>) -> SlaClocks {
+        SlaClocks {
+            account: account.into(),
+            conversation: conversation.into(),
+            ticket: None,
+            clock: Timestamp(i64::MIN),
+        }
+    }
+
+    /// The ticket whose clocks are kept, if it is not Closed.
+    pub fn ticket_id(&self) -> Option<&str> {
+        self.ticket.as_ref().map(|t| t.id.as_str())
+    }
+
+    /// How many clocks the current ticket has that are neither met nor breached.
+    pub fn open_clocks(&self) -> usize {
+        self.ticket.as_ref().map_or(0, |t| {
+            t.clocks
+                .iter()
+                .filter(|c| matches!(c.phase, Phase::Running { .. } | Phase::Paused))
+                .count()
+        })
+    }
+
+    /// Applies one input at `now` under the SLA configuration `config`.
+    pub fn step(
+        &mut self,
+        input: SlaInput<'_>,
+        config: SlaConfig<'_>,
+        now: Timestamp,
+    ) -> SlaEffects {
+        let now = self.clock.max(now);
+        self.clock = now;
+        let mut step = Step {
+            account: &self.account,
+            conversation: &self.conversation,
+            config,
+            now,
+            fx: SlaEffects::default(),
+        };
+        if let SlaInput::Status { change, priority } = input {
+            if change.from.is_none() {
+                if let Some(old) = self.ticket.take() {
+                    cancel_all(&mut step, &old);
+                }
+                let ticket = self.ticket.insert(TicketClocks {
+                    id: change.ticket_id.clone(),
+                    channel: change.channel,
+                    brand: change.brand.clone(),
+                    priority: SlaPriority::from_routing(priority),
+                    status: change.to,
+                    first_reply_done: false,
+                    clocks: Vec::new(),
+                    next_clock: 0,
+                    events: 0,
+                });
+                for metric in [
+                    SlaMetric::FirstReplyTime,
+                    SlaMetric::RequesterWaitTime,
+                    SlaMetric::AgentWorkTime,
+                    SlaMetric::TotalResolutionTime,
+                ] {
+                    step.start(ticket, metric);
+                }
+                return step.fx;
+            }
+        }
+        let Some(ticket) = self.ticket.as_mut() else {
+            return step.fx;
+        };
+        match input {
+            SlaInput::Status { change, .. } if change.ticket_id == ticket.id => {
+                if change.to == Status::Closed {
+                    cancel_all(&mut step, ticket);
+                    self.ticket = None;
+                } else {
+                    on_status(&mut step, ticket, change.to);
+                }
+            }
+            SlaInput::Status { .. } => {}
+            SlaInput::EndUserMessage => {
+                let unanswered = ticket
+                    .clocks
+                    .iter()
+                    .any(|c| c.metric == SlaMetric::NextReplyTime);
+                if ticket.first_reply_done
+                    && !unanswered
+                    && counts(SlaMetric::NextReplyTime, ticket.status)
+                {
+                    step.start(ticket, SlaMetric::NextReplyTime);
+                }
+            }
+            SlaInput::AgentReply => {
+                step.end_replies(
+                    ticket,
+                    &[
+                        SlaMetric::FirstReplyTime,
+                        SlaMetric::NextReplyTime,
+                        SlaMetric::PeriodicUpdate,
+                    ],
+                );
+                ticket.first_reply_done = true;
+                if counts(SlaMetric::PeriodicUpdate, ticket.status) {
+                    step.start(ticket, SlaMetric::PeriodicUpdate);
+                }
+            }
+            SlaInput::PriorityChanged(priority) => {
+                let priority = SlaPriority::from_routing(priority);
+                if priority != ticket.priority {
+                    ticket.priority = priority;
+                    retarget(&mut step, ticket);
+                }
+            }
+            SlaInput::Timer(timer) if timer.ticket_id == ticket.id => {
+                let due = ticket.clocks.iter().position(|c| {
+                    c.serial == timer.clock
+                        && matches!(c.phase, Phase::Running { due, .. } if due == timer.due)
+                });
+                if let Some(index) = due {
+                    ticket.clocks[index].phase = Phase::Breached;
+                    step.emit(
+                        ticket,
+                        index,
+                        SlaEventKind::Breached,
+                        Some(timer.due),
+                        timer.due,
+                    );
+                }
+            }
+            SlaInput::Timer(_) => {}
+        }
+        step.fx
+    }
+}
+
+/// Follows a status change of the current ticket (not its creation, not Closed).
+fn on_status(step: &mut Step<'_>, ticket: &mut TicketClocks, to: Status) {
+    let from = std::mem::replace(&mut ticket.status, to);
+    if from == to {
+        return;
+    }
+    if to == Status::Solved {
+        ticket.first_reply_done = true;
+        step.end_replies(
+            ticket,
+            &[
+                SlaMetric::FirstReplyTime,
+                SlaMetric::NextReplyTime,
+                SlaMetric::PeriodicUpdate,
+            ],
+        );
+        for index in 0..ticket.clocks.len() {
+            if matches!(
+                ticket.clocks[index].phase,
+                Phase::Running { .. } | Phase::Paused
+            ) {
+                step.achieve(ticket, index);
+            }
+        }
+        return;
+    }
+    for index in 0..ticket.clocks.len() {
+        let metric = ticket.clocks[index].metric;
+        if is_reply_metric(metric) {
+            continue;
+        }
+        match (ticket.clocks[index].phase, counts(metric, to)) {
+            (Phase::Running { .. }, false) => step.pause(ticket, index),
+            (Phase::Paused | Phase::Achieved, true) => {
+                step.resume(ticket, index, SlaEventKind::Resumed)
+            }
+            (Phase::Achieved, false) => {
+                ticket.clocks[index].phase = Phase::Paused;
+                step.emit(ticket, index, SlaEventKind::Paused, None, step.now);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Gives every clock that is not breached its policy's target at the ticket's new
+/// priority; a clock whose policy has none there (or is gone) keeps its target.
+fn retarget(step: &mut Step<'_>, ticket: &mut TicketClocks) {
+    for index in 0..ticket.clocks.len() {
+        let clock = &ticket.clocks[index];
+        let target = step
+            .config
+            .policies
+            .policy(step.account, &clock.policy_id)
+            .and_then(|p| p.target(clock.metric, ticket.priority));
+        let Some(target) = target.map(|t| t.target_ms).filter(|t| *t != clock.target) else {
+            continue;
+        };
+        match clock.phase {
+            Phase::Running { .. } => {
+                step.stop(ticket, index);
+                ticket.clocks[index].target = target;
+                step.resume(ticket, index, SlaEventKind::Activated);
+            }
+            Phase::Paused => {
+                ticket.clocks[index].target = target;
+                step.emit(ticket, index, SlaEventKind::Paused, None, step.now);
+            }
+            Phase::Achieved => ticket.clocks[index].target = target,
+            Phase::Breached => {}
+        }
+    }
+}
+
+/// Cancels the timers of every running clock of a ticket that is going away.
+fn cancel_all(step: &mut Step<'_>, ticket: &TicketClocks) {
+    for clock in &ticket.clocks {
+        if let Phase::Running { due, .. } = clock.phase {
+            step.cancel_timer(&ticket.id, clock.serial, due);
+        }
+    }
+}
