@@ -582,6 +582,10 @@ pub struct AgentMetrics {
     pub transfers_only_ms: Millis,
     /// Time offline on the channel.
     pub offline_ms: Millis,
+    /// Why the status is what it is, when the router set it: `missed_offers` (set away
+    /// after too many offer timeouts in a row). `None` when the status is the agent's own.
+    #[serde(default)]
+    pub status_reason: Option<String>,
     /// When emitted.
     pub at: Timestamp,
 }

@@ -475,6 +475,7 @@ fn agent_metrics() -> impl Strategy<Value = AgentMetrics> {
                 transfers_only_ms,
                 offline_ms,
                 at,
+                status_reason: (status == AgentStatus::Away).then(|| "missed_offers".to_owned()),
             },
         )
 }
@@ -612,7 +613,7 @@ fn every_enum_of_every_schema_has_its_symbol_indexes() {
 /// checked against it.
 const WRITTEN_FOR: [(&str, &str, u64); 9] = [
     ("AgentAction", AGENT_ACTION, 0xbf76dca00f479be1),
-    ("AgentMetrics", AGENT_METRICS, 0xb82e6e08ce2f4c6e),
+    ("AgentMetrics", AGENT_METRICS, 0xe59e4f589d94e17e),
     ("AgentPresence", AGENT_PRESENCE, 0x1e8a7f935f27004f),
     ("ConversationEvent", CONVERSATION_EVENT, 0xde582d5a12c93180),
     ("RoutingDecision", ROUTING_DECISION, 0x8bf0d4edb03da0cc),
@@ -667,6 +668,7 @@ fn agent_metrics_sample() -> AgentMetrics {
         transfers_only_ms: Millis(0),
         offline_ms: Millis(5),
         at: Timestamp(1_700),
+        status_reason: Some("missed_offers".into()),
     }
 }
 

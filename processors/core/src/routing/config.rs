@@ -3,6 +3,7 @@
 use crate::model::Channel;
 use crate::time::Millis;
 use serde::{Deserialize, Serialize};
+use std::num::NonZeroU32;
 
 /// How the router picks among the agents eligible for a ticket.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -57,6 +58,12 @@ pub struct RoutingConfig {
     /// How an agent is chosen among the eligible ones. Default: `best_available`.
     #[serde(default)]
     pub mode: RoutingMode,
+    /// An agent whose offers on a channel time out this many times in a row is set away
+    /// on that channel (Salesforce's push timeout), and their other pending offers there go
+    /// to other agents at once. An accept or a decline ends the run. Default: none (an
+    /// agent is never set away by the router).
+    #[serde(default = "default_away_after_offer_timeouts")]
+    pub away_after_offer_timeouts: Option<NonZeroU32>,
 }
 
 /// No channel auto-accepts.
@@ -79,6 +86,11 @@ fn default_returning_grace() -> Millis {
     Millis::minutes(10)
 }
 
+/// Off: missed offers never set an agent away.
+fn default_away_after_offer_timeouts() -> Option<NonZeroU32> {
+    None
+}
+
 impl Default for RoutingConfig {
     fn default() -> RoutingConfig {
         RoutingConfig {
@@ -87,6 +99,7 @@ impl Default for RoutingConfig {
             skills_timeout_ms: default_skills_timeout(),
             returning_grace_ms: default_returning_grace(),
             mode: RoutingMode::default(),
+            away_after_offer_timeouts: default_away_after_offer_timeouts(),
         }
     }
 }
@@ -120,12 +133,20 @@ mod tests {
     fn every_field_parses() {
         let config: RoutingConfig = serde_json::from_str(
             r#"{"auto_accept":["web"],"offer_timeout_ms":5000,"skills_timeout_ms":60000,
-                "returning_grace_ms":1000,"mode":"round_robin"}"#,
+                "returning_grace_ms":1000,"mode":"round_robin","away_after_offer_timeouts":3}"#,
         )
         .unwrap();
         assert!(config.auto_accepts(Channel::Web));
         assert!(!config.auto_accepts(Channel::Whatsapp));
         assert_eq!(config.skills_timeout_ms, Some(Millis::minutes(1)));
         assert_eq!(config.mode, RoutingMode::RoundRobin);
+        assert_eq!(config.away_after_offer_timeouts, NonZeroU32::new(3));
+    }
+
+    #[test]
+    fn zero_offer_timeouts_before_away_is_refused() {
+        let err = serde_json::from_str::<RoutingConfig>(r#"{"away_after_offer_timeouts": 0}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("nonzero"), "{err}");
     }
 }

@@ -1,6 +1,6 @@
 //! The routing engine: one account's router, stepped by requests, presence and timers.
 
-use super::agents::{AgentIndex, ChannelSlot};
+use super::agents::{AgentIndex, ChannelSlot, MISSED_OFFERS};
 use super::config::RoutingConfig;
 use super::fast_map::{FastMap, FastSet};
 use super::ledger::{AgentSlot, CapacityLedger};
@@ -209,6 +209,11 @@ fn withdraw_reason(status: AgentStatus) -> &'static str {
 ///   down; if only agents who have are eligible, to the one whose refusal is the oldest.
 /// - The returning-customer grace starts at the reopen (`consume`) when the assignee is
 ///   offline on the ticket's channel, and ends when the assignee is anything but offline.
+/// - With `away_after_offer_timeouts` set, the run of offer timeouts is counted per agent
+///   and channel; an accept or a decline ends it. At the limit the agent is set away on the
+///   channel (its agent metrics say `status_reason: missed_offers`) and its other pending
+///   offers there are withdrawn (`missed_offers`) and routed again at once. The agent's
+///   next presence replaces that status.
 /// - Agent metrics are emitted for every agent and channel a step touched, once per step.
 /// - Requests for unknown tickets: `consume` and `assign` create them (the ticket processor
 ///   is the source of truth for assignment), `release` and `close` are no-ops, `accept` and
@@ -365,6 +370,8 @@ impl RoutingEngine {
                 accrue(slot, now);
                 slot.status = status;
             }
+            // The status is the agent's own again.
+            slot.away_for_missed_offers = false;
             slot.capacity = capacity;
             step.touched.insert((agent.id.clone(), channel));
         }
@@ -425,11 +432,13 @@ impl RoutingEngine {
                 },
             ) if due == current && *self.agents.get(*agent).id == **agent_id => {
                 let a = *agent;
-                self.counters(a, ticket.channel, now).offers_timed_out += 1;
+                let channel = ticket.channel;
+                self.counters(a, channel, now).offers_timed_out += 1;
                 self.withdraw(&id, "offer_timeout", &mut step);
                 let agent_id = self.agents.get(a).id.clone();
                 self.ticket_mut(&id).note_decline(agent_id);
                 self.enqueue_known(&id, &mut step);
+                self.note_offer_timeout(a, channel, &mut step);
             }
             (RoutingTimer::SkillsTimeout { due, .. }, _) if ticket.skills_due == Some(*due) => {
                 self.relax_skills(&id, &mut step);
@@ -515,6 +524,9 @@ impl RoutingEngine {
                 return;
             }
         };
+        if let Some(slot) = self.agents.get_mut(a).channels.get_mut(&channel) {
+            slot.offer_timeouts_in_row = 0;
+        }
         if accept {
             self.counters(a, channel, step.now).offers_accepted += 1;
             self.withdraw_silently(&id, step);
@@ -764,6 +776,49 @@ impl RoutingEngine {
         a
     }
 
+    /// Counts an offer of `a` on `channel` that timed out; at the configured run of them,
+    /// sets the agent away there and sends its other pending offers of the channel to other
+    /// agents (`missed_offers`).
+    fn note_offer_timeout(&mut self, a: AgentSlot, channel: Channel, step: &mut Step) {
+        let Some(limit) = self.config.away_after_offer_timeouts else {
+            return;
+        };
+        let now = step.now;
+        let Some(slot) = self.agents.get_mut(a).channels.get_mut(&channel) else {
+            return;
+        };
+        slot.offer_timeouts_in_row += 1;
+        if slot.offer_timeouts_in_row < limit.get() || slot.status != AgentStatus::Online {
+            return;
+        }
+        self.agents.detach(a);
+        let slot = self
+            .agents
+            .get_mut(a)
+            .channels
+            .get_mut(&channel)
+            .expect("the slot exists");
+        accrue(slot, now);
+        slot.status = AgentStatus::Away;
+        slot.offer_timeouts_in_row = 0;
+        slot.away_for_missed_offers = true;
+        self.agents.recompute_classes(a, &self.queue);
+        self.agents
+            .attach(a, &self.ledger, &self.queue, self.config.mode);
+        let agent = self.agents.get(a);
+        let pending: Vec<Arc<str>> = agent
+            .offers
+            .iter()
+            .filter(|t| self.tickets[*t].channel == channel)
+            .cloned()
+            .collect();
+        for ticket in pending {
+            self.withdraw(&ticket, MISSED_OFFERS, step);
+            self.enqueue_known(&ticket, step);
+        }
+        self.touch_agent(a, channel, step);
+    }
+
     /// Ends the returning-customer grace of a ticket, if it is in one.
     fn cancel_grace(&mut self, id: &Arc<str>, step: &mut Step) {
         let ticket = self.tickets.get_mut(id).expect("ticket exists");
@@ -1009,6 +1064,7 @@ impl RoutingEngine {
                 transfers_only_ms: counters.transfers_only_ms,
                 offline_ms: counters.offline_ms,
                 at: now,
+                status_reason: slot.status_reason().map(str::to_owned),
             });
             self.dirty_agents.insert(agent_id);
         }
@@ -1044,6 +1100,7 @@ impl RoutingEngine {
             capacity: slot.map_or(0, |s| s.capacity),
             load: self.ledger.load(a, channel),
             offered: slot.map_or(0, |s| s.offered),
+            status_reason: slot.and_then(ChannelSlot::status_reason),
         })
     }
 

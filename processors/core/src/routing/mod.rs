@@ -30,7 +30,7 @@ mod scenarios;
 #[cfg(test)]
 mod tests;
 
-pub use agents::AgentIndex;
+pub use agents::{AgentIndex, MISSED_OFFERS};
 pub use config::{RoutingConfig, RoutingMode};
 pub use engine::RoutingEngine;
 pub use ledger::CapacityLedger;

@@ -9,6 +9,8 @@
 //!   its facts;
 //! - no offer or routed assignment goes to an agent who is not eligible;
 //! - no queued ticket waits while an eligible agent has free capacity;
+//! - an agent is set away by the router exactly when its offers on a channel have timed
+//!   out `away_after_offer_timeouts` times in a row, and stays so until its next presence;
 //! - and, across runs, that the same inputs give identical outputs, also when the engine
 //!   is persisted and restored from its records between every two steps.
 
@@ -97,6 +99,7 @@ fn config(mode: RoutingMode) -> RoutingConfig {
         skills_timeout_ms: Some(crate::time::Millis::seconds(60)),
         returning_grace_ms: crate::time::Millis::seconds(45),
         mode,
+        away_after_offer_timeouts: std::num::NonZeroU32::new(AWAY_AFTER),
     }
 }
 
@@ -122,8 +125,15 @@ struct World {
     presence: BTreeMap<String, AgentPresence>,
     tickets: BTreeMap<String, ModelTicket>,
     offered: BTreeMap<String, String>,
+    /// Offer timeouts since the agent's last answer, by agent and channel.
+    timeouts_in_row: BTreeMap<(String, Channel), u32>,
+    /// Agents and channels the router must have set away for missed offers.
+    set_away: BTreeMap<(String, Channel), ()>,
     log: Vec<RoutingEffects>,
 }
+
+/// The run of offer timeouts that sets an agent away, as in [`config`].
+const AWAY_AFTER: u32 = 2;
 
 fn agent_name(i: usize) -> String {
     format!("a{i}")
@@ -152,6 +162,8 @@ impl World {
             presence: BTreeMap::new(),
             tickets: BTreeMap::new(),
             offered: BTreeMap::new(),
+            timeouts_in_row: BTreeMap::new(),
+            set_away: BTreeMap::new(),
             log: Vec::new(),
         }
     }
@@ -216,6 +228,7 @@ impl World {
         }
         self.check_routed_agents_were_eligible(&effects)?;
         self.check_no_higher_ordered_ticket_was_skipped(&effects)?;
+        self.follow_missed_offers(&effects);
         for d in &effects.decisions {
             let agent = d.agent_id.clone().unwrap();
             match d.kind {
@@ -268,6 +281,7 @@ impl World {
                     groups: if in_group { vec!["vip".into()] } else { vec![] },
                     at: self.now,
                 };
+                self.set_away.retain(|(agent, _), _| *agent != agent_id);
                 self.presence.insert(agent_id, presence.clone());
                 self.step(RoutingInput::Presence(presence))?;
             }
@@ -396,6 +410,38 @@ impl World {
         Ok(())
     }
 
+    /// Counts each agent's run of offer timeouts from the decisions; at the limit the agent
+    /// is away on the channel, for the eligibility checks too.
+    fn follow_missed_offers(&mut self, effects: &RoutingEffects) {
+        for d in &effects.decisions {
+            let Some(ticket) = self.tickets.get(&d.ticket_id) else {
+                continue;
+            };
+            let key = (d.agent_id.clone().unwrap(), ticket.request.channel);
+            match (d.kind, d.reason.as_str()) {
+                (RoutingDecisionKind::OfferWithdrawn, "offer_timeout") => {
+                    let run = self.timeouts_in_row.entry(key.clone()).or_default();
+                    *run += 1;
+                    if *run == AWAY_AFTER {
+                        *run = 0;
+                        self.set_away.insert(key.clone(), ());
+                        let presence = self.presence.get_mut(&key.0).unwrap();
+                        for c in &mut presence.channels {
+                            if c.channel == key.1 {
+                                c.status = AgentStatus::Away;
+                            }
+                        }
+                    }
+                }
+                (RoutingDecisionKind::OfferWithdrawn, "declined")
+                | (RoutingDecisionKind::Assigned, "accepted") => {
+                    self.timeouts_in_row.remove(&key);
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Whether the agent, by the presence the workspace sent, may take the ticket
     /// (capacity aside).
     fn qualifies(&self, agent: &str, ticket: &RoutingRequest, skills_relaxed: bool) -> bool {
@@ -519,6 +565,26 @@ impl World {
                     .agent_channel(&agent, channel)
                     .map_or(0, |v| v.load);
                 prop_assert_eq!(load, expected, "load of {} on {}", agent, channel);
+            }
+        }
+        // Missed offers: the router set away exactly the agents whose run reached the limit.
+        for a in 0..AGENTS {
+            let agent = agent_name(a);
+            for channel in CHANNELS {
+                let view = self.engine.agent_channel(&agent, channel);
+                let reason = view.and_then(|v| v.status_reason);
+                let expected = self.set_away.contains_key(&(agent.clone(), channel));
+                prop_assert_eq!(
+                    reason.is_some(),
+                    expected,
+                    "{} on {} set away by the router: {:?}",
+                    agent,
+                    channel,
+                    view
+                );
+                if expected {
+                    prop_assert_eq!(view.unwrap().status, AgentStatus::Away);
+                }
             }
         }
         // No starvation: a queued ticket has no eligible agent with free capacity.

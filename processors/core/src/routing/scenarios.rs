@@ -8,6 +8,7 @@
 //!
 //! ```text
 //! config offer_timeout=30s returning_grace=10m skills_timeout=1m auto_accept=web mode=round_robin
+//!        away_after_offer_timeouts=3
 //! presence a1 web=online:2 whatsapp=away:1 skills=billing groups=vip
 //! enqueue t1 channel=web priority=1 skills=billing group=vip created=5s
 //! accept t1 a1 | decline t1 a1 | consume t1 a1 | release t1 a1 | assign t1 a1 | close t1
@@ -364,6 +365,9 @@ impl ScenarioHost {
                             c.offers_declined, c.offers_timed_out, c.assignments
                         )
                         .unwrap();
+                        if let Some(reason) = v.status_reason {
+                            out.insert_str(out.len() - 1, &format!(" status_reason={reason}"));
+                        }
                     }
                     _ => writeln!(out, "unknown").unwrap(),
                 }
@@ -388,6 +392,9 @@ pub(crate) fn parse_config(line: &str) -> RoutingConfig {
             "offer_timeout" => config.offer_timeout_ms = duration(value),
             "returning_grace" => config.returning_grace_ms = duration(value),
             "skills_timeout" => config.skills_timeout_ms = Some(duration(value)),
+            "away_after_offer_timeouts" => {
+                config.away_after_offer_timeouts = Some(value.parse().expect("a count above 0"))
+            }
             "auto_accept" => config.auto_accept = list(value).iter().map(|c| channel(c)).collect(),
             "mode" => {
                 config.mode = match value {

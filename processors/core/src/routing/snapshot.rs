@@ -39,6 +39,8 @@ impl RoutingEngine {
                     capacity: slot.capacity,
                     status_since: slot.status_since,
                     counters: slot.counters.clone(),
+                    offer_timeouts_in_row: slot.offer_timeouts_in_row,
+                    away_for_missed_offers: slot.away_for_missed_offers,
                 })
                 .collect(),
             skills: agent.skills.iter().cloned().collect(),
@@ -100,6 +102,8 @@ impl RoutingEngine {
                         offered: 0,
                         status_since: ch.status_since,
                         counters: ch.counters,
+                        offer_timeouts_in_row: ch.offer_timeouts_in_row,
+                        away_for_missed_offers: ch.away_for_missed_offers,
                     },
                 );
             }

@@ -172,4 +172,7 @@ pub struct AgentChannelView {
     pub load: u32,
     /// Offers pending; each reserves a unit of capacity.
     pub offered: u32,
+    /// Why the router set the status, if it did (`missed_offers`); `None` when the status
+    /// is the agent's own.
+    pub status_reason: Option<&'static str>,
 }

@@ -337,6 +337,7 @@ avro_record!(
         away_ms,
         transfers_only_ms,
         offline_ms,
+        status_reason,
         at,
     }
 );
