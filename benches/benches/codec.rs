@@ -269,6 +269,7 @@ fn records(c: &mut Criterion) {
             transfers_only_ms: Millis(0),
             offline_ms: Millis(59_400_000),
             at: AT,
+            inactive: 0,
             status_reason: None,
         },
     );

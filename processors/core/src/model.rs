@@ -371,6 +371,10 @@ pub enum RoutingRequestKind {
     Assign,
     /// The ticket closed: forget it.
     Close,
+    /// The assigned conversation went quiet (no end-user message for the style's
+    /// inactivity time): it stops taking its assignee's capacity until the end user writes
+    /// again, which the ticket processor reports as `consume`.
+    Inactive,
 }
 
 /// A request from the ticket processor to the router. Key: `account`.
@@ -582,6 +586,10 @@ pub struct AgentMetrics {
     pub transfers_only_ms: Millis,
     /// Time offline on the channel.
     pub offline_ms: Millis,
+    /// Assigned conversations of the channel that are inactive: they stay with the agent
+    /// but are not counted in `load`.
+    #[serde(default)]
+    pub inactive: u32,
     /// Why the status is what it is, when the router set it: `missed_offers` (set away
     /// after too many offer timeouts in a row). `None` when the status is the agent's own.
     #[serde(default)]

@@ -301,6 +301,7 @@ fn agent_metrics_round_trips() {
             transfers_only_ms: Millis::ZERO,
             offline_ms: Millis(1),
             at: Timestamp(11),
+            inactive: 2,
             status_reason: Some("missed_offers".into()),
         },
     );

@@ -475,6 +475,7 @@ fn agent_metrics() -> impl Strategy<Value = AgentMetrics> {
                 transfers_only_ms,
                 offline_ms,
                 at,
+                inactive: load / 2,
                 status_reason: (status == AgentStatus::Away).then(|| "missed_offers".to_owned()),
             },
         )
@@ -613,11 +614,11 @@ fn every_enum_of_every_schema_has_its_symbol_indexes() {
 /// checked against it.
 const WRITTEN_FOR: [(&str, &str, u64); 9] = [
     ("AgentAction", AGENT_ACTION, 0xbf76dca00f479be1),
-    ("AgentMetrics", AGENT_METRICS, 0xe59e4f589d94e17e),
+    ("AgentMetrics", AGENT_METRICS, 0x893641890f773412),
     ("AgentPresence", AGENT_PRESENCE, 0x1e8a7f935f27004f),
     ("ConversationEvent", CONVERSATION_EVENT, 0xde582d5a12c93180),
     ("RoutingDecision", ROUTING_DECISION, 0x8bf0d4edb03da0cc),
-    ("RoutingRequest", ROUTING_REQUEST, 0x3b5650fe96baade2),
+    ("RoutingRequest", ROUTING_REQUEST, 0xcc075a03f13103cc),
     ("StatusChange", STATUS_CHANGE, 0xebb6e0951d2d14c6),
     ("StyleConfig", STYLE_CONFIG, 0xd201d39eed4180d5),
     ("TicketMetrics", TICKET_METRICS, 0x7345a1a5359a1e18),
@@ -668,6 +669,7 @@ fn agent_metrics_sample() -> AgentMetrics {
         transfers_only_ms: Millis(0),
         offline_ms: Millis(5),
         at: Timestamp(1_700),
+        inactive: 2,
         status_reason: Some("missed_offers".into()),
     }
 }

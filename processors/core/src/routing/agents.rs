@@ -22,6 +22,8 @@ pub(crate) struct ChannelSlot {
     pub(crate) capacity: u32,
     /// Offers pending with the agent on this channel; each reserves a unit of capacity.
     pub(crate) offered: u32,
+    /// Assigned tickets of the channel that are inactive (they take no capacity).
+    pub(crate) inactive: u32,
     pub(crate) status_since: Timestamp,
     pub(crate) counters: ChannelCounters,
     /// Offers that timed out since the agent last answered one on this channel.
@@ -41,6 +43,7 @@ impl ChannelSlot {
             status: AgentStatus::Offline,
             capacity: 0,
             offered: 0,
+            inactive: 0,
             status_since: now,
             counters: ChannelCounters::default(),
             offer_timeouts_in_row: 0,

@@ -5,8 +5,8 @@
 //! applies the router's decisions to them) and the host (it keeps and fires timers), and
 //! after every step checks:
 //! - the capacity invariant: each agent's load on a channel equals the number of tickets
-//!   assigned to them on that channel in New or Open, and the engine's indexes agree with
-//!   its facts;
+//!   assigned to them on that channel in New or Open that are not inactive, its inactive
+//!   count the number that are, and the engine's indexes agree with its facts;
 //! - no offer or routed assignment goes to an agent who is not eligible;
 //! - no queued ticket waits while an eligible agent has free capacity;
 //! - an agent is set away by the router exactly when its offers on a channel have timed
@@ -61,6 +61,10 @@ enum Op {
     Reopen {
         ticket: usize,
     },
+    /// The conversation goes quiet (messaging inactivity).
+    Quiet {
+        ticket: usize,
+    },
     Assign {
         ticket: usize,
         agent: usize,
@@ -86,6 +90,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (ticket.clone(), prop::sample::select(vec![Status::Pending, Status::OnHold, Status::Solved]))
             .prop_map(|(ticket, to)| Op::Release { ticket, to }),
         2 => ticket.clone().prop_map(|ticket| Op::Reopen { ticket }),
+        2 => ticket.clone().prop_map(|ticket| Op::Quiet { ticket }),
         1 => (ticket.clone(), agent).prop_map(|(ticket, agent)| Op::Assign { ticket, agent }),
         1 => ticket.prop_map(|ticket| Op::Close { ticket }),
         2 => (0..90_000i64).prop_map(|ms| Op::Advance { ms }),
@@ -109,6 +114,8 @@ struct ModelTicket {
     request: RoutingRequest,
     status: Status,
     assignee: Option<String>,
+    /// Assigned, Open and quiet: it takes no capacity until the end user writes.
+    inactive: bool,
 }
 
 /// The ticket processor, the agent workspace and the host, around one engine.
@@ -242,12 +249,15 @@ impl World {
                     self.offered.remove(&d.ticket_id);
                     let t = self.tickets.get_mut(&d.ticket_id).unwrap();
                     t.assignee = Some(agent);
+                    t.inactive = false;
                     if t.status == Status::New {
                         t.status = Status::Open;
                     }
                 }
                 RoutingDecisionKind::Unassigned => {
-                    self.tickets.get_mut(&d.ticket_id).unwrap().assignee = None;
+                    let t = self.tickets.get_mut(&d.ticket_id).unwrap();
+                    t.assignee = None;
+                    t.inactive = false;
                 }
             }
         }
@@ -316,6 +326,7 @@ impl World {
                         request,
                         status: Status::New,
                         assignee: None,
+                        inactive: false,
                     },
                 );
                 self.request(&id, RoutingRequestKind::Enqueue, None)?;
@@ -352,6 +363,7 @@ impl World {
                 }
                 let was_consuming = t.status.consumes_capacity();
                 t.status = to;
+                t.inactive = false;
                 if was_consuming {
                     self.request(&id, RoutingRequestKind::Release, Some(assignee))?;
                 }
@@ -364,11 +376,27 @@ impl World {
                 let Some(assignee) = t.assignee.clone() else {
                     return Ok(());
                 };
-                if t.status.consumes_capacity() {
+                // A reopen, or the end user of a quiet conversation writing again.
+                if t.status.consumes_capacity() && !t.inactive {
                     return Ok(());
                 }
                 t.status = Status::Open;
+                t.inactive = false;
                 self.request(&id, RoutingRequestKind::Consume, Some(assignee))?;
+            }
+            Op::Quiet { ticket } => {
+                let id = format!("t{ticket}");
+                let Some(t) = self.tickets.get_mut(&id) else {
+                    return Ok(());
+                };
+                let Some(assignee) = t.assignee.clone() else {
+                    return Ok(());
+                };
+                if !t.status.consumes_capacity() || t.inactive {
+                    return Ok(());
+                }
+                t.inactive = true;
+                self.request(&id, RoutingRequestKind::Inactive, Some(assignee))?;
             }
             Op::Assign { ticket, agent } => {
                 let id = format!("t{ticket}");
@@ -379,6 +407,7 @@ impl World {
                     t.status = Status::Open;
                 }
                 t.assignee = Some(agent_name(agent));
+                t.inactive = false;
                 self.request(&id, RoutingRequestKind::Assign, Some(agent_name(agent)))?;
             }
             Op::Close { ticket } => {
@@ -547,24 +576,27 @@ impl World {
                 return Err(TestCaseError::fail(e));
             }
         }
-        // Capacity: load equals the assigned tickets in New or Open.
+        // Capacity: load equals the assigned tickets in New or Open that are not inactive;
+        // the inactive count, those that are.
         for a in 0..AGENTS {
             let agent = agent_name(a);
             for channel in CHANNELS {
-                let expected = self
-                    .tickets
-                    .values()
-                    .filter(|t| {
-                        t.assignee.as_deref() == Some(&agent)
-                            && t.request.channel == channel
-                            && t.status.consumes_capacity()
-                    })
-                    .count() as u32;
-                let load = self
-                    .engine
-                    .agent_channel(&agent, channel)
-                    .map_or(0, |v| v.load);
-                prop_assert_eq!(load, expected, "load of {} on {}", agent, channel);
+                let count = |inactive: bool| {
+                    self.tickets
+                        .values()
+                        .filter(|t| {
+                            t.assignee.as_deref() == Some(&agent)
+                                && t.request.channel == channel
+                                && t.status.consumes_capacity()
+                                && t.inactive == inactive
+                        })
+                        .count() as u32
+                };
+                let view = self.engine.agent_channel(&agent, channel);
+                let load = view.map_or(0, |v| v.load);
+                prop_assert_eq!(load, count(false), "load of {} on {}", agent, channel);
+                let quiet = view.map_or(0, |v| v.inactive);
+                prop_assert_eq!(quiet, count(true), "inactive of {} on {}", agent, channel);
             }
         }
         // Missed offers: the router set away exactly the agents whose run reached the limit.

@@ -88,6 +88,9 @@ pub enum TicketRecordState {
         /// When the returning-customer grace runs out, if the ticket waits for an offline
         /// assignee.
         grace_due: Option<Timestamp>,
+        /// Whether the conversation is inactive (it then takes no capacity).
+        #[serde(default)]
+        inactive: bool,
     },
 }
 

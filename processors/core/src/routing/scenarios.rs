@@ -12,6 +12,7 @@
 //! presence a1 web=online:2 whatsapp=away:1 skills=billing groups=vip
 //! enqueue t1 channel=web priority=1 skills=billing group=vip created=5s
 //! accept t1 a1 | decline t1 a1 | consume t1 a1 | release t1 a1 | assign t1 a1 | close t1
+//! inactive t1 a1        (the conversation went quiet)
 //! advance 30s           (fires due timers, prints what they decide)
 //! ticket t1             (prints where the ticket is)
 //! agent a1 web          (prints the agent's figures on a channel)
@@ -298,7 +299,7 @@ impl ScenarioHost {
                 self.apply(&effects, &mut out);
             }
             verb @ ("enqueue" | "accept" | "decline" | "consume" | "release" | "assign"
-            | "close") => {
+            | "close" | "inactive") => {
                 let kind = match verb {
                     "enqueue" => RoutingRequestKind::Enqueue,
                     "accept" => RoutingRequestKind::Accept,
@@ -306,6 +307,7 @@ impl ScenarioHost {
                     "consume" => RoutingRequestKind::Consume,
                     "release" => RoutingRequestKind::Release,
                     "assign" => RoutingRequestKind::Assign,
+                    "inactive" => RoutingRequestKind::Inactive,
                     _ => RoutingRequestKind::Close,
                 };
                 let request = self.request(kind, plain[0], plain.get(1).copied(), &args);
@@ -337,11 +339,13 @@ impl ScenarioHost {
                         agent_id,
                         consuming,
                         in_grace,
+                        inactive,
                     }) => writeln!(
                         out,
-                        "assigned {agent_id}{}{}",
+                        "assigned {agent_id}{}{}{}",
                         if consuming { " consuming" } else { " released" },
-                        if in_grace { " in_grace" } else { "" }
+                        if in_grace { " in_grace" } else { "" },
+                        if inactive { " inactive" } else { "" }
                     )
                     .unwrap(),
                 }
@@ -365,6 +369,9 @@ impl ScenarioHost {
                             c.offers_declined, c.offers_timed_out, c.assignments
                         )
                         .unwrap();
+                        if v.inactive > 0 {
+                            out.insert_str(out.len() - 1, &format!(" inactive={}", v.inactive));
+                        }
                         if let Some(reason) = v.status_reason {
                             out.insert_str(out.len() - 1, &format!(" status_reason={reason}"));
                         }

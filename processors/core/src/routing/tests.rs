@@ -429,6 +429,64 @@ fn agent_metrics_say_why_the_router_set_an_agent_away() {
     assert_eq!(m.online_ms, Millis(31_000));
 }
 
+// ---- messaging inactivity ----
+
+#[test]
+fn an_inactive_conversation_frees_capacity_until_the_end_user_writes() {
+    let mut h = host("auto_accept=web");
+    run(
+        &mut h,
+        &["presence a1 web=online:1", "enqueue t1", "enqueue t2"],
+    );
+    assert_eq!(run(&mut h, &["ticket t2"]), "queued");
+    assert_eq!(
+        run(&mut h, &["inactive t1 a1"]),
+        "assigned t2 a1 auto_accept"
+    );
+    assert_eq!(run(&mut h, &["ticket t1"]), "assigned a1 released inactive");
+    // The end user writes: back above the limit.
+    run(&mut h, &["consume t1 a1"]);
+    let agent = run(&mut h, &["agent a1 web"]);
+    assert!(
+        agent.contains("capacity=1 load=2") && !agent.contains("inactive"),
+        "{agent}"
+    );
+}
+
+#[test]
+fn agent_metrics_count_inactive_conversations_apart_from_load() {
+    let config = RoutingConfig {
+        auto_accept: vec![Channel::Web],
+        ..RoutingConfig::default()
+    };
+    let mut engine = RoutingEngine::new("acme", config);
+    let _ = engine.handle_presence(
+        &presence("p1", "a1", &[(Channel::Web, AgentStatus::Online, 2)]),
+        Timestamp(0),
+    );
+    let _ = engine.handle_request(
+        &request("t1.r1", "t1", RoutingRequestKind::Enqueue, None),
+        Timestamp(1_000),
+    );
+    let fx = engine.handle_request(
+        &request("t1.r2", "t1", RoutingRequestKind::Inactive, Some("a1")),
+        Timestamp(2_000),
+    );
+    let m = &fx.agent_metrics[0];
+    assert_eq!((m.load, m.inactive), (0, 1));
+    // A manual assignment of a quiet conversation takes the new assignee's capacity.
+    let fx = engine.handle_request(
+        &request("t1.r3", "t1", RoutingRequestKind::Assign, Some("a2")),
+        Timestamp(3_000),
+    );
+    let figures: Vec<(&str, u32, u32)> = fx
+        .agent_metrics
+        .iter()
+        .map(|m| (m.agent_id.as_str(), m.load, m.inactive))
+        .collect();
+    assert_eq!(figures, [("a1", 0, 0), ("a2", 1, 0)]);
+}
+
 #[test]
 fn a_decliner_is_not_offered_the_ticket_again_while_others_are_eligible() {
     let mut h = host("");

@@ -160,6 +160,7 @@ avro_enum!(RoutingRequestKind {
     Release = 4,
     Assign = 5,
     Close = 6,
+    Inactive = 7,
 });
 avro_enum!(RoutingDecisionKind {
     Offered = 0,
@@ -337,6 +338,7 @@ avro_record!(
         away_ms,
         transfers_only_ms,
         offline_ms,
+        inactive,
         status_reason,
         at,
     }
