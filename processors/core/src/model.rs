@@ -349,6 +349,11 @@ pub struct StyleConfig {
     pub required_skills: Vec<String>,
     /// The group whose members may take these tickets; none for anyone.
     pub group: Option<String>,
+    /// An assigned conversation without an end-user message for this long is inactive
+    /// and stops taking its assignee's capacity, in milliseconds; none for the default
+    /// (10 minutes), zero for never.
+    #[serde(default)]
+    pub inactivity_ms: Option<Millis>,
     /// When the configuration was written.
     pub updated_at: Timestamp,
 }
@@ -547,6 +552,10 @@ pub struct TicketMetrics {
     pub group_stations: u32,
     /// Solved with agent replies, never Pending or On-hold, never reopened.
     pub one_touch: bool,
+    /// Times the assigned conversation went inactive (no end-user message for the style's
+    /// inactivity time).
+    #[serde(default)]
+    pub inactivity_periods: u32,
     /// When emitted.
     pub at: Timestamp,
 }

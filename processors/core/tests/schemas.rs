@@ -169,6 +169,7 @@ fn style_config_round_trips() {
             priority: 2,
             required_skills: vec!["vip".into()],
             group: Some("tier-2".into()),
+            inactivity_ms: None,
             updated_at: Timestamp(9),
         },
     );
@@ -274,6 +275,7 @@ fn ticket_metrics_round_trips() {
             assignee_stations: 1,
             group_stations: 1,
             one_touch: true,
+            inactivity_periods: 1,
             at: Timestamp(30),
         },
     );

@@ -175,6 +175,11 @@ enum ConfigCommand {
         /// The group whose members may take the tickets.
         #[arg(long)]
         group: Option<String>,
+        /// An assigned conversation whose end user has not answered an agent's reply for
+        /// this long is inactive and frees the agent's capacity; 0 turns it off
+        /// [default: 10m].
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        inactivity: Option<Millis>,
     },
 }
 
@@ -311,6 +316,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             priority,
             skills,
             group,
+            inactivity,
         }) => {
             let config = style::record(
                 account.clone(),
@@ -321,6 +327,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 *priority,
                 skills.clone(),
                 group.clone(),
+                *inactivity,
             );
             style::validate(&config)?;
             style::write(&connection(kafka)?, &config).await

@@ -4,7 +4,7 @@ use crate::options::Connection;
 use crate::roles::{check_brokers, client_config, codec};
 use crate::usage::UsageError;
 use anyhow::anyhow;
-use parley_core::style::validate_gap;
+use parley_core::style::{validate_gap, validate_inactivity};
 use parley_core::{Channel, Millis, Style, StyleConfig, Timestamp};
 use parley_runtime::codec::{AvroCodec, RegistryClient};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -41,8 +41,10 @@ pub(crate) fn validate(config: &StyleConfig) -> Result<(), UsageError> {
         }
     }
     validate_gap(config.style, config.solved_to_closed_ms)
+        .map_err(|e| UsageError(format!("--solved-to-closed: {e}")))?;
+    validate_inactivity(config.inactivity_ms)
         .map(|_| ())
-        .map_err(|e| UsageError(format!("--solved-to-closed: {e}")))
+        .map_err(|e| UsageError(format!("--inactivity: {e}")))
 }
 
 /// Builds the record from the command's values.
@@ -56,6 +58,7 @@ pub(crate) fn record(
     priority: i32,
     skills: Vec<String>,
     group: Option<String>,
+    inactivity: Option<Millis>,
 ) -> StyleConfig {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -70,6 +73,7 @@ pub(crate) fn record(
         priority,
         required_skills: skills,
         group,
+        inactivity_ms: inactivity,
         updated_at: Timestamp(now),
     }
 }
@@ -110,6 +114,7 @@ mod tests {
             None,
             0,
             Vec::new(),
+            None,
             None,
         )
     }

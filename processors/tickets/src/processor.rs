@@ -43,7 +43,9 @@ impl TicketCodecs {
     }
 }
 
-/// The prefix of the runtime timer ids of solve-to-close timers.
+/// The prefix of the runtime timer ids of lifecycle timers. The lifecycle's solve-to-close
+/// and inactivity checks share it (the lifecycle tells them apart by its state); the
+/// name predates the inactivity checks and stays so that stored timers still parse.
 const CLOSE_TIMER: &str = "close/";
 
 /// The runtime timer id of a lifecycle timer: `close/<due ms>/<ticket id>`.

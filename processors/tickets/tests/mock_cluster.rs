@@ -165,6 +165,7 @@ fn a_ticket_goes_new_open_solved_closes_on_the_timer_and_survives_a_restart() {
             priority: 3,
             required_skills: Vec::new(),
             group: None,
+            inactivity_ms: None,
             updated_at: T0,
         },
     );
@@ -311,6 +312,7 @@ fn inputs_stamped_before_the_conversations_latest_time_are_handled_at_that_time(
             priority: 3,
             required_skills: Vec::new(),
             group: None,
+            inactivity_ms: None,
             updated_at: T0,
         },
     );
@@ -544,6 +546,7 @@ fn the_style_reader_applies_upserts_and_tombstones_and_refuses_broken_configs() 
         priority: 0,
         required_skills: Vec::new(),
         group: None,
+        inactivity_ms: None,
         updated_at: T0,
     };
     produce(
@@ -620,6 +623,7 @@ fn refused_style_configs_reach_the_dlq_once_however_many_instances_run() {
         priority: 0,
         required_skills: Vec::new(),
         group: None,
+        inactivity_ms: None,
         updated_at: T0,
     };
     let too_long = StyleConfig {

@@ -227,6 +227,7 @@ avro_record!(
         priority,
         required_skills,
         group,
+        inactivity_ms,
         updated_at,
     }
 );
@@ -316,6 +317,7 @@ avro_record!(
         assignee_stations,
         group_stations,
         one_touch,
+        inactivity_periods,
         at,
     }
 );
