@@ -327,6 +327,35 @@ pub struct AgentPresence {
     pub at: Timestamp,
 }
 
+/// One account's routing settings, on the compacted `routing-config` topic (key: the
+/// account). A field left out (`None`) takes the router process's setting.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRoutingConfig {
+    /// The tenant.
+    pub account: String,
+    /// Channels whose offers are assigned at once.
+    #[serde(default)]
+    pub auto_accept: Option<Vec<Channel>>,
+    /// How long an offer waits for an answer, in milliseconds; above zero.
+    #[serde(default)]
+    pub offer_timeout_ms: Option<Millis>,
+    /// After this long in the queue a ticket's required skills are relaxed, in
+    /// milliseconds; zero for never.
+    #[serde(default)]
+    pub skills_timeout_ms: Option<Millis>,
+    /// How long a reopened ticket waits for its offline assignee, in milliseconds.
+    #[serde(default)]
+    pub returning_grace_ms: Option<Millis>,
+    /// How an agent is chosen among the eligible ones.
+    #[serde(default)]
+    pub mode: Option<crate::routing::RoutingMode>,
+    /// Offer timeouts in a row that set an agent away on the channel; zero for never.
+    #[serde(default)]
+    pub away_after_offer_timeouts: Option<u32>,
+    /// When the configuration was written.
+    pub updated_at: Timestamp,
+}
+
 /// The conversational style and routing attributes in force for an account, optionally
 /// narrowed to a brand and a channel. Key: `account[/brand][/channel]`; the most specific
 /// record wins.

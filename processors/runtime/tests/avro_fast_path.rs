@@ -3,6 +3,7 @@
 //! what the codecs were written for.
 
 use apache_avro::{from_avro_datum, from_value, to_avro_datum, to_value, Schema};
+use parley_core::routing::RoutingMode;
 use parley_core::*;
 use parley_runtime::codec::binary::{AvroEnum, BodyReader};
 use parley_runtime::codec::schemas::*;
@@ -483,6 +484,40 @@ fn agent_metrics() -> impl Strategy<Value = AgentMetrics> {
         )
 }
 
+fn account_routing_config() -> impl Strategy<Value = AccountRoutingConfig> {
+    (
+        text(),
+        proptest::option::of(proptest::collection::vec(symbol::<Channel>(), 0..4)),
+        proptest::option::of(millis()),
+        proptest::option::of(millis()),
+        proptest::option::of(millis()),
+        proptest::option::of(symbol::<RoutingMode>()),
+        proptest::option::of(0..i32::MAX as u32),
+        timestamp(),
+    )
+        .prop_map(
+            |(
+                account,
+                auto_accept,
+                offer_timeout_ms,
+                skills_timeout_ms,
+                returning_grace_ms,
+                mode,
+                away_after_offer_timeouts,
+                updated_at,
+            )| AccountRoutingConfig {
+                account,
+                auto_accept,
+                offer_timeout_ms,
+                skills_timeout_ms,
+                returning_grace_ms,
+                mode,
+                away_after_offer_timeouts,
+                updated_at,
+            },
+        )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
@@ -528,6 +563,11 @@ proptest! {
 
     #[test]
     fn agent_metrics_agree_with_apache_avro(value in agent_metrics()) {
+        agrees_with_apache(&value)?;
+    }
+
+    #[test]
+    fn account_routing_configs_agree_with_apache_avro(value in account_routing_config()) {
         agrees_with_apache(&value)?;
     }
 }
@@ -600,6 +640,7 @@ fn every_enum_of_every_schema_has_its_symbol_indexes() {
                 "AgentActionKind" => symbols_match::<AgentActionKind>(&name, &symbols),
                 "RoutingRequestKind" => symbols_match::<RoutingRequestKind>(&name, &symbols),
                 "RoutingDecisionKind" => symbols_match::<RoutingDecisionKind>(&name, &symbols),
+                "RoutingMode" => symbols_match::<RoutingMode>(&name, &symbols),
                 other => panic!(
                     "{}: enum {other} has no hand-written codec in processors/runtime/src/codec/records.rs",
                     path.display()
@@ -614,7 +655,12 @@ fn every_enum_of_every_schema_has_its_symbol_indexes() {
 /// The CRC-64-AVRO fingerprint of each schema's parsing canonical form (field names, order
 /// and types, enum symbols; not docs or defaults) when its hand-written codec was last
 /// checked against it.
-const WRITTEN_FOR: [(&str, &str, u64); 9] = [
+const WRITTEN_FOR: [(&str, &str, u64); 10] = [
+    (
+        "AccountRoutingConfig",
+        ACCOUNT_ROUTING_CONFIG,
+        0x52f3a4a746b0d53f,
+    ),
     ("AgentAction", AGENT_ACTION, 0xbf76dca00f479be1),
     ("AgentMetrics", AGENT_METRICS, 0x893641890f773412),
     ("AgentPresence", AGENT_PRESENCE, 0x1e8a7f935f27004f),

@@ -31,7 +31,7 @@ mod scenarios;
 mod tests;
 
 pub use agents::{AgentIndex, MISSED_OFFERS};
-pub use config::{RoutingConfig, RoutingMode};
+pub use config::{RoutingConfig, RoutingConfigError, RoutingMode};
 pub use engine::RoutingEngine;
 pub use ledger::CapacityLedger;
 pub use queue::RoutingQueue;

@@ -10,6 +10,8 @@
 use super::binary::{long, AvroEnum, AvroField, BodyReader};
 use super::schemas::*;
 use crate::error::CodecError;
+use parley_core::routing::RoutingMode;
+use parley_core::AccountRoutingConfig;
 use parley_core::{
     ActorKind, AgentAction, AgentActionKind, AgentMetrics, AgentPresence, AgentStatus, Attachment,
     AttachmentKind, Channel, ChannelPresence, ConversationEvent, ReplyHandle, RoutingDecision,
@@ -128,6 +130,10 @@ avro_enum!(ActorKind {
     Agent = 1,
     Routing = 2,
     Timer = 3,
+});
+avro_enum!(RoutingMode {
+    BestAvailable = 0,
+    RoundRobin = 1,
 });
 avro_enum!(AgentStatus {
     Online = 0,
@@ -343,6 +349,19 @@ avro_record!(
         inactive,
         status_reason,
         at,
+    }
+);
+
+avro_record!(
+    AccountRoutingConfig = ACCOUNT_ROUTING_CONFIG {
+        account,
+        auto_accept,
+        offer_timeout_ms,
+        skills_timeout_ms,
+        returning_grace_ms,
+        mode,
+        away_after_offer_timeouts,
+        updated_at,
     }
 );
 

@@ -18,6 +18,9 @@ pub const STATUS_CHANGE: &str = include_str!("../../../../schemas/status_change.
 pub const TICKET_METRICS: &str = include_str!("../../../../schemas/ticket_metrics.avsc");
 /// `AgentMetrics`.
 pub const AGENT_METRICS: &str = include_str!("../../../../schemas/agent_metrics.avsc");
+/// `AccountRoutingConfig`.
+pub const ACCOUNT_ROUTING_CONFIG: &str =
+    include_str!("../../../../schemas/account_routing_config.avsc");
 
 /// Every schema: its file under `schemas/`, its record's name, its text.
 pub const ALL: [(&str, &str, &str); 9] = [
