@@ -21,6 +21,8 @@ pub enum Topic {
     AgentPresence,
     /// Style configurations per account, brand and channel: a table every instance reads.
     StyleConfig,
+    /// Routing settings per account: a table every router instance reads.
+    RoutingConfig,
     /// Requests from the ticket processor to the router.
     RoutingRequests,
     /// The router's offers and assignments.
@@ -99,6 +101,7 @@ impl Topic {
             Topic::RoutingRequests,
             Topic::AgentPresence,
             Topic::StyleConfig,
+            Topic::RoutingConfig,
             Topic::TicketStatusChanges,
             Topic::TicketMetrics,
             Topic::AgentMetrics,
@@ -117,6 +120,7 @@ impl Topic {
             Topic::AgentActions => "agent-actions",
             Topic::AgentPresence => "agent-presence",
             Topic::StyleConfig => "style-config",
+            Topic::RoutingConfig => "routing-config",
             Topic::RoutingRequests => "routing-requests",
             Topic::RoutingDecisions => "routing-decisions",
             Topic::TicketStatusChanges => "ticket-status-changes",
@@ -142,6 +146,7 @@ impl Topic {
             Topic::AgentActions => Records::Avro("AgentAction"),
             Topic::AgentPresence => Records::Avro("AgentPresence"),
             Topic::StyleConfig => Records::Avro("StyleConfig"),
+            Topic::RoutingConfig => Records::Avro("AccountRoutingConfig"),
             Topic::RoutingRequests => Records::Avro("RoutingRequest"),
             Topic::RoutingDecisions => Records::Avro("RoutingDecision"),
             Topic::TicketStatusChanges => Records::Avro("StatusChange"),
@@ -161,7 +166,10 @@ impl Topic {
             | Topic::RoutingDecisions
             | Topic::TicketStatusChanges
             | Topic::TicketMetrics => KeyRule::Conversation,
-            Topic::AgentPresence | Topic::RoutingRequests | Topic::AgentMetrics => KeyRule::Account,
+            Topic::AgentPresence
+            | Topic::RoutingRequests
+            | Topic::AgentMetrics
+            | Topic::RoutingConfig => KeyRule::Account,
             Topic::StyleConfig => KeyRule::Style,
             Topic::Dlq => KeyRule::Source,
             Topic::TicketsChangelog | Topic::RouterChangelog => KeyRule::State,
@@ -171,9 +179,10 @@ impl Topic {
     /// Its retention.
     pub const fn cleanup(self) -> Cleanup {
         match self {
-            Topic::StyleConfig | Topic::TicketsChangelog | Topic::RouterChangelog => {
-                Cleanup::Compact
-            }
+            Topic::StyleConfig
+            | Topic::RoutingConfig
+            | Topic::TicketsChangelog
+            | Topic::RouterChangelog => Cleanup::Compact,
             _ => Cleanup::Delete,
         }
     }
@@ -199,7 +208,7 @@ mod tests {
         let all = Topic::all();
         let names: std::collections::BTreeSet<String> = all.iter().map(|t| t.name()).collect();
         assert_eq!(names.len(), all.len());
-        assert_eq!(all.len(), Channel::ALL.len() + 12);
+        assert_eq!(all.len(), Channel::ALL.len() + 13);
         for topic in all {
             assert_eq!(Topic::parse("p.", &topic.with_prefix("p.")), Some(topic));
         }
@@ -215,7 +224,12 @@ mod tests {
             .collect();
         assert_eq!(
             compacted,
-            ["style-config", "tickets-changelog", "router-changelog"]
+            [
+                "style-config",
+                "routing-config",
+                "tickets-changelog",
+                "router-changelog"
+            ]
         );
     }
 

@@ -6,7 +6,7 @@ use crate::usage::UsageError;
 use anyhow::anyhow;
 use parley_core::style::{validate_gap, validate_inactivity};
 use parley_core::{Channel, Millis, Style, StyleConfig, Timestamp};
-use parley_runtime::codec::{AvroCodec, RegistryClient};
+use parley_runtime::codec::{AvroCodec, AvroRecord, RegistryClient};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -80,16 +80,26 @@ pub(crate) fn record(
 
 /// Writes `config` to `<prefix>style-config` and waits for the broker's acknowledgement.
 pub(crate) async fn write(connection: &Connection, config: &StyleConfig) -> anyhow::Result<()> {
-    check_brokers(connection).await?;
     let topic = parley_tickets::topics(&connection.topic_prefix).style_config;
+    write_record(connection, &topic, &key(config), config).await
+}
+
+/// Writes one config record under `key` to `topic` (encoded for the topic's schema
+/// registry subject, if one is configured) and waits for the broker's acknowledgement.
+pub(crate) async fn write_record<T: AvroRecord>(
+    connection: &Connection,
+    topic: &str,
+    key: &str,
+    record: &T,
+) -> anyhow::Result<()> {
+    check_brokers(connection).await?;
     let registry = connection.registry_url.as_deref().map(RegistryClient::new);
-    let codec: AvroCodec<StyleConfig> = codec(registry.as_ref(), &topic).await?;
-    let value = codec.encode(config)?;
-    let key = key(config);
+    let codec: AvroCodec<T> = codec(registry.as_ref(), topic).await?;
+    let value = codec.encode(record)?;
     let producer: FutureProducer = client_config(connection).create()?;
     let delivery = producer
         .send(
-            FutureRecord::to(&topic).key(&key).payload(&value),
+            FutureRecord::to(topic).key(key).payload(&value),
             Duration::from_secs(15),
         )
         .await

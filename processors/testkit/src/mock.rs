@@ -41,6 +41,7 @@ pub fn parley_topic_names() -> Vec<String> {
         "routing-requests",
         "agent-presence",
         "style-config",
+        "routing-config",
         "ticket-status-changes",
         "ticket-metrics",
         "agent-metrics",

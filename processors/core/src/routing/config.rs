@@ -196,6 +196,18 @@ pub enum RoutingConfigError {
     },
 }
 
+impl RoutingConfigError {
+    /// The record field whose value broke the rule.
+    pub fn field(&self) -> &'static str {
+        match self {
+            RoutingConfigError::Account { .. } => "account",
+            RoutingConfigError::ChannelTwice { .. } => "auto_accept",
+            RoutingConfigError::OfferTimeout { .. } => "offer_timeout_ms",
+            RoutingConfigError::Negative { field, .. } => field,
+        }
+    }
+}
+
 impl fmt::Display for RoutingConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -23,7 +23,7 @@ pub const ACCOUNT_ROUTING_CONFIG: &str =
     include_str!("../../../../schemas/account_routing_config.avsc");
 
 /// Every schema: its file under `schemas/`, its record's name, its text.
-pub const ALL: [(&str, &str, &str); 9] = [
+pub const ALL: [(&str, &str, &str); 10] = [
     (
         "conversation_event.avsc",
         "ConversationEvent",
@@ -37,6 +37,11 @@ pub const ALL: [(&str, &str, &str); 9] = [
     ("status_change.avsc", "StatusChange", STATUS_CHANGE),
     ("ticket_metrics.avsc", "TicketMetrics", TICKET_METRICS),
     ("agent_metrics.avsc", "AgentMetrics", AGENT_METRICS),
+    (
+        "account_routing_config.avsc",
+        "AccountRoutingConfig",
+        ACCOUNT_ROUTING_CONFIG,
+    ),
 ];
 
 /// The file and text of the schema whose record is named `record`.
