@@ -6,6 +6,11 @@
 //! produce, timers to set or cancel, rejections for the DLQ) before the next step. It never
 //! reads a clock; every id it writes is derived from its inputs, so replaying the same
 //! inputs gives byte-identical effects.
+//!
+//! Messaging inactivity lives here because the lifecycle sees the messages: an assigned,
+//! Open conversation whose end user has not answered an agent's reply for the style's
+//! `inactivity` becomes inactive, and the lifecycle asks the router to free its assignee's
+//! capacity (`inactive`) until the end user writes again (`consume`).
 
 use crate::ids::{record_id, stable_hash, ticket_id};
 use crate::model::*;
@@ -38,7 +43,7 @@ pub enum TicketInput {
 /// own state, so one timer at a time serves both.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TicketTimer {
-    /// The ticket to close.
+    /// The ticket whose lifecycle to wake.
     pub ticket_id: String,
     /// When it is due.
     pub due: Timestamp,
@@ -357,6 +362,7 @@ impl TicketLifecycle {
             return;
         };
         ticket.end_user_messages += 1;
+        // The end user waits on an agent now; an armed inactivity check finds nothing to do.
         ticket.quiet_since = None;
         if matches!(
             ticket.status,
@@ -370,8 +376,6 @@ impl TicketLifecycle {
             self.transition(Status::Open, &cause, now, fx);
             return;
         }
-        // The end user waits on an agent now; an armed check finds nothing to do.
-        ticket.quiet_since = None;
         if std::mem::take(&mut ticket.inactive) {
             // Active again: the conversation takes its assignee's capacity, even above it.
             let agent = ticket.assignee.clone();
