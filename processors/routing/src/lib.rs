@@ -17,8 +17,9 @@
 //!   pending offers and tickets.
 //! - the start-up check that co-partitioned topics agree on partitions is
 //!   [`parley_runtime::partitions::check_co_partitioned`].
-//! - [`host`]: the constructor the CLI calls.
-//!
+//! - [`host`]: the constructor the CLI calls, and [`host_with_configs`] over a
+//!   routing-config reader the caller started.
+
 pub mod accounts;
 pub mod config;
 pub mod error;
