@@ -152,6 +152,7 @@ fn records(c: &mut Criterion) {
             priority: 2,
             required_skills: vec!["german".into()],
             group: Some("tier-1".into()),
+            inactivity_ms: None,
             updated_at: AT,
         },
     );
@@ -245,6 +246,7 @@ fn records(c: &mut Criterion) {
             assignee_stations: 1,
             group_stations: 1,
             one_touch: false,
+            inactivity_periods: 0,
             at: Timestamp(AT.0 + 900_000),
         },
     );
@@ -269,6 +271,8 @@ fn records(c: &mut Criterion) {
             transfers_only_ms: Millis(0),
             offline_ms: Millis(59_400_000),
             at: AT,
+            inactive: 0,
+            status_reason: None,
         },
     );
 }

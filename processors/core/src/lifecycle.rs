@@ -6,6 +6,11 @@
 //! produce, timers to set or cancel, rejections for the DLQ) before the next step. It never
 //! reads a clock; every id it writes is derived from its inputs, so replaying the same
 //! inputs gives byte-identical effects.
+//!
+//! Messaging inactivity lives here because the lifecycle sees the messages: an assigned,
+//! Open conversation whose end user has not answered an agent's reply for the style's
+//! `inactivity` becomes inactive, and the lifecycle asks the router to free its assignee's
+//! capacity (`inactive`) until the end user writes again (`consume`).
 
 use crate::ids::{record_id, stable_hash, ticket_id};
 use crate::model::*;
@@ -33,10 +38,12 @@ pub enum TicketInput {
     Timer(TicketTimer),
 }
 
-/// A timer a lifecycle asks the host to keep: the solve-to-close gap of one ticket.
+/// A timer a lifecycle asks the host to keep: when to wake one ticket's lifecycle, for its
+/// solve-to-close gap or its messaging-inactivity check. The lifecycle knows which from its
+/// own state, so one timer at a time serves both.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TicketTimer {
-    /// The ticket to close.
+    /// The ticket whose lifecycle to wake.
     pub ticket_id: String,
     /// When it is due.
     pub due: Timestamp,
@@ -189,6 +196,20 @@ struct Ticket {
     /// Every agent who replied, sorted: one-touch needs the solver to be the only one.
     #[serde(default)]
     repliers: Vec<String>,
+    /// When the armed inactivity check fires, if one is armed.
+    #[serde(default)]
+    inactivity_due: Option<Timestamp>,
+    /// When an agent replied with no end-user message since: the conversation waits on the
+    /// end user from then. `None` while the end user waits on an agent.
+    #[serde(default)]
+    quiet_since: Option<Timestamp>,
+    /// The assigned conversation is inactive: it takes no capacity until the end user
+    /// writes.
+    #[serde(default)]
+    inactive: bool,
+    /// Times it went inactive.
+    #[serde(default)]
+    inactivity_periods: u32,
     end_user_messages: u32,
     assignee_stations: u32,
     ever_parked: bool,
@@ -268,6 +289,7 @@ impl TicketLifecycle {
             offered_to: t.offered_to.as_deref(),
             close_due: t.close_due,
             priority: t.settings.priority,
+            inactive: t.inactive,
         })
     }
 
@@ -341,6 +363,8 @@ impl TicketLifecycle {
             return;
         };
         ticket.end_user_messages += 1;
+        // The end user waits on an agent now; an armed inactivity check finds nothing to do.
+        ticket.quiet_since = None;
         if matches!(
             ticket.status,
             Status::Pending | Status::OnHold | Status::Solved
@@ -351,6 +375,19 @@ impl TicketLifecycle {
                 reason: "end_user_reply",
             };
             self.transition(Status::Open, &cause, now, fx);
+            return;
+        }
+        if std::mem::take(&mut ticket.inactive) {
+            // Active again: the conversation takes its assignee's capacity, even above it.
+            let agent = ticket.assignee.clone();
+            fx.routing_requests.push(routing_request(
+                &self.account,
+                &self.conversation,
+                ticket,
+                RoutingRequestKind::Consume,
+                agent.as_deref(),
+                now,
+            ));
         }
     }
 
@@ -388,6 +425,10 @@ impl TicketLifecycle {
             reopens: 0,
             agent_replies: 0,
             repliers: Vec::new(),
+            inactivity_due: None,
+            quiet_since: None,
+            inactive: false,
+            inactivity_periods: 0,
             end_user_messages: 1,
             assignee_stations: 0,
             ever_parked: false,
@@ -462,6 +503,8 @@ impl TicketLifecycle {
                 ));
             }
             AgentActionKind::Reply => {
+                ticket.quiet_since = Some(now);
+                watch_inactivity(ticket, fx);
                 ticket.agent_replies += 1;
                 ticket.first_agent_reply_at.get_or_insert(now);
                 if let Err(at) = ticket.repliers.binary_search_by(|r| r.as_str().cmp(agent)) {
@@ -573,6 +616,8 @@ impl TicketLifecycle {
                     ticket.assignee_stations += 1;
                     ticket.assignee = Some(agent);
                 }
+                // The router takes the (new) assignee's capacity for an inactive ticket.
+                ticket.inactive = false;
                 if ticket.status == Status::New {
                     let agent = ticket.assignee.clone();
                     let cause = Cause {
@@ -581,17 +626,55 @@ impl TicketLifecycle {
                         reason: &decision.reason,
                     };
                     self.transition(Status::Open, &cause, now, fx);
+                } else {
+                    watch_inactivity(ticket, fx);
                 }
             }
             RoutingDecisionKind::Unassigned => {
                 if ticket.assignee.as_deref() == Some(agent.as_str()) {
                     ticket.assignee = None;
+                    ticket.inactive = false;
                 }
             }
         }
     }
 
     fn on_timer(&mut self, timer: TicketTimer, now: Timestamp, fx: &mut TicketEffects) {
+        if let Some(ticket) = self
+            .current
+            .as_mut()
+            .filter(|t| t.id == timer.ticket_id && t.inactivity_due == Some(timer.due))
+        {
+            ticket.inactivity_due = None;
+            let quiet_since = ticket.quiet_since.filter(|_| {
+                ticket.status == Status::Open
+                    && ticket.assignee.is_some()
+                    && !ticket.inactive
+                    && ticket.settings.inactivity > Millis::ZERO
+            });
+            let watched = quiet_since.is_some();
+            let deadline = quiet_since.unwrap_or(now) + ticket.settings.inactivity;
+            if watched && deadline > now {
+                // Replied to again since the check was armed: check again then.
+                ticket.inactivity_due = Some(deadline);
+                fx.timers.push(TicketTimerCommand::Set(TicketTimer {
+                    ticket_id: ticket.id.clone(),
+                    due: deadline,
+                }));
+            } else if watched {
+                ticket.inactive = true;
+                ticket.inactivity_periods += 1;
+                let agent = ticket.assignee.clone();
+                fx.routing_requests.push(routing_request(
+                    &self.account,
+                    &self.conversation,
+                    ticket,
+                    RoutingRequestKind::Inactive,
+                    agent.as_deref(),
+                    now,
+                ));
+            }
+        }
         let due = self.current.as_ref().is_some_and(|t| {
             t.id == timer.ticket_id && t.status == Status::Solved && t.close_due == Some(timer.due)
         });
@@ -624,7 +707,8 @@ impl TicketLifecycle {
 
         if from == Status::Solved {
             if let Some(due) = ticket.close_due.take() {
-                if to != Status::Closed {
+                // An inactivity check armed for the same time shares the timer: keep it.
+                if to != Status::Closed && ticket.inactivity_due != Some(due) {
                     fx.timers.push(TicketTimerCommand::Cancel(TicketTimer {
                         ticket_id: ticket.id.clone(),
                         due,
@@ -637,6 +721,12 @@ impl TicketLifecycle {
         }
         if matches!(to, Status::Pending | Status::OnHold) {
             ticket.ever_parked = true;
+        }
+        if to == Status::Open {
+            watch_inactivity(ticket, fx);
+        } else {
+            // Only an Open conversation can be inactive; a pending check finds it so.
+            ticket.inactive = false;
         }
         fx.status_changes.push(status_change(
             &self.account,
@@ -695,6 +785,12 @@ impl TicketLifecycle {
                 }
             }
             Status::Closed => {
+                if let Some(due) = ticket.inactivity_due.take() {
+                    fx.timers.push(TicketTimerCommand::Cancel(TicketTimer {
+                        ticket_id: ticket.id.clone(),
+                        due,
+                    }));
+                }
                 fx.ticket_metrics.push(ticket_metrics(
                     &self.account,
                     &self.conversation,
@@ -730,6 +826,30 @@ impl TicketLifecycle {
     }
 }
 
+/// Arms an inactivity check for an assigned, Open conversation that waits on its end user
+/// (an agent replied last), unless one is armed: a check that fires early finds the later
+/// reply and re-arms itself, so a message costs no timer write.
+fn watch_inactivity(ticket: &mut Ticket, fx: &mut TicketEffects) {
+    let Some(quiet_since) = ticket.quiet_since else {
+        return;
+    };
+    if ticket.status != Status::Open
+        || ticket.assignee.is_none()
+        || ticket.inactive
+        || ticket.settings.inactivity <= Millis::ZERO
+    {
+        return;
+    }
+    if ticket.inactivity_due.is_none() {
+        let due = quiet_since + ticket.settings.inactivity;
+        ticket.inactivity_due = Some(due);
+        fx.timers.push(TicketTimerCommand::Set(TicketTimer {
+            ticket_id: ticket.id.clone(),
+            due,
+        }));
+    }
+}
+
 fn input_hash(kind: u8, id: &str) -> u64 {
     stable_hash(&[&[kind], id.as_bytes()])
 }
@@ -751,6 +871,8 @@ pub struct TicketView<'a> {
     pub close_due: Option<Timestamp>,
     /// Its routing priority, from the style configuration it was created with.
     pub priority: i32,
+    /// Whether the assigned conversation is inactive (it takes no capacity).
+    pub inactive: bool,
 }
 
 fn status_change(
@@ -864,6 +986,7 @@ fn ticket_metrics(
                 .all(|r| Some(r) == ticket.assignee.as_ref())
             && !ticket.ever_parked
             && ticket.reopens == 0,
+        inactivity_periods: ticket.inactivity_periods,
         at: now,
     }
 }

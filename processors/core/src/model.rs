@@ -327,6 +327,35 @@ pub struct AgentPresence {
     pub at: Timestamp,
 }
 
+/// One account's routing settings, on the compacted `routing-config` topic (key: the
+/// account). A field left out (`None`) takes the router process's setting.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRoutingConfig {
+    /// The tenant.
+    pub account: String,
+    /// Channels whose offers are assigned at once.
+    #[serde(default)]
+    pub auto_accept: Option<Vec<Channel>>,
+    /// How long an offer waits for an answer, in milliseconds; above zero.
+    #[serde(default)]
+    pub offer_timeout_ms: Option<Millis>,
+    /// After this long in the queue a ticket's required skills are relaxed, in
+    /// milliseconds; zero for never.
+    #[serde(default)]
+    pub skills_timeout_ms: Option<Millis>,
+    /// How long a reopened ticket waits for its offline assignee, in milliseconds.
+    #[serde(default)]
+    pub returning_grace_ms: Option<Millis>,
+    /// How an agent is chosen among the eligible ones.
+    #[serde(default)]
+    pub mode: Option<crate::routing::RoutingMode>,
+    /// Offer timeouts in a row that set an agent away on the channel; zero for never.
+    #[serde(default)]
+    pub away_after_offer_timeouts: Option<u32>,
+    /// When the configuration was written.
+    pub updated_at: Timestamp,
+}
+
 /// The conversational style and routing attributes in force for an account, optionally
 /// narrowed to a brand and a channel. Key: `account[/brand][/channel]`; the most specific
 /// record wins.
@@ -349,6 +378,11 @@ pub struct StyleConfig {
     pub required_skills: Vec<String>,
     /// The group whose members may take these tickets; none for anyone.
     pub group: Option<String>,
+    /// An assigned conversation without an end-user message for this long is inactive
+    /// and stops taking its assignee's capacity, in milliseconds; none for the default
+    /// (10 minutes), zero for never.
+    #[serde(default)]
+    pub inactivity_ms: Option<Millis>,
     /// When the configuration was written.
     pub updated_at: Timestamp,
 }
@@ -371,6 +405,10 @@ pub enum RoutingRequestKind {
     Assign,
     /// The ticket closed: forget it.
     Close,
+    /// The assigned conversation went quiet (no end-user message for the style's
+    /// inactivity time): it stops taking its assignee's capacity until the end user writes
+    /// again, which the ticket processor reports as `consume`.
+    Inactive,
 }
 
 /// A request from the ticket processor to the router. Key: `account`.
@@ -543,6 +581,10 @@ pub struct TicketMetrics {
     pub group_stations: u32,
     /// Solved with agent replies, never Pending or On-hold, never reopened.
     pub one_touch: bool,
+    /// Times the assigned conversation went inactive (no end-user message for the style's
+    /// inactivity time).
+    #[serde(default)]
+    pub inactivity_periods: u32,
     /// When emitted.
     pub at: Timestamp,
 }
@@ -582,6 +624,14 @@ pub struct AgentMetrics {
     pub transfers_only_ms: Millis,
     /// Time offline on the channel.
     pub offline_ms: Millis,
+    /// Assigned conversations of the channel that are inactive: they stay with the agent
+    /// but are not counted in `load`.
+    #[serde(default)]
+    pub inactive: u32,
+    /// Why the status is what it is, when the router set it: `missed_offers` (set away
+    /// after too many offer timeouts in a row). `None` when the status is the agent's own.
+    #[serde(default)]
+    pub status_reason: Option<String>,
     /// When emitted.
     pub at: Timestamp,
 }

@@ -16,6 +16,10 @@ pub const DEFAULT_RETURNING_GAP: Millis = Millis::hours(1);
 /// `social_messaging`'s gap when none is configured.
 pub const DEFAULT_SOCIAL_GAP: Millis = Millis::days(4);
 
+/// How long an assigned conversation may go without an end-user message before it is
+/// inactive, when none is configured: Zendesk's 10 minutes.
+pub const DEFAULT_INACTIVITY: Millis = Millis::minutes(10);
+
 /// What a ticket takes from the configuration at its creation and keeps for its life.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StyleSettings {
@@ -29,6 +33,16 @@ pub struct StyleSettings {
     pub required_skills: Vec<String>,
     /// The group that may take the ticket.
     pub group: Option<String>,
+    /// An assigned, Open conversation without an end-user message for this long is
+    /// inactive: it stops taking its assignee's capacity until the end user writes again.
+    /// Zero: never. Tickets stored before the setting existed take the default.
+    #[serde(default = "default_inactivity")]
+    pub inactivity: Millis,
+}
+
+/// [`DEFAULT_INACTIVITY`], for tickets stored before the setting existed.
+fn default_inactivity() -> Millis {
+    DEFAULT_INACTIVITY
 }
 
 impl StyleSettings {
@@ -40,18 +54,21 @@ impl StyleSettings {
             priority: 0,
             required_skills: Vec::new(),
             group: None,
+            inactivity: DEFAULT_INACTIVITY,
         }
     }
 
     /// The settings a validated configuration record gives.
     pub fn from_config(config: &StyleConfig) -> Result<StyleSettings, StyleConfigError> {
         let solved_to_closed = validate_gap(config.style, config.solved_to_closed_ms)?;
+        let inactivity = validate_inactivity(config.inactivity_ms)?;
         Ok(StyleSettings {
             style: config.style,
             solved_to_closed,
             priority: config.priority,
             required_skills: config.required_skills.clone(),
             group: config.group.clone(),
+            inactivity,
         })
     }
 }
@@ -89,6 +106,15 @@ pub fn validate_gap(style: Style, configured: Option<Millis>) -> Result<Millis, 
     Ok(gap)
 }
 
+/// Checks a configured inactivity time and returns the one in force (zero: never).
+pub fn validate_inactivity(configured: Option<Millis>) -> Result<Millis, StyleConfigError> {
+    match configured {
+        None => Ok(DEFAULT_INACTIVITY),
+        Some(value) if value < Millis::ZERO => Err(StyleConfigError::NegativeInactivity { value }),
+        Some(value) => Ok(value),
+    }
+}
+
 /// A style configuration that breaks a rule. Each message names the field, the value and
 /// the rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,6 +134,11 @@ pub enum StyleConfigError {
         /// The configured gap.
         value: Millis,
     },
+    /// `inactivity` is negative.
+    NegativeInactivity {
+        /// The configured time.
+        value: Millis,
+    },
 }
 
 impl fmt::Display for StyleConfigError {
@@ -121,6 +152,11 @@ impl fmt::Display for StyleConfigError {
             StyleConfigError::NegativeGap { value } => write!(
                 f,
                 "solved_to_closed = {} ms: must not be negative",
+                value.0
+            ),
+            StyleConfigError::NegativeInactivity { value } => write!(
+                f,
+                "inactivity = {} ms: must not be negative (0 turns messaging inactivity off)",
                 value.0
             ),
             StyleConfigError::GapForLiveChat { value } => write!(
@@ -225,6 +261,7 @@ mod tests {
             priority: 0,
             required_skills: vec![],
             group: None,
+            inactivity_ms: None,
             updated_at: Timestamp(0),
         }
     }
@@ -264,6 +301,14 @@ mod tests {
         let err = validate_gap(Style::LiveChatReturning, Some(Millis(-5))).unwrap_err();
         assert_eq!(err, StyleConfigError::NegativeGap { value: Millis(-5) });
         assert!(err.to_string().contains("-5 ms"));
+    }
+
+    #[test]
+    fn inactivity_defaults_to_ten_minutes_zero_is_off_and_negative_is_refused() {
+        assert_eq!(validate_inactivity(None), Ok(Millis::minutes(10)));
+        assert_eq!(validate_inactivity(Some(Millis::ZERO)), Ok(Millis::ZERO));
+        let err = validate_inactivity(Some(Millis(-1))).unwrap_err();
+        assert!(err.to_string().starts_with("inactivity = -1 ms"), "{err}");
     }
 
     #[test]

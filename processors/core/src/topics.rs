@@ -25,6 +25,8 @@ pub enum Topic {
     Schedules,
     /// SLA policies per account: a table every instance reads.
     SlaPolicies,
+    /// Routing settings per account: a table every router instance reads.
+    RoutingConfig,
     /// Requests from the ticket processor to the router.
     RoutingRequests,
     /// The router's offers and assignments.
@@ -110,6 +112,7 @@ impl Topic {
             Topic::StyleConfig,
             Topic::Schedules,
             Topic::SlaPolicies,
+            Topic::RoutingConfig,
             Topic::TicketStatusChanges,
             Topic::TicketMetrics,
             Topic::SlaEvents,
@@ -132,6 +135,7 @@ impl Topic {
             Topic::Schedules => "schedules",
             Topic::SlaPolicies => "sla-policies",
             Topic::SlaEvents => "sla-events",
+            Topic::RoutingConfig => "routing-config",
             Topic::RoutingRequests => "routing-requests",
             Topic::RoutingDecisions => "routing-decisions",
             Topic::TicketStatusChanges => "ticket-status-changes",
@@ -160,6 +164,7 @@ impl Topic {
             Topic::Schedules => Records::Avro("Schedule"),
             Topic::SlaPolicies => Records::Avro("SlaPolicy"),
             Topic::SlaEvents => Records::Avro("SlaEvent"),
+            Topic::RoutingConfig => Records::Avro("AccountRoutingConfig"),
             Topic::RoutingRequests => Records::Avro("RoutingRequest"),
             Topic::RoutingDecisions => Records::Avro("RoutingDecision"),
             Topic::TicketStatusChanges => Records::Avro("StatusChange"),
@@ -180,7 +185,10 @@ impl Topic {
             | Topic::TicketStatusChanges
             | Topic::TicketMetrics
             | Topic::SlaEvents => KeyRule::Conversation,
-            Topic::AgentPresence | Topic::RoutingRequests | Topic::AgentMetrics => KeyRule::Account,
+            Topic::AgentPresence
+            | Topic::RoutingRequests
+            | Topic::AgentMetrics
+            | Topic::RoutingConfig => KeyRule::Account,
             Topic::StyleConfig => KeyRule::Style,
             Topic::Schedules | Topic::SlaPolicies => KeyRule::AccountName,
             Topic::Dlq => KeyRule::Source,
@@ -194,6 +202,7 @@ impl Topic {
             Topic::StyleConfig
             | Topic::Schedules
             | Topic::SlaPolicies
+            | Topic::RoutingConfig
             | Topic::TicketsChangelog
             | Topic::RouterChangelog => Cleanup::Compact,
             _ => Cleanup::Delete,
@@ -227,7 +236,7 @@ mod tests {
         let all = Topic::all();
         let names: std::collections::BTreeSet<String> = all.iter().map(|t| t.name()).collect();
         assert_eq!(names.len(), all.len());
-        assert_eq!(all.len(), Channel::ALL.len() + 15);
+        assert_eq!(all.len(), Channel::ALL.len() + 16);
         for topic in all {
             assert_eq!(Topic::parse("p.", &topic.with_prefix("p.")), Some(topic));
         }
@@ -247,6 +256,7 @@ mod tests {
                 "style-config",
                 "schedules",
                 "sla-policies",
+                "routing-config",
                 "tickets-changelog",
                 "router-changelog"
             ]

@@ -99,6 +99,7 @@ fn run(styles: &[(Style, Option<Millis>)], ops: &[Op]) -> TicketSim {
                 priority: 0,
                 required_skills: vec![],
                 group: None,
+                inactivity_ms: None,
                 updated_at: Timestamp(0),
             })
             .unwrap();

@@ -20,6 +20,7 @@ fn pipeline(style: Style, gap: Option<Millis>) -> PipelineSim {
             priority: 0,
             required_skills: vec![],
             group: None,
+            inactivity_ms: None,
             updated_at: T0,
         })
         .unwrap();
@@ -157,6 +158,7 @@ fn skills_route_a_ticket_only_to_an_agent_who_has_them() {
             priority: 0,
             required_skills: vec!["japanese".into()],
             group: None,
+            inactivity_ms: None,
             updated_at: T0,
         })
         .unwrap();
@@ -289,6 +291,75 @@ fn returning_customer_whose_agent_is_offline_goes_back_to_the_queue_after_the_gr
 }
 
 #[test]
+fn an_inactive_conversation_frees_its_agent_until_the_end_user_writes_again() {
+    let mut sim = pipeline(Style::SocialMessaging, None);
+    sim.agent_online(ACME, "ana", &[(Channel::Whatsapp, 1)], &[]);
+    sim.end_user_writes(ACME, "c1", Channel::Whatsapp, "m1");
+    accept(&mut sim, "c1", "ana");
+    sim.end_user_writes(ACME, "c2", Channel::Whatsapp, "m2");
+    assert_eq!(offered_to(&sim, "c2"), None, "ana is full");
+
+    // The end user waits on ana: however long, c1 stays active.
+    sim.advance(Millis::minutes(30));
+    assert_eq!(load(&sim, "ana", Channel::Whatsapp), 1);
+    // ana replies; ten minutes without an answer make c1 inactive, and c2 goes to ana.
+    sim.agent_does(ACME, "c1", "ana", AgentActionKind::Reply, None);
+    sim.advance(Millis::minutes(9));
+    assert_eq!(offered_to(&sim, "c2"), None);
+    sim.advance(Millis::minutes(1));
+    assert_eq!(offered_to(&sim, "c2").as_deref(), Some("ana"));
+    accept(&mut sim, "c2", "ana");
+    let view = sim
+        .router(ACME)
+        .unwrap()
+        .agent_channel("ana", Channel::Whatsapp)
+        .unwrap();
+    assert_eq!((view.load, view.inactive), (1, 1));
+    assert_eq!(
+        status(&sim, "c1"),
+        Some((Status::Open, Some("ana".into()))),
+        "still Open and ana's"
+    );
+
+    // The end user of c1 writes again: active, and counted above the limit.
+    sim.end_user_writes(ACME, "c1", Channel::Whatsapp, "m3");
+    let view = sim
+        .router(ACME)
+        .unwrap()
+        .agent_channel("ana", Channel::Whatsapp)
+        .unwrap();
+    assert_eq!((view.capacity, view.load, view.inactive), (1, 2, 0));
+    sim.agent_sets(ACME, "c1", "ana", Status::Solved);
+    let metrics = sim.tickets().log.ticket_metrics.last().unwrap();
+    assert_eq!(metrics.inactivity_periods, 1);
+}
+
+#[test]
+fn an_inactivity_of_zero_turns_it_off() {
+    let mut sim = PipelineSim::new(T0, RoutingConfig::default());
+    sim.styles_mut()
+        .upsert(&StyleConfig {
+            account: ACME.into(),
+            brand: None,
+            channel: None,
+            style: Style::SocialMessaging,
+            solved_to_closed_ms: None,
+            priority: 0,
+            required_skills: vec![],
+            group: None,
+            inactivity_ms: Some(Millis::ZERO),
+            updated_at: T0,
+        })
+        .unwrap();
+    sim.agent_online(ACME, "ana", &[(Channel::Whatsapp, 1)], &[]);
+    sim.end_user_writes(ACME, "c1", Channel::Whatsapp, "m1");
+    accept(&mut sim, "c1", "ana");
+    sim.agent_does(ACME, "c1", "ana", AgentActionKind::Reply, None);
+    sim.advance(Millis::hours(2));
+    assert_eq!(load(&sim, "ana", Channel::Whatsapp), 1);
+}
+
+#[test]
 fn an_agent_going_offline_loses_pending_offers_to_the_next_agent_at_once() {
     let mut sim = pipeline(Style::LiveChat, None);
     sim.agent_online(ACME, "ana", &[(Channel::Web, 3)], &[]);
@@ -350,6 +421,9 @@ mod properties {
             conversation: usize,
             status: Status,
         },
+        Reply {
+            conversation: usize,
+        },
         Advance(Millis),
     }
 
@@ -372,6 +446,7 @@ mod properties {
             3 => (0..CONVERSATIONS).prop_map(|conversation| Op::AcceptOffer { conversation }),
             1 => (0..CONVERSATIONS).prop_map(|conversation| Op::DeclineOffer { conversation }),
             3 => (0..CONVERSATIONS, status).prop_map(|(conversation, status)| Op::Set { conversation, status }),
+            2 => (0..CONVERSATIONS).prop_map(|conversation| Op::Reply { conversation }),
             2 => prop_oneof![(0i64..60_000).prop_map(Millis), (0i64..Millis::hours(3).0).prop_map(Millis)].prop_map(Op::Advance),
         ]
     }
@@ -385,7 +460,8 @@ mod properties {
 
         /// The router's capacity ledger and the ticket lifecycles agree after every step:
         /// an agent's load on a channel is the number of that channel's tickets assigned to
-        /// them in New or Open.
+        /// them in New or Open that are not inactive, and its inactive count the number
+        /// that are.
         #[test]
         fn router_load_matches_the_tickets_assigned_in_new_or_open(ops in prop::collection::vec(op(), 1..80)) {
             let mut sim = pipeline(Style::LiveChatReturning, Some(Millis::minutes(30)));
@@ -413,18 +489,26 @@ mod properties {
                             sim.agent_sets(ACME, &name, &agent, *status);
                         }
                     }
+                    Op::Reply { conversation } => {
+                        let name = format!("c{conversation}");
+                        let assignee = sim.tickets().conversation(ACME, &name).and_then(|c| c.current()).and_then(|t| t.assignee.map(str::to_owned));
+                        if let Some(agent) = assignee {
+                            sim.agent_does(ACME, &name, &agent, AgentActionKind::Reply, None);
+                        }
+                    }
                     Op::Advance(span) => sim.advance(*span),
                 }
                 let Some(router) = sim.router(ACME) else { continue };
                 for agent in AGENTS {
                     for ch in CHANNELS {
-                        let expected = (0..CONVERSATIONS)
+                        let count = |inactive: bool| (0..CONVERSATIONS)
                             .filter(|c| channel(*c) == ch)
                             .filter_map(|c| sim.tickets().conversation(ACME, &format!("c{c}")).and_then(|l| l.current()))
-                            .filter(|t| t.assignee == Some(agent) && t.status.consumes_capacity())
+                            .filter(|t| t.assignee == Some(agent) && t.status.consumes_capacity() && t.inactive == inactive)
                             .count() as u32;
-                        let load = router.agent_channel(agent, ch).map_or(0, |v| v.load);
-                        prop_assert_eq!(load, expected, "{} on {} after {:?}", agent, ch, op);
+                        let view = router.agent_channel(agent, ch);
+                        prop_assert_eq!(view.map_or(0, |v| v.load), count(false), "load of {} on {} after {:?}", agent, ch, op);
+                        prop_assert_eq!(view.map_or(0, |v| v.inactive), count(true), "inactive of {} on {} after {:?}", agent, ch, op);
                     }
                 }
             }

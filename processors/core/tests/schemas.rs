@@ -57,7 +57,7 @@ fn every_schema_file_parses_and_is_in_namespace_parley() {
         }
     }
     assert_eq!(
-        count, 12,
+        count, 13,
         "one schema per record of ARCHITECTURE.md and the SLA records"
     );
 }
@@ -172,6 +172,24 @@ fn style_config_round_trips() {
             priority: 2,
             required_skills: vec!["vip".into()],
             group: Some("tier-2".into()),
+            inactivity_ms: Some(Millis::minutes(15)),
+            updated_at: Timestamp(9),
+        },
+    );
+}
+
+#[test]
+fn account_routing_config_round_trips() {
+    round_trip(
+        "account_routing_config.avsc",
+        &AccountRoutingConfig {
+            account: "acme".into(),
+            auto_accept: Some(vec![Channel::Whatsapp, Channel::Web]),
+            offer_timeout_ms: Some(Millis::seconds(45)),
+            skills_timeout_ms: None,
+            returning_grace_ms: Some(Millis::minutes(5)),
+            mode: Some(parley_core::routing::RoutingMode::RoundRobin),
+            away_after_offer_timeouts: Some(3),
             updated_at: Timestamp(9),
         },
     );
@@ -277,6 +295,7 @@ fn ticket_metrics_round_trips() {
             assignee_stations: 1,
             group_stations: 1,
             one_touch: true,
+            inactivity_periods: 1,
             at: Timestamp(30),
         },
     );
@@ -304,6 +323,8 @@ fn agent_metrics_round_trips() {
             transfers_only_ms: Millis::ZERO,
             offline_ms: Millis(1),
             at: Timestamp(11),
+            inactive: 2,
+            status_reason: Some("missed_offers".into()),
         },
     );
 }

@@ -14,6 +14,7 @@ mod inspect;
 mod options;
 mod rescale;
 mod roles;
+mod routing_config;
 mod schemas;
 pub mod simulate;
 mod sla_config;
@@ -203,6 +204,41 @@ enum ConfigCommand {
         /// The group whose members may take the tickets.
         #[arg(long)]
         group: Option<String>,
+        /// An assigned conversation whose end user has not answered an agent's reply for
+        /// this long is inactive and frees the agent's capacity; 0 turns it off
+        /// [default: 10m].
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        inactivity: Option<Millis>,
+    },
+    /// Write an account's routing settings to <prefix>routing-config, key the account. A
+    /// setting left out keeps the router's own (its flags).
+    SetRouting {
+        #[command(flatten)]
+        kafka: KafkaOptions,
+        /// The account.
+        #[arg(long)]
+        account: String,
+        /// Channels whose offers are assigned at once.
+        #[arg(long, value_name = "CHANNEL,...", value_parser = parse_channel, value_delimiter = ',', conflicts_with = "no_auto_accept")]
+        auto_accept: Option<Vec<Channel>>,
+        /// No channel auto-accepts, whatever the router's flags say.
+        #[arg(long)]
+        no_auto_accept: bool,
+        /// How long an offer waits for an answer (above zero).
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        offer_timeout: Option<Millis>,
+        /// After this long in the queue required skills are relaxed; 0s for never.
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        skills_timeout: Option<Millis>,
+        /// How long a reopened ticket waits for its offline assignee.
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        returning_grace: Option<Millis>,
+        /// How an agent is chosen among the eligible ones.
+        #[arg(long, value_enum)]
+        routing_mode: Option<options::RoutingModeArg>,
+        /// Offer timeouts in a row that set an agent away on the channel; 0 for never.
+        #[arg(long, value_name = "N")]
+        away_after_offer_timeouts: Option<u32>,
     },
     /// Write a business-hours schedule to <prefix>schedules, key account/schedule.
     SetSchedule {
@@ -401,6 +437,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             priority,
             skills,
             group,
+            inactivity,
         }) => {
             let config = style::record(
                 account.clone(),
@@ -411,6 +448,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 *priority,
                 skills.clone(),
                 group.clone(),
+                *inactivity,
             );
             style::validate(&config)?;
             style::write(&connection(kafka)?, &config).await
@@ -450,6 +488,33 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 business_targets,
             })?;
             sla_config::write_policy(&connection(kafka)?, &policy).await
+        }
+        Command::Config(ConfigCommand::SetRouting {
+            kafka,
+            account,
+            auto_accept,
+            no_auto_accept,
+            offer_timeout,
+            skills_timeout,
+            returning_grace,
+            routing_mode,
+            away_after_offer_timeouts,
+        }) => {
+            let args = routing_config::RoutingArgs {
+                auto_accept: if *no_auto_accept {
+                    Some(Vec::new())
+                } else {
+                    auto_accept.clone()
+                },
+                offer_timeout: *offer_timeout,
+                skills_timeout: *skills_timeout,
+                returning_grace: *returning_grace,
+                mode: *routing_mode,
+                away_after_offer_timeouts: *away_after_offer_timeouts,
+            };
+            let record = routing_config::record(account.clone(), args);
+            routing_config::validate(&record)?;
+            routing_config::write(&connection(kafka)?, &record).await
         }
         Command::Schemas(SchemasCommand::Register { .. })
         | Command::Simulate(_)

@@ -10,6 +10,7 @@ use parley_runtime::Guarantee;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 
 /// The default topic prefix.
@@ -124,6 +125,10 @@ pub(crate) struct RoutingOptions {
     /// Router: how an agent is chosen among the eligible ones [default: best_available].
     #[arg(long, env = "PARLEY_ROUTING_MODE", value_enum)]
     pub(crate) routing_mode: Option<RoutingModeArg>,
+    /// Router: an agent whose offers on a channel time out this many times in a row is
+    /// set away there [default: never].
+    #[arg(long, env = "PARLEY_AWAY_AFTER_OFFER_TIMEOUTS", value_name = "N")]
+    pub(crate) away_after_offer_timeouts: Option<NonZeroU32>,
 }
 
 /// The config file: every key optional, unknown keys refused.
@@ -159,6 +164,8 @@ pub(crate) struct ConfigFile {
     pub(crate) skills_timeout: Option<String>,
     /// `--routing-mode`.
     pub(crate) routing_mode: Option<RoutingModeArg>,
+    /// `--away-after-offer-timeouts`.
+    pub(crate) away_after_offer_timeouts: Option<NonZeroU32>,
     /// `parley inspect ticket --addr`.
     pub(crate) tickets_addr: Option<String>,
     /// `parley inspect agent --addr`.
@@ -326,6 +333,12 @@ impl RoutingOptions {
         }
         if let Some(mode) = self.routing_mode.or(file.routing_mode) {
             routing.mode = mode.into();
+        }
+        if let Some(n) = self
+            .away_after_offer_timeouts
+            .or(file.away_after_offer_timeouts)
+        {
+            routing.away_after_offer_timeouts = Some(n);
         }
         if routing.offer_timeout_ms <= Millis::ZERO {
             return Err(UsageError(format!(
@@ -640,6 +653,10 @@ mod tests {
         assert_eq!(role.routing.returning_grace_ms, Millis::minutes(15));
         assert_eq!(role.routing.skills_timeout_ms, Some(Millis::minutes(5)));
         assert_eq!(role.routing.mode, RoutingMode::RoundRobin);
+        assert_eq!(
+            role.routing.away_after_offer_timeouts,
+            std::num::NonZeroU32::new(3)
+        );
         assert_eq!(role.instance_id, "tickets-0");
         assert_eq!(role.state_dir, PathBuf::from("/var/lib/parley"));
         let whatsapp = &role.ingress.integrations["106540352242922"];

@@ -230,6 +230,12 @@ pub(crate) fn sla_dlq_group(tickets_group: &str, table: &str) -> String {
     format!("{tickets_group}-{table}-dlq")
 }
 
+/// The consumer group that writes refused routing-config records to the DLQ, beside the
+/// router group `router_group`.
+pub(crate) fn routing_config_dlq_group(router_group: &str) -> String {
+    format!("{router_group}-routing-config-dlq")
+}
+
 /// Checks a role's configuration before anything connects: a refused value (e.g. a
 /// reserved `--librdkafka` key) is a usage error naming the setting, the value and the rule.
 fn validate(role: Role, settings: &RoleSettings) -> Result<(), UsageError> {
@@ -428,7 +434,19 @@ async fn run_role(
                 agent_presence: codec(registry, &topics.agent_presence).await?,
                 routing_decisions: codec(registry, &topics.routing_decisions).await?,
                 agent_metrics: codec(registry, &topics.agent_metrics).await?,
+                routing_config: codec(registry, &topics.routing_config).await?,
             };
+            // One group over routing-config writes each refused record to the DLQ once.
+            let dead_letters = TableDeadLetters::start(
+                &client_config(&settings.connection),
+                &routing_config_dlq_group(&runtime.group_id),
+                &topics.routing_config,
+                &format!("{prefix}dlq"),
+                parley_routing::AccountConfigs::new(
+                    settings.routing.clone(),
+                    codec(registry, &topics.routing_config).await?,
+                ),
+            )?;
             let metrics = Arc::new(Metrics::new());
             let _ = hooks.observed.router_metrics.set(metrics.clone());
             let routing = settings.routing.clone();
@@ -449,7 +467,12 @@ async fn run_role(
             };
             let state =
                 StateEndpoint::new(host.state_view(), Arc::new(parley_routing::render_state));
-            serve_host(served, metrics, state, move || host.run(shutdown)).await
+            serve_host(served, metrics, state, move || {
+                let result = host.run(shutdown);
+                drop(dead_letters);
+                result
+            })
+            .await
         }
     }
 }

@@ -5,7 +5,7 @@ use crate::options::Connection;
 use crate::roles::{check_brokers, client_config, codec};
 use crate::usage::UsageError;
 use anyhow::anyhow;
-use parley_core::style::validate_gap;
+use parley_core::style::{validate_gap, validate_inactivity};
 use parley_core::{Channel, Millis, Style, StyleConfig, Timestamp};
 use parley_runtime::codec::{AvroCodec, AvroRecord, RegistryClient};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -42,8 +42,10 @@ pub(crate) fn validate(config: &StyleConfig) -> Result<(), UsageError> {
         }
     }
     validate_gap(config.style, config.solved_to_closed_ms)
+        .map_err(|e| UsageError(format!("--solved-to-closed: {e}")))?;
+    validate_inactivity(config.inactivity_ms)
         .map(|_| ())
-        .map_err(|e| UsageError(format!("--solved-to-closed: {e}")))
+        .map_err(|e| UsageError(format!("--inactivity: {e}")))
 }
 
 /// Builds the record from the command's values.
@@ -57,6 +59,7 @@ pub(crate) fn record(
     priority: i32,
     skills: Vec<String>,
     group: Option<String>,
+    inactivity: Option<Millis>,
 ) -> StyleConfig {
     StyleConfig {
         account,
@@ -67,6 +70,7 @@ pub(crate) fn record(
         priority,
         required_skills: skills,
         group,
+        inactivity_ms: inactivity,
         updated_at: now_ms(),
     }
 }
@@ -127,6 +131,7 @@ mod tests {
             None,
             0,
             Vec::new(),
+            None,
             None,
         )
     }

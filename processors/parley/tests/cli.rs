@@ -1,7 +1,7 @@
 //! The `parley` binary as a person runs it: help, refused values, exit codes, and commands
 //! against librdkafka's mock cluster (or Apache Kafka where the mock lacks an API).
 
-use parley_core::{Channel, Style, StyleConfig};
+use parley_core::{AccountRoutingConfig, Channel, Style, StyleConfig};
 use parley_runtime::codec::AvroCodec;
 use parley_testkit::mock::parley_topics as mock_topics;
 use parley_testkit::Kafka;
@@ -270,6 +270,94 @@ fn set_style_writes_a_record_the_tickets_codec_decodes_under_its_key() {
 }
 
 #[test]
+fn set_routing_refuses_a_zero_offer_timeout_naming_flag_field_and_rule() {
+    let output = parley(&[
+        "config",
+        "set-routing",
+        "--brokers",
+        "127.0.0.1:1",
+        "--account",
+        "acme",
+        "--offer-timeout",
+        "0s",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("--offer-timeout: offer_timeout_ms = 0 ms: must be longer than zero"),
+        "{err}"
+    );
+}
+
+#[test]
+fn set_routing_writes_a_record_the_router_codec_decodes_under_the_account() {
+    let cluster = mock();
+    let brokers = cluster.bootstrap_servers();
+    cluster.create_topic("parley.routing-config", 1, 1).unwrap();
+    let output = parley(&[
+        "config",
+        "set-routing",
+        "--brokers",
+        &brokers,
+        "--account",
+        "acme",
+        "--auto-accept",
+        "web,whatsapp",
+        "--offer-timeout",
+        "45s",
+        "--routing-mode",
+        "round_robin",
+        "--away-after-offer-timeouts",
+        "3",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", "test")
+        .create()
+        .unwrap();
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset("parley.routing-config", 0, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&assignment).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (key, value) = loop {
+        assert!(
+            Instant::now() < deadline,
+            "no record on parley.routing-config"
+        );
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+            break (
+                message.key().unwrap().to_vec(),
+                message.payload().unwrap().to_vec(),
+            );
+        }
+    };
+    assert_eq!(key, b"acme");
+    let config: AccountRoutingConfig = AvroCodec::<AccountRoutingConfig>::single_object()
+        .decode(&value)
+        .unwrap();
+    assert_eq!(
+        config.auto_accept,
+        Some(vec![Channel::Web, Channel::Whatsapp])
+    );
+    assert_eq!(
+        config.offer_timeout_ms,
+        Some(parley_core::Millis::seconds(45))
+    );
+    assert_eq!(
+        config.skills_timeout_ms, None,
+        "left out: the router's flag"
+    );
+    assert_eq!(
+        config.mode,
+        Some(parley_core::routing::RoutingMode::RoundRobin)
+    );
+    assert_eq!(config.away_after_offer_timeouts, Some(3));
+}
+
+#[test]
 fn mismatched_partitions_stop_tickets_with_exit_1_and_the_crates_message() {
     let cluster = mock();
     let brokers = cluster.bootstrap_servers();
@@ -348,7 +436,7 @@ fn topics_create_then_check_pass_and_a_recreated_topic_fails_check() {
             .lines()
             .filter(|l| l.contains(": ok (3 partitions"))
             .count(),
-        26
+        27
     );
 
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()

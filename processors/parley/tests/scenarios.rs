@@ -181,6 +181,8 @@ scenarios! {
     routing_returning_grace,
     routing_skills_timeout,
     routing_agent_offline,
+    routing_messaging_inactivity,
+    routing_missed_offers,
     styles_per_brand_and_channel,
     style_change,
     solved_to_closed_limit,

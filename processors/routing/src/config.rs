@@ -13,6 +13,9 @@ pub struct RouterTopics {
     pub routing_decisions: String,
     /// Output: agent metrics, key `account`.
     pub agent_metrics: String,
+    /// Table: each account's routing settings, key `account`, compacted; every instance
+    /// reads all of it.
+    pub routing_config: String,
 }
 
 /// The router's topics under `prefix` (e.g. `parley.`).
@@ -22,6 +25,7 @@ pub fn topics(prefix: &str) -> RouterTopics {
         agent_presence: Topic::AgentPresence.with_prefix(prefix),
         routing_decisions: Topic::RoutingDecisions.with_prefix(prefix),
         agent_metrics: Topic::AgentMetrics.with_prefix(prefix),
+        routing_config: Topic::RoutingConfig.with_prefix(prefix),
     }
 }
 
@@ -52,5 +56,6 @@ mod tests {
             t.outputs(),
             ["parley.routing-decisions", "parley.agent-metrics"]
         );
+        assert_eq!(t.routing_config, "parley.routing-config");
     }
 }

@@ -11,4 +11,16 @@ pub enum RoutingError {
     /// Kafka could not be reached or refused a request.
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    /// The routing-config table was not read to its end in time.
+    #[error("routing-config topic {topic}: not read to its end within {seconds} s")]
+    ConfigsNotLoaded {
+        /// The topic.
+        topic: String,
+        /// The time allowed.
+        seconds: u64,
+    },
+    /// The routing-config reader's metrics could not be registered (the runtime's metrics
+    /// already have one).
+    #[error("routing-config reader metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
 }

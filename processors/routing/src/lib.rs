@@ -2,6 +2,11 @@
 //! Kafka by the `parley-runtime` host.
 //!
 //! - [`config`]: [`RouterTopics`] and [`topics`], the topic names under a prefix.
+//! - [`accounts`]: [`AccountConfigs`], the `routing-config` topic's records as the
+//!   runtime's global table, read in full by every instance into a table shared by every
+//!   partition's processor: each account's settings are the process's flags with its record
+//!   laid over them; the runtime's table DLQ group writes each refused record to the DLQ
+//!   once.
 //! - [`processor`]: [`RouterProcessor`], the runtime's `KeyedProcessor` for one partition:
 //!   decodes requests and presence by topic, steps the account's engine, emits decisions
 //!   (key `account/conversation`) and agent metrics (key `account`), writes the agents and
@@ -12,16 +17,16 @@
 //!   pending offers and tickets.
 //! - the start-up check that co-partitioned topics agree on partitions is
 //!   [`parley_runtime::partitions::check_co_partitioned`].
-//! - [`host`]: the constructor the CLI calls.
-//!
-//! Every account is routed with the one [`RoutingConfig`] given to [`host`]; per-account
-//! routing settings are not read from any topic yet.
+//! - [`host`]: the constructor the CLI calls, and [`host_with_configs`] over a
+//!   routing-config reader the caller started.
 
+pub mod accounts;
 pub mod config;
 pub mod error;
 pub mod processor;
 pub mod render;
 
+pub use accounts::{AccountConfigReader, AccountConfigs, SharedAccountConfigs};
 pub use config::{topics, RouterTopics};
 pub use error::RoutingError;
 pub use processor::{RouterCodecs, RouterProcessor};
@@ -33,38 +38,80 @@ use rdkafka::config::ClientConfig;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How long start-up waits for metadata.
+/// How long start-up waits for metadata and for the routing-config table to load.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The router's host, ready to `run` or `serve`.
 ///
-/// Sets `runtime.input_topics` to the inputs of [`topics`]`(prefix)` and checks that they
-/// and the changelog have equal partition counts, refusing to start otherwise (the error
-/// names each topic and its count).
+/// Starts the [`AccountConfigReader`] on `<prefix>routing-config` (each account's record
+/// laid over `routing`, the process's settings), waits until it has read the topic to its
+/// end, so the first inputs are routed with their account's settings, then builds the host
+/// with [`host_with_configs`].
 pub fn host(
-    mut runtime: RuntimeConfig,
+    runtime: RuntimeConfig,
     prefix: &str,
     routing: RoutingConfig,
     codecs: RouterCodecs,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
 ) -> Result<Host<RouterProcessor>, RoutingError> {
+    let topic = topics(prefix).routing_config;
+    let reader = AccountConfigReader::start(
+        &client_config(&runtime),
+        &topic,
+        AccountConfigs::new(routing, codecs.routing_config.clone()),
+        STARTUP_TIMEOUT,
+    )?;
+    if !reader.wait_caught_up(STARTUP_TIMEOUT) {
+        return Err(RoutingError::ConfigsNotLoaded {
+            topic,
+            seconds: STARTUP_TIMEOUT.as_secs(),
+        });
+    }
+    host_with_configs(runtime, prefix, codecs, reader, clock, metrics)
+}
+
+/// The router's host over an [`AccountConfigReader`] the caller started.
+///
+/// Registers the reader's `parley_table_refused_total{table="routing-config",reason}` on
+/// `metrics`, so `/metrics` serves it with the runtime's metrics.
+///
+/// Sets `runtime.input_topics` to the inputs of [`topics`]`(prefix)` and checks that they
+/// and the changelog have equal partition counts, refusing to start otherwise (the error
+/// names each topic and its count). The reader stops when the host is dropped.
+pub fn host_with_configs(
+    mut runtime: RuntimeConfig,
+    prefix: &str,
+    codecs: RouterCodecs,
+    reader: AccountConfigReader,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+) -> Result<Host<RouterProcessor>, RoutingError> {
+    reader.stats().register(metrics.registry())?;
     let topics = Arc::new(topics(prefix));
     runtime.input_topics = topics.inputs();
     runtime
         .validate()
         .map_err(parley_runtime::RuntimeError::from)?;
+    let mut co_partitioned = topics.inputs();
+    co_partitioned.push(runtime.changelog_topic.clone());
+    parley_runtime::partitions::check_co_partitioned(
+        &client_config(&runtime),
+        &co_partitioned,
+        STARTUP_TIMEOUT,
+    )?;
+    let codecs = Arc::new(codecs);
+    let factory =
+        move |_partition: i32| RouterProcessor::new(topics.clone(), codecs.clone(), reader.table());
+    Ok(Host::new(runtime, factory, clock, metrics)?)
+}
+
+/// The brokers and extra librdkafka settings of `runtime`, for the start-up clients.
+fn client_config(runtime: &RuntimeConfig) -> ClientConfig {
     let mut client = ClientConfig::new();
     client.set("bootstrap.servers", &runtime.brokers);
     for (key, value) in &runtime.librdkafka {
         client.set(key, value);
     }
-    let mut co_partitioned = topics.inputs();
-    co_partitioned.push(runtime.changelog_topic.clone());
-    parley_runtime::partitions::check_co_partitioned(&client, &co_partitioned, STARTUP_TIMEOUT)?;
-    let codecs = Arc::new(codecs);
-    let factory = move |_partition: i32| {
-        RouterProcessor::new(topics.clone(), codecs.clone(), routing.clone())
-    };
-    Ok(Host::new(runtime, factory, clock, metrics)?)
+    client
 }

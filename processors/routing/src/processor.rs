@@ -1,12 +1,15 @@
 //! [`RouterProcessor`]: the accounts of one partition, each a [`RoutingEngine`].
 
+use crate::accounts::SharedAccountConfigs;
 use crate::config::RouterTopics;
 use parley_core::routing::{
-    AgentRecord, RoutingConfig, RoutingEffects, RoutingEngine, RoutingInput, RoutingTimer,
-    RoutingTimerCommand, TicketRecord,
+    AgentRecord, RoutingEffects, RoutingEngine, RoutingInput, RoutingTimer, RoutingTimerCommand,
+    TicketRecord,
 };
 use parley_core::topics::conversation_key;
-use parley_core::{AgentMetrics, AgentPresence, RoutingDecision, RoutingRequest, Timestamp};
+use parley_core::{
+    AccountRoutingConfig, AgentMetrics, AgentPresence, RoutingDecision, RoutingRequest, Timestamp,
+};
 use parley_runtime::codec::AvroCodec;
 use parley_runtime::{DecodeError, Effects, InputRecord, KeyedProcessor, Rejection, RestoreError};
 use std::collections::HashMap;
@@ -23,6 +26,8 @@ pub struct RouterCodecs {
     pub routing_decisions: AvroCodec<RoutingDecision>,
     /// `agent-metrics`.
     pub agent_metrics: AvroCodec<AgentMetrics>,
+    /// `routing-config`.
+    pub routing_config: AvroCodec<AccountRoutingConfig>,
 }
 
 impl RouterCodecs {
@@ -33,6 +38,7 @@ impl RouterCodecs {
             agent_presence: AvroCodec::single_object(),
             routing_decisions: AvroCodec::single_object(),
             agent_metrics: AvroCodec::single_object(),
+            routing_config: AvroCodec::single_object(),
         }
     }
 }
@@ -78,7 +84,10 @@ pub(crate) fn parse_state_key(key: &str) -> Option<(&str, Entity)> {
 
 /// One partition's accounts: one [`RoutingEngine`] per account (the record key), its
 /// agents and tickets stored entity by entity under `account/agent/<id>` and
-/// `account/ticket/<id>`. Every account is routed with the same [`RoutingConfig`].
+/// `account/ticket/<id>`. Each account is routed with its settings in the shared
+/// routing-config table ([`AccountConfigs`](crate::accounts::AccountConfigs)): the process's
+/// flags with the account's record laid over them; a changed record applies from the
+/// account's next input.
 ///
 /// Refusals (to the DLQ): `wrong_key` when the record key is not the record's account,
 /// `routing_refused` when the engine refuses the request or presence (the detail is the
@@ -87,24 +96,28 @@ pub(crate) fn parse_state_key(key: &str) -> Option<(&str, Entity)> {
 pub struct RouterProcessor {
     topics: Arc<RouterTopics>,
     codecs: Arc<RouterCodecs>,
-    config: RoutingConfig,
+    configs: SharedAccountConfigs,
+    /// The table's version the engines' settings were last read at.
+    configs_version: u64,
     engines: HashMap<String, RoutingEngine>,
     /// Records read by `restore`, turned into engines before the first input.
     restored: HashMap<String, (Vec<AgentRecord>, Vec<TicketRecord>)>,
 }
 
 impl RouterProcessor {
-    /// A processor for one partition, writing to `topics` with `codecs`, every account
-    /// routed with `config`.
+    /// A processor for one partition, writing to `topics` with `codecs`, each account
+    /// routed with its settings in `configs`.
     pub fn new(
         topics: Arc<RouterTopics>,
         codecs: Arc<RouterCodecs>,
-        config: RoutingConfig,
+        configs: SharedAccountConfigs,
     ) -> RouterProcessor {
+        let configs_version = configs.read().expect("not poisoned").version();
         RouterProcessor {
             topics,
             codecs,
-            config,
+            configs,
+            configs_version,
             engines: HashMap::new(),
             restored: HashMap::new(),
         }
@@ -117,10 +130,30 @@ impl RouterProcessor {
     }
 
     fn finish_restore(&mut self) {
+        if self.restored.is_empty() {
+            return;
+        }
+        let configs = self.configs.read().expect("not poisoned");
         for (account, (agents, tickets)) in self.restored.drain() {
-            let engine = RoutingEngine::restore(&account, self.config.clone(), agents, tickets);
+            let config = configs.config_for(&account).clone();
+            let engine = RoutingEngine::restore(&account, config, agents, tickets);
             self.engines.insert(account, engine);
         }
+    }
+
+    /// Gives every engine its account's settings if the table changed since last time.
+    fn sync_configs(&mut self) {
+        let configs = self.configs.read().expect("not poisoned");
+        if configs.version() == self.configs_version {
+            return;
+        }
+        for (account, engine) in &mut self.engines {
+            let config = configs.config_for(account);
+            if engine.config() != config {
+                engine.set_config(config.clone());
+            }
+        }
+        self.configs_version = configs.version();
     }
 
     fn step(
@@ -131,11 +164,15 @@ impl RouterProcessor {
         effects: &mut Effects,
     ) -> Result<(), Rejection> {
         self.finish_restore();
-        let config = &self.config;
-        let engine = self
-            .engines
-            .entry(account.to_owned())
-            .or_insert_with(|| RoutingEngine::new(account, config.clone()));
+        self.sync_configs();
+        let engine = match self.engines.entry(account.to_owned()) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                let configs = self.configs.read().expect("not poisoned");
+                let config = configs.config_for(account).clone();
+                entry.insert(RoutingEngine::new(account, config))
+            }
+        };
         let fx = engine.step(input, now);
         self.apply(account, fx, effects)
     }
@@ -324,15 +361,29 @@ impl KeyedProcessor for RouterProcessor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accounts::AccountConfigs;
+    use parley_core::routing::RoutingConfig;
     use parley_core::{
         AgentStatus, Channel, ChannelPresence, RoutingDecisionKind, RoutingRequestKind,
     };
+    use parley_runtime::table::TableRecords;
 
     fn processor(config: RoutingConfig) -> RouterProcessor {
+        processor_over(table(config))
+    }
+
+    fn table(config: RoutingConfig) -> SharedAccountConfigs {
+        Arc::new(std::sync::RwLock::new(AccountConfigs::new(
+            config,
+            AvroCodec::single_object(),
+        )))
+    }
+
+    fn processor_over(configs: SharedAccountConfigs) -> RouterProcessor {
         RouterProcessor::new(
             Arc::new(crate::topics("t.")),
             Arc::new(RouterCodecs::single_object()),
-            config,
+            configs,
         )
     }
 
@@ -461,6 +512,74 @@ mod tests {
         assert_eq!(err.reason, "routing_refused");
         assert!(err.detail.contains("r-accept"), "{}", err.detail);
         assert!(refused.is_empty());
+    }
+
+    #[test]
+    fn each_account_is_routed_with_its_record_over_the_process_settings() {
+        let configs = table(RoutingConfig::default());
+        let mut p = processor_over(configs.clone());
+        let mut effects = Effects::default();
+        p.handle(
+            b"acme",
+            RoutingInput::Presence(presence(1)),
+            Timestamp(1_000),
+            &mut effects,
+        )
+        .unwrap();
+        assert_eq!(
+            p.engine("acme").unwrap().config(),
+            &RoutingConfig::default()
+        );
+        // acme auto-accepts WhatsApp from now on; an engine already running takes it at
+        // its next input.
+        let record = AccountRoutingConfig {
+            account: "acme".into(),
+            auto_accept: Some(vec![Channel::Whatsapp]),
+            offer_timeout_ms: None,
+            skills_timeout_ms: None,
+            returning_grace_ms: None,
+            mode: None,
+            away_after_offer_timeouts: None,
+            updated_at: Timestamp(0),
+        };
+        let value = p.codecs.routing_config.encode(&record).unwrap();
+        configs
+            .write()
+            .unwrap()
+            .apply(b"acme", Some(&value))
+            .unwrap();
+        let mut effects = Effects::default();
+        p.handle(
+            b"acme",
+            RoutingInput::Request(enqueue("c1")),
+            Timestamp(2_000),
+            &mut effects,
+        )
+        .unwrap();
+        let decision: RoutingDecision = effects
+            .outputs
+            .iter()
+            .find(|o| o.topic == "t.routing-decisions")
+            .map(|o| p.codecs.routing_decisions.decode(&o.value).unwrap())
+            .unwrap();
+        assert_eq!(
+            (decision.kind, decision.reason.as_str()),
+            (RoutingDecisionKind::Assigned, "auto_accept")
+        );
+        // Another account keeps the process's settings.
+        let mut globex = enqueue("c2");
+        globex.account = "globex".into();
+        p.handle(
+            b"globex",
+            RoutingInput::Request(globex),
+            Timestamp(3_000),
+            &mut Effects::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            p.engine("globex").unwrap().config(),
+            &RoutingConfig::default()
+        );
     }
 
     #[test]

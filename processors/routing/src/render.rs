@@ -148,7 +148,10 @@ mod tests {
         let mut router = RouterProcessor::new(
             Arc::new(crate::topics("t.")),
             Arc::new(RouterCodecs::single_object()),
-            RoutingConfig::default(),
+            Arc::new(std::sync::RwLock::new(crate::AccountConfigs::new(
+                RoutingConfig::default(),
+                parley_runtime::codec::AvroCodec::single_object(),
+            ))),
         );
         let mut effects = Effects::default();
         for (i, input) in inputs.into_iter().enumerate() {

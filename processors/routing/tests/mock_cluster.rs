@@ -1,5 +1,6 @@
 //! The router on librdkafka's mock cluster: offers and assignments keyed by conversation,
-//! and the agents' load surviving a restart.
+//! the agents' load surviving a restart, and an account's settings read from
+//! routing-config.
 //!
 //! The mock keeps about 5 MiB per partition and does not implement transactions faithfully,
 //! so these tests run `at_least_once` with a handful of records.
@@ -93,7 +94,11 @@ fn offers_assignments_and_an_agents_load_survive_a_restart() {
     let t = parley_routing::topics(prefix);
     let mut all = t.inputs();
     all.extend(t.outputs());
-    all.extend([format!("{prefix}router-changelog"), format!("{prefix}dlq")]);
+    all.extend([
+        format!("{prefix}router-changelog"),
+        format!("{prefix}dlq"),
+        t.routing_config.clone(),
+    ]);
     let refs: Vec<&str> = all.iter().map(String::as_str).collect();
     let cluster = parley_testkit::mock::cluster(&refs, PARTITIONS);
     let brokers = cluster.bootstrap_servers();
@@ -205,7 +210,11 @@ fn an_unanswered_offer_is_withdrawn_by_the_runtime_timer() {
     let t = parley_routing::topics(prefix);
     let mut all = t.inputs();
     all.extend(t.outputs());
-    all.extend([format!("{prefix}router-changelog"), format!("{prefix}dlq")]);
+    all.extend([
+        format!("{prefix}router-changelog"),
+        format!("{prefix}dlq"),
+        t.routing_config.clone(),
+    ]);
     let refs: Vec<&str> = all.iter().map(String::as_str).collect();
     let cluster = parley_testkit::mock::cluster(&refs, PARTITIONS);
     let brokers = cluster.bootstrap_servers();
@@ -245,5 +254,57 @@ fn an_unanswered_offer_is_withdrawn_by_the_runtime_timer() {
         r.last().is_some_and(|(_, m)| m.offers_timed_out == 1)
     });
     assert_eq!(agent.last().unwrap().1.offers_timed_out, 1);
+    host.stop().unwrap();
+}
+
+#[test]
+fn an_account_is_routed_with_its_routing_config_record() {
+    let prefix = "per-account.";
+    let t = parley_routing::topics(prefix);
+    let mut all = t.inputs();
+    all.extend(t.outputs());
+    all.extend([
+        format!("{prefix}router-changelog"),
+        format!("{prefix}dlq"),
+        t.routing_config.clone(),
+    ]);
+    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    let cluster = parley_testkit::mock::cluster(&refs, PARTITIONS);
+    let brokers = cluster.bootstrap_servers();
+    // acme auto-accepts WhatsApp; the process's flags (the defaults) do not.
+    produce(
+        &brokers,
+        &t.routing_config,
+        "acme",
+        &AccountRoutingConfig {
+            account: "acme".into(),
+            auto_accept: Some(vec![Channel::Whatsapp]),
+            offer_timeout_ms: None,
+            skills_timeout_ms: None,
+            returning_grace_ms: None,
+            mode: None,
+            away_after_offer_timeouts: None,
+            updated_at: T0,
+        },
+    );
+    let host = RunningHost::start(router_host(
+        &brokers,
+        prefix,
+        temp_dir("per-account"),
+        Arc::new(ManualClock::new(T0)),
+        Arc::new(Metrics::new()),
+    ));
+    produce(&brokers, &t.agent_presence, "acme", &presence("p1", 1));
+    produce(
+        &brokers,
+        &t.routing_requests,
+        "acme",
+        &request("c1", RoutingRequestKind::Enqueue, None),
+    );
+    let found = decisions(&brokers, &t, 1);
+    assert_eq!(
+        (found[0].1.kind, found[0].1.reason.as_str()),
+        (RoutingDecisionKind::Assigned, "auto_accept")
+    );
     host.stop().unwrap();
 }

@@ -1,8 +1,8 @@
 //! Global tables: a compacted config topic read in full by every instance into a table in
 //! memory, and its refused records written to the DLQ once by one consumer group.
 //!
-//! A config topic (style-config now; schedules, SLA policies, routing queues and routing
-//! config later) is small, keyed and compacted, and every partition's processor needs all
+//! A config topic (style-config and routing-config now; schedules, SLA policies and routing
+//! queues later) is small, keyed and compacted, and every partition's processor needs all
 //! of it. So every instance reads every partition of it from the beginning, with no group
 //! and no commits ([`GlobalTable`]), applying each record to a [`TableRecords`]
 //! implementation that decodes, validates and indexes it. A refused record is logged,

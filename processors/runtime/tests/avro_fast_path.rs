@@ -3,6 +3,7 @@
 //! what the codecs were written for.
 
 use apache_avro::{from_avro_datum, from_value, to_avro_datum, to_value, Schema};
+use parley_core::routing::RoutingMode;
 use parley_core::sla::*;
 use parley_core::*;
 use parley_runtime::codec::binary::{AvroEnum, BodyReader};
@@ -215,6 +216,7 @@ fn style_config() -> impl Strategy<Value = StyleConfig> {
                 solved_to_closed_ms,
                 priority,
                 required_skills,
+                inactivity_ms: solved_to_closed_ms,
                 group,
                 updated_at,
             },
@@ -434,6 +436,7 @@ fn ticket_metrics() -> impl Strategy<Value = TicketMetrics> {
                 assignee_stations,
                 group_stations,
                 one_touch,
+                inactivity_periods: reopens / 2,
                 at,
             },
         )
@@ -476,6 +479,42 @@ fn agent_metrics() -> impl Strategy<Value = AgentMetrics> {
                 transfers_only_ms,
                 offline_ms,
                 at,
+                inactive: load / 2,
+                status_reason: (status == AgentStatus::Away).then(|| "missed_offers".to_owned()),
+            },
+        )
+}
+
+fn account_routing_config() -> impl Strategy<Value = AccountRoutingConfig> {
+    (
+        text(),
+        proptest::option::of(proptest::collection::vec(symbol::<Channel>(), 0..4)),
+        proptest::option::of(millis()),
+        proptest::option::of(millis()),
+        proptest::option::of(millis()),
+        proptest::option::of(symbol::<RoutingMode>()),
+        proptest::option::of(0..i32::MAX as u32),
+        timestamp(),
+    )
+        .prop_map(
+            |(
+                account,
+                auto_accept,
+                offer_timeout_ms,
+                skills_timeout_ms,
+                returning_grace_ms,
+                mode,
+                away_after_offer_timeouts,
+                updated_at,
+            )| AccountRoutingConfig {
+                account,
+                auto_accept,
+                offer_timeout_ms,
+                skills_timeout_ms,
+                returning_grace_ms,
+                mode,
+                away_after_offer_timeouts,
+                updated_at,
             },
         )
 }
@@ -643,6 +682,11 @@ proptest! {
     fn sla_policies_agree_with_apache_avro(value in sla_policy()) {
         agrees_with_apache(&value)?;
     }
+
+    #[test]
+    fn account_routing_configs_agree_with_apache_avro(value in account_routing_config()) {
+        agrees_with_apache(&value)?;
+    }
 }
 
 /// Checks an enum's indexes against the symbols of its definition in a schema: index `i`
@@ -717,6 +761,7 @@ fn every_enum_of_every_schema_has_its_symbol_indexes() {
                 "SlaPriority" => symbols_match::<SlaPriority>(&name, &symbols),
                 "SlaEventKind" => symbols_match::<SlaEventKind>(&name, &symbols),
                 "Weekday" => symbols_match::<Weekday>(&name, &symbols),
+                "RoutingMode" => symbols_match::<RoutingMode>(&name, &symbols),
                 other => panic!(
                     "{}: enum {other} has no hand-written codec in processors/runtime/src/codec/records.rs",
                     path.display()
@@ -731,19 +776,24 @@ fn every_enum_of_every_schema_has_its_symbol_indexes() {
 /// The CRC-64-AVRO fingerprint of each schema's parsing canonical form (field names, order
 /// and types, enum symbols; not docs or defaults) when its hand-written codec was last
 /// checked against it.
-const WRITTEN_FOR: [(&str, &str, u64); 12] = [
+const WRITTEN_FOR: [(&str, &str, u64); 13] = [
+    (
+        "AccountRoutingConfig",
+        ACCOUNT_ROUTING_CONFIG,
+        0x52f3a4a746b0d53f,
+    ),
     ("AgentAction", AGENT_ACTION, 0xbf76dca00f479be1),
-    ("AgentMetrics", AGENT_METRICS, 0xb82e6e08ce2f4c6e),
+    ("AgentMetrics", AGENT_METRICS, 0x893641890f773412),
     ("AgentPresence", AGENT_PRESENCE, 0x1e8a7f935f27004f),
     ("ConversationEvent", CONVERSATION_EVENT, 0xde582d5a12c93180),
     ("RoutingDecision", ROUTING_DECISION, 0x8bf0d4edb03da0cc),
-    ("RoutingRequest", ROUTING_REQUEST, 0x3b5650fe96baade2),
+    ("RoutingRequest", ROUTING_REQUEST, 0xcc075a03f13103cc),
     ("Schedule", SCHEDULE, 0xe115db9c75ea3989),
     ("SlaEvent", SLA_EVENT, 0xba14bdfd9287af58),
     ("SlaPolicy", SLA_POLICY, 0x1168432464381796),
     ("StatusChange", STATUS_CHANGE, 0xebb6e0951d2d14c6),
-    ("StyleConfig", STYLE_CONFIG, 0xd201d39eed4180d5),
-    ("TicketMetrics", TICKET_METRICS, 0x7345a1a5359a1e18),
+    ("StyleConfig", STYLE_CONFIG, 0x55870700ce2ac65d),
+    ("TicketMetrics", TICKET_METRICS, 0x8543bd4e3e75b23e),
 ];
 
 fn fingerprint(text: &str) -> u64 {
@@ -791,6 +841,8 @@ fn agent_metrics_sample() -> AgentMetrics {
         transfers_only_ms: Millis(0),
         offline_ms: Millis(5),
         at: Timestamp(1_700),
+        inactive: 2,
+        status_reason: Some("missed_offers".into()),
     }
 }
 
@@ -909,6 +961,7 @@ fn corrupt_bodies_are_read_or_refused_as_apache_avro_does() {
         assignee_stations: 1,
         group_stations: 0,
         one_touch: true,
+        inactivity_periods: 2,
         at: Timestamp(5),
     });
 }

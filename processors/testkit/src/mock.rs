@@ -44,6 +44,7 @@ pub fn parley_topic_names() -> Vec<String> {
         "schedules",
         "sla-policies",
         "sla-events",
+        "routing-config",
         "ticket-status-changes",
         "ticket-metrics",
         "agent-metrics",

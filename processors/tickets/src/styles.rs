@@ -116,6 +116,7 @@ mod tests {
             priority: 0,
             required_skills: Vec::new(),
             group: None,
+            inactivity_ms: None,
             updated_at: Timestamp(0),
         }
     }

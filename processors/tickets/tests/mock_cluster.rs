@@ -24,6 +24,7 @@ struct Names {
     tickets: TicketTopics,
     presence: String,
     agent_metrics: String,
+    routing_config: String,
     tickets_changelog: String,
     router_changelog: String,
     dlq: String,
@@ -36,6 +37,7 @@ impl Names {
             tickets: parley_tickets::topics(&prefix),
             presence: parley_routing::topics(&prefix).agent_presence,
             agent_metrics: parley_routing::topics(&prefix).agent_metrics,
+            routing_config: parley_routing::topics(&prefix).routing_config,
             tickets_changelog: format!("{prefix}tickets-changelog"),
             router_changelog: format!("{prefix}router-changelog"),
             dlq: format!("{prefix}dlq"),
@@ -59,6 +61,7 @@ impl Names {
             self.tickets.sla_policies.clone(),
             self.presence.clone(),
             self.agent_metrics.clone(),
+            self.routing_config.clone(),
             self.tickets_changelog.clone(),
             self.router_changelog.clone(),
             self.dlq.clone(),
@@ -167,6 +170,7 @@ fn a_ticket_goes_new_open_solved_closes_on_the_timer_and_survives_a_restart() {
             priority: 3,
             required_skills: Vec::new(),
             group: None,
+            inactivity_ms: None,
             updated_at: T0,
         },
     );
@@ -313,6 +317,7 @@ fn inputs_stamped_before_the_conversations_latest_time_are_handled_at_that_time(
             priority: 3,
             required_skills: Vec::new(),
             group: None,
+            inactivity_ms: None,
             updated_at: T0,
         },
     );
@@ -546,6 +551,7 @@ fn the_style_reader_applies_upserts_and_tombstones_and_refuses_broken_configs() 
         priority: 0,
         required_skills: Vec::new(),
         group: None,
+        inactivity_ms: None,
         updated_at: T0,
     };
     produce(
@@ -622,6 +628,7 @@ fn refused_style_configs_reach_the_dlq_once_however_many_instances_run() {
         priority: 0,
         required_skills: Vec::new(),
         group: None,
+        inactivity_ms: None,
         updated_at: T0,
     };
     let too_long = StyleConfig {

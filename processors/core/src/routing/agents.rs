@@ -11,6 +11,10 @@ use crate::time::Timestamp;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+/// The status reason of an agent the router set away after too many offer timeouts in a
+/// row ([`RoutingConfig::away_after_offer_timeouts`](super::RoutingConfig)).
+pub const MISSED_OFFERS: &str = "missed_offers";
+
 /// An agent's state on one channel.
 #[derive(Clone, Debug)]
 pub(crate) struct ChannelSlot {
@@ -18,18 +22,32 @@ pub(crate) struct ChannelSlot {
     pub(crate) capacity: u32,
     /// Offers pending with the agent on this channel; each reserves a unit of capacity.
     pub(crate) offered: u32,
+    /// Assigned tickets of the channel that are inactive (they take no capacity).
+    pub(crate) inactive: u32,
     pub(crate) status_since: Timestamp,
     pub(crate) counters: ChannelCounters,
+    /// Offers that timed out since the agent last answered one on this channel.
+    pub(crate) offer_timeouts_in_row: u32,
+    /// The router set the agent away here after too many offer timeouts in a row.
+    pub(crate) away_for_missed_offers: bool,
 }
 
 impl ChannelSlot {
+    /// Why the status is what it is when the router set it, for the agent metrics.
+    pub(crate) fn status_reason(&self) -> Option<&'static str> {
+        self.away_for_missed_offers.then_some(MISSED_OFFERS)
+    }
+
     pub(crate) fn offline(now: Timestamp) -> ChannelSlot {
         ChannelSlot {
             status: AgentStatus::Offline,
             capacity: 0,
             offered: 0,
+            inactive: 0,
             status_since: now,
             counters: ChannelCounters::default(),
+            offer_timeouts_in_row: 0,
+            away_for_missed_offers: false,
         }
     }
 }

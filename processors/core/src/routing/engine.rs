@@ -1,6 +1,6 @@
 //! The routing engine: one account's router, stepped by requests, presence and timers.
 
-use super::agents::{AgentIndex, ChannelSlot};
+use super::agents::{AgentIndex, ChannelSlot, MISSED_OFFERS};
 use super::config::RoutingConfig;
 use super::fast_map::{FastMap, FastSet};
 use super::ledger::{AgentSlot, CapacityLedger};
@@ -28,6 +28,8 @@ pub(super) enum TicketState {
     Assigned {
         agent: AgentSlot,
         grace_due: Option<Timestamp>,
+        /// The conversation went quiet: it holds no capacity until the end user writes.
+        inactive: bool,
     },
 }
 
@@ -209,6 +211,16 @@ fn withdraw_reason(status: AgentStatus) -> &'static str {
 ///   down; if only agents who have are eligible, to the one whose refusal is the oldest.
 /// - The returning-customer grace starts at the reopen (`consume`) when the assignee is
 ///   offline on the ticket's channel, and ends when the assignee is anything but offline.
+/// - With `away_after_offer_timeouts` set, the run of offer timeouts is counted per agent
+///   and channel; an accept or a decline ends it. At the limit the agent is set away on the
+///   channel (its agent metrics say `status_reason: missed_offers`) and its other pending
+///   offers there are withdrawn (`missed_offers`) and routed again at once. The agent's
+///   next presence replaces that status.
+/// - Messaging inactivity: `inactive` frees the assignee's capacity of a ticket that takes
+///   it and marks it inactive (counted in the agent metrics' `inactive`, not in `load`); an
+///   offline assignee's returning-customer grace ends with it. `consume` makes it active and
+///   takes the capacity again, even above the limit. `release`, `close`, a manual
+///   assignment (which takes the new assignee's capacity) or a requeue end it too.
 /// - Agent metrics are emitted for every agent and channel a step touched, once per step.
 /// - Requests for unknown tickets: `consume` and `assign` create them (the ticket processor
 ///   is the source of truth for assignment), `release` and `close` are no-ops, `accept` and
@@ -315,6 +327,7 @@ impl RoutingEngine {
             (RoutingRequestKind::Assign, Some(agent)) => {
                 self.manual_assign(request, agent, &mut step)
             }
+            (RoutingRequestKind::Inactive, Some(_)) => self.inactive(request, &mut step),
             (kind, None) => step.reject(format!(
                 "routing request {}: agent_id is required for kind {kind:?} and is missing",
                 request.request_id
@@ -365,6 +378,8 @@ impl RoutingEngine {
                 accrue(slot, now);
                 slot.status = status;
             }
+            // The status is the agent's own again.
+            slot.away_for_missed_offers = false;
             slot.capacity = capacity;
             step.touched.insert((agent.id.clone(), channel));
         }
@@ -425,11 +440,13 @@ impl RoutingEngine {
                 },
             ) if due == current && *self.agents.get(*agent).id == **agent_id => {
                 let a = *agent;
-                self.counters(a, ticket.channel, now).offers_timed_out += 1;
+                let channel = ticket.channel;
+                self.counters(a, channel, now).offers_timed_out += 1;
                 self.withdraw(&id, "offer_timeout", &mut step);
                 let agent_id = self.agents.get(a).id.clone();
                 self.ticket_mut(&id).note_decline(agent_id);
                 self.enqueue_known(&id, &mut step);
+                self.note_offer_timeout(a, channel, &mut step);
             }
             (RoutingTimer::SkillsTimeout { due, .. }, _) if ticket.skills_due == Some(*due) => {
                 self.relax_skills(&id, &mut step);
@@ -439,6 +456,7 @@ impl RoutingEngine {
                 TicketState::Assigned {
                     agent,
                     grace_due: Some(current),
+                    ..
                 },
             ) if due == current && *self.agents.get(*agent).id == **agent_id => {
                 let a = *agent;
@@ -479,6 +497,7 @@ impl RoutingEngine {
             Some(TicketState::Assigned { .. }) => {
                 let id = self.tickets[request.ticket_id.as_str()].id.clone();
                 self.cancel_grace(&id, step);
+                self.clear_inactive(&id, step);
                 self.release_capacity(&id, step);
                 self.enqueue_known(&id, step);
             }
@@ -515,6 +534,9 @@ impl RoutingEngine {
                 return;
             }
         };
+        if let Some(slot) = self.agents.get_mut(a).channels.get_mut(&channel) {
+            slot.offer_timeouts_in_row = 0;
+        }
         if accept {
             self.counters(a, channel, step.now).offers_accepted += 1;
             self.withdraw_silently(&id, step);
@@ -566,6 +588,7 @@ impl RoutingEngine {
         match ticket.state {
             TicketState::Assigned { .. } => {
                 self.cancel_grace(&id, step);
+                self.clear_inactive(&id, step);
                 self.release_capacity(&id, step);
                 self.dirty_tickets.insert(id);
             }
@@ -578,13 +601,53 @@ impl RoutingEngine {
         }
     }
 
+    /// The assigned conversation went quiet: it frees its assignee's capacity (the agent
+    /// may take new work at once) and counts as inactive until a `consume`. Ignored unless
+    /// the ticket is assigned and takes capacity.
+    fn inactive(&mut self, request: &RoutingRequest, step: &mut Step) {
+        let Some(ticket) = self.tickets.get(request.ticket_id.as_str()) else {
+            return;
+        };
+        let id = ticket.id.clone();
+        let channel = ticket.channel;
+        let TicketState::Assigned {
+            agent: a,
+            inactive: false,
+            ..
+        } = ticket.state
+        else {
+            return;
+        };
+        if self.ledger.holder(&id).is_none() {
+            return;
+        }
+        // Nobody waits on a quiet conversation: an offline assignee's grace ends with it.
+        self.cancel_grace(&id, step);
+        self.release_capacity(&id, step);
+        if let TicketState::Assigned { inactive, .. } = &mut self.ticket_mut(&id).state {
+            *inactive = true;
+        }
+        let now = step.now;
+        self.agents
+            .get_mut(a)
+            .channels
+            .entry(channel)
+            .or_insert_with(|| ChannelSlot::offline(now))
+            .inactive += 1;
+        self.touch_agent(a, channel, step);
+        self.dirty_tickets.insert(id);
+    }
+
     fn manual_assign(&mut self, request: &RoutingRequest, agent_id: &str, step: &mut Step) {
         let a = self.ensure_agent(agent_id);
         let (id, consuming) = match self.tickets.get(request.ticket_id.as_str()) {
             None => (self.create_ticket(request), true),
             Some(t) => match t.state {
                 TicketState::Queued | TicketState::Offered { .. } => (t.id.clone(), true),
-                TicketState::Assigned { .. } => (t.id.clone(), self.ledger.holder(&t.id).is_some()),
+                TicketState::Assigned { inactive, .. } => (
+                    t.id.clone(),
+                    inactive || self.ledger.holder(&t.id).is_some(),
+                ),
             },
         };
         self.take_out(&id, "manual_assignment", step);
@@ -720,7 +783,10 @@ impl RoutingEngine {
                 self.queue.remove(ticket.class, &ticket.queue_key());
             }
             TicketState::Offered { .. } => self.withdraw(id, reason, step),
-            TicketState::Assigned { .. } => self.cancel_grace(id, step),
+            TicketState::Assigned { .. } => {
+                self.cancel_grace(id, step);
+                self.clear_inactive(id, step);
+            }
         }
     }
 
@@ -764,10 +830,76 @@ impl RoutingEngine {
         a
     }
 
+    /// Counts an offer of `a` on `channel` that timed out; at the configured run of them,
+    /// sets the agent away there and sends its other pending offers of the channel to other
+    /// agents (`missed_offers`).
+    fn note_offer_timeout(&mut self, a: AgentSlot, channel: Channel, step: &mut Step) {
+        let Some(limit) = self.config.away_after_offer_timeouts else {
+            return;
+        };
+        let now = step.now;
+        let Some(slot) = self.agents.get_mut(a).channels.get_mut(&channel) else {
+            return;
+        };
+        slot.offer_timeouts_in_row += 1;
+        if slot.offer_timeouts_in_row < limit.get() || slot.status != AgentStatus::Online {
+            return;
+        }
+        self.agents.detach(a);
+        let slot = self
+            .agents
+            .get_mut(a)
+            .channels
+            .get_mut(&channel)
+            .expect("the slot exists");
+        accrue(slot, now);
+        slot.status = AgentStatus::Away;
+        slot.offer_timeouts_in_row = 0;
+        slot.away_for_missed_offers = true;
+        self.agents.recompute_classes(a, &self.queue);
+        self.agents
+            .attach(a, &self.ledger, &self.queue, self.config.mode);
+        let agent = self.agents.get(a);
+        let pending: Vec<Arc<str>> = agent
+            .offers
+            .iter()
+            .filter(|t| self.tickets[*t].channel == channel)
+            .cloned()
+            .collect();
+        for ticket in pending {
+            self.withdraw(&ticket, MISSED_OFFERS, step);
+            self.enqueue_known(&ticket, step);
+        }
+        self.touch_agent(a, channel, step);
+    }
+
+    /// Makes an inactive ticket active again (it holds no capacity yet: the caller decides).
+    fn clear_inactive(&mut self, id: &Arc<str>, step: &mut Step) {
+        let ticket = self.tickets.get_mut(id).expect("ticket exists");
+        let channel = ticket.channel;
+        if let TicketState::Assigned {
+            agent,
+            inactive: inactive @ true,
+            ..
+        } = &mut ticket.state
+        {
+            *inactive = false;
+            let a = *agent;
+            if let Some(slot) = self.agents.get_mut(a).channels.get_mut(&channel) {
+                slot.inactive = slot.inactive.saturating_sub(1);
+            }
+            self.touch_agent(a, channel, step);
+            self.dirty_tickets.insert(id.clone());
+        }
+    }
+
     /// Ends the returning-customer grace of a ticket, if it is in one.
     fn cancel_grace(&mut self, id: &Arc<str>, step: &mut Step) {
         let ticket = self.tickets.get_mut(id).expect("ticket exists");
-        if let TicketState::Assigned { agent, grace_due } = &mut ticket.state {
+        if let TicketState::Assigned {
+            agent, grace_due, ..
+        } = &mut ticket.state
+        {
             if let Some(due) = grace_due.take() {
                 let agent = self.agents.get_mut(*agent);
                 agent.in_grace.remove(id);
@@ -831,6 +963,7 @@ impl RoutingEngine {
         ticket.state = TicketState::Assigned {
             agent: a,
             grace_due: None,
+            inactive: false,
         };
         ticket.queued_since = None;
         ticket.declined_by.clear();
@@ -1008,7 +1141,9 @@ impl RoutingEngine {
                 away_ms: counters.away_ms,
                 transfers_only_ms: counters.transfers_only_ms,
                 offline_ms: counters.offline_ms,
+                inactive: slot.inactive,
                 at: now,
+                status_reason: slot.status_reason().map(str::to_owned),
             });
             self.dirty_agents.insert(agent_id);
         }
@@ -1027,10 +1162,15 @@ impl RoutingEngine {
             TicketState::Offered { agent, .. } => RoutingTicketView::Offered {
                 agent_id: self.agents.get(agent).id.to_string(),
             },
-            TicketState::Assigned { agent, grace_due } => RoutingTicketView::Assigned {
+            TicketState::Assigned {
+                agent,
+                grace_due,
+                inactive,
+            } => RoutingTicketView::Assigned {
                 agent_id: self.agents.get(agent).id.to_string(),
                 consuming: self.ledger.holder(ticket_id).is_some(),
                 in_grace: grace_due.is_some(),
+                inactive,
             },
         })
     }
@@ -1044,6 +1184,8 @@ impl RoutingEngine {
             capacity: slot.map_or(0, |s| s.capacity),
             load: self.ledger.load(a, channel),
             offered: slot.map_or(0, |s| s.offered),
+            inactive: slot.map_or(0, |s| s.inactive),
+            status_reason: slot.and_then(ChannelSlot::status_reason),
         })
     }
 
@@ -1056,6 +1198,7 @@ impl RoutingEngine {
     pub(crate) fn audit(&self) -> Result<(), String> {
         let mut loads: BTreeMap<(AgentSlot, Channel), u32> = BTreeMap::new();
         let mut offers: BTreeMap<(AgentSlot, Channel), u32> = BTreeMap::new();
+        let mut inactive: BTreeMap<(AgentSlot, Channel), u32> = BTreeMap::new();
         let mut queued = 0;
         for ticket in self.tickets.values() {
             match ticket.state {
@@ -1066,7 +1209,17 @@ impl RoutingEngine {
                         return Err(format!("offered ticket {} holds capacity", ticket.id));
                     }
                 }
-                TicketState::Assigned { agent, .. } => {
+                TicketState::Assigned {
+                    agent,
+                    inactive: quiet,
+                    ..
+                } => {
+                    if quiet {
+                        *inactive.entry((agent, ticket.channel)).or_default() += 1;
+                        if self.ledger.holder(&ticket.id).is_some() {
+                            return Err(format!("inactive ticket {} holds capacity", ticket.id));
+                        }
+                    }
                     if let Some(holder) = self.ledger.holder(&ticket.id) {
                         if holder != (agent, ticket.channel) {
                             return Err(format!(
@@ -1097,6 +1250,13 @@ impl RoutingEngine {
                         "{} on {channel}: ledger load {} but {load} consuming tickets",
                         agent.id,
                         self.ledger.load(a, *channel)
+                    ));
+                }
+                let quiet = inactive.get(&(a, *channel)).copied().unwrap_or(0);
+                if slot.inactive != quiet {
+                    return Err(format!(
+                        "{} on {channel}: {} inactive counted but {quiet} tickets inactive",
+                        agent.id, slot.inactive
                     ));
                 }
                 let offered = offers.get(&(a, *channel)).copied().unwrap_or(0);

@@ -30,8 +30,8 @@ mod scenarios;
 #[cfg(test)]
 mod tests;
 
-pub use agents::AgentIndex;
-pub use config::{RoutingConfig, RoutingMode};
+pub use agents::{AgentIndex, MISSED_OFFERS};
+pub use config::{RoutingConfig, RoutingConfigError, RoutingMode};
 pub use engine::RoutingEngine;
 pub use ledger::CapacityLedger;
 pub use queue::RoutingQueue;

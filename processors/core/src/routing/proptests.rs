@@ -5,10 +5,12 @@
 //! applies the router's decisions to them) and the host (it keeps and fires timers), and
 //! after every step checks:
 //! - the capacity invariant: each agent's load on a channel equals the number of tickets
-//!   assigned to them on that channel in New or Open, and the engine's indexes agree with
-//!   its facts;
+//!   assigned to them on that channel in New or Open that are not inactive, its inactive
+//!   count the number that are, and the engine's indexes agree with its facts;
 //! - no offer or routed assignment goes to an agent who is not eligible;
 //! - no queued ticket waits while an eligible agent has free capacity;
+//! - an agent is set away by the router exactly when its offers on a channel have timed
+//!   out `away_after_offer_timeouts` times in a row, and stays so until its next presence;
 //! - and, across runs, that the same inputs give identical outputs, also when the engine
 //!   is persisted and restored from its records between every two steps.
 
@@ -59,6 +61,10 @@ enum Op {
     Reopen {
         ticket: usize,
     },
+    /// The conversation goes quiet (messaging inactivity).
+    Quiet {
+        ticket: usize,
+    },
     Assign {
         ticket: usize,
         agent: usize,
@@ -84,6 +90,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (ticket.clone(), prop::sample::select(vec![Status::Pending, Status::OnHold, Status::Solved]))
             .prop_map(|(ticket, to)| Op::Release { ticket, to }),
         2 => ticket.clone().prop_map(|ticket| Op::Reopen { ticket }),
+        2 => ticket.clone().prop_map(|ticket| Op::Quiet { ticket }),
         1 => (ticket.clone(), agent).prop_map(|(ticket, agent)| Op::Assign { ticket, agent }),
         1 => ticket.prop_map(|ticket| Op::Close { ticket }),
         2 => (0..90_000i64).prop_map(|ms| Op::Advance { ms }),
@@ -97,6 +104,7 @@ fn config(mode: RoutingMode) -> RoutingConfig {
         skills_timeout_ms: Some(crate::time::Millis::seconds(60)),
         returning_grace_ms: crate::time::Millis::seconds(45),
         mode,
+        away_after_offer_timeouts: std::num::NonZeroU32::new(AWAY_AFTER),
     }
 }
 
@@ -106,6 +114,8 @@ struct ModelTicket {
     request: RoutingRequest,
     status: Status,
     assignee: Option<String>,
+    /// Assigned, Open and quiet: it takes no capacity until the end user writes.
+    inactive: bool,
 }
 
 /// The ticket processor, the agent workspace and the host, around one engine.
@@ -122,8 +132,15 @@ struct World {
     presence: BTreeMap<String, AgentPresence>,
     tickets: BTreeMap<String, ModelTicket>,
     offered: BTreeMap<String, String>,
+    /// Offer timeouts since the agent's last answer, by agent and channel.
+    timeouts_in_row: BTreeMap<(String, Channel), u32>,
+    /// Agents and channels the router must have set away for missed offers.
+    set_away: BTreeMap<(String, Channel), ()>,
     log: Vec<RoutingEffects>,
 }
+
+/// The run of offer timeouts that sets an agent away, as in [`config`].
+const AWAY_AFTER: u32 = 2;
 
 fn agent_name(i: usize) -> String {
     format!("a{i}")
@@ -152,6 +169,8 @@ impl World {
             presence: BTreeMap::new(),
             tickets: BTreeMap::new(),
             offered: BTreeMap::new(),
+            timeouts_in_row: BTreeMap::new(),
+            set_away: BTreeMap::new(),
             log: Vec::new(),
         }
     }
@@ -216,6 +235,7 @@ impl World {
         }
         self.check_routed_agents_were_eligible(&effects)?;
         self.check_no_higher_ordered_ticket_was_skipped(&effects)?;
+        self.follow_missed_offers(&effects);
         for d in &effects.decisions {
             let agent = d.agent_id.clone().unwrap();
             match d.kind {
@@ -229,12 +249,15 @@ impl World {
                     self.offered.remove(&d.ticket_id);
                     let t = self.tickets.get_mut(&d.ticket_id).unwrap();
                     t.assignee = Some(agent);
+                    t.inactive = false;
                     if t.status == Status::New {
                         t.status = Status::Open;
                     }
                 }
                 RoutingDecisionKind::Unassigned => {
-                    self.tickets.get_mut(&d.ticket_id).unwrap().assignee = None;
+                    let t = self.tickets.get_mut(&d.ticket_id).unwrap();
+                    t.assignee = None;
+                    t.inactive = false;
                 }
             }
         }
@@ -268,6 +291,7 @@ impl World {
                     groups: if in_group { vec!["vip".into()] } else { vec![] },
                     at: self.now,
                 };
+                self.set_away.retain(|(agent, _), _| *agent != agent_id);
                 self.presence.insert(agent_id, presence.clone());
                 self.step(RoutingInput::Presence(presence))?;
             }
@@ -302,6 +326,7 @@ impl World {
                         request,
                         status: Status::New,
                         assignee: None,
+                        inactive: false,
                     },
                 );
                 self.request(&id, RoutingRequestKind::Enqueue, None)?;
@@ -338,6 +363,7 @@ impl World {
                 }
                 let was_consuming = t.status.consumes_capacity();
                 t.status = to;
+                t.inactive = false;
                 if was_consuming {
                     self.request(&id, RoutingRequestKind::Release, Some(assignee))?;
                 }
@@ -350,11 +376,27 @@ impl World {
                 let Some(assignee) = t.assignee.clone() else {
                     return Ok(());
                 };
-                if t.status.consumes_capacity() {
+                // A reopen, or the end user of a quiet conversation writing again.
+                if t.status.consumes_capacity() && !t.inactive {
                     return Ok(());
                 }
                 t.status = Status::Open;
+                t.inactive = false;
                 self.request(&id, RoutingRequestKind::Consume, Some(assignee))?;
+            }
+            Op::Quiet { ticket } => {
+                let id = format!("t{ticket}");
+                let Some(t) = self.tickets.get_mut(&id) else {
+                    return Ok(());
+                };
+                let Some(assignee) = t.assignee.clone() else {
+                    return Ok(());
+                };
+                if !t.status.consumes_capacity() || t.inactive {
+                    return Ok(());
+                }
+                t.inactive = true;
+                self.request(&id, RoutingRequestKind::Inactive, Some(assignee))?;
             }
             Op::Assign { ticket, agent } => {
                 let id = format!("t{ticket}");
@@ -365,6 +407,7 @@ impl World {
                     t.status = Status::Open;
                 }
                 t.assignee = Some(agent_name(agent));
+                t.inactive = false;
                 self.request(&id, RoutingRequestKind::Assign, Some(agent_name(agent)))?;
             }
             Op::Close { ticket } => {
@@ -394,6 +437,38 @@ impl World {
             }
         }
         Ok(())
+    }
+
+    /// Counts each agent's run of offer timeouts from the decisions; at the limit the agent
+    /// is away on the channel, for the eligibility checks too.
+    fn follow_missed_offers(&mut self, effects: &RoutingEffects) {
+        for d in &effects.decisions {
+            let Some(ticket) = self.tickets.get(&d.ticket_id) else {
+                continue;
+            };
+            let key = (d.agent_id.clone().unwrap(), ticket.request.channel);
+            match (d.kind, d.reason.as_str()) {
+                (RoutingDecisionKind::OfferWithdrawn, "offer_timeout") => {
+                    let run = self.timeouts_in_row.entry(key.clone()).or_default();
+                    *run += 1;
+                    if *run == AWAY_AFTER {
+                        *run = 0;
+                        self.set_away.insert(key.clone(), ());
+                        let presence = self.presence.get_mut(&key.0).unwrap();
+                        for c in &mut presence.channels {
+                            if c.channel == key.1 {
+                                c.status = AgentStatus::Away;
+                            }
+                        }
+                    }
+                }
+                (RoutingDecisionKind::OfferWithdrawn, "declined")
+                | (RoutingDecisionKind::Assigned, "accepted") => {
+                    self.timeouts_in_row.remove(&key);
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Whether the agent, by the presence the workspace sent, may take the ticket
@@ -501,24 +576,47 @@ impl World {
                 return Err(TestCaseError::fail(e));
             }
         }
-        // Capacity: load equals the assigned tickets in New or Open.
+        // Capacity: load equals the assigned tickets in New or Open that are not inactive;
+        // the inactive count, those that are.
         for a in 0..AGENTS {
             let agent = agent_name(a);
             for channel in CHANNELS {
-                let expected = self
-                    .tickets
-                    .values()
-                    .filter(|t| {
-                        t.assignee.as_deref() == Some(&agent)
-                            && t.request.channel == channel
-                            && t.status.consumes_capacity()
-                    })
-                    .count() as u32;
-                let load = self
-                    .engine
-                    .agent_channel(&agent, channel)
-                    .map_or(0, |v| v.load);
-                prop_assert_eq!(load, expected, "load of {} on {}", agent, channel);
+                let count = |inactive: bool| {
+                    self.tickets
+                        .values()
+                        .filter(|t| {
+                            t.assignee.as_deref() == Some(&agent)
+                                && t.request.channel == channel
+                                && t.status.consumes_capacity()
+                                && t.inactive == inactive
+                        })
+                        .count() as u32
+                };
+                let view = self.engine.agent_channel(&agent, channel);
+                let load = view.map_or(0, |v| v.load);
+                prop_assert_eq!(load, count(false), "load of {} on {}", agent, channel);
+                let quiet = view.map_or(0, |v| v.inactive);
+                prop_assert_eq!(quiet, count(true), "inactive of {} on {}", agent, channel);
+            }
+        }
+        // Missed offers: the router set away exactly the agents whose run reached the limit.
+        for a in 0..AGENTS {
+            let agent = agent_name(a);
+            for channel in CHANNELS {
+                let view = self.engine.agent_channel(&agent, channel);
+                let reason = view.and_then(|v| v.status_reason);
+                let expected = self.set_away.contains_key(&(agent.clone(), channel));
+                prop_assert_eq!(
+                    reason.is_some(),
+                    expected,
+                    "{} on {} set away by the router: {:?}",
+                    agent,
+                    channel,
+                    view
+                );
+                if expected {
+                    prop_assert_eq!(view.unwrap().status, AgentStatus::Away);
+                }
             }
         }
         // No starvation: a queued ticket has no eligible agent with free capacity.

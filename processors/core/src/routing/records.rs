@@ -41,6 +41,13 @@ pub struct AgentChannelRecord {
     pub status_since: Timestamp,
     /// Running figures.
     pub counters: ChannelCounters,
+    /// Offers on the channel that timed out since the agent last answered one.
+    #[serde(default)]
+    pub offer_timeouts_in_row: u32,
+    /// Whether the status is `away` because the router set it after too many offer
+    /// timeouts in a row (not by the agent's presence).
+    #[serde(default)]
+    pub away_for_missed_offers: bool,
 }
 
 /// The durable facts of one agent: its last presence and its figures. Load and pending
@@ -81,6 +88,9 @@ pub enum TicketRecordState {
         /// When the returning-customer grace runs out, if the ticket waits for an offline
         /// assignee.
         grace_due: Option<Timestamp>,
+        /// Whether the conversation is inactive (it then takes no capacity).
+        #[serde(default)]
+        inactive: bool,
     },
 }
 

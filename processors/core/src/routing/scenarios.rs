@@ -8,9 +8,11 @@
 //!
 //! ```text
 //! config offer_timeout=30s returning_grace=10m skills_timeout=1m auto_accept=web mode=round_robin
+//!        away_after_offer_timeouts=3
 //! presence a1 web=online:2 whatsapp=away:1 skills=billing groups=vip
 //! enqueue t1 channel=web priority=1 skills=billing group=vip created=5s
 //! accept t1 a1 | decline t1 a1 | consume t1 a1 | release t1 a1 | assign t1 a1 | close t1
+//! inactive t1 a1        (the conversation went quiet)
 //! advance 30s           (fires due timers, prints what they decide)
 //! ticket t1             (prints where the ticket is)
 //! agent a1 web          (prints the agent's figures on a channel)
@@ -297,7 +299,7 @@ impl ScenarioHost {
                 self.apply(&effects, &mut out);
             }
             verb @ ("enqueue" | "accept" | "decline" | "consume" | "release" | "assign"
-            | "close") => {
+            | "close" | "inactive") => {
                 let kind = match verb {
                     "enqueue" => RoutingRequestKind::Enqueue,
                     "accept" => RoutingRequestKind::Accept,
@@ -305,6 +307,7 @@ impl ScenarioHost {
                     "consume" => RoutingRequestKind::Consume,
                     "release" => RoutingRequestKind::Release,
                     "assign" => RoutingRequestKind::Assign,
+                    "inactive" => RoutingRequestKind::Inactive,
                     _ => RoutingRequestKind::Close,
                 };
                 let request = self.request(kind, plain[0], plain.get(1).copied(), &args);
@@ -336,11 +339,13 @@ impl ScenarioHost {
                         agent_id,
                         consuming,
                         in_grace,
+                        inactive,
                     }) => writeln!(
                         out,
-                        "assigned {agent_id}{}{}",
+                        "assigned {agent_id}{}{}{}",
                         if consuming { " consuming" } else { " released" },
-                        if in_grace { " in_grace" } else { "" }
+                        if in_grace { " in_grace" } else { "" },
+                        if inactive { " inactive" } else { "" }
                     )
                     .unwrap(),
                 }
@@ -364,6 +369,12 @@ impl ScenarioHost {
                             c.offers_declined, c.offers_timed_out, c.assignments
                         )
                         .unwrap();
+                        if v.inactive > 0 {
+                            out.insert_str(out.len() - 1, &format!(" inactive={}", v.inactive));
+                        }
+                        if let Some(reason) = v.status_reason {
+                            out.insert_str(out.len() - 1, &format!(" status_reason={reason}"));
+                        }
                     }
                     _ => writeln!(out, "unknown").unwrap(),
                 }
@@ -388,6 +399,9 @@ pub(crate) fn parse_config(line: &str) -> RoutingConfig {
             "offer_timeout" => config.offer_timeout_ms = duration(value),
             "returning_grace" => config.returning_grace_ms = duration(value),
             "skills_timeout" => config.skills_timeout_ms = Some(duration(value)),
+            "away_after_offer_timeouts" => {
+                config.away_after_offer_timeouts = Some(value.parse().expect("a count above 0"))
+            }
             "auto_accept" => config.auto_accept = list(value).iter().map(|c| channel(c)).collect(),
             "mode" => {
                 config.mode = match value {

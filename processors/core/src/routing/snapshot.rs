@@ -39,6 +39,8 @@ impl RoutingEngine {
                     capacity: slot.capacity,
                     status_since: slot.status_since,
                     counters: slot.counters.clone(),
+                    offer_timeouts_in_row: slot.offer_timeouts_in_row,
+                    away_for_missed_offers: slot.away_for_missed_offers,
                 })
                 .collect(),
             skills: agent.skills.iter().cloned().collect(),
@@ -69,10 +71,15 @@ impl RoutingEngine {
                     agent_id: agent_id(agent),
                     due,
                 },
-                TicketState::Assigned { agent, grace_due } => TicketRecordState::Assigned {
+                TicketState::Assigned {
+                    agent,
+                    grace_due,
+                    inactive,
+                } => TicketRecordState::Assigned {
                     agent_id: agent_id(agent),
                     consuming: self.ledger.holder(ticket_id).is_some(),
                     grace_due,
+                    inactive,
                 },
             },
             declined_by: ticket.declined_by.iter().map(|id| id.to_string()).collect(),
@@ -98,8 +105,11 @@ impl RoutingEngine {
                         status: ch.status,
                         capacity: ch.capacity,
                         offered: 0,
+                        inactive: 0,
                         status_since: ch.status_since,
                         counters: ch.counters,
+                        offer_timeouts_in_row: ch.offer_timeouts_in_row,
+                        away_for_missed_offers: ch.away_for_missed_offers,
                     },
                 );
             }
@@ -159,6 +169,7 @@ impl RoutingEngine {
                     agent_id,
                     consuming,
                     grace_due,
+                    inactive,
                 } => {
                     let a = engine.agents.ensure(&agent_id);
                     if consuming {
@@ -167,9 +178,17 @@ impl RoutingEngine {
                     if grace_due.is_some() {
                         engine.agents.get_mut(a).in_grace.insert(id.clone());
                     }
+                    if inactive {
+                        if let Some(slot) =
+                            engine.agents.get_mut(a).channels.get_mut(&ticket.channel)
+                        {
+                            slot.inactive += 1;
+                        }
+                    }
                     ticket.state = TicketState::Assigned {
                         agent: a,
                         grace_due,
+                        inactive,
                     };
                 }
             }

@@ -344,6 +344,149 @@ fn an_offer_timeout_goes_to_the_next_eligible_agent() {
     assert!(run(&mut h, &["agent a1 web"]).contains("timed_out=1"));
 }
 
+// ---- agents who ignore offers ----
+
+#[test]
+fn offer_timeouts_in_a_row_set_the_agent_away_on_that_channel() {
+    let mut h = host("offer_timeout=10s away_after_offer_timeouts=2");
+    run(
+        &mut h,
+        &[
+            "presence a1 web=online:2 whatsapp=online:1",
+            "enqueue t1",
+            "enqueue t2",
+        ],
+    );
+    // Both offers run out together: the first timeout counts one, the second sets a1 away
+    // (t2 is only requeued once the first has gone back to a1).
+    assert_eq!(
+        run(&mut h, &["advance 10s"]),
+        "offer_withdrawn t1 a1 offer_timeout\noffered t1 a1 best_match\n\
+         offer_withdrawn t2 a1 offer_timeout\noffer_withdrawn t1 a1 missed_offers"
+    );
+    assert!(run(&mut h, &["agent a1 web"]).starts_with("status=Away capacity=2 load=0 offered=0"));
+    assert!(run(&mut h, &["agent a1 web"]).ends_with("status_reason=missed_offers"));
+    assert!(run(&mut h, &["agent a1 whatsapp"]).starts_with("status=Online"));
+    assert_eq!(run(&mut h, &["ticket t1"]), "queued");
+    assert_eq!(run(&mut h, &["ticket t2"]), "queued");
+    // Their own presence brings them back and clears the reason.
+    let back = run(&mut h, &["presence a1 web=online:2 whatsapp=online:1"]);
+    assert_eq!(back, "offered t1 a1 best_match\noffered t2 a1 best_match");
+    assert!(!run(&mut h, &["agent a1 web"]).contains("status_reason"));
+}
+
+#[test]
+fn an_answer_ends_the_run_of_offer_timeouts() {
+    let mut h = host("offer_timeout=10s away_after_offer_timeouts=2");
+    run(&mut h, &["presence a1 web=online:1", "enqueue t1"]);
+    run(&mut h, &["advance 10s"]); // one timeout; offered again
+    run(&mut h, &["decline t1 a1"]); // an answer: the run is over
+    assert_eq!(
+        run(&mut h, &["advance 10s"]),
+        "offer_withdrawn t1 a1 offer_timeout\noffered t1 a1 best_match"
+    );
+    assert!(run(&mut h, &["agent a1 web"]).starts_with("status=Online"));
+}
+
+#[test]
+fn without_the_setting_offer_timeouts_never_set_an_agent_away() {
+    let mut h = host("offer_timeout=10s");
+    run(&mut h, &["presence a1 web=online:1", "enqueue t1"]);
+    for _ in 0..5 {
+        run(&mut h, &["advance 10s"]);
+    }
+    let agent = run(&mut h, &["agent a1 web"]);
+    assert!(
+        agent.starts_with("status=Online") && agent.contains("timed_out=5"),
+        "{agent}"
+    );
+}
+
+#[test]
+fn agent_metrics_say_why_the_router_set_an_agent_away() {
+    let config = RoutingConfig {
+        away_after_offer_timeouts: std::num::NonZeroU32::new(1),
+        ..RoutingConfig::default()
+    };
+    let mut engine = RoutingEngine::new("acme", config);
+    let _ = engine.handle_presence(
+        &presence("p1", "a1", &[(Channel::Web, AgentStatus::Online, 1)]),
+        Timestamp(0),
+    );
+    let offered = engine.handle_request(
+        &request("t1.r1", "t1", RoutingRequestKind::Enqueue, None),
+        Timestamp(1_000),
+    );
+    assert_eq!(offered.agent_metrics[0].status_reason, None);
+    let RoutingTimerCommand::Set(timer) = offered.timers[0].clone() else {
+        panic!("an offer timer: {offered:?}");
+    };
+    let fired = engine.handle_timer(&timer, timer.due());
+    let m = &fired.agent_metrics[0];
+    assert_eq!(m.status, AgentStatus::Away);
+    assert_eq!(m.status_reason.as_deref(), Some(MISSED_OFFERS));
+    assert_eq!(m.offers_timed_out, 1);
+    assert_eq!(m.online_ms, Millis(31_000));
+}
+
+// ---- messaging inactivity ----
+
+#[test]
+fn an_inactive_conversation_frees_capacity_until_the_end_user_writes() {
+    let mut h = host("auto_accept=web");
+    run(
+        &mut h,
+        &["presence a1 web=online:1", "enqueue t1", "enqueue t2"],
+    );
+    assert_eq!(run(&mut h, &["ticket t2"]), "queued");
+    assert_eq!(
+        run(&mut h, &["inactive t1 a1"]),
+        "assigned t2 a1 auto_accept"
+    );
+    assert_eq!(run(&mut h, &["ticket t1"]), "assigned a1 released inactive");
+    // The end user writes: back above the limit.
+    run(&mut h, &["consume t1 a1"]);
+    let agent = run(&mut h, &["agent a1 web"]);
+    assert!(
+        agent.contains("capacity=1 load=2") && !agent.contains("inactive"),
+        "{agent}"
+    );
+}
+
+#[test]
+fn agent_metrics_count_inactive_conversations_apart_from_load() {
+    let config = RoutingConfig {
+        auto_accept: vec![Channel::Web],
+        ..RoutingConfig::default()
+    };
+    let mut engine = RoutingEngine::new("acme", config);
+    let _ = engine.handle_presence(
+        &presence("p1", "a1", &[(Channel::Web, AgentStatus::Online, 2)]),
+        Timestamp(0),
+    );
+    let _ = engine.handle_request(
+        &request("t1.r1", "t1", RoutingRequestKind::Enqueue, None),
+        Timestamp(1_000),
+    );
+    let fx = engine.handle_request(
+        &request("t1.r2", "t1", RoutingRequestKind::Inactive, Some("a1")),
+        Timestamp(2_000),
+    );
+    let m = &fx.agent_metrics[0];
+    assert_eq!((m.load, m.inactive), (0, 1));
+    // A manual assignment of a quiet conversation takes the new assignee's capacity.
+    let fx = engine.handle_request(
+        &request("t1.r3", "t1", RoutingRequestKind::Assign, Some("a2")),
+        Timestamp(3_000),
+    );
+    let figures: Vec<(&str, u32, u32)> = fx
+        .agent_metrics
+        .iter()
+        .map(|m| (m.agent_id.as_str(), m.load, m.inactive))
+        .collect();
+    assert_eq!(figures, [("a1", 0, 0), ("a2", 1, 0)]);
+}
+
 #[test]
 fn a_decliner_is_not_offered_the_ticket_again_while_others_are_eligible() {
     let mut h = host("");

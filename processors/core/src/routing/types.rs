@@ -158,6 +158,8 @@ pub enum RoutingTicketView {
         consuming: bool,
         /// Whether it waits out the returning-customer grace for an offline assignee.
         in_grace: bool,
+        /// Whether the conversation is inactive (it then takes no capacity).
+        inactive: bool,
     },
 }
 
@@ -172,4 +174,9 @@ pub struct AgentChannelView {
     pub load: u32,
     /// Offers pending; each reserves a unit of capacity.
     pub offered: u32,
+    /// Assigned tickets that are inactive (not in `load`).
+    pub inactive: u32,
+    /// Why the router set the status, if it did (`missed_offers`); `None` when the status
+    /// is the agent's own.
+    pub status_reason: Option<&'static str>,
 }

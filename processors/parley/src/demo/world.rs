@@ -286,6 +286,7 @@ impl World {
                 priority: 0,
                 required_skills: Vec::new(),
                 group: None,
+                inactivity_ms: None,
                 updated_at: now,
             };
             crate::style::validate(&config)?;

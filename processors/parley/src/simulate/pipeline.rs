@@ -6,7 +6,7 @@ use parley_core::routing::RoutingConfig;
 use parley_core::Timestamp;
 use parley_ingress::stage::{IngressStageConfig, NormaliserStage};
 use parley_ingress::IngressConfig;
-use parley_routing::{RouterCodecs, RouterProcessor};
+use parley_routing::{AccountConfigs, RouterCodecs, RouterProcessor};
 use parley_runtime::codec::AvroCodec;
 use parley_runtime::driver::{Driver, KeyedStage, TableStage};
 use parley_tickets::sla_tables::{ScheduleRecords, SlaPolicyRecords};
@@ -77,9 +77,18 @@ pub(crate) fn pipeline(
 
     let router = Arc::new(parley_routing::topics(PREFIX));
     let codecs = Arc::new(RouterCodecs::single_object());
+    let accounts_stage = TableStage::new(
+        AccountConfigs::new(routing, codecs.routing_config.clone()),
+        dlq_topic.clone(),
+    );
+    let accounts = accounts_stage.table();
+    driver.add_stage(
+        std::slice::from_ref(&router.routing_config),
+        Box::new(accounts_stage),
+    )?;
     let inputs = router.inputs();
     let stage = KeyedStage::new(state_dir.join("router"), dlq_topic, move |_| {
-        RouterProcessor::new(router.clone(), codecs.clone(), routing.clone())
+        RouterProcessor::new(router.clone(), codecs.clone(), accounts.clone())
     });
     driver
         .add_stage(&inputs, Box::new(stage))

@@ -251,6 +251,8 @@ mod tests {
             transfers_only_ms: Millis(0),
             offline_ms: Millis(5),
             at: Timestamp(1_700_000_000_000),
+            inactive: 1,
+            status_reason: Some("missed_offers".into()),
         }
     }
 

@@ -10,10 +10,12 @@
 use super::binary::{long, AvroEnum, AvroField, BodyReader};
 use super::schemas::*;
 use crate::error::CodecError;
+use parley_core::routing::RoutingMode;
 use parley_core::sla::{
     BusinessInterval, Schedule, SlaConditions, SlaEvent, SlaEventKind, SlaMetric, SlaPolicy,
     SlaPriority, SlaTarget, Weekday,
 };
+use parley_core::AccountRoutingConfig;
 use parley_core::{
     ActorKind, AgentAction, AgentActionKind, AgentMetrics, AgentPresence, AgentStatus, Attachment,
     AttachmentKind, Channel, ChannelPresence, ConversationEvent, ReplyHandle, RoutingDecision,
@@ -133,6 +135,10 @@ avro_enum!(ActorKind {
     Routing = 2,
     Timer = 3,
 });
+avro_enum!(RoutingMode {
+    BestAvailable = 0,
+    RoundRobin = 1,
+});
 avro_enum!(AgentStatus {
     Online = 0,
     Away = 1,
@@ -164,6 +170,7 @@ avro_enum!(RoutingRequestKind {
     Release = 4,
     Assign = 5,
     Close = 6,
+    Inactive = 7,
 });
 avro_enum!(RoutingDecisionKind {
     Offered = 0,
@@ -230,6 +237,7 @@ avro_record!(
         priority,
         required_skills,
         group,
+        inactivity_ms,
         updated_at,
     }
 );
@@ -319,6 +327,7 @@ avro_record!(
         assignee_stations,
         group_stations,
         one_touch,
+        inactivity_periods,
         at,
     }
 );
@@ -341,6 +350,8 @@ avro_record!(
         away_ms,
         transfers_only_ms,
         offline_ms,
+        inactive,
+        status_reason,
         at,
     }
 );
@@ -427,6 +438,19 @@ avro_record!(
         conditions,
         schedule_id,
         targets,
+        updated_at,
+    }
+);
+
+avro_record!(
+    AccountRoutingConfig = ACCOUNT_ROUTING_CONFIG {
+        account,
+        auto_accept,
+        offer_timeout_ms,
+        skills_timeout_ms,
+        returning_grace_ms,
+        mode,
+        away_after_offer_timeouts,
         updated_at,
     }
 );

@@ -25,8 +25,12 @@ pub const SCHEDULE: &str = include_str!("../../../../schemas/schedule.avsc");
 /// `SlaPolicy`.
 pub const SLA_POLICY: &str = include_str!("../../../../schemas/sla_policy.avsc");
 
+/// `AccountRoutingConfig`.
+pub const ACCOUNT_ROUTING_CONFIG: &str =
+    include_str!("../../../../schemas/account_routing_config.avsc");
+
 /// Every schema: its file under `schemas/`, its record's name, its text.
-pub const ALL: [(&str, &str, &str); 12] = [
+pub const ALL: [(&str, &str, &str); 13] = [
     (
         "conversation_event.avsc",
         "ConversationEvent",
@@ -43,6 +47,11 @@ pub const ALL: [(&str, &str, &str); 12] = [
     ("schedule.avsc", "Schedule", SCHEDULE),
     ("sla_policy.avsc", "SlaPolicy", SLA_POLICY),
     ("sla_event.avsc", "SlaEvent", SLA_EVENT),
+    (
+        "account_routing_config.avsc",
+        "AccountRoutingConfig",
+        ACCOUNT_ROUTING_CONFIG,
+    ),
 ];
 
 /// The file and text of the schema whose record is named `record`.

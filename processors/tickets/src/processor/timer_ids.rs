@@ -1,10 +1,13 @@
 //! The runtime timer ids of the ticket processor's timers: `close/<due>/<ticket id>` for a
-//! solve-to-close timer, `sla/<due>/<clock>/<ticket id>` for an SLA breach timer.
+//! lifecycle timer (solve-to-close or an inactivity check), `sla/<due>/<clock>/<ticket id>`
+//! for an SLA breach timer.
 
 use parley_core::sla::SlaTimer;
 use parley_core::{TicketTimer, Timestamp};
 
-/// The prefix of the runtime timer ids of solve-to-close timers.
+/// The prefix of the runtime timer ids of lifecycle timers. The lifecycle's solve-to-close
+/// and inactivity checks share it (the lifecycle tells them apart by its state); the name
+/// predates the inactivity checks and stays so that stored timers still parse.
 const CLOSE_TIMER: &str = "close/";
 
 /// The runtime timer id of a lifecycle timer: `close/<due ms>/<ticket id>`.
