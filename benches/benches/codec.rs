@@ -170,6 +170,7 @@ fn records(c: &mut Criterion) {
             priority: 2,
             required_skills: vec!["german".into()],
             group: Some("tier-1".into()),
+            brand: Some("shoes".into()),
             created_at: AT,
             at: Timestamp(AT.0 + 10),
         },

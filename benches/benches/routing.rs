@@ -142,6 +142,7 @@ impl Churn {
             priority: (n % 3) as i32,
             required_skills: skills,
             group: None,
+            brand: None,
             created_at: Timestamp(self.now),
             at: Timestamp(self.now),
         };

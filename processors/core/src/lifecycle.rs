@@ -927,6 +927,7 @@ fn routing_request(
         priority: ticket.settings.priority,
         required_skills: ticket.settings.required_skills.clone(),
         group: ticket.settings.group.clone(),
+        brand: ticket.brand.clone(),
         created_at: ticket.created_at,
         at: now,
     }

@@ -434,6 +434,9 @@ pub struct RoutingRequest {
     pub required_skills: Vec<String>,
     /// The group that may take the ticket, if restricted.
     pub group: Option<String>,
+    /// The ticket's brand, if any (custom queues may match on it).
+    #[serde(default)]
+    pub brand: Option<String>,
     /// When the ticket was created (its age orders the queue).
     pub created_at: Timestamp,
     /// When the request was made.

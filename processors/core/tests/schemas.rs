@@ -57,7 +57,7 @@ fn every_schema_file_parses_and_is_in_namespace_parley() {
         }
     }
     assert_eq!(
-        count, 13,
+        count, 14,
         "one schema per record of ARCHITECTURE.md and the SLA records"
     );
 }
@@ -196,6 +196,29 @@ fn account_routing_config_round_trips() {
 }
 
 #[test]
+fn queue_definition_round_trips() {
+    round_trip(
+        "queue_definition.avsc",
+        &parley_core::routing::QueueDefinition {
+            account: "acme".into(),
+            queue_id: "vip".into(),
+            position: -2,
+            priority: 10,
+            conditions: parley_core::routing::QueueConditions {
+                channels: vec![Channel::Whatsapp],
+                brands: vec!["shoes".into()],
+                min_priority: Some(5),
+                skills: vec!["billing".into()],
+            },
+            primary_group: "tier1".into(),
+            secondary_groups: vec!["tier2".into(), "tier3".into()],
+            secondary_after_ms: Millis::minutes(2),
+            updated_at: Timestamp(9),
+        },
+    );
+}
+
+#[test]
 fn routing_request_round_trips() {
     round_trip(
         "routing_request.avsc",
@@ -210,6 +233,7 @@ fn routing_request_round_trips() {
             priority: -1,
             required_skills: vec!["spanish".into()],
             group: None,
+            brand: Some("shoes".into()),
             created_at: Timestamp(1),
             at: Timestamp(2),
         },

@@ -137,6 +137,7 @@ mod tests {
             priority: 0,
             required_skills: Vec::new(),
             group: None,
+            brand: None,
             created_at: Timestamp(1_000),
             at: Timestamp(1_000),
         })

@@ -72,6 +72,7 @@ fn request(conversation: &str, kind: RoutingRequestKind, agent: Option<&str>) ->
         priority: 0,
         required_skills: Vec::new(),
         group: None,
+        brand: None,
         created_at: T0,
         at: T0,
     }

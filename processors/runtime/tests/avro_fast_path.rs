@@ -3,7 +3,7 @@
 //! what the codecs were written for.
 
 use apache_avro::{from_avro_datum, from_value, to_avro_datum, to_value, Schema};
-use parley_core::routing::RoutingMode;
+use parley_core::routing::{QueueConditions, QueueDefinition, RoutingMode};
 use parley_core::sla::*;
 use parley_core::*;
 use parley_runtime::codec::binary::{AvroEnum, BodyReader};
@@ -231,6 +231,7 @@ fn routing_request() -> impl Strategy<Value = RoutingRequest> {
             any::<i32>(),
             texts(),
             optional_text(),
+            optional_text(),
             timestamp(),
             timestamp(),
         ),
@@ -238,7 +239,7 @@ fn routing_request() -> impl Strategy<Value = RoutingRequest> {
         .prop_map(
             |(
                 (request_id, account, conversation, ticket_id, kind, agent_id),
-                (channel, priority, required_skills, group, created_at, at),
+                (channel, priority, required_skills, group, brand, created_at, at),
             )| RoutingRequest {
                 request_id,
                 account,
@@ -250,6 +251,7 @@ fn routing_request() -> impl Strategy<Value = RoutingRequest> {
                 priority,
                 required_skills,
                 group,
+                brand,
                 created_at,
                 at,
             },
@@ -485,6 +487,41 @@ fn agent_metrics() -> impl Strategy<Value = AgentMetrics> {
         )
 }
 
+fn queue_definition() -> impl Strategy<Value = QueueDefinition> {
+    (
+        (text(), text(), any::<i32>(), any::<i32>()),
+        (
+            proptest::collection::vec(symbol::<Channel>(), 0..4),
+            texts(),
+            proptest::option::of(any::<i32>()),
+            texts(),
+        ),
+        (text(), texts(), millis(), timestamp()),
+    )
+        .prop_map(
+            |(
+                (account, queue_id, position, priority),
+                (channels, brands, min_priority, skills),
+                (primary_group, secondary_groups, secondary_after_ms, updated_at),
+            )| QueueDefinition {
+                account,
+                queue_id,
+                position,
+                priority,
+                conditions: QueueConditions {
+                    channels,
+                    brands,
+                    min_priority,
+                    skills,
+                },
+                primary_group,
+                secondary_groups,
+                secondary_after_ms,
+                updated_at,
+            },
+        )
+}
+
 fn account_routing_config() -> impl Strategy<Value = AccountRoutingConfig> {
     (
         text(),
@@ -684,6 +721,11 @@ proptest! {
     }
 
     #[test]
+    fn queue_definitions_agree_with_apache_avro(value in queue_definition()) {
+        agrees_with_apache(&value)?;
+    }
+
+    #[test]
     fn account_routing_configs_agree_with_apache_avro(value in account_routing_config()) {
         agrees_with_apache(&value)?;
     }
@@ -776,7 +818,7 @@ fn every_enum_of_every_schema_has_its_symbol_indexes() {
 /// The CRC-64-AVRO fingerprint of each schema's parsing canonical form (field names, order
 /// and types, enum symbols; not docs or defaults) when its hand-written codec was last
 /// checked against it.
-const WRITTEN_FOR: [(&str, &str, u64); 13] = [
+const WRITTEN_FOR: [(&str, &str, u64); 14] = [
     (
         "AccountRoutingConfig",
         ACCOUNT_ROUTING_CONFIG,
@@ -786,8 +828,9 @@ const WRITTEN_FOR: [(&str, &str, u64); 13] = [
     ("AgentMetrics", AGENT_METRICS, 0x893641890f773412),
     ("AgentPresence", AGENT_PRESENCE, 0x1e8a7f935f27004f),
     ("ConversationEvent", CONVERSATION_EVENT, 0xde582d5a12c93180),
+    ("QueueDefinition", QUEUE_DEFINITION, 0xa5e4c34cce850031),
     ("RoutingDecision", ROUTING_DECISION, 0x8bf0d4edb03da0cc),
-    ("RoutingRequest", ROUTING_REQUEST, 0xcc075a03f13103cc),
+    ("RoutingRequest", ROUTING_REQUEST, 0x76a522e7243d6dd6),
     ("Schedule", SCHEDULE, 0xe115db9c75ea3989),
     ("SlaEvent", SLA_EVENT, 0xba14bdfd9287af58),
     ("SlaPolicy", SLA_POLICY, 0x1168432464381796),

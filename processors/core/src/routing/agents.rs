@@ -174,7 +174,7 @@ impl AgentIndex {
         let agent = &self.agents[slot as usize];
         agent.status(key.channel) == AgentStatus::Online
             && key.skills.iter().all(|s| agent.skills.contains(s))
-            && key.group.as_ref().is_none_or(|g| agent.groups.contains(g))
+            && (key.groups.is_empty() || key.groups.iter().any(|g| agent.groups.contains(g)))
     }
 
     /// Takes the agent out of every pool.

@@ -5,6 +5,7 @@ use super::config::RoutingConfig;
 use super::fast_map::{FastMap, FastSet};
 use super::ledger::{AgentSlot, CapacityLedger};
 use super::queue::{ClassId, ClassKey, QueueKey, RoutingQueue};
+use super::queues::{QueuePlacement, QueueRules, STANDARD_QUEUE_PRIORITY};
 use super::types::{
     AgentChannelView, RoutingEffects, RoutingInput, RoutingRejection, RoutingTicketView,
     RoutingTimer, RoutingTimerCommand,
@@ -46,6 +47,12 @@ pub(super) struct Ticket {
     pub(super) queued_since: Option<Timestamp>,
     pub(super) skills_relaxed: bool,
     pub(super) skills_due: Option<Timestamp>,
+    /// The custom queue it matched; `None` for the standard queue.
+    pub(super) queue: Option<QueuePlacement>,
+    /// Whether its queue's secondary groups may take it (after the queue's wait).
+    pub(super) secondary_open: bool,
+    /// When its queue's secondary groups become eligible, if pending.
+    pub(super) secondary_due: Option<Timestamp>,
     /// The routing class for its current skills (relaxed or not).
     pub(super) class: ClassId,
     pub(super) state: TicketState,
@@ -56,6 +63,10 @@ pub(super) struct Ticket {
 impl Ticket {
     pub(super) fn queue_key(&self) -> QueueKey {
         QueueKey {
+            queue_priority: self
+                .queue
+                .as_ref()
+                .map_or(STANDARD_QUEUE_PRIORITY, |q| q.priority),
             priority: Reverse(self.priority),
             created_at: self.created_at,
             ticket: self.id.clone(),
@@ -75,7 +86,23 @@ impl Ticket {
             } else {
                 self.skills.clone()
             },
-            group: self.group.clone(),
+            groups: self.groups(),
+        }
+    }
+
+    /// The groups whose agents may take it (any agent if none): its queue's primary group,
+    /// with the secondary groups once open; in the standard queue, its own group.
+    fn groups(&self) -> Vec<String> {
+        match &self.queue {
+            Some(queue) if self.secondary_open => {
+                let mut groups = queue.secondary_groups.clone();
+                groups.push(queue.primary_group.clone());
+                groups.sort();
+                groups.dedup();
+                groups
+            }
+            Some(queue) => vec![queue.primary_group.clone()],
+            None => self.group.iter().cloned().collect(),
         }
     }
 }
@@ -229,6 +256,8 @@ fn withdraw_reason(status: AgentStatus) -> &'static str {
 pub struct RoutingEngine {
     pub(super) account: String,
     pub(super) config: RoutingConfig,
+    /// The account's custom queues; a ticket is placed when the router first sees it.
+    pub(super) queues: QueueRules,
     pub(super) agents: AgentIndex,
     pub(super) queue: RoutingQueue,
     pub(super) ledger: CapacityLedger,
@@ -245,6 +274,7 @@ impl RoutingEngine {
         RoutingEngine {
             account: account.into(),
             config,
+            queues: QueueRules::default(),
             agents: AgentIndex::default(),
             queue: RoutingQueue::default(),
             ledger: CapacityLedger::default(),
@@ -276,6 +306,17 @@ impl RoutingEngine {
                     .attach(slot, &self.ledger, &self.queue, self.config.mode);
             }
         }
+    }
+
+    /// The account's custom queues.
+    pub fn queues(&self) -> &QueueRules {
+        &self.queues
+    }
+
+    /// Replaces the account's custom queues. A ticket is placed in a queue when the router
+    /// first sees it and stays there: the new queues place tickets from the next step.
+    pub fn set_queues(&mut self, queues: QueueRules) {
+        self.queues = queues;
     }
 
     /// The queue.
@@ -450,6 +491,11 @@ impl RoutingEngine {
             }
             (RoutingTimer::SkillsTimeout { due, .. }, _) if ticket.skills_due == Some(*due) => {
                 self.relax_skills(&id, &mut step);
+            }
+            (RoutingTimer::SecondaryGroups { due, .. }, _)
+                if ticket.secondary_due == Some(*due) =>
+            {
+                self.open_secondary_groups(&id, &mut step);
             }
             (
                 RoutingTimer::ReturningGrace { agent_id, due, .. },
@@ -690,6 +736,9 @@ impl RoutingEngine {
             queued_since: None,
             skills_relaxed: false,
             skills_due: None,
+            secondary_open: false,
+            secondary_due: None,
+            queue: self.queues.place(request),
             class: 0,
             state: TicketState::Queued,
             declined_by: Vec::new(),
@@ -704,6 +753,12 @@ impl RoutingEngine {
         let ticket = self.tickets.remove(id).expect("ticket exists");
         if let Some(due) = ticket.skills_due {
             step.timer(RoutingTimerCommand::Cancel(RoutingTimer::SkillsTimeout {
+                ticket_id: id.to_string(),
+                due,
+            }));
+        }
+        if let Some(due) = ticket.secondary_due {
+            step.timer(RoutingTimerCommand::Cancel(RoutingTimer::SecondaryGroups {
                 ticket_id: id.to_string(),
                 due,
             }));
@@ -763,6 +818,19 @@ impl RoutingEngine {
                 let due = since + timeout;
                 ticket.skills_due = Some(due);
                 step.timer(RoutingTimerCommand::Set(RoutingTimer::SkillsTimeout {
+                    ticket_id: id.to_string(),
+                    due,
+                }));
+            }
+        }
+        if let Some(queue) = &ticket.queue {
+            if !ticket.secondary_open
+                && !queue.secondary_groups.is_empty()
+                && ticket.secondary_due.is_none()
+            {
+                let due = since + queue.secondary_after_ms;
+                ticket.secondary_due = Some(due);
+                step.timer(RoutingTimerCommand::Set(RoutingTimer::SecondaryGroups {
                     ticket_id: id.to_string(),
                     due,
                 }));
@@ -973,6 +1041,12 @@ impl RoutingEngine {
                 due,
             }));
         }
+        if let Some(due) = ticket.secondary_due.take() {
+            step.timer(RoutingTimerCommand::Cancel(RoutingTimer::SecondaryGroups {
+                ticket_id: id.to_string(),
+                due,
+            }));
+        }
         self.touch_agent(a, channel, step);
         self.dirty_tickets.insert(id.clone());
     }
@@ -981,7 +1055,21 @@ impl RoutingEngine {
         let ticket = self.ticket_mut(id);
         ticket.skills_due = None;
         ticket.skills_relaxed = true;
-        let key = ticket.class_key();
+        self.reclass(id, step);
+    }
+
+    /// Opens a queued ticket to its queue's secondary groups.
+    fn open_secondary_groups(&mut self, id: &Arc<str>, step: &mut Step) {
+        let ticket = self.ticket_mut(id);
+        ticket.secondary_due = None;
+        ticket.secondary_open = true;
+        self.reclass(id, step);
+    }
+
+    /// Moves a ticket to the routing class of its current skills and groups, and marks it
+    /// for matching if queued.
+    fn reclass(&mut self, id: &Arc<str>, step: &mut Step) {
+        let key = self.tickets[id].class_key();
         let class = self.ensure_class(key);
         let ticket = self.tickets.get_mut(id).expect("ticket exists");
         if matches!(ticket.state, TicketState::Queued) {
@@ -1001,8 +1089,13 @@ impl RoutingEngine {
         let ticket = &self.tickets[id];
         self.queue.remove(ticket.class, &ticket.queue_key());
         let channel = ticket.channel;
+        let from_secondary = ticket.queue.as_ref().is_some_and(|q| {
+            ticket.secondary_open && !self.agents.get(a).groups.contains(&q.primary_group)
+        });
         let reason = if ticket.skills_relaxed && !ticket.skills.is_empty() {
             "skills_relaxed"
+        } else if from_secondary {
+            "secondary_group"
         } else {
             self.config.mode.reason()
         };

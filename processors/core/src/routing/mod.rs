@@ -6,7 +6,10 @@
 //! and returns a [`RoutingEffects`] batch (decisions, agent metrics, timers to set or
 //! cancel, rejections). The parts:
 //!
-//! - [`RoutingQueue`]: routable tickets by routing class, in priority then age order.
+//! - [`RoutingQueue`]: routable tickets by routing class, in queue priority, ticket priority
+//!   then age order.
+//! - [`QueueRules`]: an account's custom queues ([`QueueDefinition`]), which place a new
+//!   ticket in the first queue it matches, with primary and secondary groups.
 //! - [`AgentIndex`]: agents, and per routing class the eligible agents ranked by free
 //!   capacity and time since their last assignment, so one choice is a B-tree lookup.
 //! - [`CapacityLedger`]: which ticket holds which agent's capacity.
@@ -19,6 +22,7 @@ mod engine;
 mod fast_map;
 mod ledger;
 mod queue;
+mod queues;
 mod records;
 mod snapshot;
 mod types;
@@ -35,6 +39,10 @@ pub use config::{RoutingConfig, RoutingConfigError, RoutingMode};
 pub use engine::RoutingEngine;
 pub use ledger::CapacityLedger;
 pub use queue::RoutingQueue;
+pub use queues::{
+    QueueConditions, QueueDefinition, QueueError, QueuePlacement, QueueRules,
+    STANDARD_QUEUE_PRIORITY,
+};
 pub use records::{
     AgentChannelRecord, AgentRecord, ChannelCounters, TicketRecord, TicketRecordState,
 };

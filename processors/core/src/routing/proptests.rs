@@ -317,6 +317,7 @@ impl World {
                     priority,
                     required_skills: skills_of(skills),
                     group: grouped.then(|| "vip".to_owned()),
+                    brand: None,
                     created_at: self.now,
                     at: self.now,
                 };

@@ -12,17 +12,21 @@ use std::sync::Arc;
 pub(crate) type ClassId = u32;
 
 /// What decides which agents may take a ticket: its channel, the skills it requires (sorted,
-/// none once relaxed) and its group. Tickets of one class share one ranked pool of agents.
+/// none once relaxed) and the groups whose members may take it (sorted; none for any
+/// agent). Tickets of one class share one ranked pool of agents.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct ClassKey {
     pub(crate) channel: Channel,
     pub(crate) skills: Vec<String>,
-    pub(crate) group: Option<String>,
+    pub(crate) groups: Vec<String>,
 }
 
-/// A ticket's place in the queue: higher priority first, then older, then by id.
+/// A ticket's place in the queue: its queue's priority first (1 is the highest; the
+/// standard queue after every custom queue), then higher ticket priority, then older, then
+/// by id.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct QueueKey {
+    pub(crate) queue_priority: i32,
     pub(crate) priority: Reverse<i32>,
     pub(crate) created_at: Timestamp,
     pub(crate) ticket: Arc<str>,
@@ -31,7 +35,7 @@ pub(crate) struct QueueKey {
 /// Routable tickets (New, or Open and unassigned, and not under offer), by routing class.
 ///
 /// Classes are registered on first use and kept; the number of classes is the number of
-/// distinct (channel, skills, group) combinations the account's tickets use, which is small.
+/// distinct (channel, skills, groups) combinations the account's tickets use, which is small.
 #[derive(Clone, Debug, Default)]
 pub struct RoutingQueue {
     keys: Vec<ClassKey>,
@@ -105,6 +109,7 @@ mod tests {
 
     fn key(priority: i32, created: i64, id: &str) -> QueueKey {
         QueueKey {
+            queue_priority: 101,
             priority: Reverse(priority),
             created_at: Timestamp(created),
             ticket: Arc::from(id),
@@ -117,7 +122,7 @@ mod tests {
         let class = queue.add_class(ClassKey {
             channel: Channel::Web,
             skills: vec![],
-            group: None,
+            groups: vec![],
         });
         queue.push(class, key(0, 1, "old-low"));
         queue.push(class, key(0, 5, "new-low"));

@@ -1,6 +1,7 @@
 //! The durable facts of one agent and one ticket, for persisting the engine entity by
 //! entity. Indexes (pools, queues, loads) are not stored: they are rebuilt from these.
 
+use super::queues::QueuePlacement;
 use crate::model::{AgentStatus, Channel};
 use crate::time::{Millis, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -119,6 +120,15 @@ pub struct TicketRecord {
     pub skills_relaxed: bool,
     /// When its skills timeout fires, if pending.
     pub skills_due: Option<Timestamp>,
+    /// The custom queue it matched; `None` for the standard queue.
+    #[serde(default)]
+    pub queue: Option<QueuePlacement>,
+    /// Whether its queue's secondary groups may take it.
+    #[serde(default)]
+    pub secondary_open: bool,
+    /// When its queue's secondary groups become eligible, if pending.
+    #[serde(default)]
+    pub secondary_due: Option<Timestamp>,
     /// Where it is.
     pub state: TicketRecordState,
     /// Agents who declined it or let its offer time out, oldest first.

@@ -73,6 +73,7 @@ struct TicketAttrs {
     priority: i32,
     skills: Vec<String>,
     group: Option<String>,
+    brand: Option<String>,
     created_at: Timestamp,
 }
 
@@ -98,6 +99,8 @@ pub(crate) struct ScenarioHost {
     timer_seq: u64,
     attrs: BTreeMap<String, TicketAttrs>,
     ordinal: u64,
+    /// The account's custom queues, as `queue` commands defined them.
+    queues: Vec<QueueDefinition>,
 }
 
 impl ScenarioHost {
@@ -118,6 +121,7 @@ impl ScenarioHost {
             timer_seq: 0,
             attrs: BTreeMap::new(),
             ordinal: 0,
+            queues: Vec::new(),
         }
     }
 
@@ -125,6 +129,7 @@ impl ScenarioHost {
     pub(crate) fn with_engine<T>(&mut self, f: impl FnOnce(&mut RoutingEngine) -> T) -> T {
         match &mut self.host {
             Host::Live(engine) => {
+                engine.set_queues(QueueRules::new(self.queues.clone()));
                 let out = f(engine);
                 engine
                     .audit()
@@ -142,6 +147,7 @@ impl ScenarioHost {
                     agents.values().cloned(),
                     tickets.values().cloned(),
                 );
+                engine.set_queues(QueueRules::new(self.queues.clone()));
                 let out = f(&mut engine);
                 let dirty = engine.take_dirty();
                 for id in dirty.agents {
@@ -220,6 +226,7 @@ impl ScenarioHost {
                 priority: 0,
                 skills: Vec::new(),
                 group: None,
+                brand: None,
                 created_at: now,
             });
         for (key, value) in args {
@@ -228,6 +235,7 @@ impl ScenarioHost {
                 "priority" => attrs.priority = value.parse().expect("priority"),
                 "skills" => attrs.skills = list(value),
                 "group" => attrs.group = Some((*value).to_owned()),
+                "brand" => attrs.brand = Some((*value).to_owned()),
                 "created" => attrs.created_at = Timestamp(duration(value).0),
                 _ => panic!("unknown ticket attribute {key:?}"),
             }
@@ -244,6 +252,7 @@ impl ScenarioHost {
             priority: attrs.priority,
             required_skills: attrs.skills.clone(),
             group: attrs.group.clone(),
+            brand: attrs.brand.clone(),
             created_at: attrs.created_at,
             at: now,
         }
@@ -313,6 +322,43 @@ impl ScenarioHost {
                 let request = self.request(kind, plain[0], plain.get(1).copied(), &args);
                 let effects = self.with_engine(|e| e.handle_request(&request, now));
                 self.apply(&effects, &mut out);
+            }
+            "queue" => {
+                let mut queue = QueueDefinition {
+                    account: ACCOUNT.to_owned(),
+                    queue_id: plain[0].to_owned(),
+                    position: 0,
+                    priority: 50,
+                    conditions: QueueConditions::default(),
+                    primary_group: String::new(),
+                    secondary_groups: Vec::new(),
+                    secondary_after_ms: Millis::ZERO,
+                    updated_at: now,
+                };
+                for (key, value) in &args {
+                    match *key {
+                        "position" => queue.position = value.parse().expect("position"),
+                        "priority" => queue.priority = value.parse().expect("priority"),
+                        "primary" => queue.primary_group = (*value).to_owned(),
+                        "secondary" => queue.secondary_groups = list(value),
+                        "after" => queue.secondary_after_ms = duration(value),
+                        "channels" => {
+                            queue.conditions.channels =
+                                list(value).iter().map(|c| channel(c)).collect()
+                        }
+                        "brands" => queue.conditions.brands = list(value),
+                        "min_priority" => {
+                            queue.conditions.min_priority =
+                                Some(value.parse().expect("min_priority"))
+                        }
+                        "skills" => queue.conditions.skills = list(value),
+                        other => panic!("queue: unknown argument {other}"),
+                    }
+                }
+                queue.validate().unwrap_or_else(|e| panic!("queue: {e}"));
+                self.queues.retain(|q| q.queue_id != queue.queue_id);
+                self.queues.push(queue);
+                writeln!(out, "ok").unwrap();
             }
             "advance" => {
                 let until = now + duration(plain[0]);

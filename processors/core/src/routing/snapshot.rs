@@ -65,6 +65,9 @@ impl RoutingEngine {
             queued_since: ticket.queued_since,
             skills_relaxed: ticket.skills_relaxed,
             skills_due: ticket.skills_due,
+            queue: ticket.queue.clone(),
+            secondary_open: ticket.secondary_open,
+            secondary_due: ticket.secondary_due,
             state: match ticket.state {
                 TicketState::Queued => TicketRecordState::Queued,
                 TicketState::Offered { agent, due } => TicketRecordState::Offered {
@@ -132,6 +135,9 @@ impl RoutingEngine {
                 queued_since: record.queued_since,
                 skills_relaxed: record.skills_relaxed,
                 skills_due: record.skills_due,
+                queue: record.queue,
+                secondary_open: record.secondary_open,
+                secondary_due: record.secondary_due,
                 class: 0,
                 state: TicketState::Queued,
                 declined_by: record

@@ -737,6 +737,7 @@ fn request(
         priority: 0,
         required_skills: vec![],
         group: None,
+        brand: None,
         created_at: Timestamp(0),
         at: Timestamp(0),
     }

@@ -29,6 +29,14 @@ pub enum RoutingTimer {
         /// When the skills are relaxed.
         due: Timestamp,
     },
+    /// A ticket waiting this long in its custom queue may go to the queue's secondary
+    /// groups.
+    SecondaryGroups {
+        /// The queued ticket.
+        ticket_id: String,
+        /// When the secondary groups become eligible.
+        due: Timestamp,
+    },
     /// A reopened ticket whose assignee is offline goes back to the queue.
     ReturningGrace {
         /// The reopened ticket.
@@ -46,6 +54,7 @@ impl RoutingTimer {
         match self {
             RoutingTimer::OfferTimeout { due, .. }
             | RoutingTimer::SkillsTimeout { due, .. }
+            | RoutingTimer::SecondaryGroups { due, .. }
             | RoutingTimer::ReturningGrace { due, .. } => *due,
         }
     }
@@ -55,6 +64,7 @@ impl RoutingTimer {
         match self {
             RoutingTimer::OfferTimeout { ticket_id, .. }
             | RoutingTimer::SkillsTimeout { ticket_id, .. }
+            | RoutingTimer::SecondaryGroups { ticket_id, .. }
             | RoutingTimer::ReturningGrace { ticket_id, .. } => ticket_id,
         }
     }
@@ -71,6 +81,9 @@ impl RoutingTimer {
             }
             RoutingTimer::SkillsTimeout { ticket_id, due } => {
                 format!("{ticket_id}.skills_timeout.{}", due.0)
+            }
+            RoutingTimer::SecondaryGroups { ticket_id, due } => {
+                format!("{ticket_id}.secondary_groups.{}", due.0)
             }
             RoutingTimer::ReturningGrace {
                 ticket_id,

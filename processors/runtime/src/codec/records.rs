@@ -10,7 +10,7 @@
 use super::binary::{long, AvroEnum, AvroField, BodyReader};
 use super::schemas::*;
 use crate::error::CodecError;
-use parley_core::routing::RoutingMode;
+use parley_core::routing::{QueueConditions, QueueDefinition, RoutingMode};
 use parley_core::sla::{
     BusinessInterval, Schedule, SlaConditions, SlaEvent, SlaEventKind, SlaMetric, SlaPolicy,
     SlaPriority, SlaTarget, Weekday,
@@ -254,6 +254,7 @@ avro_record!(
         priority,
         required_skills,
         group,
+        brand,
         created_at,
         at,
     }
@@ -451,6 +452,27 @@ avro_record!(
         returning_grace_ms,
         mode,
         away_after_offer_timeouts,
+        updated_at,
+    }
+);
+
+avro_nested_record!(QueueConditions {
+    channels,
+    brands,
+    min_priority,
+    skills
+});
+
+avro_record!(
+    QueueDefinition = QUEUE_DEFINITION {
+        account,
+        queue_id,
+        position,
+        priority,
+        conditions,
+        primary_group,
+        secondary_groups,
+        secondary_after_ms,
         updated_at,
     }
 );

@@ -28,9 +28,11 @@ pub const SLA_POLICY: &str = include_str!("../../../../schemas/sla_policy.avsc")
 /// `AccountRoutingConfig`.
 pub const ACCOUNT_ROUTING_CONFIG: &str =
     include_str!("../../../../schemas/account_routing_config.avsc");
+/// `QueueDefinition`.
+pub const QUEUE_DEFINITION: &str = include_str!("../../../../schemas/queue_definition.avsc");
 
 /// Every schema: its file under `schemas/`, its record's name, its text.
-pub const ALL: [(&str, &str, &str); 13] = [
+pub const ALL: [(&str, &str, &str); 14] = [
     (
         "conversation_event.avsc",
         "ConversationEvent",
@@ -52,6 +54,7 @@ pub const ALL: [(&str, &str, &str); 13] = [
         "AccountRoutingConfig",
         ACCOUNT_ROUTING_CONFIG,
     ),
+    ("queue_definition.avsc", "QueueDefinition", QUEUE_DEFINITION),
 ];
 
 /// The file and text of the schema whose record is named `record`.
