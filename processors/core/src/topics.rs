@@ -27,6 +27,8 @@ pub enum Topic {
     SlaPolicies,
     /// Routing settings per account: a table every router instance reads.
     RoutingConfig,
+    /// Custom routing queues per account: a table every router instance reads.
+    RoutingQueues,
     /// Requests from the ticket processor to the router.
     RoutingRequests,
     /// The router's offers and assignments.
@@ -113,6 +115,7 @@ impl Topic {
             Topic::Schedules,
             Topic::SlaPolicies,
             Topic::RoutingConfig,
+            Topic::RoutingQueues,
             Topic::TicketStatusChanges,
             Topic::TicketMetrics,
             Topic::SlaEvents,
@@ -136,6 +139,7 @@ impl Topic {
             Topic::SlaPolicies => "sla-policies",
             Topic::SlaEvents => "sla-events",
             Topic::RoutingConfig => "routing-config",
+            Topic::RoutingQueues => "routing-queues",
             Topic::RoutingRequests => "routing-requests",
             Topic::RoutingDecisions => "routing-decisions",
             Topic::TicketStatusChanges => "ticket-status-changes",
@@ -165,6 +169,7 @@ impl Topic {
             Topic::SlaPolicies => Records::Avro("SlaPolicy"),
             Topic::SlaEvents => Records::Avro("SlaEvent"),
             Topic::RoutingConfig => Records::Avro("AccountRoutingConfig"),
+            Topic::RoutingQueues => Records::Avro("QueueDefinition"),
             Topic::RoutingRequests => Records::Avro("RoutingRequest"),
             Topic::RoutingDecisions => Records::Avro("RoutingDecision"),
             Topic::TicketStatusChanges => Records::Avro("StatusChange"),
@@ -190,7 +195,7 @@ impl Topic {
             | Topic::AgentMetrics
             | Topic::RoutingConfig => KeyRule::Account,
             Topic::StyleConfig => KeyRule::Style,
-            Topic::Schedules | Topic::SlaPolicies => KeyRule::AccountName,
+            Topic::Schedules | Topic::SlaPolicies | Topic::RoutingQueues => KeyRule::AccountName,
             Topic::Dlq => KeyRule::Source,
             Topic::TicketsChangelog | Topic::RouterChangelog => KeyRule::State,
         }
@@ -203,6 +208,7 @@ impl Topic {
             | Topic::Schedules
             | Topic::SlaPolicies
             | Topic::RoutingConfig
+            | Topic::RoutingQueues
             | Topic::TicketsChangelog
             | Topic::RouterChangelog => Cleanup::Compact,
             _ => Cleanup::Delete,
@@ -236,7 +242,7 @@ mod tests {
         let all = Topic::all();
         let names: std::collections::BTreeSet<String> = all.iter().map(|t| t.name()).collect();
         assert_eq!(names.len(), all.len());
-        assert_eq!(all.len(), Channel::ALL.len() + 16);
+        assert_eq!(all.len(), Channel::ALL.len() + 17);
         for topic in all {
             assert_eq!(Topic::parse("p.", &topic.with_prefix("p.")), Some(topic));
         }
@@ -257,6 +263,7 @@ mod tests {
                 "schedules",
                 "sla-policies",
                 "routing-config",
+                "routing-queues",
                 "tickets-changelog",
                 "router-changelog"
             ]

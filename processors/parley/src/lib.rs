@@ -240,6 +240,46 @@ enum ConfigCommand {
         #[arg(long, value_name = "N")]
         away_after_offer_timeouts: Option<u32>,
     },
+    /// Write a custom routing queue to <prefix>routing-queues, key account/queue. A new
+    /// ticket goes to the first queue (by position) whose conditions it meets.
+    SetQueue {
+        #[command(flatten)]
+        kafka: KafkaOptions,
+        /// The account.
+        #[arg(long)]
+        account: String,
+        /// The queue's name.
+        #[arg(long)]
+        queue: String,
+        /// Queues are tried in ascending position; the first that matches wins.
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        position: i32,
+        /// 1 (highest) to 100: an agent who may take work from several queues gets this
+        /// queue's first when its number is lower.
+        #[arg(long, default_value_t = 50)]
+        priority: i32,
+        /// The group whose agents may take the queue's tickets at once.
+        #[arg(long)]
+        primary_group: String,
+        /// A group whose agents may take a ticket after --secondary-after, repeated.
+        #[arg(long = "secondary-group", value_name = "GROUP")]
+        secondary_groups: Vec<String>,
+        /// How long a ticket waits before its secondary groups are eligible.
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION", default_value = "0s")]
+        secondary_after: Millis,
+        /// Matches tickets on this channel, repeated [default: any].
+        #[arg(long = "when-channel", value_name = "CHANNEL", value_parser = parse_channel)]
+        when_channels: Vec<Channel>,
+        /// Matches tickets of this brand, repeated [default: any].
+        #[arg(long = "when-brand", value_name = "BRAND")]
+        when_brands: Vec<String>,
+        /// Matches tickets whose routing priority is at least this.
+        #[arg(long, allow_negative_numbers = true)]
+        when_min_priority: Option<i32>,
+        /// Matches tickets that require this skill, repeated.
+        #[arg(long = "when-skill", value_name = "SKILL")]
+        when_skills: Vec<String>,
+    },
     /// Write a business-hours schedule to <prefix>schedules, key account/schedule.
     SetSchedule {
         #[command(flatten)]
@@ -488,6 +528,39 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 business_targets,
             })?;
             sla_config::write_policy(&connection(kafka)?, &policy).await
+        }
+        Command::Config(ConfigCommand::SetQueue {
+            kafka,
+            account,
+            queue,
+            position,
+            priority,
+            primary_group,
+            secondary_groups,
+            secondary_after,
+            when_channels,
+            when_brands,
+            when_min_priority,
+            when_skills,
+        }) => {
+            let queue = parley_core::routing::QueueDefinition {
+                account: account.clone(),
+                queue_id: queue.clone(),
+                position: *position,
+                priority: *priority,
+                conditions: parley_core::routing::QueueConditions {
+                    channels: when_channels.clone(),
+                    brands: when_brands.clone(),
+                    min_priority: *when_min_priority,
+                    skills: when_skills.clone(),
+                },
+                primary_group: primary_group.clone(),
+                secondary_groups: secondary_groups.clone(),
+                secondary_after_ms: *secondary_after,
+                updated_at: parley_core::Timestamp(0),
+            };
+            routing_config::validate_queue(&queue)?;
+            routing_config::write_queue(&connection(kafka)?, queue).await
         }
         Command::Config(ConfigCommand::SetRouting {
             kafka,

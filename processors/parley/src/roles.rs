@@ -236,6 +236,12 @@ pub(crate) fn routing_config_dlq_group(router_group: &str) -> String {
     format!("{router_group}-routing-config-dlq")
 }
 
+/// The consumer group that writes refused routing-queues records to the DLQ, beside the
+/// router group `router_group`.
+pub(crate) fn routing_queues_dlq_group(router_group: &str) -> String {
+    format!("{router_group}-routing-queues-dlq")
+}
+
 /// Checks a role's configuration before anything connects: a refused value (e.g. a
 /// reserved `--librdkafka` key) is a usage error naming the setting, the value and the rule.
 fn validate(role: Role, settings: &RoleSettings) -> Result<(), UsageError> {
@@ -435,8 +441,9 @@ async fn run_role(
                 routing_decisions: codec(registry, &topics.routing_decisions).await?,
                 agent_metrics: codec(registry, &topics.agent_metrics).await?,
                 routing_config: codec(registry, &topics.routing_config).await?,
+                routing_queues: codec(registry, &topics.routing_queues).await?,
             };
-            // One group over routing-config writes each refused record to the DLQ once.
+            // One group over each routing table writes each refused record to the DLQ once.
             let dead_letters = TableDeadLetters::start(
                 &client_config(&settings.connection),
                 &routing_config_dlq_group(&runtime.group_id),
@@ -446,6 +453,13 @@ async fn run_role(
                     settings.routing.clone(),
                     codec(registry, &topics.routing_config).await?,
                 ),
+            )?;
+            let queue_dead_letters = TableDeadLetters::start(
+                &client_config(&settings.connection),
+                &routing_queues_dlq_group(&runtime.group_id),
+                &topics.routing_queues,
+                &format!("{prefix}dlq"),
+                parley_routing::QueueTable::new(codec(registry, &topics.routing_queues).await?),
             )?;
             let metrics = Arc::new(Metrics::new());
             let _ = hooks.observed.router_metrics.set(metrics.clone());
@@ -469,7 +483,7 @@ async fn run_role(
                 StateEndpoint::new(host.state_view(), Arc::new(parley_routing::render_state));
             serve_host(served, metrics, state, move || {
                 let result = host.run(shutdown);
-                drop(dead_letters);
+                drop((dead_letters, queue_dead_letters));
                 result
             })
             .await

@@ -1,12 +1,23 @@
 //! `parley config set-routing`: one validated AccountRoutingConfig record on the
-//! routing-config topic, key the account.
+//! routing-config topic, key the account; and `parley config set-queue`: one validated
+//! QueueDefinition on the routing-queues topic, key `account/queue_id`.
 
 use crate::options::{Connection, RoutingModeArg};
 use crate::style::write_record;
 use crate::usage::UsageError;
-use parley_core::routing::RoutingConfig;
+use parley_core::routing::{QueueDefinition, RoutingConfig};
 use parley_core::{AccountRoutingConfig, Channel, Millis, Timestamp};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the epoch, for a record's `updated_at`.
+fn now_ms() -> Timestamp {
+    Timestamp(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default(),
+    )
+}
 
 /// The settings `parley config set-routing` was given; each one left out keeps the
 /// router's own (its flags).
@@ -28,10 +39,6 @@ pub(crate) struct RoutingArgs {
 
 /// Builds the record from the command's values.
 pub(crate) fn record(account: String, args: RoutingArgs) -> AccountRoutingConfig {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default();
     AccountRoutingConfig {
         account,
         auto_accept: args.auto_accept,
@@ -40,7 +47,7 @@ pub(crate) fn record(account: String, args: RoutingArgs) -> AccountRoutingConfig
         returning_grace_ms: args.returning_grace,
         mode: args.mode.map(Into::into),
         away_after_offer_timeouts: args.away_after_offer_timeouts,
-        updated_at: Timestamp(now),
+        updated_at: now_ms(),
     }
 }
 
@@ -71,6 +78,34 @@ pub(crate) async fn write(
 ) -> anyhow::Result<()> {
     let topic = parley_routing::topics(&connection.topic_prefix).routing_config;
     write_record(connection, &topic, &record.account, record).await
+}
+
+/// Checks a queue's rules, as the router applies them; the error names the flag, the
+/// field, the value and the rule.
+pub(crate) fn validate_queue(queue: &QueueDefinition) -> Result<(), UsageError> {
+    queue.validate().map_err(|error| {
+        let flag = match error.field() {
+            "account" => "--account",
+            "queue_id" => "--queue",
+            "priority" => "--priority",
+            "primary_group" => "--primary-group",
+            "secondary_groups" => "--secondary-group",
+            "secondary_after_ms" => "--secondary-after",
+            other => other,
+        };
+        UsageError(format!("{flag}: {error}"))
+    })
+}
+
+/// Stamps `queue` with the time and writes it to `<prefix>routing-queues` under
+/// `account/queue_id`, waiting for the broker's acknowledgement.
+pub(crate) async fn write_queue(
+    connection: &Connection,
+    mut queue: QueueDefinition,
+) -> anyhow::Result<()> {
+    queue.updated_at = now_ms();
+    let topic = parley_routing::topics(&connection.topic_prefix).routing_queues;
+    write_record(connection, &topic, &queue.key(), &queue).await
 }
 
 #[cfg(test)]
@@ -123,5 +158,24 @@ mod tests {
             Some(parley_core::routing::RoutingMode::RoundRobin)
         );
         assert_eq!(record.away_after_offer_timeouts, Some(3));
+    }
+
+    #[test]
+    fn a_refused_queue_names_the_flag() {
+        let queue = QueueDefinition {
+            account: "acme".into(),
+            queue_id: "vip".into(),
+            position: 0,
+            priority: 101,
+            conditions: Default::default(),
+            primary_group: "tier1".into(),
+            secondary_groups: vec![],
+            secondary_after_ms: Millis::ZERO,
+            updated_at: Timestamp(0),
+        };
+        assert_eq!(
+            validate_queue(&queue).unwrap_err().0,
+            "--priority: priority = 101: must be 1 (highest) to 100"
+        );
     }
 }

@@ -224,7 +224,7 @@ mod tests {
     #[test]
     fn the_table_has_every_topic_once() {
         let specs = all("parley.");
-        assert_eq!(specs.len(), 11 + 5 + 4 + 5 + 2);
+        assert_eq!(specs.len(), 11 + 5 + 5 + 5 + 2);
         let names: std::collections::BTreeSet<&str> =
             specs.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names.len(), specs.len());
@@ -241,6 +241,7 @@ mod tests {
                 "parley.schedules",
                 "parley.sla-policies",
                 "parley.routing-config",
+                "parley.routing-queues",
                 "parley.tickets-changelog",
                 "parley.router-changelog"
             ]

@@ -436,7 +436,7 @@ fn topics_create_then_check_pass_and_a_recreated_topic_fails_check() {
             .lines()
             .filter(|l| l.contains(": ok (3 partitions"))
             .count(),
-        27
+        28
     );
 
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()

@@ -183,6 +183,7 @@ scenarios! {
     routing_agent_offline,
     routing_messaging_inactivity,
     routing_missed_offers,
+    routing_queues,
     styles_per_brand_and_channel,
     style_change,
     solved_to_closed_limit,

@@ -16,6 +16,9 @@ pub struct RouterTopics {
     /// Table: each account's routing settings, key `account`, compacted; every instance
     /// reads all of it.
     pub routing_config: String,
+    /// Table: each account's custom queues, key `account/queue_id`, compacted; every
+    /// instance reads all of it.
+    pub routing_queues: String,
 }
 
 /// The router's topics under `prefix` (e.g. `parley.`).
@@ -26,6 +29,7 @@ pub fn topics(prefix: &str) -> RouterTopics {
         routing_decisions: Topic::RoutingDecisions.with_prefix(prefix),
         agent_metrics: Topic::AgentMetrics.with_prefix(prefix),
         routing_config: Topic::RoutingConfig.with_prefix(prefix),
+        routing_queues: Topic::RoutingQueues.with_prefix(prefix),
     }
 }
 

@@ -1,10 +1,11 @@
 //! [`RouterProcessor`]: the accounts of one partition, each a [`RoutingEngine`].
 
-use crate::accounts::SharedAccountConfigs;
+use crate::accounts::{AccountConfigs, SharedAccountConfigs};
 use crate::config::RouterTopics;
+use crate::queues::{QueueTable, SharedQueueTable};
 use parley_core::routing::{
-    AgentRecord, RoutingEffects, RoutingEngine, RoutingInput, RoutingTimer, RoutingTimerCommand,
-    TicketRecord,
+    AgentRecord, QueueDefinition, RoutingConfig, RoutingEffects, RoutingEngine, RoutingInput,
+    RoutingTimer, RoutingTimerCommand, TicketRecord,
 };
 use parley_core::topics::conversation_key;
 use parley_core::{
@@ -13,7 +14,7 @@ use parley_core::{
 use parley_runtime::codec::AvroCodec;
 use parley_runtime::{DecodeError, Effects, InputRecord, KeyedProcessor, Rejection, RestoreError};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 /// The codecs of every record the router reads or writes.
 #[derive(Debug)]
@@ -28,6 +29,8 @@ pub struct RouterCodecs {
     pub agent_metrics: AvroCodec<AgentMetrics>,
     /// `routing-config`.
     pub routing_config: AvroCodec<AccountRoutingConfig>,
+    /// `routing-queues`.
+    pub routing_queues: AvroCodec<QueueDefinition>,
 }
 
 impl RouterCodecs {
@@ -39,6 +42,7 @@ impl RouterCodecs {
             routing_decisions: AvroCodec::single_object(),
             agent_metrics: AvroCodec::single_object(),
             routing_config: AvroCodec::single_object(),
+            routing_queues: AvroCodec::single_object(),
         }
     }
 }
@@ -82,12 +86,37 @@ pub(crate) fn parse_state_key(key: &str) -> Option<(&str, Entity)> {
     }
 }
 
+/// The tables every partition's processor reads, each filled by a reader of its compacted
+/// topic.
+#[derive(Clone, Debug)]
+pub struct RouterTables {
+    /// Each account's settings (`routing-config`).
+    pub configs: SharedAccountConfigs,
+    /// Each account's custom queues (`routing-queues`).
+    pub queues: SharedQueueTable,
+}
+
+impl RouterTables {
+    /// Tables with no record yet: every account routed with `process` (the router's
+    /// flags), through the standard queue; values decode with `codecs`.
+    pub fn empty(process: RoutingConfig, codecs: &RouterCodecs) -> RouterTables {
+        RouterTables {
+            configs: Arc::new(RwLock::new(AccountConfigs::new(
+                process,
+                codecs.routing_config.clone(),
+            ))),
+            queues: Arc::new(RwLock::new(QueueTable::new(codecs.routing_queues.clone()))),
+        }
+    }
+}
+
 /// One partition's accounts: one [`RoutingEngine`] per account (the record key), its
 /// agents and tickets stored entity by entity under `account/agent/<id>` and
 /// `account/ticket/<id>`. Each account is routed with its settings in the shared
 /// routing-config table ([`AccountConfigs`](crate::accounts::AccountConfigs)): the process's
-/// flags with the account's record laid over them; a changed record applies from the
-/// account's next input.
+/// flags with the account's record laid over them; and with its custom queues in the
+/// routing-queues table ([`QueueTable`](crate::queues::QueueTable)). A changed record
+/// applies from the account's next input.
 ///
 /// Refusals (to the DLQ): `wrong_key` when the record key is not the record's account,
 /// `routing_refused` when the engine refuses the request or presence (the detail is the
@@ -96,9 +125,11 @@ pub(crate) fn parse_state_key(key: &str) -> Option<(&str, Entity)> {
 pub struct RouterProcessor {
     topics: Arc<RouterTopics>,
     codecs: Arc<RouterCodecs>,
-    configs: SharedAccountConfigs,
-    /// The table's version the engines' settings were last read at.
+    tables: RouterTables,
+    /// The routing-config table's version the engines' settings were last read at.
     configs_version: u64,
+    /// The routing-queues table's version the engines' queues were last read at.
+    queues_version: u64,
     engines: HashMap<String, RoutingEngine>,
     /// Records read by `restore`, turned into engines before the first input.
     restored: HashMap<String, (Vec<AgentRecord>, Vec<TicketRecord>)>,
@@ -110,14 +141,16 @@ impl RouterProcessor {
     pub fn new(
         topics: Arc<RouterTopics>,
         codecs: Arc<RouterCodecs>,
-        configs: SharedAccountConfigs,
+        tables: RouterTables,
     ) -> RouterProcessor {
-        let configs_version = configs.read().expect("not poisoned").version();
+        let configs_version = tables.configs.read().expect("not poisoned").version();
+        let queues_version = tables.queues.read().expect("not poisoned").version();
         RouterProcessor {
             topics,
             codecs,
-            configs,
+            tables,
             configs_version,
+            queues_version,
             engines: HashMap::new(),
             restored: HashMap::new(),
         }
@@ -133,27 +166,39 @@ impl RouterProcessor {
         if self.restored.is_empty() {
             return;
         }
-        let configs = self.configs.read().expect("not poisoned");
+        let configs = self.tables.configs.read().expect("not poisoned");
+        let queues = self.tables.queues.read().expect("not poisoned");
         for (account, (agents, tickets)) in self.restored.drain() {
             let config = configs.config_for(&account).clone();
-            let engine = RoutingEngine::restore(&account, config, agents, tickets);
+            let mut engine = RoutingEngine::restore(&account, config, agents, tickets);
+            engine.set_queues(queues.rules_for(&account));
             self.engines.insert(account, engine);
         }
     }
 
-    /// Gives every engine its account's settings if the table changed since last time.
-    fn sync_configs(&mut self) {
-        let configs = self.configs.read().expect("not poisoned");
-        if configs.version() == self.configs_version {
-            return;
-        }
-        for (account, engine) in &mut self.engines {
-            let config = configs.config_for(account);
-            if engine.config() != config {
-                engine.set_config(config.clone());
+    /// Gives every engine its account's settings and queues if their tables changed since
+    /// last time.
+    fn sync_tables(&mut self) {
+        let configs = self.tables.configs.read().expect("not poisoned");
+        if configs.version() != self.configs_version {
+            for (account, engine) in &mut self.engines {
+                let config = configs.config_for(account);
+                if engine.config() != config {
+                    engine.set_config(config.clone());
+                }
             }
+            self.configs_version = configs.version();
         }
-        self.configs_version = configs.version();
+        let queues = self.tables.queues.read().expect("not poisoned");
+        if queues.version() != self.queues_version {
+            for (account, engine) in &mut self.engines {
+                let rules = queues.rules_for(account);
+                if *engine.queues() != rules {
+                    engine.set_queues(rules);
+                }
+            }
+            self.queues_version = queues.version();
+        }
     }
 
     fn step(
@@ -164,13 +209,15 @@ impl RouterProcessor {
         effects: &mut Effects,
     ) -> Result<(), Rejection> {
         self.finish_restore();
-        self.sync_configs();
+        self.sync_tables();
         let engine = match self.engines.entry(account.to_owned()) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => {
-                let configs = self.configs.read().expect("not poisoned");
-                let config = configs.config_for(account).clone();
-                entry.insert(RoutingEngine::new(account, config))
+                let config = self.tables.configs.read().expect("not poisoned");
+                let mut engine = RoutingEngine::new(account, config.config_for(account).clone());
+                let queues = self.tables.queues.read().expect("not poisoned");
+                engine.set_queues(queues.rules_for(account));
+                entry.insert(engine)
             }
         };
         let fx = engine.step(input, now);
@@ -361,8 +408,6 @@ impl KeyedProcessor for RouterProcessor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accounts::AccountConfigs;
-    use parley_core::routing::RoutingConfig;
     use parley_core::{
         AgentStatus, Channel, ChannelPresence, RoutingDecisionKind, RoutingRequestKind,
     };
@@ -380,11 +425,12 @@ mod tests {
     }
 
     fn processor_over(configs: SharedAccountConfigs) -> RouterProcessor {
-        RouterProcessor::new(
-            Arc::new(crate::topics("t.")),
-            Arc::new(RouterCodecs::single_object()),
+        let codecs = RouterCodecs::single_object();
+        let tables = RouterTables {
             configs,
-        )
+            ..RouterTables::empty(RoutingConfig::default(), &codecs)
+        };
+        RouterProcessor::new(Arc::new(crate::topics("t.")), Arc::new(codecs), tables)
     }
 
     fn presence(capacity: u32) -> AgentPresence {

@@ -146,14 +146,10 @@ mod tests {
     /// Runs `inputs` through a router and stores its state writes in a partition, as the
     /// runtime would, then hands the partition to `test`.
     fn routed(inputs: Vec<RoutingInput>, test: impl FnOnce(&PartitionView)) {
-        let mut router = RouterProcessor::new(
-            Arc::new(crate::topics("t.")),
-            Arc::new(RouterCodecs::single_object()),
-            Arc::new(std::sync::RwLock::new(crate::AccountConfigs::new(
-                RoutingConfig::default(),
-                parley_runtime::codec::AvroCodec::single_object(),
-            ))),
-        );
+        let codecs = RouterCodecs::single_object();
+        let tables = crate::RouterTables::empty(RoutingConfig::default(), &codecs);
+        let mut router =
+            RouterProcessor::new(Arc::new(crate::topics("t.")), Arc::new(codecs), tables);
         let mut effects = Effects::default();
         for (i, input) in inputs.into_iter().enumerate() {
             router

@@ -45,6 +45,7 @@ pub fn parley_topic_names() -> Vec<String> {
         "sla-policies",
         "sla-events",
         "routing-config",
+        "routing-queues",
         "ticket-status-changes",
         "ticket-metrics",
         "agent-metrics",

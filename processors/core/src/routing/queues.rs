@@ -45,6 +45,7 @@ pub struct QueueDefinition {
 
 /// A queue's conditions. An empty list (or `None`) does not restrict.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct QueueConditions {
     /// The ticket's channel is one of these.
     pub channels: Vec<Channel>,

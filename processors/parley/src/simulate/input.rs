@@ -2,6 +2,7 @@
 //! checked, completed and encoded as the topics' records.
 
 use crate::UsageError;
+use parley_core::routing::QueueDefinition;
 use parley_core::sla::{Schedule, SlaPolicy};
 use parley_core::topics::account_name_key;
 use parley_core::*;
@@ -10,13 +11,15 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 /// The topics an input record may name, besides `raw.<channel>`.
-const AVRO_INPUT_TOPICS: [&str; 8] = [
+const AVRO_INPUT_TOPICS: [&str; 10] = [
     "conversation-events",
     "agent-actions",
     "agent-presence",
     "style-config",
     "schedules",
     "sla-policies",
+    "routing-config",
+    "routing-queues",
     "routing-requests",
     "routing-decisions",
 ];
@@ -190,6 +193,14 @@ fn encode_record(
             fill("position", json!(0));
             fill("updated_at", json!(at.0));
         }
+        "routing-config" => fill("updated_at", json!(at.0)),
+        "routing-queues" => {
+            fill("position", json!(0));
+            fill("conditions", json!({}));
+            fill("secondary_groups", json!([]));
+            fill("secondary_after_ms", json!(0));
+            fill("updated_at", json!(at.0));
+        }
         "routing-requests" | "routing-decisions" => {}
         _ => return Err(format!("topic {topic:?}: {}", topic_rule())),
     }
@@ -226,6 +237,16 @@ fn encode_record(
             let key = key.unwrap_or_else(|| account_name_key(&record.account, &record.policy_id));
             Ok((Some(key), encode(&encoders.sla_policies, &record)?))
         }
+        "routing-config" => {
+            let record: AccountRoutingConfig = from_json(topic, value)?;
+            let key = key.unwrap_or_else(|| record.account.clone());
+            Ok((Some(key), encode(&encoders.routing_config, &record)?))
+        }
+        "routing-queues" => {
+            let record: QueueDefinition = from_json(topic, value)?;
+            let key = key.unwrap_or_else(|| record.key());
+            Ok((Some(key), encode(&encoders.routing_queues, &record)?))
+        }
         "routing-requests" => {
             let record: RoutingRequest = from_json(topic, value)?;
             let key = key.unwrap_or_else(|| record.account.clone());
@@ -256,6 +277,8 @@ struct Encoders {
     style_config: AvroCodec<StyleConfig>,
     schedules: AvroCodec<Schedule>,
     sla_policies: AvroCodec<SlaPolicy>,
+    routing_config: AvroCodec<AccountRoutingConfig>,
+    routing_queues: AvroCodec<QueueDefinition>,
     routing_requests: AvroCodec<RoutingRequest>,
     routing_decisions: AvroCodec<RoutingDecision>,
 }
@@ -269,6 +292,8 @@ impl Encoders {
             style_config: AvroCodec::single_object(),
             schedules: AvroCodec::single_object(),
             sla_policies: AvroCodec::single_object(),
+            routing_config: AvroCodec::single_object(),
+            routing_queues: AvroCodec::single_object(),
             routing_requests: AvroCodec::single_object(),
             routing_decisions: AvroCodec::single_object(),
         }

@@ -6,7 +6,7 @@ use parley_core::routing::RoutingConfig;
 use parley_core::Timestamp;
 use parley_ingress::stage::{IngressStageConfig, NormaliserStage};
 use parley_ingress::IngressConfig;
-use parley_routing::{AccountConfigs, RouterCodecs, RouterProcessor};
+use parley_routing::{AccountConfigs, QueueTable, RouterCodecs, RouterProcessor, RouterTables};
 use parley_runtime::codec::AvroCodec;
 use parley_runtime::driver::{Driver, KeyedStage, TableStage};
 use parley_tickets::sla_tables::{ScheduleRecords, SlaPolicyRecords};
@@ -81,14 +81,25 @@ pub(crate) fn pipeline(
         AccountConfigs::new(routing, codecs.routing_config.clone()),
         dlq_topic.clone(),
     );
-    let accounts = accounts_stage.table();
+    let queues_stage = TableStage::new(
+        QueueTable::new(codecs.routing_queues.clone()),
+        dlq_topic.clone(),
+    );
+    let tables = RouterTables {
+        configs: accounts_stage.table(),
+        queues: queues_stage.table(),
+    };
     driver.add_stage(
         std::slice::from_ref(&router.routing_config),
         Box::new(accounts_stage),
     )?;
+    driver.add_stage(
+        std::slice::from_ref(&router.routing_queues),
+        Box::new(queues_stage),
+    )?;
     let inputs = router.inputs();
     let stage = KeyedStage::new(state_dir.join("router"), dlq_topic, move |_| {
-        RouterProcessor::new(router.clone(), codecs.clone(), accounts.clone())
+        RouterProcessor::new(router.clone(), codecs.clone(), tables.clone())
     });
     driver
         .add_stage(&inputs, Box::new(stage))
