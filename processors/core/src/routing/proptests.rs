@@ -7,7 +7,9 @@
 //! - the capacity invariant: each agent's load on a channel equals the number of tickets
 //!   assigned to them on that channel in New or Open that are not inactive, its inactive
 //!   count the number that are, and the engine's indexes agree with its facts;
-//! - no offer or routed assignment goes to an agent who is not eligible;
+//! - no offer or routed assignment goes to an agent who is not eligible, and none of a
+//!   custom queue's tickets goes outside its primary group before the queue's secondary
+//!   wait;
 //! - no queued ticket waits while an eligible agent has free capacity;
 //! - an agent is set away by the router exactly when its offers on a channel have timed
 //!   out `away_after_offer_timeouts` times in a row, and stays so until its next presence;
@@ -16,7 +18,7 @@
 
 use super::*;
 use crate::model::*;
-use crate::time::Timestamp;
+use crate::time::{Millis, Timestamp};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
@@ -37,7 +39,8 @@ enum Op {
         agent: usize,
         channels: [(usize, u32); 2],
         skills: u8,
-        in_group: bool,
+        /// Bit 0: in the group `vip`; bit 1: in `tier2`.
+        groups: u8,
     },
     Enqueue {
         ticket: usize,
@@ -81,8 +84,8 @@ fn op() -> impl Strategy<Value = Op> {
     let agent = 0..AGENTS;
     let ticket = 0..TICKETS;
     prop_oneof![
-        3 => (agent.clone(), [(0..4usize, 0..3u32), (0..4usize, 0..3u32)], 0..4u8, any::<bool>())
-            .prop_map(|(agent, channels, skills, in_group)| Op::Presence { agent, channels, skills, in_group }),
+        3 => (agent.clone(), [(0..4usize, 0..3u32), (0..4usize, 0..3u32)], 0..4u8, 0..4u8)
+            .prop_map(|(agent, channels, skills, groups)| Op::Presence { agent, channels, skills, groups }),
         4 => (ticket.clone(), 0..2usize, 0..3i32, 0..4u8, prop::bool::weighted(0.2))
             .prop_map(|(ticket, channel, priority, skills, grouped)| Op::Enqueue { ticket, channel, priority, skills, grouped }),
         3 => (ticket.clone(), prop::option::weighted(0.2, agent.clone())).prop_map(|(ticket, agent)| Op::Accept { ticket, agent }),
@@ -155,10 +158,58 @@ fn skills_of(mask: u8) -> Vec<String> {
         .collect()
 }
 
+/// The account's custom queues: billing tickets for `vip`, then `tier2` after a minute;
+/// WhatsApp tickets for `tier2`, behind billing; the rest in the standard queue.
+fn queues() -> QueueRules {
+    let queue = |id: &str, position, priority, conditions, primary: &str, secondary: &[&str]| {
+        QueueDefinition {
+            account: "acme".into(),
+            queue_id: id.into(),
+            position,
+            priority,
+            conditions,
+            primary_group: primary.into(),
+            secondary_groups: secondary.iter().map(|g| (*g).to_owned()).collect(),
+            secondary_after_ms: Millis::minutes(1),
+            updated_at: Timestamp(0),
+        }
+    };
+    QueueRules::new(vec![
+        queue(
+            "billing",
+            1,
+            5,
+            QueueConditions {
+                skills: vec!["billing".into()],
+                ..QueueConditions::default()
+            },
+            "vip",
+            &["tier2"],
+        ),
+        queue(
+            "chat",
+            2,
+            30,
+            QueueConditions {
+                channels: vec![Channel::Whatsapp],
+                ..QueueConditions::default()
+            },
+            "tier2",
+            &[],
+        ),
+    ])
+}
+
+fn engine(mode: RoutingMode) -> RoutingEngine {
+    let mut engine = RoutingEngine::new("acme", config(mode));
+    engine.set_queues(queues());
+    engine
+}
+
 impl World {
     fn new(persisted: bool, mode: RoutingMode) -> World {
         World {
-            engine: RoutingEngine::new("acme", config(mode)),
+            engine: engine(mode),
             mode,
             persisted,
             agents_db: BTreeMap::new(),
@@ -202,6 +253,7 @@ impl World {
                 self.agents_db.values().cloned(),
                 self.tickets_db.values().cloned(),
             );
+            self.engine.set_queues(queues());
         }
         let now = match &input {
             RoutingInput::Timer(timer) => timer.due(),
@@ -271,7 +323,7 @@ impl World {
                 agent,
                 channels,
                 skills,
-                in_group,
+                groups,
             } => {
                 let agent_id = agent_name(agent);
                 let presence = AgentPresence {
@@ -288,7 +340,11 @@ impl World {
                         })
                         .collect(),
                     skills: skills_of(skills),
-                    groups: if in_group { vec!["vip".into()] } else { vec![] },
+                    groups: [(1, "vip"), (2, "tier2")]
+                        .into_iter()
+                        .filter(|(bit, _)| groups & bit != 0)
+                        .map(|(_, g)| g.to_owned())
+                        .collect(),
                     at: self.now,
                 };
                 self.set_away.retain(|(agent, _), _| *agent != agent_id);
@@ -475,6 +531,30 @@ impl World {
     /// Whether the agent, by the presence the workspace sent, may take the ticket
     /// (capacity aside).
     fn qualifies(&self, agent: &str, ticket: &RoutingRequest, skills_relaxed: bool) -> bool {
+        self.qualifies_in_queue(
+            agent,
+            ticket,
+            skills_relaxed,
+            self.secondary_open(&ticket.ticket_id),
+        )
+    }
+
+    /// Whether the engine opened the ticket to its queue's secondary groups.
+    fn secondary_open(&self, ticket: &str) -> bool {
+        self.engine
+            .ticket_record(ticket)
+            .is_some_and(|r| r.secondary_open)
+    }
+
+    /// As [`World::qualifies`], with the ticket's custom queue (if any) deciding the groups:
+    /// its primary group, and its secondary groups once `secondary_open`.
+    fn qualifies_in_queue(
+        &self,
+        agent: &str,
+        ticket: &RoutingRequest,
+        skills_relaxed: bool,
+        secondary_open: bool,
+    ) -> bool {
         let Some(p) = self.presence.get(agent) else {
             return false;
         };
@@ -483,7 +563,13 @@ impl World {
             .iter()
             .any(|c| c.channel == ticket.channel && c.status == AgentStatus::Online);
         let skills = skills_relaxed || ticket.required_skills.iter().all(|s| p.skills.contains(s));
-        let group = ticket.group.as_ref().is_none_or(|g| p.groups.contains(g));
+        let group = match queues().place(ticket) {
+            Some(queue) => {
+                p.groups.contains(&queue.primary_group)
+                    || secondary_open && queue.secondary_groups.iter().any(|g| p.groups.contains(g))
+            }
+            None => ticket.group.as_ref().is_none_or(|g| p.groups.contains(g)),
+        };
         online && skills && group
     }
 
@@ -505,6 +591,21 @@ impl World {
             }
             let agent = d.agent_id.as_deref().unwrap();
             let ticket = &self.tickets[&d.ticket_id].request; // routed tickets are open
+                                                              // Outside the queue's primary group only after the queue's secondary wait.
+            if let Some(queue) = queues().place(ticket) {
+                let in_primary = self
+                    .presence
+                    .get(agent)
+                    .is_some_and(|p| p.groups.contains(&queue.primary_group));
+                prop_assert!(
+                    in_primary || self.now >= ticket.created_at + queue.secondary_after_ms,
+                    "{} of queue {} went to {agent} outside {} at {:?}, before its wait",
+                    d.ticket_id,
+                    queue.queue_id,
+                    queue.primary_group,
+                    self.now
+                );
+            }
             prop_assert!(
                 self.qualifies(
                     agent,
@@ -532,6 +633,9 @@ impl World {
     ) -> Result<(), TestCaseError> {
         let order = |r: &RoutingRequest| {
             (
+                queues()
+                    .place(r)
+                    .map_or(STANDARD_QUEUE_PRIORITY, |q| q.priority),
                 std::cmp::Reverse(r.priority),
                 r.created_at,
                 r.ticket_id.clone(),
