@@ -11,6 +11,11 @@
 //! the figure is decisions per second of that whole stream (requests built and fed,
 //! effects returned, the dirty set taken).
 //!
+//! At 10,000 agents the same churn runs again with 20 custom queues configured: 19 that
+//! match on a brand no ticket has, then one that takes every ticket for the group `all`,
+//! which every agent is in; so each new ticket is matched against all 20 queues and routed
+//! by group (`decisions_20_queues`).
+//!
 //! Two groups: `routing_churn` is criterion's usual wall-clock measurement;
 //! `routing_churn_cpu` measures the same work in the thread's CPU time
 //! (`CLOCK_THREAD_CPUTIME_ID`), which is the cost on one core and stays meaningful on a
@@ -22,10 +27,12 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use parley_core::routing::{RoutingConfig, RoutingEngine};
+use parley_core::routing::{
+    QueueConditions, QueueDefinition, QueueRules, RoutingConfig, RoutingEngine,
+};
 use parley_core::{
-    AgentPresence, AgentStatus, Channel, ChannelPresence, RoutingDecision, RoutingDecisionKind,
-    RoutingRequest, RoutingRequestKind, Timestamp,
+    AgentPresence, AgentStatus, Channel, ChannelPresence, Millis, RoutingDecision,
+    RoutingDecisionKind, RoutingRequest, RoutingRequestKind, Timestamp,
 };
 use std::collections::VecDeque;
 use std::hint::black_box;
@@ -59,9 +66,13 @@ fn agent_skills(i: usize) -> Vec<String> {
 }
 
 impl Churn {
-    fn new(agents: usize, queued: usize) -> Churn {
+    fn new(agents: usize, queued: usize, queues: bool) -> Churn {
+        let mut engine = RoutingEngine::new("acme", RoutingConfig::default());
+        if queues {
+            engine.set_queues(twenty_queues());
+        }
         let mut churn = Churn {
-            engine: RoutingEngine::new("acme", RoutingConfig::default()),
+            engine,
             agents: (0..agents).map(|i| format!("agent-{i:06}")).collect(),
             held: vec![VecDeque::new(); agents],
             next_ticket: 0,
@@ -109,7 +120,7 @@ impl Churn {
                 capacity: CAPACITY,
             }],
             skills: agent_skills(agent),
-            groups: vec![],
+            groups: vec!["all".into()],
             at: Timestamp(self.now),
         };
         self.engine
@@ -187,6 +198,38 @@ impl Churn {
     }
 }
 
+/// 19 queues on a brand no ticket has, then one for every ticket, served by `all`.
+fn twenty_queues() -> QueueRules {
+    let queue = |i: i32, brands: Vec<String>| QueueDefinition {
+        account: "acme".into(),
+        queue_id: format!("queue-{i:02}"),
+        position: i,
+        priority: 1 + i,
+        conditions: QueueConditions {
+            brands,
+            ..QueueConditions::default()
+        },
+        primary_group: "all".into(),
+        secondary_groups: vec![],
+        secondary_after_ms: Millis::ZERO,
+        updated_at: Timestamp(0),
+    };
+    QueueRules::new(
+        (0..20)
+            .map(|i| {
+                queue(
+                    i,
+                    if i < 19 {
+                        vec![format!("brand-{i}")]
+                    } else {
+                        vec![]
+                    },
+                )
+            })
+            .collect(),
+    )
+}
+
 fn offered_ticket(decisions: &[RoutingDecision]) -> String {
     decisions
         .iter()
@@ -210,11 +253,21 @@ fn thread_cpu_time() -> Duration {
 }
 
 fn routing_decisions(c: &mut Criterion) {
-    for queued in [1_000usize, 10_000, 100_000] {
+    let shapes = [
+        (1_000usize, false),
+        (10_000, false),
+        (100_000, false),
+        (100_000, true),
+    ];
+    for (queued, queues) in shapes {
         let agents = queued / 10;
-        let mut churn = Churn::new(agents, queued);
+        let mut churn = Churn::new(agents, queued, queues);
         assert_eq!(churn.iteration(), DECISIONS_PER_ITERATION);
-        let id = format!("{agents}_agents_{queued}_queued");
+        let id = if queues {
+            format!("{agents}_agents_{queued}_queued_20_queues")
+        } else {
+            format!("{agents}_agents_{queued}_queued")
+        };
 
         let mut wall = c.benchmark_group("routing_churn");
         wall.throughput(Throughput::Elements(DECISIONS_PER_ITERATION));

@@ -1,6 +1,7 @@
 //! The `parley` binary as a person runs it: help, refused values, exit codes, and commands
 //! against librdkafka's mock cluster (or Apache Kafka where the mock lacks an API).
 
+use parley_core::routing::QueueDefinition;
 use parley_core::{AccountRoutingConfig, Channel, Style, StyleConfig};
 use parley_runtime::codec::AvroCodec;
 use parley_testkit::mock::parley_topics as mock_topics;
@@ -287,6 +288,101 @@ fn set_routing_refuses_a_zero_offer_timeout_naming_flag_field_and_rule() {
         err.contains("--offer-timeout: offer_timeout_ms = 0 ms: must be longer than zero"),
         "{err}"
     );
+}
+
+#[test]
+fn set_queue_refuses_a_priority_out_of_range_naming_flag_field_and_rule() {
+    let output = parley(&[
+        "config",
+        "set-queue",
+        "--brokers",
+        "127.0.0.1:1",
+        "--account",
+        "acme",
+        "--queue",
+        "vip",
+        "--primary-group",
+        "tier1",
+        "--priority",
+        "0",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("--priority: priority = 0: must be 1 (highest) to 100"),
+        "{err}"
+    );
+}
+
+#[test]
+fn set_queue_writes_a_record_the_router_codec_decodes_under_account_and_queue() {
+    let cluster = mock();
+    let brokers = cluster.bootstrap_servers();
+    cluster.create_topic("parley.routing-queues", 1, 1).unwrap();
+    let output = parley(&[
+        "config",
+        "set-queue",
+        "--brokers",
+        &brokers,
+        "--account",
+        "acme",
+        "--queue",
+        "vip",
+        "--position",
+        "2",
+        "--priority",
+        "10",
+        "--primary-group",
+        "tier1",
+        "--secondary-group",
+        "tier2",
+        "--secondary-after",
+        "2m",
+        "--when-channel",
+        "whatsapp",
+        "--when-brand",
+        "shoes",
+        "--when-min-priority",
+        "5",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", "test")
+        .create()
+        .unwrap();
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset("parley.routing-queues", 0, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&assignment).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (key, value) = loop {
+        assert!(
+            Instant::now() < deadline,
+            "no record on parley.routing-queues"
+        );
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+            break (
+                message.key().unwrap().to_vec(),
+                message.payload().unwrap().to_vec(),
+            );
+        }
+    };
+    assert_eq!(key, b"acme/vip");
+    let queue: QueueDefinition = AvroCodec::<QueueDefinition>::single_object()
+        .decode(&value)
+        .unwrap();
+    assert_eq!(
+        (queue.position, queue.priority, queue.primary_group.as_str()),
+        (2, 10, "tier1")
+    );
+    assert_eq!(queue.secondary_groups, ["tier2"]);
+    assert_eq!(queue.secondary_after_ms, parley_core::Millis::minutes(2));
+    assert_eq!(queue.conditions.channels, [Channel::Whatsapp]);
+    assert_eq!(queue.conditions.brands, ["shoes"]);
+    assert_eq!(queue.conditions.min_priority, Some(5));
+    assert!(queue.updated_at.0 > 0);
 }
 
 #[test]

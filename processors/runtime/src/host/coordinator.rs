@@ -5,6 +5,7 @@ use crate::clock::Clock;
 use crate::config::{Guarantee, RuntimeConfig};
 use crate::error::RuntimeError;
 use crate::host::delivery::DeliveryTracker;
+use crate::host::inputs::{cached_watermarks, nothing_to_fetch, TaskInputs};
 use crate::metrics::Metrics;
 use crate::processor::{Effects, InputRecord, KeyedProcessor, Output};
 use crate::state::applier::{ApplyJob, SledApplier};
@@ -24,6 +25,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::CString;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -62,6 +64,8 @@ struct PartitionTask<P> {
     dirty: bool,
     batch: BatchId,
     timers_pending: Arc<AtomicI64>,
+    /// Polled records waiting for their turn in timestamp order.
+    queued: TaskInputs,
 }
 
 /// Makes each partition's processor; shared by the host's attempts (see `Host::run`).
@@ -95,6 +99,8 @@ pub(crate) struct Coordinator<P: KeyedProcessor> {
     /// Partition counts of the input topics, read at every assignment: a keyed record on a
     /// partition its key does not belong to is refused.
     partition_counts: BTreeMap<String, i32>,
+    /// The input topics' names for librdkafka's C calls, in `config.input_topics` order.
+    input_names: Vec<CString>,
 }
 
 /// A point in a batch commit where a crash test can freeze the process (to kill it there).
@@ -141,6 +147,11 @@ impl<P: KeyedProcessor> Coordinator<P> {
             .unwrap_or_default()
             .as_nanos() as u64)
             ^ ((std::process::id() as u64) << 48);
+        let input_names = config
+            .input_topics
+            .iter()
+            .map(|topic| CString::new(topic.as_str()).expect("topic names hold no NUL"))
+            .collect();
         Coordinator {
             config,
             factory,
@@ -162,6 +173,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
             view: StateView::new(),
             commits: 0,
             partition_counts: BTreeMap::new(),
+            input_names,
         }
     }
 
@@ -212,6 +224,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
                 for (topic, partition, next) in starts {
                     let _ = tpl.set_partition_offset(&topic, partition, Offset::Offset(next));
                 }
+                self.learn_committed(consumer, tpl);
                 tracing::info!(owned = ?self.owned(), "partitions assigned");
             }
             RebalanceEvent::Revoked(tpl) => {
@@ -308,6 +321,13 @@ impl<P: KeyedProcessor> Coordinator<P> {
         let timers_pending = store.timer_count() as i64;
         self.metrics.timers_pending.add(timers_pending);
         let inputs = store.meta()?.inputs;
+        let queued = TaskInputs::new(
+            self.config
+                .input_topics
+                .iter()
+                .map(|topic| inputs.get(topic).copied())
+                .collect(),
+        );
         let batch = self.next_batch_id();
         self.view.set_ready(store.clone());
         let undo = undo_tail(&store, &outcome.tail)?;
@@ -323,6 +343,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
                 dirty: false,
                 batch,
                 timers_pending: Arc::new(AtomicI64::new(timers_pending)),
+                queued,
             },
         );
         if !undo.is_empty() {
@@ -353,6 +374,103 @@ impl<P: KeyedProcessor> Coordinator<P> {
         if self.config.guarantee == Guarantee::ExactlyOnce && !self.in_transaction {
             self.producer.begin_transaction()?;
             self.in_transaction = true;
+        }
+        Ok(())
+    }
+
+    /// Tells each newly assigned partition where the inputs without a sealed offset start:
+    /// their committed offsets (a network call, once per assignment).
+    fn learn_committed<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        tpl: &TopicPartitionList,
+    ) {
+        let mut unknown = TopicPartitionList::new();
+        for element in tpl.elements() {
+            if element.offset() == Offset::Invalid || element.offset() == Offset::Stored {
+                unknown.add_partition(element.topic(), element.partition());
+            }
+        }
+        if unknown.count() == 0 {
+            return;
+        }
+        let Ok(committed) = consumer.committed_offsets(unknown, Duration::from_secs(10)) else {
+            return; // Learnt from the first fetch instead.
+        };
+        for element in committed.elements() {
+            let Offset::Offset(next) = element.offset() else {
+                continue;
+            };
+            let Some(topic) = self.topic_index(element.topic()) else {
+                continue;
+            };
+            if let Some(task) = self.partitions.get_mut(&element.partition()) {
+                task.queued.know_next(topic, next);
+            }
+        }
+    }
+
+    fn topic_index(&self, topic: &str) -> Option<usize> {
+        self.config.input_topics.iter().position(|t| t == topic)
+    }
+
+    /// Takes a polled record: handled at once when its partition has nothing buffered and
+    /// its other inputs have nothing to fetch, else buffered for [`Coordinator::drain`] (see
+    /// the `inputs` module).
+    pub(crate) fn accept<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        record: InputRecord<'_>,
+    ) -> Result<(), RuntimeError> {
+        let partition = record.partition;
+        let (Some(topic), Some(task)) = (
+            self.config
+                .input_topics
+                .iter()
+                .position(|t| t == record.topic),
+            self.partitions.get_mut(&partition),
+        ) else {
+            return self.handle_record(record);
+        };
+        let names = &self.input_names;
+        let caught_up = |t: usize, next: Option<i64>| {
+            nothing_to_fetch(cached_watermarks(consumer, &names[t], partition), next)
+        };
+        if task.queued.polled(topic, record.offset, caught_up) {
+            return self.handle_record(record);
+        }
+        task.queued.push(topic, &record);
+        Ok(())
+    }
+
+    /// Handles every buffered record whose turn has come, in each partition's timestamp
+    /// order.
+    pub(crate) fn drain<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<(), RuntimeError> {
+        let waiting: Vec<i32> = self
+            .partitions
+            .iter()
+            .filter(|(_, task)| !task.queued.is_empty())
+            .map(|(partition, _)| *partition)
+            .collect();
+        for partition in waiting {
+            loop {
+                let (topics, names) = (&self.config.input_topics, &self.input_names);
+                let Some(task) = self.partitions.get_mut(&partition) else {
+                    break;
+                };
+                let next = task.queued.next_topic(|t, next| {
+                    nothing_to_fetch(cached_watermarks(consumer, &names[t], partition), next)
+                });
+                let Some(topic) = next else {
+                    break;
+                };
+                let buffered = task.queued.pop(topic).expect("the chosen topic has a head");
+                let name = topics[topic].clone();
+                self.handle_record(buffered.record(&name, partition))?;
+            }
         }
         Ok(())
     }
@@ -564,6 +682,10 @@ impl<P: KeyedProcessor> Coordinator<P> {
     /// How long the loop may wait for a record before it has something else to do.
     pub(crate) fn poll_timeout(&self, now: Timestamp) -> Duration {
         let mut timeout = Duration::from_millis(100);
+        if self.partitions.values().any(|task| !task.queued.is_empty()) {
+            // Buffered records wait for another topic's fetch: look again soon.
+            timeout = timeout.min(Duration::from_millis(5));
+        }
         if let Some(started) = self.batch_started {
             let deadline = Duration::from_millis(self.config.commit_interval_ms);
             timeout = timeout.min(deadline.saturating_sub(started.elapsed()));

@@ -8,6 +8,7 @@
 pub(crate) mod context;
 pub(crate) mod coordinator;
 mod delivery;
+mod inputs;
 mod probe;
 
 use crate::activity::Activity;
@@ -408,11 +409,12 @@ fn run_loop<P: KeyedProcessor>(
                     value: message.payload().unwrap_or_default(),
                     timestamp: message.timestamp().to_millis().map(Timestamp),
                 };
-                coordinator.handle_record(record)?;
+                coordinator.accept(consumer, record)?;
             }
             Some(Err(error)) => tracing::warn!(%error, "consumer error"),
             None => {}
         }
+        coordinator.drain(consumer)?;
         let now = clock.now();
         coordinator.fire_timers(now)?;
         if coordinator.batch_due() {
