@@ -153,6 +153,7 @@ fn records(c: &mut Criterion) {
             required_skills: vec!["german".into()],
             group: Some("tier-1".into()),
             inactivity_ms: None,
+            inactivity_reminders: Vec::new(),
             updated_at: AT,
         },
     );

@@ -25,7 +25,7 @@ pub fn ticket_id(account: &str, conversation: &str, ordinal: u32) -> String {
 }
 
 /// The id of the `ordinal`-th record of `kind` (`s` status change, `r` routing request,
-/// `m` metrics) about a ticket: `<ticket id>.<kind><ordinal>`.
+/// `m` metrics, `i` inactivity reminder) about a ticket: `<ticket id>.<kind><ordinal>`.
 pub fn record_id(ticket_id: &str, kind: char, ordinal: u32) -> String {
     format!("{ticket_id}.{kind}{ordinal}")
 }

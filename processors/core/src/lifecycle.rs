@@ -121,6 +121,8 @@ pub struct TicketEffects {
     pub routing_requests: Vec<RoutingRequest>,
     /// Ticket metrics records.
     pub ticket_metrics: Vec<TicketMetrics>,
+    /// Inactivity reminders for the channel integration to send, in order.
+    pub reminders: Vec<InactivityReminder>,
     /// Timers to set or cancel.
     pub timers: Vec<TicketTimerCommand>,
     /// Inputs refused, for the DLQ.
@@ -135,6 +137,7 @@ impl TicketEffects {
         self.status_changes.is_empty()
             && self.routing_requests.is_empty()
             && self.ticket_metrics.is_empty()
+            && self.reminders.is_empty()
             && self.timers.is_empty()
             && self.rejections.is_empty()
     }
@@ -210,6 +213,12 @@ struct Ticket {
     /// Times it went inactive.
     #[serde(default)]
     inactivity_periods: u32,
+    /// When the next inactivity reminder is due, while inactive and one is left.
+    #[serde(default)]
+    reminder_due: Option<Timestamp>,
+    /// Reminders sent since it last went inactive.
+    #[serde(default)]
+    reminders_sent: u32,
     end_user_messages: u32,
     assignee_stations: u32,
     ever_parked: bool,
@@ -246,6 +255,8 @@ struct Ordinals {
     status_changes: u32,
     routing_requests: u32,
     metrics: u32,
+    #[serde(default)]
+    reminders: u32,
 }
 
 /// Who caused a transition, and why.
@@ -377,7 +388,7 @@ impl TicketLifecycle {
             self.transition(Status::Open, &cause, now, fx);
             return;
         }
-        if std::mem::take(&mut ticket.inactive) {
+        if ticket.take_inactive() {
             // Active again: the conversation takes its assignee's capacity, even above it.
             let agent = ticket.assignee.clone();
             fx.routing_requests.push(routing_request(
@@ -429,6 +440,8 @@ impl TicketLifecycle {
             quiet_since: None,
             inactive: false,
             inactivity_periods: 0,
+            reminder_due: None,
+            reminders_sent: 0,
             end_user_messages: 1,
             assignee_stations: 0,
             ever_parked: false,
@@ -617,7 +630,7 @@ impl TicketLifecycle {
                     ticket.assignee = Some(agent);
                 }
                 // The router takes the (new) assignee's capacity for an inactive ticket.
-                ticket.inactive = false;
+                ticket.take_inactive();
                 if ticket.status == Status::New {
                     let agent = ticket.assignee.clone();
                     let cause = Cause {
@@ -633,7 +646,7 @@ impl TicketLifecycle {
             RoutingDecisionKind::Unassigned => {
                 if ticket.assignee.as_deref() == Some(agent.as_str()) {
                     ticket.assignee = None;
-                    ticket.inactive = false;
+                    ticket.take_inactive();
                 }
             }
         }
@@ -664,6 +677,7 @@ impl TicketLifecycle {
             } else if watched {
                 ticket.inactive = true;
                 ticket.inactivity_periods += 1;
+                ticket.arm_reminder(0, now, fx);
                 let agent = ticket.assignee.clone();
                 fx.routing_requests.push(routing_request(
                     &self.account,
@@ -674,6 +688,15 @@ impl TicketLifecycle {
                     now,
                 ));
             }
+        }
+        if let Some(status) = self.remind(&timer, now, fx) {
+            let cause = Cause {
+                actor_kind: ActorKind::Timer,
+                actor_id: None,
+                reason: "inactivity_reminder",
+            };
+            self.transition(status, &cause, now, fx);
+            return;
         }
         let due = self.current.as_ref().is_some_and(|t| {
             t.id == timer.ticket_id && t.status == Status::Solved && t.close_due == Some(timer.due)
@@ -686,6 +709,42 @@ impl TicketLifecycle {
             };
             self.transition(Status::Closed, &cause, now, fx);
         }
+    }
+
+    /// Sends the inactivity reminder `timer` is due for, if the conversation is still
+    /// inactive, and arms the next; returns the status the step sets, if any.
+    fn remind(
+        &mut self,
+        timer: &TicketTimer,
+        now: Timestamp,
+        fx: &mut TicketEffects,
+    ) -> Option<Status> {
+        let ticket = self
+            .current
+            .as_mut()
+            .filter(|t| t.id == timer.ticket_id && t.reminder_due == Some(timer.due))?;
+        ticket.reminder_due = None;
+        if !ticket.inactive || ticket.status != Status::Open {
+            return None;
+        }
+        let index = ticket.reminders_sent as usize;
+        let step = ticket.settings.reminders.get(index)?.clone();
+        ticket.reminders_sent += 1;
+        ticket.ordinals.reminders += 1;
+        fx.reminders.push(InactivityReminder {
+            reminder_id: record_id(&ticket.id, 'i', ticket.ordinals.reminders),
+            account: self.account.clone(),
+            conversation: self.conversation.clone(),
+            ticket_id: ticket.id.clone(),
+            channel: ticket.channel,
+            step: index as i32 + 1,
+            set_status: step.set_status,
+            at: now,
+        });
+        if step.set_status.is_none() {
+            ticket.arm_reminder(index + 1, now, fx);
+        }
+        step.set_status
     }
 
     /// Moves the current ticket to `to`, with every consequence: capacity, timers, metrics,
@@ -726,7 +785,7 @@ impl TicketLifecycle {
             watch_inactivity(ticket, fx);
         } else {
             // Only an Open conversation can be inactive; a pending check finds it so.
-            ticket.inactive = false;
+            ticket.take_inactive();
         }
         fx.status_changes.push(status_change(
             &self.account,
@@ -823,6 +882,28 @@ impl TicketLifecycle {
             fx.reject(RejectionKind::WrongConversation, detail);
         }
         mine
+    }
+}
+
+impl Ticket {
+    /// Makes an inactive conversation active (or leaves an active one so) and drops its
+    /// pending reminders (their timer finds nothing to do); says whether it was inactive.
+    fn take_inactive(&mut self) -> bool {
+        self.reminder_due = None;
+        self.reminders_sent = 0;
+        std::mem::take(&mut self.inactive)
+    }
+
+    /// Arms the style's reminder step `index`, if it has one, after its delay from `now`.
+    fn arm_reminder(&mut self, index: usize, now: Timestamp, fx: &mut TicketEffects) {
+        if let Some(step) = self.settings.reminders.get(index) {
+            let due = now + step.after_ms;
+            self.reminder_due = Some(due);
+            fx.timers.push(TicketTimerCommand::Set(TicketTimer {
+                ticket_id: self.id.clone(),
+                due,
+            }));
+        }
     }
 }
 

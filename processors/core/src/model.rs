@@ -383,8 +383,46 @@ pub struct StyleConfig {
     /// (10 minutes), zero for never.
     #[serde(default)]
     pub inactivity_ms: Option<Millis>,
+    /// Reminders to an inactive conversation's end user, up to three steps, each after its
+    /// own delay; none by default.
+    #[serde(default)]
+    pub inactivity_reminders: Vec<InactivityReminderStep>,
     /// When the configuration was written.
     pub updated_at: Timestamp,
+}
+
+/// One step of a style's inactivity reminders: after `after_ms` (from the conversation
+/// going inactive, or from the step before), a reminder to the end user and, optionally, a
+/// new status for the ticket (the last step only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InactivityReminderStep {
+    /// The delay before this step, in milliseconds; above zero.
+    pub after_ms: Millis,
+    /// The status the step sets (pending or solved), with actor `timer`.
+    #[serde(default)]
+    pub set_status: Option<Status>,
+}
+
+/// A reminder for the channel integration to send to the end user of an inactive
+/// conversation. Key: `account/conversation`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InactivityReminder {
+    /// Deterministic id: the ticket id and the reminder's ordinal on it.
+    pub reminder_id: String,
+    /// The tenant.
+    pub account: String,
+    /// The conversation.
+    pub conversation: String,
+    /// The ticket.
+    pub ticket_id: String,
+    /// The channel to send it on.
+    pub channel: Channel,
+    /// Which step of the style's reminders, from 1.
+    pub step: i32,
+    /// The status the step set the ticket to, if any.
+    pub set_status: Option<Status>,
+    /// When it was due.
+    pub at: Timestamp,
 }
 
 /// What the ticket processor asks of the router.

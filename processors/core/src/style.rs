@@ -1,7 +1,7 @@
 //! Conversational styles: their settings, the validation a person's configuration gets, and
 //! the table that picks the most specific configuration for a ticket.
 
-use crate::model::{Channel, Style, StyleConfig};
+use crate::model::{Channel, InactivityReminderStep, Status, Style, StyleConfig};
 use crate::time::Millis;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -38,7 +38,13 @@ pub struct StyleSettings {
     /// Zero: never. Tickets stored before the setting existed take the default.
     #[serde(default = "default_inactivity")]
     pub inactivity: Millis,
+    /// Reminders to an inactive conversation's end user, in order.
+    #[serde(default)]
+    pub reminders: Vec<InactivityReminderStep>,
 }
+
+/// The most inactivity reminder steps a style may have.
+pub const MAX_REMINDER_STEPS: usize = 3;
 
 /// [`DEFAULT_INACTIVITY`], for tickets stored before the setting existed.
 fn default_inactivity() -> Millis {
@@ -55,6 +61,7 @@ impl StyleSettings {
             required_skills: Vec::new(),
             group: None,
             inactivity: DEFAULT_INACTIVITY,
+            reminders: Vec::new(),
         }
     }
 
@@ -62,6 +69,7 @@ impl StyleSettings {
     pub fn from_config(config: &StyleConfig) -> Result<StyleSettings, StyleConfigError> {
         let solved_to_closed = validate_gap(config.style, config.solved_to_closed_ms)?;
         let inactivity = validate_inactivity(config.inactivity_ms)?;
+        validate_reminders(&config.inactivity_reminders)?;
         Ok(StyleSettings {
             style: config.style,
             solved_to_closed,
@@ -69,6 +77,7 @@ impl StyleSettings {
             required_skills: config.required_skills.clone(),
             group: config.group.clone(),
             inactivity,
+            reminders: config.inactivity_reminders.clone(),
         })
     }
 }
@@ -115,6 +124,29 @@ pub fn validate_inactivity(configured: Option<Millis>) -> Result<Millis, StyleCo
     }
 }
 
+/// Checks a style's inactivity reminders: at most [`MAX_REMINDER_STEPS`], each after a
+/// delay above zero, a status (pending or solved) on the last step only.
+pub fn validate_reminders(steps: &[InactivityReminderStep]) -> Result<(), StyleConfigError> {
+    let refuse = |rule: &'static str| Err(StyleConfigError::Reminders { rule });
+    if steps.len() > MAX_REMINDER_STEPS {
+        return refuse("at most 3 steps");
+    }
+    for (i, step) in steps.iter().enumerate() {
+        if step.after_ms <= Millis::ZERO {
+            return refuse("each step's after_ms must be above zero");
+        }
+        match step.set_status {
+            None | Some(Status::Pending | Status::Solved) if i + 1 == steps.len() => {}
+            None => {}
+            Some(Status::Pending | Status::Solved) => {
+                return refuse("only the last step may set a status");
+            }
+            Some(_) => return refuse("a step may set pending or solved only"),
+        }
+    }
+    Ok(())
+}
+
 /// A style configuration that breaks a rule. Each message names the field, the value and
 /// the rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,6 +165,11 @@ pub enum StyleConfigError {
     GapForLiveChat {
         /// The configured gap.
         value: Millis,
+    },
+    /// `inactivity_reminders` breaks `rule`.
+    Reminders {
+        /// The rule broken.
+        rule: &'static str,
     },
     /// `inactivity` is negative.
     NegativeInactivity {
@@ -159,6 +196,9 @@ impl fmt::Display for StyleConfigError {
                 "inactivity = {} ms: must not be negative (0 turns messaging inactivity off)",
                 value.0
             ),
+            StyleConfigError::Reminders { rule } => {
+                write!(f, "inactivity_reminders: {rule}")
+            }
             StyleConfigError::GapForLiveChat { value } => write!(
                 f,
                 "solved_to_closed = {value}: not allowed for style live_chat, which closes a ticket the moment it is solved; use live_chat_returning for a gap"
@@ -249,6 +289,44 @@ impl StyleTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reminders_take_three_steps_at_most_and_a_status_on_the_last_only() {
+        let step = |minutes, set_status| InactivityReminderStep {
+            after_ms: Millis::minutes(minutes),
+            set_status,
+        };
+        let solved = Some(Status::Solved);
+        assert_eq!(validate_reminders(&[]), Ok(()));
+        assert_eq!(
+            validate_reminders(&[step(5, None), step(10, solved)]),
+            Ok(())
+        );
+        let rule = |steps: &[InactivityReminderStep]| match validate_reminders(steps) {
+            Err(StyleConfigError::Reminders { rule }) => rule,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            rule(&[step(5, solved), step(10, None)]),
+            "only the last step may set a status"
+        );
+        assert_eq!(
+            rule(&[step(0, None)]),
+            "each step's after_ms must be above zero"
+        );
+        assert_eq!(
+            rule(&[step(5, Some(Status::Closed))]),
+            "a step may set pending or solved only"
+        );
+        assert_eq!(rule(&vec![step(1, None); 4]), "at most 3 steps");
+        assert_eq!(
+            StyleConfigError::Reminders {
+                rule: "at most 3 steps"
+            }
+            .to_string(),
+            "inactivity_reminders: at most 3 steps"
+        );
+    }
     use crate::time::Timestamp;
 
     fn config(brand: Option<&str>, channel: Option<Channel>, style: Style) -> StyleConfig {
@@ -262,6 +340,7 @@ mod tests {
             required_skills: vec![],
             group: None,
             inactivity_ms: None,
+            inactivity_reminders: Vec::new(),
             updated_at: Timestamp(0),
         }
     }

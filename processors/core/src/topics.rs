@@ -25,6 +25,8 @@ pub enum Topic {
     Schedules,
     /// SLA policies per account: a table every instance reads.
     SlaPolicies,
+    /// Reminders for the channel integrations to send to inactive conversations.
+    InactivityReminders,
     /// Routing settings per account: a table every router instance reads.
     RoutingConfig,
     /// Custom routing queues per account: a table every router instance reads.
@@ -119,6 +121,7 @@ impl Topic {
             Topic::TicketStatusChanges,
             Topic::TicketMetrics,
             Topic::SlaEvents,
+            Topic::InactivityReminders,
             Topic::AgentMetrics,
             Topic::Dlq,
             Topic::TicketsChangelog,
@@ -138,6 +141,7 @@ impl Topic {
             Topic::Schedules => "schedules",
             Topic::SlaPolicies => "sla-policies",
             Topic::SlaEvents => "sla-events",
+            Topic::InactivityReminders => "inactivity-reminders",
             Topic::RoutingConfig => "routing-config",
             Topic::RoutingQueues => "routing-queues",
             Topic::RoutingRequests => "routing-requests",
@@ -168,6 +172,7 @@ impl Topic {
             Topic::Schedules => Records::Avro("Schedule"),
             Topic::SlaPolicies => Records::Avro("SlaPolicy"),
             Topic::SlaEvents => Records::Avro("SlaEvent"),
+            Topic::InactivityReminders => Records::Avro("InactivityReminder"),
             Topic::RoutingConfig => Records::Avro("AccountRoutingConfig"),
             Topic::RoutingQueues => Records::Avro("QueueDefinition"),
             Topic::RoutingRequests => Records::Avro("RoutingRequest"),
@@ -189,7 +194,8 @@ impl Topic {
             | Topic::RoutingDecisions
             | Topic::TicketStatusChanges
             | Topic::TicketMetrics
-            | Topic::SlaEvents => KeyRule::Conversation,
+            | Topic::SlaEvents
+            | Topic::InactivityReminders => KeyRule::Conversation,
             Topic::AgentPresence
             | Topic::RoutingRequests
             | Topic::AgentMetrics
@@ -242,7 +248,7 @@ mod tests {
         let all = Topic::all();
         let names: std::collections::BTreeSet<String> = all.iter().map(|t| t.name()).collect();
         assert_eq!(names.len(), all.len());
-        assert_eq!(all.len(), Channel::ALL.len() + 17);
+        assert_eq!(all.len(), Channel::ALL.len() + 18);
         for topic in all {
             assert_eq!(Topic::parse("p.", &topic.with_prefix("p.")), Some(topic));
         }

@@ -22,6 +22,7 @@ fn sim_with(style: Style, gap: Option<Millis>) -> TicketSim {
             required_skills: vec![],
             group: None,
             inactivity_ms: None,
+            inactivity_reminders: Vec::new(),
             updated_at: T0,
         })
         .unwrap();
@@ -431,6 +432,7 @@ fn every_ticket_closes_at_most_28_days_after_solved_whatever_the_settings_say() 
         required_skills: vec![],
         group: None,
         inactivity_ms: None,
+        inactivity_reminders: Vec::new(),
         updated_at: T0,
     });
     assert!(matches!(refused, Err(StyleConfigError::GapTooLong { .. })));
@@ -452,6 +454,7 @@ fn a_style_change_applies_to_tickets_created_after_it() {
             required_skills: vec![],
             group: None,
             inactivity_ms: None,
+            inactivity_reminders: Vec::new(),
             updated_at: T0,
         })
         .unwrap();

@@ -100,6 +100,7 @@ fn run(styles: &[(Style, Option<Millis>)], ops: &[Op]) -> TicketSim {
                 required_skills: vec![],
                 group: None,
                 inactivity_ms: None,
+                inactivity_reminders: Vec::new(),
                 updated_at: Timestamp(0),
             })
             .unwrap();

@@ -21,6 +21,7 @@ fn pipeline(style: Style, gap: Option<Millis>) -> PipelineSim {
             required_skills: vec![],
             group: None,
             inactivity_ms: None,
+            inactivity_reminders: Vec::new(),
             updated_at: T0,
         })
         .unwrap();
@@ -159,6 +160,7 @@ fn skills_route_a_ticket_only_to_an_agent_who_has_them() {
             required_skills: vec!["japanese".into()],
             group: None,
             inactivity_ms: None,
+            inactivity_reminders: Vec::new(),
             updated_at: T0,
         })
         .unwrap();
@@ -348,6 +350,7 @@ fn an_inactivity_of_zero_turns_it_off() {
             required_skills: vec![],
             group: None,
             inactivity_ms: Some(Millis::ZERO),
+            inactivity_reminders: Vec::new(),
             updated_at: T0,
         })
         .unwrap();

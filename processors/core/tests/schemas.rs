@@ -57,7 +57,7 @@ fn every_schema_file_parses_and_is_in_namespace_parley() {
         }
     }
     assert_eq!(
-        count, 14,
+        count, 15,
         "one schema per record of ARCHITECTURE.md and the SLA records"
     );
 }
@@ -173,6 +173,16 @@ fn style_config_round_trips() {
             required_skills: vec!["vip".into()],
             group: Some("tier-2".into()),
             inactivity_ms: Some(Millis::minutes(15)),
+            inactivity_reminders: vec![
+                InactivityReminderStep {
+                    after_ms: Millis::minutes(5),
+                    set_status: None,
+                },
+                InactivityReminderStep {
+                    after_ms: Millis::minutes(30),
+                    set_status: Some(Status::Solved),
+                },
+            ],
             updated_at: Timestamp(9),
         },
     );

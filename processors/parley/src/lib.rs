@@ -209,6 +209,11 @@ enum ConfigCommand {
         /// [default: 10m].
         #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
         inactivity: Option<Millis>,
+        /// A reminder to an inactive conversation's end user, DURATION[:pending|solved]
+        /// after the step before (the first after it went inactive); up to three, the
+        /// last may set the ticket Pending or Solved. Repeated [default: none].
+        #[arg(long = "inactivity-reminder", value_name = "STEP", value_parser = style::parse_reminder)]
+        inactivity_reminders: Vec<parley_core::InactivityReminderStep>,
     },
     /// Write an account's routing settings to <prefix>routing-config, key the account. A
     /// setting left out keeps the router's own (its flags).
@@ -478,6 +483,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             skills,
             group,
             inactivity,
+            inactivity_reminders,
         }) => {
             let config = style::record(
                 account.clone(),
@@ -489,6 +495,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 skills.clone(),
                 group.clone(),
                 *inactivity,
+                inactivity_reminders.clone(),
             );
             style::validate(&config)?;
             style::write(&connection(kafka)?, &config).await

@@ -341,6 +341,7 @@ async fn run_role(
                 ticket_metrics: codec(registry, &topics.ticket_metrics).await?,
                 routing_requests: codec(registry, &topics.routing_requests).await?,
                 sla_events: codec(registry, &topics.sla_events).await?,
+                inactivity_reminders: codec(registry, &topics.inactivity_reminders).await?,
             };
             let style_codec: AvroCodec<StyleConfig> = codec(registry, &topics.style_config).await?;
             let schedule_codec = codec(registry, &topics.schedules).await?;

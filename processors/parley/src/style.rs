@@ -5,8 +5,8 @@ use crate::options::Connection;
 use crate::roles::{check_brokers, client_config, codec};
 use crate::usage::UsageError;
 use anyhow::anyhow;
-use parley_core::style::{validate_gap, validate_inactivity};
-use parley_core::{Channel, Millis, Style, StyleConfig, Timestamp};
+use parley_core::style::{validate_gap, validate_inactivity, validate_reminders};
+use parley_core::{Channel, InactivityReminderStep, Millis, Status, Style, StyleConfig, Timestamp};
 use parley_runtime::codec::{AvroCodec, AvroRecord, RegistryClient};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -44,8 +44,32 @@ pub(crate) fn validate(config: &StyleConfig) -> Result<(), UsageError> {
     validate_gap(config.style, config.solved_to_closed_ms)
         .map_err(|e| UsageError(format!("--solved-to-closed: {e}")))?;
     validate_inactivity(config.inactivity_ms)
-        .map(|_| ())
-        .map_err(|e| UsageError(format!("--inactivity: {e}")))
+        .map_err(|e| UsageError(format!("--inactivity: {e}")))?;
+    validate_reminders(&config.inactivity_reminders)
+        .map_err(|e| UsageError(format!("--inactivity-reminder: {e}")))
+}
+
+/// Parses an inactivity reminder step, `DURATION[:pending|solved]` (e.g. `5m`,
+/// `30m:solved`).
+pub(crate) fn parse_reminder(text: &str) -> Result<InactivityReminderStep, String> {
+    let (after, status) = match text.split_once(':') {
+        Some((after, status)) => (after, Some(status)),
+        None => (text, None),
+    };
+    let set_status = match status {
+        None => None,
+        Some("pending") => Some(Status::Pending),
+        Some("solved") => Some(Status::Solved),
+        Some(other) => {
+            return Err(format!(
+                "status {other:?}: expected DURATION, DURATION:pending or DURATION:solved"
+            ))
+        }
+    };
+    Ok(InactivityReminderStep {
+        after_ms: crate::options::parse_duration(after)?,
+        set_status,
+    })
 }
 
 /// Builds the record from the command's values.
@@ -60,6 +84,7 @@ pub(crate) fn record(
     skills: Vec<String>,
     group: Option<String>,
     inactivity: Option<Millis>,
+    reminders: Vec<InactivityReminderStep>,
 ) -> StyleConfig {
     StyleConfig {
         account,
@@ -71,6 +96,7 @@ pub(crate) fn record(
         required_skills: skills,
         group,
         inactivity_ms: inactivity,
+        inactivity_reminders: reminders,
         updated_at: now_ms(),
     }
 }
@@ -133,6 +159,7 @@ mod tests {
             Vec::new(),
             None,
             None,
+            Vec::new(),
         )
     }
 

@@ -224,7 +224,7 @@ mod tests {
     #[test]
     fn the_table_has_every_topic_once() {
         let specs = all("parley.");
-        assert_eq!(specs.len(), 11 + 5 + 5 + 5 + 2);
+        assert_eq!(specs.len(), 11 + 5 + 5 + 6 + 2);
         let names: std::collections::BTreeSet<&str> =
             specs.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names.len(), specs.len());

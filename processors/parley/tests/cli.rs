@@ -271,6 +271,32 @@ fn set_style_writes_a_record_the_tickets_codec_decodes_under_its_key() {
 }
 
 #[test]
+fn set_style_refuses_a_status_before_the_last_reminder_step() {
+    let output = parley(&[
+        "config",
+        "set-style",
+        "--brokers",
+        "127.0.0.1:1",
+        "--account",
+        "acme",
+        "--style",
+        "social_messaging",
+        "--inactivity-reminder",
+        "5m:solved",
+        "--inactivity-reminder",
+        "10m",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains(
+            "--inactivity-reminder: inactivity_reminders: only the last step may set a status"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn set_routing_refuses_a_zero_offer_timeout_naming_flag_field_and_rule() {
     let output = parley(&[
         "config",
@@ -532,7 +558,7 @@ fn topics_create_then_check_pass_and_a_recreated_topic_fails_check() {
             .lines()
             .filter(|l| l.contains(": ok (3 partitions"))
             .count(),
-        28
+        29
     );
 
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()

@@ -13,6 +13,9 @@
 //! business|calendar)`, for scenarios that ask for `--topic sla-events` on their `# args:`
 //! line.
 //!
+//! Inactivity reminders read `<at> <key> #n reminder <step> [sets <status>]`, for scenarios
+//! that ask for `--topic inactivity-reminders`.
+//!
 //! `#n` is the ticket's ordinal in its conversation. DLQ records are rendered with the
 //! stage and reason headers: `2026-01-05T09:01:00Z dlq acme ingress malformed_json`.
 //! `PARLEY_BLESS=1` rewrites the expected files from the actual outputs; review the diff
@@ -82,6 +85,17 @@ fn compact(line: &Value) -> String {
                 text(&value["kind"]),
                 text(&value["policy_id"]),
                 value["target_ms"],
+            )
+        }
+        "inactivity-reminders" => {
+            let sets = match value["set_status"].as_str() {
+                Some(status) => format!(" sets {status}"),
+                None => String::new(),
+            };
+            format!(
+                "{at} {key} {} reminder {}{sets}",
+                ordinal(&value["ticket_id"]),
+                value["step"],
             )
         }
         "dlq" => format!(
@@ -184,6 +198,7 @@ scenarios! {
     routing_messaging_inactivity,
     routing_missed_offers,
     routing_queues,
+    inactivity_reminders,
     styles_per_brand_and_channel,
     style_change,
     solved_to_closed_limit,

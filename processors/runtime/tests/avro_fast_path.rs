@@ -195,6 +195,7 @@ fn style_config() -> impl Strategy<Value = StyleConfig> {
         any::<i32>(),
         texts(),
         optional_text(),
+        proptest::collection::vec(reminder_step(), 0..4),
         timestamp(),
     )
         .prop_map(
@@ -207,6 +208,7 @@ fn style_config() -> impl Strategy<Value = StyleConfig> {
                 priority,
                 required_skills,
                 group,
+                inactivity_reminders,
                 updated_at,
             )| StyleConfig {
                 account,
@@ -217,8 +219,44 @@ fn style_config() -> impl Strategy<Value = StyleConfig> {
                 priority,
                 required_skills,
                 inactivity_ms: solved_to_closed_ms,
+                inactivity_reminders,
                 group,
                 updated_at,
+            },
+        )
+}
+
+fn reminder_step() -> impl Strategy<Value = InactivityReminderStep> {
+    (millis(), proptest::option::of(symbol::<Status>())).prop_map(|(after_ms, set_status)| {
+        InactivityReminderStep {
+            after_ms,
+            set_status,
+        }
+    })
+}
+
+fn inactivity_reminder() -> impl Strategy<Value = InactivityReminder> {
+    (
+        (text(), text(), text(), text()),
+        (
+            symbol::<Channel>(),
+            any::<i32>(),
+            proptest::option::of(symbol::<Status>()),
+            timestamp(),
+        ),
+    )
+        .prop_map(
+            |((reminder_id, account, conversation, ticket_id), (channel, step, set_status, at))| {
+                InactivityReminder {
+                    reminder_id,
+                    account,
+                    conversation,
+                    ticket_id,
+                    channel,
+                    step,
+                    set_status,
+                    at,
+                }
             },
         )
 }
@@ -721,6 +759,11 @@ proptest! {
     }
 
     #[test]
+    fn inactivity_reminders_agree_with_apache_avro(value in inactivity_reminder()) {
+        agrees_with_apache(&value)?;
+    }
+
+    #[test]
     fn queue_definitions_agree_with_apache_avro(value in queue_definition()) {
         agrees_with_apache(&value)?;
     }
@@ -818,7 +861,7 @@ fn every_enum_of_every_schema_has_its_symbol_indexes() {
 /// The CRC-64-AVRO fingerprint of each schema's parsing canonical form (field names, order
 /// and types, enum symbols; not docs or defaults) when its hand-written codec was last
 /// checked against it.
-const WRITTEN_FOR: [(&str, &str, u64); 14] = [
+const WRITTEN_FOR: [(&str, &str, u64); 15] = [
     (
         "AccountRoutingConfig",
         ACCOUNT_ROUTING_CONFIG,
@@ -828,6 +871,11 @@ const WRITTEN_FOR: [(&str, &str, u64); 14] = [
     ("AgentMetrics", AGENT_METRICS, 0x893641890f773412),
     ("AgentPresence", AGENT_PRESENCE, 0x1e8a7f935f27004f),
     ("ConversationEvent", CONVERSATION_EVENT, 0xde582d5a12c93180),
+    (
+        "InactivityReminder",
+        INACTIVITY_REMINDER,
+        0x4599523530dcf4f3,
+    ),
     ("QueueDefinition", QUEUE_DEFINITION, 0xa5e4c34cce850031),
     ("RoutingDecision", ROUTING_DECISION, 0x8bf0d4edb03da0cc),
     ("RoutingRequest", ROUTING_REQUEST, 0x76a522e7243d6dd6),
@@ -835,7 +883,7 @@ const WRITTEN_FOR: [(&str, &str, u64); 14] = [
     ("SlaEvent", SLA_EVENT, 0xba14bdfd9287af58),
     ("SlaPolicy", SLA_POLICY, 0x1168432464381796),
     ("StatusChange", STATUS_CHANGE, 0xebb6e0951d2d14c6),
-    ("StyleConfig", STYLE_CONFIG, 0x55870700ce2ac65d),
+    ("StyleConfig", STYLE_CONFIG, 0x35a07eb1ba7daa1a),
     ("TicketMetrics", TICKET_METRICS, 0x8543bd4e3e75b23e),
 ];
 

@@ -44,6 +44,7 @@ pub fn parley_topic_names() -> Vec<String> {
         "schedules",
         "sla-policies",
         "sla-events",
+        "inactivity-reminders",
         "routing-config",
         "routing-queues",
         "ticket-status-changes",

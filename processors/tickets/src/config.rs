@@ -28,6 +28,9 @@ pub struct TicketTopics {
     pub ticket_metrics: String,
     /// Output: requests to the router, key `account`.
     pub routing_requests: String,
+    /// Output: reminders to inactive conversations' end users, key
+    /// `account/conversation`.
+    pub inactivity_reminders: String,
 }
 
 /// The ticket processor's topics under `prefix` (e.g. `parley.`).
@@ -43,6 +46,7 @@ pub fn topics(prefix: &str) -> TicketTopics {
         status_changes: Topic::TicketStatusChanges.with_prefix(prefix),
         ticket_metrics: Topic::TicketMetrics.with_prefix(prefix),
         routing_requests: Topic::RoutingRequests.with_prefix(prefix),
+        inactivity_reminders: Topic::InactivityReminders.with_prefix(prefix),
     }
 }
 
@@ -63,6 +67,7 @@ impl TicketTopics {
             self.ticket_metrics.clone(),
             self.routing_requests.clone(),
             self.sla_events.clone(),
+            self.inactivity_reminders.clone(),
         ]
     }
 }
@@ -88,7 +93,8 @@ mod tests {
                 "parley.ticket-status-changes",
                 "parley.ticket-metrics",
                 "parley.routing-requests",
-                "parley.sla-events"
+                "parley.sla-events",
+                "parley.inactivity-reminders"
             ]
         );
         assert_eq!(t.style_config, "parley.style-config");

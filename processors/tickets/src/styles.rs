@@ -117,6 +117,7 @@ mod tests {
             required_skills: Vec::new(),
             group: None,
             inactivity_ms: None,
+            inactivity_reminders: Vec::new(),
             updated_at: Timestamp(0),
         }
     }

@@ -171,6 +171,7 @@ fn a_ticket_goes_new_open_solved_closes_on_the_timer_and_survives_a_restart() {
             required_skills: Vec::new(),
             group: None,
             inactivity_ms: None,
+            inactivity_reminders: Vec::new(),
             updated_at: T0,
         },
     );
@@ -318,6 +319,7 @@ fn inputs_stamped_before_the_conversations_latest_time_are_handled_at_that_time(
             required_skills: Vec::new(),
             group: None,
             inactivity_ms: None,
+            inactivity_reminders: Vec::new(),
             updated_at: T0,
         },
     );
@@ -552,6 +554,7 @@ fn the_style_reader_applies_upserts_and_tombstones_and_refuses_broken_configs() 
         required_skills: Vec::new(),
         group: None,
         inactivity_ms: None,
+        inactivity_reminders: Vec::new(),
         updated_at: T0,
     };
     produce(
@@ -629,6 +632,7 @@ fn refused_style_configs_reach_the_dlq_once_however_many_instances_run() {
         required_skills: Vec::new(),
         group: None,
         inactivity_ms: None,
+        inactivity_reminders: Vec::new(),
         updated_at: T0,
     };
     let too_long = StyleConfig {

@@ -287,6 +287,7 @@ impl World {
                 required_skills: Vec::new(),
                 group: None,
                 inactivity_ms: None,
+                inactivity_reminders: Vec::new(),
                 updated_at: now,
             };
             crate::style::validate(&config)?;

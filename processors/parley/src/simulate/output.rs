@@ -8,13 +8,14 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// The topics the processors write, in the order a step's outputs are written.
-pub const OUTPUT_TOPICS: [&str; 8] = [
+pub const OUTPUT_TOPICS: [&str; 9] = [
     "conversation-events",
     "ticket-status-changes",
     "routing-requests",
     "routing-decisions",
     "ticket-metrics",
     "sla-events",
+    "inactivity-reminders",
     "agent-metrics",
     "dlq",
 ];
@@ -102,6 +103,7 @@ pub(crate) struct OutputDecoder {
     ticket_metrics: AvroCodec<TicketMetrics>,
     agent_metrics: AvroCodec<AgentMetrics>,
     sla_events: AvroCodec<SlaEvent>,
+    inactivity_reminders: AvroCodec<InactivityReminder>,
 }
 
 impl OutputDecoder {
@@ -115,6 +117,7 @@ impl OutputDecoder {
             ticket_metrics: AvroCodec::single_object(),
             agent_metrics: AvroCodec::single_object(),
             sla_events: AvroCodec::single_object(),
+            inactivity_reminders: AvroCodec::single_object(),
         }
     }
 
@@ -134,6 +137,7 @@ impl OutputDecoder {
             "ticket-metrics" => decoded(&self.ticket_metrics, bytes),
             "agent-metrics" => decoded(&self.agent_metrics, bytes),
             "sla-events" => decoded(&self.sla_events, bytes),
+            "inactivity-reminders" => decoded(&self.inactivity_reminders, bytes),
             _ => Value::String(String::from_utf8_lossy(bytes).into_owned()),
         }
     }

@@ -18,9 +18,9 @@ use parley_core::sla::{
 use parley_core::AccountRoutingConfig;
 use parley_core::{
     ActorKind, AgentAction, AgentActionKind, AgentMetrics, AgentPresence, AgentStatus, Attachment,
-    AttachmentKind, Channel, ChannelPresence, ConversationEvent, ReplyHandle, RoutingDecision,
-    RoutingDecisionKind, RoutingRequest, RoutingRequestKind, Status, StatusChange, Style,
-    StyleConfig, TicketMetrics,
+    AttachmentKind, Channel, ChannelPresence, ConversationEvent, InactivityReminder,
+    InactivityReminderStep, ReplyHandle, RoutingDecision, RoutingDecisionKind, RoutingRequest,
+    RoutingRequestKind, Status, StatusChange, Style, StyleConfig, TicketMetrics,
 };
 
 /// Implements [`AvroEnum`] and [`AvroField`] for an enum of `parley_core` from its variants
@@ -238,7 +238,26 @@ avro_record!(
         required_skills,
         group,
         inactivity_ms,
+        inactivity_reminders,
         updated_at,
+    }
+);
+
+avro_nested_record!(InactivityReminderStep {
+    after_ms,
+    set_status
+});
+
+avro_record!(
+    InactivityReminder = INACTIVITY_REMINDER {
+        reminder_id,
+        account,
+        conversation,
+        ticket_id,
+        channel,
+        step,
+        set_status,
+        at,
     }
 );
 

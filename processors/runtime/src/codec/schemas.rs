@@ -28,11 +28,13 @@ pub const SLA_POLICY: &str = include_str!("../../../../schemas/sla_policy.avsc")
 /// `AccountRoutingConfig`.
 pub const ACCOUNT_ROUTING_CONFIG: &str =
     include_str!("../../../../schemas/account_routing_config.avsc");
+/// `InactivityReminder`.
+pub const INACTIVITY_REMINDER: &str = include_str!("../../../../schemas/inactivity_reminder.avsc");
 /// `QueueDefinition`.
 pub const QUEUE_DEFINITION: &str = include_str!("../../../../schemas/queue_definition.avsc");
 
 /// Every schema: its file under `schemas/`, its record's name, its text.
-pub const ALL: [(&str, &str, &str); 14] = [
+pub const ALL: [(&str, &str, &str); 15] = [
     (
         "conversation_event.avsc",
         "ConversationEvent",
@@ -55,6 +57,11 @@ pub const ALL: [(&str, &str, &str); 14] = [
         ACCOUNT_ROUTING_CONFIG,
     ),
     ("queue_definition.avsc", "QueueDefinition", QUEUE_DEFINITION),
+    (
+        "inactivity_reminder.avsc",
+        "InactivityReminder",
+        INACTIVITY_REMINDER,
+    ),
 ];
 
 /// The file and text of the schema whose record is named `record`.

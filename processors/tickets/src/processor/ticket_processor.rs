@@ -9,8 +9,8 @@ use crate::styles::SharedStyles;
 use parley_core::sla::{SlaClocks, SlaEffects, SlaEvent, SlaInput, SlaTimer, SlaTimerCommand};
 use parley_core::topics::conversation_key;
 use parley_core::{
-    AgentAction, Channel, ConversationEvent, RoutingDecision, RoutingRequest, StatusChange,
-    TicketInput, TicketLifecycle, TicketMetrics, Timestamp,
+    AgentAction, Channel, ConversationEvent, InactivityReminder, RoutingDecision, RoutingRequest,
+    StatusChange, TicketInput, TicketLifecycle, TicketMetrics, Timestamp,
 };
 use parley_runtime::codec::{AvroCodec, AvroRecord};
 use parley_runtime::{DecodeError, Effects, InputRecord, KeyedProcessor, Rejection, RestoreError};
@@ -34,6 +34,8 @@ pub struct TicketCodecs {
     pub routing_requests: AvroCodec<RoutingRequest>,
     /// `sla-events`.
     pub sla_events: AvroCodec<SlaEvent>,
+    /// `inactivity-reminders`.
+    pub inactivity_reminders: AvroCodec<InactivityReminder>,
 }
 
 impl TicketCodecs {
@@ -47,6 +49,7 @@ impl TicketCodecs {
             ticket_metrics: AvroCodec::single_object(),
             routing_requests: AvroCodec::single_object(),
             sla_events: AvroCodec::single_object(),
+            inactivity_reminders: AvroCodec::single_object(),
         }
     }
 }
@@ -246,6 +249,14 @@ impl TicketProcessor {
             &fx.routing_requests,
             "routing request",
             |r| r.account.clone(),
+        )?;
+        emit_encoded(
+            effects,
+            &self.codecs.inactivity_reminders,
+            &topics.inactivity_reminders,
+            &fx.reminders,
+            "inactivity reminder",
+            |r| conversation_key(&r.account, &r.conversation),
         )?;
         emit_encoded(
             effects,
