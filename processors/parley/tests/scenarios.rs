@@ -198,6 +198,7 @@ scenarios! {
     routing_messaging_inactivity,
     routing_missed_offers,
     routing_queues,
+    routing_per_account_config,
     inactivity_reminders,
     styles_per_brand_and_channel,
     style_change,
