@@ -10,10 +10,11 @@
 //! them). Event ids are derived from the ticket id and a per-ticket counter, so a replay
 //! of the same inputs gives identical events.
 
+use super::outcome::{EndedClock, SlaOutcomes};
 use super::policy::{SlaConfig, SlaMetric, SlaPriority, SlaTicket};
 use crate::ids::record_id;
 use crate::lifecycle::{TicketEffects, TicketInput};
-use crate::model::{AgentActionKind, Channel, Status, StatusChange};
+use crate::model::{AgentActionKind, Channel, Status, StatusChange, TicketMetrics};
 use crate::time::{Millis, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -172,7 +173,10 @@ impl<'a> SlaInput<'a> {
 ///   previous time;
 /// - feed each breach timer back as [`SlaInput::Timer`] once due; a timer that was
 ///   cancelled or replaced in the meantime is ignored, so a late or duplicate firing is
-///   harmless.
+///   harmless;
+/// - after the inputs of a lifecycle step that emitted [`TicketMetrics`], write the
+///   outcome of the ticket's clocks into them with [`fill_metrics`](Self::fill_metrics)
+///   (a ticket just Closed keeps its outcomes until the conversation's next ticket).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlaClocks {
     account: String,
@@ -196,6 +200,10 @@ struct TicketClocks {
     next_clock: u32,
     /// Events emitted for this ticket.
     events: u32,
+    /// What the clocks that are gone came to: met or breached reply clocks, and every
+    /// clock once the ticket is Closed.
+    #[serde(default, skip_serializing_if = "SlaOutcomes::is_empty")]
+    ended: SlaOutcomes,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,9 +214,33 @@ struct Clock {
     target: Millis,
     /// The schedule whose business hours count; none for calendar hours.
     schedule: Option<String>,
-    /// Time counted before the current running stretch.
+    /// Time counted before the current running stretch (once breached, the time counted
+    /// before the current overdue stretch).
     elapsed: Millis,
     phase: Phase,
+    /// While breached and still counting (the metric is not met and the status counts):
+    /// since when. The time counted after a breach is the metric's, not the target's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    overdue_since: Option<Timestamp>,
+}
+
+impl Clock {
+    /// What the clock came to, if it was met or breached.
+    fn ended(&self) -> Option<EndedClock<'_>> {
+        let breached = match self.phase {
+            Phase::Achieved => false,
+            Phase::Breached => true,
+            Phase::Running { .. } | Phase::Paused => return None,
+        };
+        Some(EndedClock {
+            metric: self.metric,
+            policy_id: &self.policy_id,
+            target_ms: self.target,
+            business_hours: self.schedule.is_some(),
+            elapsed_ms: self.elapsed,
+            breached,
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -345,6 +377,7 @@ impl Step<'_> {
             schedule,
             elapsed: Millis::ZERO,
             phase: Phase::Paused,
+            overdue_since: None,
         };
         let due = self.due(&clock, self.now, clock.target);
         clock.phase = Phase::Running {
@@ -389,6 +422,7 @@ impl Step<'_> {
         self.emit(ticket, index, kind, Some(due), self.now);
         if due <= self.now {
             ticket.clocks[index].phase = Phase::Breached;
+            ticket.clocks[index].overdue_since = Some(self.now);
             self.emit(ticket, index, SlaEventKind::Breached, Some(due), self.now);
         } else {
             self.set_timer(&ticket.id, serial, due);
@@ -401,12 +435,29 @@ impl Step<'_> {
         self.emit(ticket, index, SlaEventKind::Achieved, due, self.now);
     }
 
-    /// Ends the reply clocks of `metrics`: achieved if not breached, then forgotten.
+    /// Stops a breached clock's count of overdue time, if it counts.
+    fn stop_overdue(&self, clock: &mut Clock) {
+        if let Some(since) = clock.overdue_since.take() {
+            let counted = self.measure(clock, since, self.now);
+            clock.elapsed = clock.elapsed + counted;
+        }
+    }
+
+    /// Ends the reply clocks of `metrics`: achieved if not breached, then forgotten but
+    /// for their outcome.
     fn end_replies(&mut self, ticket: &mut TicketClocks, metrics: &[SlaMetric]) {
         for index in 0..ticket.clocks.len() {
             let clock = &ticket.clocks[index];
-            if metrics.contains(&clock.metric) && clock.phase != Phase::Breached {
+            if !metrics.contains(&clock.metric) {
+                continue;
+            }
+            if clock.phase == Phase::Breached {
+                self.stop_overdue(&mut ticket.clocks[index]);
+            } else {
                 self.achieve(ticket, index);
+            }
+            if let Some(ended) = ticket.clocks[index].ended() {
+                ticket.ended.add(ended);
             }
         }
         ticket.clocks.retain(|c| !metrics.contains(&c.metric));
@@ -426,7 +477,30 @@ impl SlaClocks {
 
     /// The ticket whose clocks are kept, if it is not Closed.
     pub fn ticket_id(&self) -> Option<&str> {
-        self.ticket.as_ref().map(|t| t.id.as_str())
+        self.open_ticket().map(|t| t.id.as_str())
+    }
+
+    fn open_ticket(&self) -> Option<&TicketClocks> {
+        self.ticket.as_ref().filter(|t| t.status != Status::Closed)
+    }
+
+    /// What the clocks of ticket `ticket_id` have come to so far, if it is the current
+    /// ticket or the one just Closed: per metric, the clocks met or breached.
+    pub fn outcomes(&self, ticket_id: &str) -> Option<SlaOutcomes> {
+        let ticket = self.ticket.as_ref().filter(|t| t.id == ticket_id)?;
+        let mut outcomes = ticket.ended.clone();
+        for ended in ticket.clocks.iter().filter_map(Clock::ended) {
+            outcomes.add(ended);
+        }
+        Some(outcomes)
+    }
+
+    /// Writes the outcomes of a ticket metrics record's ticket into its SLA fields; leaves
+    /// them as they are if these clocks do not know the ticket.
+    pub fn fill_metrics(&self, metrics: &mut TicketMetrics) {
+        if let Some(outcomes) = self.outcomes(&metrics.ticket_id) {
+            outcomes.fill(metrics);
+        }
     }
 
     /// How many clocks the current ticket has that are neither met nor breached.
@@ -470,6 +544,7 @@ impl SlaClocks {
                     clocks: Vec::new(),
                     next_clock: 0,
                     events: 0,
+                    ended: SlaOutcomes::default(),
                 });
                 for metric in [
                     SlaMetric::FirstReplyTime,
@@ -482,14 +557,13 @@ impl SlaClocks {
                 return step.fx;
             }
         }
-        let Some(ticket) = self.ticket.as_mut() else {
+        let Some(ticket) = self.ticket.as_mut().filter(|t| t.status != Status::Closed) else {
             return step.fx;
         };
         match input {
             SlaInput::Status { change, .. } if change.ticket_id == ticket.id => {
                 if change.to == Status::Closed {
-                    cancel_all(&mut step, ticket);
-                    self.ticket = None;
+                    close(&mut step, ticket);
                 } else {
                     on_status(&mut step, ticket, change.to);
                 }
@@ -534,7 +608,11 @@ impl SlaClocks {
                         && matches!(c.phase, Phase::Running { due, .. } if due == timer.due)
                 });
                 if let Some(index) = due {
-                    ticket.clocks[index].phase = Phase::Breached;
+                    // By its due time the clock has counted its target exactly.
+                    let clock = &mut ticket.clocks[index];
+                    clock.phase = Phase::Breached;
+                    clock.elapsed = clock.target;
+                    clock.overdue_since = Some(timer.due);
                     step.emit(
                         ticket,
                         index,
@@ -567,11 +645,10 @@ fn on_status(step: &mut Step<'_>, ticket: &mut TicketClocks, to: Status) {
             ],
         );
         for index in 0..ticket.clocks.len() {
-            if matches!(
-                ticket.clocks[index].phase,
-                Phase::Running { .. } | Phase::Paused
-            ) {
-                step.achieve(ticket, index);
+            match ticket.clocks[index].phase {
+                Phase::Running { .. } | Phase::Paused => step.achieve(ticket, index),
+                Phase::Breached => step.stop_overdue(&mut ticket.clocks[index]),
+                Phase::Achieved => {}
             }
         }
         return;
@@ -590,6 +667,12 @@ fn on_status(step: &mut Step<'_>, ticket: &mut TicketClocks, to: Status) {
                 ticket.clocks[index].phase = Phase::Paused;
                 step.emit(ticket, index, SlaEventKind::Paused, None, step.now);
             }
+            // A breached clock says nothing more, but counts on while its status counts.
+            (Phase::Breached, true) => {
+                let clock = &mut ticket.clocks[index];
+                clock.overdue_since.get_or_insert(step.now);
+            }
+            (Phase::Breached, false) => step.stop_overdue(&mut ticket.clocks[index]),
             _ => {}
         }
     }
@@ -622,6 +705,19 @@ fn retarget(step: &mut Step<'_>, ticket: &mut TicketClocks) {
             Phase::Breached => {}
         }
     }
+}
+
+/// Ends a Closed ticket's clocks: cancels the running ones' timers and keeps what the
+/// met and breached ones came to.
+fn close(step: &mut Step<'_>, ticket: &mut TicketClocks) {
+    cancel_all(step, ticket);
+    for mut clock in std::mem::take(&mut ticket.clocks) {
+        step.stop_overdue(&mut clock);
+        if let Some(ended) = clock.ended() {
+            ticket.ended.add(ended);
+        }
+    }
+    ticket.status = Status::Closed;
 }
 
 /// Cancels the timers of every running clock of a ticket that is going away.
