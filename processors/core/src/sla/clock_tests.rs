@@ -238,7 +238,7 @@ fn first_reply_time_runs_from_creation_to_the_first_agent_reply() {
     );
     assert!(desk.timers.is_empty());
     let event = &desk.events[0];
-    assert_eq!(event.policy_id, "standard");
+    assert_eq!(&*event.policy_id, "standard");
     assert_eq!(event.target_ms, Millis::minutes(10));
     assert!(!event.business_hours);
     assert_eq!(event.event_id, format!("{}.l1", event.ticket_id));
@@ -254,7 +254,7 @@ fn first_reply_time_breaches_at_its_due_time_once() {
     );
     // A late or duplicate firing of the same timer changes nothing.
     let timer = SlaTimer {
-        ticket_id: desk.lifecycle.current().unwrap().id.to_owned(),
+        ticket_id: desk.lifecycle.current().unwrap().id.into(),
         clock: 1,
         due: start() + Millis::minutes(10),
     };
@@ -404,7 +404,7 @@ fn total_resolution_time_counts_every_unsolved_status() {
     desk.at(400).set(Status::Solved);
     let closes = desk.lifecycle.current().unwrap().close_due.unwrap();
     let timer = crate::lifecycle::TicketTimer {
-        ticket_id: desk.lifecycle.current().unwrap().id.to_owned(),
+        ticket_id: desk.lifecycle.current().unwrap().id.into(),
         due: closes,
     };
     desk.now = closes;
@@ -442,8 +442,8 @@ fn a_clock_keeps_the_policy_in_force_when_it_started() {
         ["0 activated 10", "8 achieved 10"]
     );
     assert_eq!(desk.log(SlaMetric::NextReplyTime), ["9 activated 24"]);
-    assert_eq!(desk.events[0].policy_id, "standard");
-    assert_eq!(desk.events.last().unwrap().policy_id, "stricter");
+    assert_eq!(&*desk.events[0].policy_id, "standard");
+    assert_eq!(&*desk.events.last().unwrap().policy_id, "stricter");
 }
 
 /// Normal: first reply 60 minutes, requester wait 600; urgent: 15 and 20.

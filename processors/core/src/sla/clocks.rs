@@ -10,13 +10,30 @@
 //! them). Event ids are derived from the ticket id and a per-ticket counter, so a replay
 //! of the same inputs gives identical events.
 
+use super::calendar::BusinessCalendar;
 use super::outcome::{EndedClock, SlaOutcomes};
-use super::policy::{SlaConfig, SlaMetric, SlaPriority, SlaTicket};
+use super::policy::{SlaConfig, SlaMetric, SlaPolicy, SlaPriority, SlaTicket};
 use crate::ids::record_id;
 use crate::lifecycle::{TicketEffects, TicketInput};
 use crate::model::{AgentActionKind, Channel, Status, StatusChange, TicketMetrics};
 use crate::time::{Millis, Timestamp};
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
+use std::sync::Arc;
+
+/// Serde for the shared names (`Arc<str>`): a string, as a `String` would be.
+mod shared_str {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::sync::Arc;
+
+    pub(super) fn serialize<S: Serializer>(value: &Arc<str>, to: S) -> Result<S::Ok, S::Error> {
+        to.serialize_str(value)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(from: D) -> Result<Arc<str>, D::Error> {
+        String::deserialize(from).map(Arc::from)
+    }
+}
 
 /// What happened to a clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -54,16 +71,21 @@ impl SlaEventKind {
 pub struct SlaEvent {
     /// `<ticket id>.l<n>`: the ticket's `n`-th SLA event.
     pub event_id: String,
-    /// The ticket.
-    pub ticket_id: String,
+    /// The ticket. This and the other names are shared with the clocks that emit the
+    /// event, not copied: a clock change costs one allocation, its id.
+    #[serde(with = "shared_str")]
+    pub ticket_id: Arc<str>,
     /// The tenant.
-    pub account: String,
+    #[serde(with = "shared_str")]
+    pub account: Arc<str>,
     /// The conversation.
-    pub conversation: String,
+    #[serde(with = "shared_str")]
+    pub conversation: Arc<str>,
     /// What the clock measures.
     pub metric: SlaMetric,
     /// The policy that was in force when the clock started.
-    pub policy_id: String,
+    #[serde(with = "shared_str")]
+    pub policy_id: Arc<str>,
     /// The clock's target.
     pub target_ms: Millis,
     /// When the target runs out, while the clock runs (for `achieved` and `breached`, the
@@ -80,8 +102,9 @@ pub struct SlaEvent {
 /// A breach timer: one clock's due time.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct SlaTimer {
-    /// The ticket.
-    pub ticket_id: String,
+    /// The ticket (shared with its clocks).
+    #[serde(with = "shared_str")]
+    pub ticket_id: Arc<str>,
     /// The clock within the ticket (a per-ticket serial number).
     pub clock: u32,
     /// When it is due.
@@ -164,10 +187,11 @@ impl<'a> SlaInput<'a> {
 /// The SLA clocks of one conversation's current ticket.
 ///
 /// Calling contract:
-/// - call [`step`](Self::step) with the inputs of each lifecycle step in the order
-///   [`SlaInput::from_step`] gives them, right after the lifecycle step, with the same
-///   `now`, and with the SLA configuration in force ([`SlaConfig`]); a clock takes the
-///   policy that matches when it starts;
+/// - call [`step`](Self::step) (or [`step_into`](Self::step_into), to collect them in one
+///   batch) with the inputs of each lifecycle step in the order [`SlaInput::from_step`]
+///   gives them, right after the lifecycle step, with the same `now`, and with the SLA
+///   configuration in force ([`SlaConfig`]); a clock takes the policy that matches when
+///   it starts;
 /// - apply the returned [`SlaEffects`] before the next step;
 /// - time only moves forward: an earlier `now` than a previous step's is taken as that
 ///   previous time;
@@ -179,15 +203,18 @@ impl<'a> SlaInput<'a> {
 ///   (a ticket just Closed keeps its outcomes until the conversation's next ticket).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlaClocks {
-    account: String,
-    conversation: String,
+    #[serde(with = "shared_str")]
+    account: Arc<str>,
+    #[serde(with = "shared_str")]
+    conversation: Arc<str>,
     ticket: Option<TicketClocks>,
     clock: Timestamp,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct TicketClocks {
-    id: String,
+    #[serde(with = "shared_str")]
+    id: Arc<str>,
     channel: Channel,
     brand: Option<String>,
     priority: SlaPriority,
@@ -210,7 +237,8 @@ struct TicketClocks {
 struct Clock {
     serial: u32,
     metric: SlaMetric,
-    policy_id: String,
+    #[serde(with = "shared_str")]
+    policy_id: Arc<str>,
     target: Millis,
     /// The schedule whose business hours count; none for calendar hours.
     schedule: Option<String>,
@@ -279,14 +307,20 @@ const fn is_reply_metric(metric: SlaMetric) -> bool {
 
 /// What one step works with besides the ticket.
 struct Step<'a> {
-    account: &'a str,
-    conversation: &'a str,
+    account: &'a Arc<str>,
+    conversation: &'a Arc<str>,
     config: SlaConfig<'a>,
     now: Timestamp,
     fx: SlaEffects,
+    /// The policy that matches the ticket, once looked up: what it matches on does not
+    /// change within a step, and a new ticket starts four clocks.
+    matched: Option<Option<&'a SlaPolicy>>,
+    /// The calendar last looked up, by schedule id: a ticket's clocks share a policy, so
+    /// they share its schedule.
+    calendar: Cell<Option<(&'a str, &'a BusinessCalendar)>>,
 }
 
-impl Step<'_> {
+impl<'a> Step<'a> {
     /// The due time after `span` of the clock's time from `from`.
     fn due(&self, clock: &Clock, from: Timestamp, span: Millis) -> Timestamp {
         match self.calendar(clock) {
@@ -305,9 +339,34 @@ impl Step<'_> {
         }
     }
 
-    fn calendar(&self, clock: &Clock) -> Option<&super::BusinessCalendar> {
-        let schedule = clock.schedule.as_deref()?;
-        self.config.schedules.calendar(self.account, schedule)
+    fn calendar(&self, clock: &Clock) -> Option<&'a BusinessCalendar> {
+        self.calendar_of(clock.schedule.as_deref()?)
+    }
+
+    fn calendar_of(&self, schedule: &str) -> Option<&'a BusinessCalendar> {
+        if let Some((id, calendar)) = self.calendar.get() {
+            if id == schedule {
+                return Some(calendar);
+            }
+        }
+        let (id, calendar) = self
+            .config
+            .schedules
+            .calendar_entry(self.account, schedule)?;
+        self.calendar.set(Some((id, calendar)));
+        Some(calendar)
+    }
+
+    /// The policy that matches the ticket now.
+    fn policy(&mut self, ticket: &TicketClocks) -> Option<&'a SlaPolicy> {
+        *self.matched.get_or_insert_with(|| {
+            let facts = SlaTicket {
+                priority: ticket.priority,
+                channel: ticket.channel,
+                brand: ticket.brand.as_deref(),
+            };
+            self.config.policies.matching(self.account, &facts)
+        })
     }
 
     fn emit(
@@ -323,8 +382,8 @@ impl Step<'_> {
         self.fx.events.push(SlaEvent {
             event_id: record_id(&ticket.id, 'l', ticket.events),
             ticket_id: ticket.id.clone(),
-            account: self.account.to_owned(),
-            conversation: self.conversation.to_owned(),
+            account: self.account.clone(),
+            conversation: self.conversation.clone(),
             metric: clock.metric,
             policy_id: clock.policy_id.clone(),
             target_ms: clock.target,
@@ -335,17 +394,17 @@ impl Step<'_> {
         });
     }
 
-    fn set_timer(&mut self, ticket_id: &str, clock: u32, due: Timestamp) {
+    fn set_timer(&mut self, ticket_id: &Arc<str>, clock: u32, due: Timestamp) {
         self.fx.timers.push(SlaTimerCommand::Set(SlaTimer {
-            ticket_id: ticket_id.to_owned(),
+            ticket_id: ticket_id.clone(),
             clock,
             due,
         }));
     }
 
-    fn cancel_timer(&mut self, ticket_id: &str, clock: u32, due: Timestamp) {
+    fn cancel_timer(&mut self, ticket_id: &Arc<str>, clock: u32, due: Timestamp) {
         self.fx.timers.push(SlaTimerCommand::Cancel(SlaTimer {
-            ticket_id: ticket_id.to_owned(),
+            ticket_id: ticket_id.clone(),
             clock,
             due,
         }));
@@ -354,25 +413,26 @@ impl Step<'_> {
     /// Starts a clock for `metric` under the policy that matches the ticket now, if that
     /// policy has a target for the metric at the ticket's priority.
     fn start(&mut self, ticket: &mut TicketClocks, metric: SlaMetric) {
-        let facts = SlaTicket {
-            priority: ticket.priority,
-            channel: ticket.channel,
-            brand: ticket.brand.as_deref(),
-        };
-        let Some(policy) = self.config.policies.matching(self.account, &facts) else {
+        let Some(policy) = self.policy(ticket) else {
             return;
         };
         let Some(target) = policy.target(metric, ticket.priority) else {
             return;
         };
-        let schedule = policy.schedule_id.clone().filter(|id| {
-            target.business_hours && self.config.schedules.calendar(self.account, id).is_some()
-        });
+        let schedule = (policy.schedule_id.as_deref())
+            .filter(|id| target.business_hours && self.calendar_of(id).is_some())
+            .map(str::to_owned);
         ticket.next_clock += 1;
         let mut clock = Clock {
             serial: ticket.next_clock,
             metric,
-            policy_id: policy.policy_id.clone(),
+            // The ticket's clocks of one policy share its id.
+            policy_id: (ticket.clocks.iter())
+                .find(|c| *c.policy_id == *policy.policy_id)
+                .map_or_else(
+                    || Arc::from(policy.policy_id.as_str()),
+                    |c| c.policy_id.clone(),
+                ),
             target: target.target_ms,
             schedule,
             elapsed: Millis::ZERO,
@@ -468,8 +528,8 @@ impl SlaClocks {
     /// A conversation with no ticket yet.
     pub fn new(account: impl Into<String>, conversation: impl Into<String>) -> SlaClocks {
         SlaClocks {
-            account: account.into(),
-            conversation: conversation.into(),
+            account: Arc::from(account.into()),
+            conversation: Arc::from(conversation.into()),
             ticket: None,
             clock: Timestamp(i64::MIN),
         }
@@ -477,7 +537,7 @@ impl SlaClocks {
 
     /// The ticket whose clocks are kept, if it is not Closed.
     pub fn ticket_id(&self) -> Option<&str> {
-        self.open_ticket().map(|t| t.id.as_str())
+        self.open_ticket().map(|t| &*t.id)
     }
 
     fn open_ticket(&self) -> Option<&TicketClocks> {
@@ -487,7 +547,7 @@ impl SlaClocks {
     /// What the clocks of ticket `ticket_id` have come to so far, if it is the current
     /// ticket or the one just Closed: per metric, the clocks met or breached.
     pub fn outcomes(&self, ticket_id: &str) -> Option<SlaOutcomes> {
-        let ticket = self.ticket.as_ref().filter(|t| t.id == ticket_id)?;
+        let ticket = self.ticket.as_ref().filter(|t| *t.id == *ticket_id)?;
         let mut outcomes = ticket.ended.clone();
         for ended in ticket.clocks.iter().filter_map(Clock::ended) {
             outcomes.add(ended);
@@ -520,6 +580,29 @@ impl SlaClocks {
         config: SlaConfig<'_>,
         now: Timestamp,
     ) -> SlaEffects {
+        self.run(input, config, now, SlaEffects::default())
+    }
+
+    /// Applies one input as [`step`](Self::step) does, appending its effects to `fx`: a
+    /// host that feeds the several inputs of one lifecycle step collects their effects in
+    /// one batch, without a new one per input.
+    pub fn step_into(
+        &mut self,
+        input: SlaInput<'_>,
+        config: SlaConfig<'_>,
+        now: Timestamp,
+        fx: &mut SlaEffects,
+    ) {
+        *fx = self.run(input, config, now, std::mem::take(fx));
+    }
+
+    fn run(
+        &mut self,
+        input: SlaInput<'_>,
+        config: SlaConfig<'_>,
+        now: Timestamp,
+        fx: SlaEffects,
+    ) -> SlaEffects {
         let now = self.clock.max(now);
         self.clock = now;
         let mut step = Step {
@@ -527,7 +610,9 @@ impl SlaClocks {
             conversation: &self.conversation,
             config,
             now,
-            fx: SlaEffects::default(),
+            fx,
+            matched: None,
+            calendar: Cell::new(None),
         };
         if let SlaInput::Status { change, priority } = input {
             if change.from.is_none() {
@@ -535,7 +620,7 @@ impl SlaClocks {
                     cancel_all(&mut step, &old);
                 }
                 let ticket = self.ticket.insert(TicketClocks {
-                    id: change.ticket_id.clone(),
+                    id: Arc::from(change.ticket_id.as_str()),
                     channel: change.channel,
                     brand: change.brand.clone(),
                     priority: SlaPriority::from_routing(priority),
@@ -561,7 +646,7 @@ impl SlaClocks {
             return step.fx;
         };
         match input {
-            SlaInput::Status { change, .. } if change.ticket_id == ticket.id => {
+            SlaInput::Status { change, .. } if *change.ticket_id == *ticket.id => {
                 if change.to == Status::Closed {
                     close(&mut step, ticket);
                 } else {

@@ -173,9 +173,7 @@ impl TicketProcessor {
         let inputs = SlaInput::from_step(applied, fx, priority);
         self.sla.with(|config| {
             for input in inputs {
-                let step = conversation.sla.step(input, config, now);
-                out.events.extend(step.events);
-                out.timers.extend(step.timers);
+                conversation.sla.step_into(input, config, now, &mut out);
             }
         });
         for metrics in &mut fx.ticket_metrics {
