@@ -249,6 +249,12 @@ fn records(c: &mut Criterion) {
             group_stations: 1,
             one_touch: false,
             inactivity_periods: 0,
+            sla_first_reply_time: None,
+            sla_next_reply_time: None,
+            sla_periodic_update: None,
+            sla_requester_wait_time: None,
+            sla_agent_work_time: None,
+            sla_total_resolution_time: None,
             at: Timestamp(AT.0 + 900_000),
         },
     );

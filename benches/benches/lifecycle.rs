@@ -193,9 +193,12 @@ fn lifecycle_throughput(c: &mut Criterion) {
                     let applied = SlaInput::of_input(&input);
                     let effects = lifecycle.step(input, &recorded.styles[style_of(c)], now);
                     let priority = lifecycle.current().map_or(0, |t| t.priority);
+                    // One batch per lifecycle step, as the tickets processor collects it.
+                    let mut sla_effects = SlaEffects::default();
                     for sla in SlaInput::from_step(applied, &effects, priority) {
-                        events += clocks.step(sla, config, now).events.len();
+                        clocks.step_into(sla, config, now, &mut sla_effects);
                     }
+                    events += sla_effects.events.len();
                 }
                 events
             },

@@ -1069,6 +1069,13 @@ fn ticket_metrics(
             && !ticket.ever_parked
             && ticket.reopens == 0,
         inactivity_periods: ticket.inactivity_periods,
+        // Filled by the SLA clocks, which the lifecycle does not keep.
+        sla_first_reply_time: None,
+        sla_next_reply_time: None,
+        sla_periodic_update: None,
+        sla_requester_wait_time: None,
+        sla_agent_work_time: None,
+        sla_total_resolution_time: None,
         at: now,
     }
 }

@@ -3,6 +3,7 @@
 //! Enum symbols are `snake_case` in both places. A test in `tests/schemas.rs` round-trips a
 //! value of every record through Apache Avro with its schema file, so the two cannot drift.
 
+use crate::sla::SlaMetricOutcome;
 use crate::time::{Millis, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -626,6 +627,30 @@ pub struct TicketMetrics {
     /// inactivity time).
     #[serde(default)]
     pub inactivity_periods: u32,
+    /// The ticket's SLA outcome on first reply time; none while none of its clocks has been met or
+    /// breached.
+    #[serde(default)]
+    pub sla_first_reply_time: Option<SlaMetricOutcome>,
+    /// The ticket's SLA outcome on next reply time; none while none of its clocks has been met or
+    /// breached.
+    #[serde(default)]
+    pub sla_next_reply_time: Option<SlaMetricOutcome>,
+    /// The ticket's SLA outcome on periodic update; none while none of its clocks has been met or
+    /// breached.
+    #[serde(default)]
+    pub sla_periodic_update: Option<SlaMetricOutcome>,
+    /// The ticket's SLA outcome on requester wait time; none while none of its clocks has been met or
+    /// breached.
+    #[serde(default)]
+    pub sla_requester_wait_time: Option<SlaMetricOutcome>,
+    /// The ticket's SLA outcome on agent work time; none while none of its clocks has been met or
+    /// breached.
+    #[serde(default)]
+    pub sla_agent_work_time: Option<SlaMetricOutcome>,
+    /// The ticket's SLA outcome on total resolution time; none while none of its clocks has been met or
+    /// breached.
+    #[serde(default)]
+    pub sla_total_resolution_time: Option<SlaMetricOutcome>,
     /// When emitted.
     pub at: Timestamp,
 }

@@ -1,6 +1,8 @@
 //! Every file in `schemas/` parses, and a value of every record type round-trips through
 //! Apache Avro with it: the schema files and the Rust types cannot drift apart.
 
+use apache_avro::schema_compatibility::SchemaCompatibility;
+use apache_avro::types::{Record, Value};
 use apache_avro::{from_avro_datum, from_value, to_avro_datum, to_value, Schema};
 use parley_core::*;
 use serde::{de::DeserializeOwned, Serialize};
@@ -330,9 +332,122 @@ fn ticket_metrics_round_trips() {
             group_stations: 1,
             one_touch: true,
             inactivity_periods: 1,
+            sla_first_reply_time: Some(sla::SlaMetricOutcome {
+                policy_id: "standard".into(),
+                target_ms: Millis(600_000),
+                business_hours: true,
+                elapsed_ms: Millis(20),
+                outcome: sla::SlaOutcome::Achieved,
+                achieved: 1,
+                breached: 0,
+            }),
+            sla_next_reply_time: Some(sla::SlaMetricOutcome {
+                policy_id: "vip".into(),
+                target_ms: Millis(900_000),
+                business_hours: false,
+                elapsed_ms: Millis(2_400_000),
+                outcome: sla::SlaOutcome::Breached,
+                achieved: 2,
+                breached: 1,
+            }),
+            sla_periodic_update: None,
+            sla_requester_wait_time: None,
+            sla_agent_work_time: None,
+            sla_total_resolution_time: None,
             at: Timestamp(30),
         },
     );
+}
+
+/// The `TicketMetrics` schema before the SLA fields: today's without them.
+fn ticket_metrics_before_sla() -> Schema {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas/ticket_metrics.avsc");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let fields = json["fields"].as_array_mut().unwrap();
+    let before = fields.len();
+    fields.retain(|f| !f["name"].as_str().unwrap().starts_with("sla_"));
+    assert_eq!(before - fields.len(), 6, "one field per SLA metric");
+    Schema::parse(&json).unwrap()
+}
+
+#[test]
+fn ticket_metrics_written_before_the_sla_fields_read_with_them_empty() {
+    let old = ticket_metrics_before_sla();
+    let new = schema("ticket_metrics.avsc");
+    assert!(
+        SchemaCompatibility::can_read(&old, &new).is_ok(),
+        "BACKWARD: a reader with the new schema reads records written with the old one"
+    );
+    let mut written = Record::new(&old).unwrap();
+    for (name, value) in [
+        ("metrics_id", "t-1.m1".into()),
+        ("ticket_id", "t-1".into()),
+        ("account", "acme".into()),
+        ("conversation", "c1".into()),
+        ("channel", Value::Enum(3, "whatsapp".into())),
+        ("style", Value::Enum(2, "social_messaging".into())),
+        ("status", Value::Enum(4, "solved".into())),
+    ] {
+        written.put(name, value);
+    }
+    for name in ["created_at", "at"] {
+        written.put(name, Value::TimestampMillis(30));
+    }
+    for name in [
+        "requester_wait_time_ms",
+        "agent_wait_time_ms",
+        "on_hold_time_ms",
+        "solved_time_ms",
+        "agent_work_time_ms",
+    ] {
+        written.put(name, 30i64);
+    }
+    for name in [
+        "reopens",
+        "agent_replies",
+        "end_user_messages",
+        "assignee_stations",
+        "group_stations",
+        "inactivity_periods",
+    ] {
+        written.put(name, 1i32);
+    }
+    written.put("one_touch", false);
+    for field in [
+        "brand",
+        "assignee",
+        "group",
+        "predecessor_ticket_id",
+        "first_assigned_at",
+        "first_agent_reply_at",
+        "first_solved_at",
+        "last_solved_at",
+        "closed_at",
+        "first_reply_time_ms",
+        "first_resolution_time_ms",
+        "full_resolution_time_ms",
+        "time_in_queue_ms",
+        "offer_acceptance_time_ms",
+    ] {
+        written.put(field, Value::Union(0, Box::new(Value::Null)));
+    }
+    let bytes = to_avro_datum(&old, written).unwrap();
+    let read = from_avro_datum(&old, &mut bytes.as_slice(), Some(&new)).unwrap();
+    let metrics: TicketMetrics = from_value(&read).unwrap();
+    assert_eq!(metrics.ticket_id, "t-1");
+    assert_eq!(metrics.inactivity_periods, 1);
+    assert_eq!(metrics.at, Timestamp(30));
+    for outcome in [
+        &metrics.sla_first_reply_time,
+        &metrics.sla_next_reply_time,
+        &metrics.sla_periodic_update,
+        &metrics.sla_requester_wait_time,
+        &metrics.sla_agent_work_time,
+        &metrics.sla_total_resolution_time,
+    ] {
+        assert_eq!(outcome, &None);
+    }
 }
 
 #[test]

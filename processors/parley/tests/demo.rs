@@ -1,5 +1,6 @@
-//! `parley demo` through the real binary: a short run closes tickets in every style and
-//! sends nothing to the DLQ; refused flag values name the flag, the value and the rule.
+//! `parley demo` through the real binary: a short run closes tickets in every style, shows
+//! their SLA achievement and sends nothing to the DLQ; refused flag values name the flag,
+//! the value and the rule.
 
 use std::process::{Command, Output};
 
@@ -24,6 +25,38 @@ fn style_row(summary: &str, style: &str) -> Vec<u64> {
         .take(6)
         .map(|n| n.parse().unwrap_or_else(|_| panic!("{line}")))
         .collect()
+}
+
+/// The SLA table's row for `style`: per metric, clocks achieved and breached, or `None`
+/// for a metric without clocks (`-`).
+fn sla_row(summary: &str, style: &str) -> Vec<Option<(u64, u64)>> {
+    let mut lines = summary
+        .lines()
+        .skip_while(|line| line.split_whitespace().next() != Some("sla"));
+    assert!(lines.next().is_some(), "no SLA table in\n{summary}");
+    let line = lines
+        .find(|line| line.split_whitespace().next() == Some(style))
+        .unwrap_or_else(|| panic!("no {style} row in the SLA table of\n{summary}"));
+    let mut cells = Vec::new();
+    let mut words = line.split_whitespace().skip(1);
+    while let Some(word) = words.next() {
+        if word == "-" {
+            cells.push(None);
+            continue;
+        }
+        let (achieved, breached) = word.split_once('/').unwrap_or_else(|| panic!("{line}"));
+        let percent = words.next().unwrap_or_else(|| panic!("{line}"));
+        let (achieved, breached): (u64, u64) =
+            (achieved.parse().unwrap(), breached.parse().unwrap());
+        assert_eq!(
+            percent,
+            format!("{}%", achieved * 100 / (achieved + breached)),
+            "{line}"
+        );
+        cells.push(Some((achieved, breached)));
+    }
+    assert_eq!(cells.len(), 6, "one cell per metric: {line}");
+    cells
 }
 
 #[test]
@@ -57,6 +90,13 @@ fn a_short_demo_closes_tickets_in_every_style_and_sends_nothing_to_the_dlq() {
         assert!(solved > 0, "{style}: no ticket solved\n{stdout}");
         assert!(closed > 0, "{style}: no ticket closed\n{stdout}");
         assert!(closed <= solved && solved <= created, "{style}: {row:?}");
+        // Every solved ticket had one first-reply and one resolution clock under the policy.
+        let sla = sla_row(&stdout, style);
+        for (metric, cell) in [(0, "first reply"), (5, "resolution")] {
+            let (achieved, breached) =
+                sla[metric].unwrap_or_else(|| panic!("{style}: no {cell} clocks\n{stdout}"));
+            assert_eq!(achieved + breached, solved, "{style} {cell}: {sla:?}");
+        }
     }
     assert!(
         stdout.lines().any(|l| l == "dlq records: 0"),

@@ -11,7 +11,10 @@
 //!
 //! SLA events read `<at> <key> #n sla <metric> <kind> due=<due_at> (<policy> <target> ms
 //! business|calendar)`, for scenarios that ask for `--topic sla-events` on their `# args:`
-//! line.
+//! line. Ticket metrics, for scenarios that ask for `--topic ticket-metrics`, read as their
+//! SLA outcomes, one line per metric: `<at> <key> #n metrics <status> sla <metric>
+//! <outcome> <achieved>/<breached> elapsed=<ms> (<policy> <target> ms business|calendar)`,
+//! or `... sla none`.
 //!
 //! Inactivity reminders read `<at> <key> #n reminder <step> [sets <status>]`, for scenarios
 //! that ask for `--topic inactivity-reminders`.
@@ -97,6 +100,48 @@ fn compact(line: &Value) -> String {
                 ordinal(&value["ticket_id"]),
                 value["step"],
             )
+        }
+        "ticket-metrics" => {
+            let lines: Vec<String> = [
+                "first_reply_time",
+                "next_reply_time",
+                "periodic_update",
+                "requester_wait_time",
+                "agent_work_time",
+                "total_resolution_time",
+            ]
+            .iter()
+            .filter_map(|metric| {
+                let outcome = &value[format!("sla_{metric}")];
+                (!outcome.is_null()).then(|| {
+                    let hours = if outcome["business_hours"] == true {
+                        "business"
+                    } else {
+                        "calendar"
+                    };
+                    format!(
+                        "{at} {key} {} metrics {} sla {metric} {} {}/{} elapsed={} ({} {} ms {hours})",
+                        ordinal(&value["ticket_id"]),
+                        text(&value["status"]),
+                        text(&outcome["outcome"]),
+                        outcome["achieved"],
+                        outcome["breached"],
+                        outcome["elapsed_ms"],
+                        text(&outcome["policy_id"]),
+                        outcome["target_ms"],
+                    )
+                })
+            })
+            .collect();
+            if lines.is_empty() {
+                format!(
+                    "{at} {key} {} metrics {} sla none",
+                    ordinal(&value["ticket_id"]),
+                    text(&value["status"]),
+                )
+            } else {
+                lines.join("\n")
+            }
         }
         "dlq" => format!(
             "{at} dlq {key} {} {}",

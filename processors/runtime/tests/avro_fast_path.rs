@@ -369,9 +369,35 @@ fn status_change() -> impl Strategy<Value = StatusChange> {
         )
 }
 
+fn sla_metric_outcome() -> impl Strategy<Value = SlaMetricOutcome> {
+    (
+        text(),
+        millis(),
+        any::<bool>(),
+        millis(),
+        symbol(),
+        count32(),
+        count32(),
+    )
+        .prop_map(
+            |(policy_id, target_ms, business_hours, elapsed_ms, outcome, achieved, breached)| {
+                SlaMetricOutcome {
+                    policy_id,
+                    target_ms,
+                    business_hours,
+                    elapsed_ms,
+                    outcome,
+                    achieved,
+                    breached,
+                }
+            },
+        )
+}
+
 fn ticket_metrics() -> impl Strategy<Value = TicketMetrics> {
     let instant = || proptest::option::of(timestamp());
     let span = || proptest::option::of(millis());
+    let outcome = || proptest::option::of(sla_metric_outcome());
     (
         (
             text(),
@@ -399,6 +425,14 @@ fn ticket_metrics() -> impl Strategy<Value = TicketMetrics> {
             count32(),
             any::<bool>(),
             timestamp(),
+        ),
+        (
+            outcome(),
+            outcome(),
+            outcome(),
+            outcome(),
+            outcome(),
+            outcome(),
         ),
     )
         .prop_map(
@@ -442,6 +476,14 @@ fn ticket_metrics() -> impl Strategy<Value = TicketMetrics> {
                     one_touch,
                     at,
                 ),
+                (
+                    sla_first_reply_time,
+                    sla_next_reply_time,
+                    sla_periodic_update,
+                    sla_requester_wait_time,
+                    sla_agent_work_time,
+                    sla_total_resolution_time,
+                ),
             )| TicketMetrics {
                 metrics_id,
                 ticket_id,
@@ -477,6 +519,12 @@ fn ticket_metrics() -> impl Strategy<Value = TicketMetrics> {
                 group_stations,
                 one_touch,
                 inactivity_periods: reopens / 2,
+                sla_first_reply_time,
+                sla_next_reply_time,
+                sla_periodic_update,
+                sla_requester_wait_time,
+                sla_agent_work_time,
+                sla_total_resolution_time,
                 at,
             },
         )
@@ -611,11 +659,11 @@ fn sla_event() -> impl Strategy<Value = SlaEvent> {
                 (target_ms, due_at, kind, at, business_hours),
             )| SlaEvent {
                 event_id,
-                ticket_id,
-                account,
-                conversation,
+                ticket_id: ticket_id.into(),
+                account: account.into(),
+                conversation: conversation.into(),
                 metric,
-                policy_id,
+                policy_id: policy_id.into(),
                 target_ms,
                 due_at,
                 kind,
@@ -845,6 +893,7 @@ fn every_enum_of_every_schema_has_its_symbol_indexes() {
                 "SlaMetric" => symbols_match::<SlaMetric>(&name, &symbols),
                 "SlaPriority" => symbols_match::<SlaPriority>(&name, &symbols),
                 "SlaEventKind" => symbols_match::<SlaEventKind>(&name, &symbols),
+                "SlaOutcome" => symbols_match::<SlaOutcome>(&name, &symbols),
                 "Weekday" => symbols_match::<Weekday>(&name, &symbols),
                 "RoutingMode" => symbols_match::<RoutingMode>(&name, &symbols),
                 other => panic!(
@@ -884,7 +933,7 @@ const WRITTEN_FOR: [(&str, &str, u64); 15] = [
     ("SlaPolicy", SLA_POLICY, 0x1168432464381796),
     ("StatusChange", STATUS_CHANGE, 0xebb6e0951d2d14c6),
     ("StyleConfig", STYLE_CONFIG, 0x35a07eb1ba7daa1a),
-    ("TicketMetrics", TICKET_METRICS, 0x8543bd4e3e75b23e),
+    ("TicketMetrics", TICKET_METRICS, 0xbfb1527d514e3db3),
 ];
 
 fn fingerprint(text: &str) -> u64 {
@@ -1053,6 +1102,20 @@ fn corrupt_bodies_are_read_or_refused_as_apache_avro_does() {
         group_stations: 0,
         one_touch: true,
         inactivity_periods: 2,
+        sla_first_reply_time: Some(SlaMetricOutcome {
+            policy_id: "p".into(),
+            target_ms: Millis(600_000),
+            business_hours: true,
+            elapsed_ms: Millis(700_000),
+            outcome: SlaOutcome::Breached,
+            achieved: 0,
+            breached: 1,
+        }),
+        sla_next_reply_time: None,
+        sla_periodic_update: None,
+        sla_requester_wait_time: None,
+        sla_agent_work_time: None,
+        sla_total_resolution_time: None,
         at: Timestamp(5),
     });
 }

@@ -60,6 +60,8 @@ struct Desk {
     now: Timestamp,
     timers: Vec<SlaTimer>,
     events: Vec<SlaEvent>,
+    /// Ticket metrics with their SLA outcomes filled in, as the host emits them.
+    metrics: Vec<TicketMetrics>,
     inputs: u32,
 }
 
@@ -74,6 +76,7 @@ impl Desk {
             now: start(),
             timers: Vec::new(),
             events: Vec::new(),
+            metrics: Vec::new(),
             inputs: 0,
         }
     }
@@ -129,6 +132,10 @@ impl Desk {
                 self.now,
             );
             self.apply(effects);
+        }
+        for mut metrics in fx.ticket_metrics {
+            self.clocks.fill_metrics(&mut metrics);
+            self.metrics.push(metrics);
         }
         self
     }
@@ -231,7 +238,7 @@ fn first_reply_time_runs_from_creation_to_the_first_agent_reply() {
     );
     assert!(desk.timers.is_empty());
     let event = &desk.events[0];
-    assert_eq!(event.policy_id, "standard");
+    assert_eq!(&*event.policy_id, "standard");
     assert_eq!(event.target_ms, Millis::minutes(10));
     assert!(!event.business_hours);
     assert_eq!(event.event_id, format!("{}.l1", event.ticket_id));
@@ -247,7 +254,7 @@ fn first_reply_time_breaches_at_its_due_time_once() {
     );
     // A late or duplicate firing of the same timer changes nothing.
     let timer = SlaTimer {
-        ticket_id: desk.lifecycle.current().unwrap().id.to_owned(),
+        ticket_id: desk.lifecycle.current().unwrap().id.into(),
         clock: 1,
         due: start() + Millis::minutes(10),
     };
@@ -397,7 +404,7 @@ fn total_resolution_time_counts_every_unsolved_status() {
     desk.at(400).set(Status::Solved);
     let closes = desk.lifecycle.current().unwrap().close_due.unwrap();
     let timer = crate::lifecycle::TicketTimer {
-        ticket_id: desk.lifecycle.current().unwrap().id.to_owned(),
+        ticket_id: desk.lifecycle.current().unwrap().id.into(),
         due: closes,
     };
     desk.now = closes;
@@ -435,8 +442,8 @@ fn a_clock_keeps_the_policy_in_force_when_it_started() {
         ["0 activated 10", "8 achieved 10"]
     );
     assert_eq!(desk.log(SlaMetric::NextReplyTime), ["9 activated 24"]);
-    assert_eq!(desk.events[0].policy_id, "standard");
-    assert_eq!(desk.events.last().unwrap().policy_id, "stricter");
+    assert_eq!(&*desk.events[0].policy_id, "standard");
+    assert_eq!(&*desk.events.last().unwrap().policy_id, "stricter");
 }
 
 /// Normal: first reply 60 minutes, requester wait 600; urgent: 15 and 20.
@@ -620,4 +627,153 @@ fn a_replay_gives_identical_events_and_timers() {
     let (first, second) = (run(), run());
     assert_eq!(first, second);
     assert!(first.0.len() > 15);
+}
+
+/// `(outcome, achieved, breached, elapsed minutes)` of one metric in a metrics record.
+fn outcome(metrics: &TicketMetrics, metric: SlaMetric) -> Option<(SlaOutcome, u32, u32, i64)> {
+    let field = match metric {
+        SlaMetric::FirstReplyTime => &metrics.sla_first_reply_time,
+        SlaMetric::NextReplyTime => &metrics.sla_next_reply_time,
+        SlaMetric::PeriodicUpdate => &metrics.sla_periodic_update,
+        SlaMetric::RequesterWaitTime => &metrics.sla_requester_wait_time,
+        SlaMetric::AgentWorkTime => &metrics.sla_agent_work_time,
+        SlaMetric::TotalResolutionTime => &metrics.sla_total_resolution_time,
+    };
+    field
+        .as_ref()
+        .map(|o| (o.outcome, o.achieved, o.breached, o.elapsed_ms.0 / 60_000))
+}
+
+#[test]
+fn ticket_metrics_carry_each_metrics_outcome_and_the_time_it_counted() {
+    use SlaOutcome::{Achieved, Breached};
+    let mut desk = Desk::new(policies(&[
+        (SlaMetric::FirstReplyTime, 10),
+        (SlaMetric::NextReplyTime, 30),
+        (SlaMetric::PeriodicUpdate, 60),
+        (SlaMetric::RequesterWaitTime, 120),
+        (SlaMetric::AgentWorkTime, 90),
+    ]));
+    // First reply breached at 10 and met at 12: 12 minutes counted. Next reply from 20,
+    // breached at 50, met at 100; periodic update from 12, breached at 72, met at 100,
+    // then from 100 met by Solved at 110. Requester wait and agent work pause in Pending
+    // from 30 to 90: 50 minutes each by 110.
+    desk.message()
+        .at(3)
+        .assign()
+        .at(12)
+        .reply()
+        .at(20)
+        .message();
+    desk.at(30)
+        .set(Status::Pending)
+        .at(90)
+        .message()
+        .at(100)
+        .reply();
+    desk.at(110).set(Status::Solved);
+    let solved = desk.metrics.last().unwrap();
+    assert_eq!(solved.status, Status::Solved);
+    let first = solved.sla_first_reply_time.as_ref().unwrap();
+    assert_eq!(
+        (
+            first.policy_id.as_str(),
+            first.target_ms,
+            first.business_hours
+        ),
+        ("standard", Millis::minutes(10), false)
+    );
+    let of = |metric| outcome(desk.metrics.last().unwrap(), metric);
+    assert_eq!(of(SlaMetric::FirstReplyTime), Some((Breached, 0, 1, 12)));
+    assert_eq!(of(SlaMetric::NextReplyTime), Some((Breached, 0, 1, 80)));
+    assert_eq!(
+        of(SlaMetric::PeriodicUpdate),
+        Some((Breached, 1, 1, 88 + 10))
+    );
+    assert_eq!(of(SlaMetric::RequesterWaitTime), Some((Achieved, 1, 0, 50)));
+    assert_eq!(of(SlaMetric::AgentWorkTime), Some((Achieved, 1, 0, 50)));
+    assert_eq!(
+        of(SlaMetric::TotalResolutionTime),
+        None,
+        "no target, no clock"
+    );
+
+    // A reopen at 200: a new next-reply clock (breached at 230, met at 235); agent work
+    // resumes with 40 minutes left, breached at 240 and counts on until Solved at 250.
+    // The resolution clocks are one clock each: their latest outcome is the ticket's.
+    desk.at(200)
+        .message()
+        .at(235)
+        .reply()
+        .at(250)
+        .set(Status::Solved);
+    let of = |metric| outcome(desk.metrics.last().unwrap(), metric);
+    assert_eq!(of(SlaMetric::FirstReplyTime), Some((Breached, 0, 1, 12)));
+    assert_eq!(
+        of(SlaMetric::NextReplyTime),
+        Some((Breached, 0, 2, 80 + 35))
+    );
+    assert_eq!(
+        of(SlaMetric::PeriodicUpdate),
+        Some((Breached, 2, 1, 98 + 15))
+    );
+    assert_eq!(
+        of(SlaMetric::RequesterWaitTime),
+        Some((Achieved, 1, 0, 100))
+    );
+    assert_eq!(of(SlaMetric::AgentWorkTime), Some((Breached, 0, 1, 100)));
+
+    // Closed: the clocks are gone, their outcomes are the Closed emission's too.
+    let solved = desk.metrics.last().unwrap().clone();
+    let closes = desk.lifecycle.current().unwrap().close_due.unwrap();
+    let timer = crate::lifecycle::TicketTimer {
+        ticket_id: solved.ticket_id.clone(),
+        due: closes,
+    };
+    desk.now = closes;
+    desk.feed(TicketInput::Timer(timer));
+    let closed = desk.metrics.last().unwrap();
+    assert_eq!(closed.status, Status::Closed);
+    assert_eq!(desk.clocks.ticket_id(), None);
+    assert_eq!(desk.clocks.open_clocks(), 0);
+    for metric in SlaMetric::ALL {
+        assert_eq!(
+            outcome(closed, metric),
+            outcome(&solved, metric),
+            "{metric}"
+        );
+    }
+    // The follow-up ticket starts with no outcomes.
+    desk.message();
+    let follow_up = desk.lifecycle.current().unwrap().id.to_owned();
+    assert!(desk.clocks.outcomes(&follow_up).unwrap().is_empty());
+    assert_eq!(desk.clocks.outcomes(&solved.ticket_id), None);
+}
+
+#[test]
+fn a_business_hours_outcome_counts_business_time() {
+    let mut table = SlaPolicies::new();
+    let mut business = policy(
+        "office",
+        &[(SlaMetric::FirstReplyTime, 60)],
+        SlaPriority::Normal,
+    );
+    business.schedule_id = Some("support".into());
+    business.targets[0].business_hours = true;
+    table.upsert(business).unwrap();
+    let mut desk = Desk::new(table);
+    desk.schedules.upsert(&office(BERLIN, &[])).unwrap();
+    // Friday 16:30, breached Monday 09:30, answered Monday 10:00: 90 business minutes.
+    desk.now = at(BERLIN, "2026-03-27T16:30");
+    desk.message().assign();
+    desk.at((at(BERLIN, "2026-03-30T10:00") - start()).0 / 60_000);
+    desk.reply().set(Status::Solved);
+    let first = desk.metrics[0].sla_first_reply_time.as_ref().unwrap();
+    assert!(first.business_hours);
+    assert_eq!(first.target_ms, Millis::minutes(60));
+    assert_eq!(first.elapsed_ms, Millis::minutes(90));
+    assert_eq!(
+        (first.outcome, first.achieved, first.breached),
+        (SlaOutcome::Breached, 0, 1)
+    );
 }

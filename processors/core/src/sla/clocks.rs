@@ -10,12 +10,30 @@
 //! them). Event ids are derived from the ticket id and a per-ticket counter, so a replay
 //! of the same inputs gives identical events.
 
-use super::policy::{SlaConfig, SlaMetric, SlaPriority, SlaTicket};
+use super::calendar::BusinessCalendar;
+use super::outcome::{EndedClock, SlaOutcomes};
+use super::policy::{SlaConfig, SlaMetric, SlaPolicy, SlaPriority, SlaTicket};
 use crate::ids::record_id;
 use crate::lifecycle::{TicketEffects, TicketInput};
-use crate::model::{AgentActionKind, Channel, Status, StatusChange};
+use crate::model::{AgentActionKind, Channel, Status, StatusChange, TicketMetrics};
 use crate::time::{Millis, Timestamp};
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
+use std::sync::Arc;
+
+/// Serde for the shared names (`Arc<str>`): a string, as a `String` would be.
+mod shared_str {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::sync::Arc;
+
+    pub(super) fn serialize<S: Serializer>(value: &Arc<str>, to: S) -> Result<S::Ok, S::Error> {
+        to.serialize_str(value)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(from: D) -> Result<Arc<str>, D::Error> {
+        String::deserialize(from).map(Arc::from)
+    }
+}
 
 /// What happened to a clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -53,16 +71,21 @@ impl SlaEventKind {
 pub struct SlaEvent {
     /// `<ticket id>.l<n>`: the ticket's `n`-th SLA event.
     pub event_id: String,
-    /// The ticket.
-    pub ticket_id: String,
+    /// The ticket. This and the other names are shared with the clocks that emit the
+    /// event, not copied: a clock change costs one allocation, its id.
+    #[serde(with = "shared_str")]
+    pub ticket_id: Arc<str>,
     /// The tenant.
-    pub account: String,
+    #[serde(with = "shared_str")]
+    pub account: Arc<str>,
     /// The conversation.
-    pub conversation: String,
+    #[serde(with = "shared_str")]
+    pub conversation: Arc<str>,
     /// What the clock measures.
     pub metric: SlaMetric,
     /// The policy that was in force when the clock started.
-    pub policy_id: String,
+    #[serde(with = "shared_str")]
+    pub policy_id: Arc<str>,
     /// The clock's target.
     pub target_ms: Millis,
     /// When the target runs out, while the clock runs (for `achieved` and `breached`, the
@@ -79,8 +102,9 @@ pub struct SlaEvent {
 /// A breach timer: one clock's due time.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct SlaTimer {
-    /// The ticket.
-    pub ticket_id: String,
+    /// The ticket (shared with its clocks).
+    #[serde(with = "shared_str")]
+    pub ticket_id: Arc<str>,
     /// The clock within the ticket (a per-ticket serial number).
     pub clock: u32,
     /// When it is due.
@@ -163,27 +187,34 @@ impl<'a> SlaInput<'a> {
 /// The SLA clocks of one conversation's current ticket.
 ///
 /// Calling contract:
-/// - call [`step`](Self::step) with the inputs of each lifecycle step in the order
-///   [`SlaInput::from_step`] gives them, right after the lifecycle step, with the same
-///   `now`, and with the SLA configuration in force ([`SlaConfig`]); a clock takes the
-///   policy that matches when it starts;
+/// - call [`step`](Self::step) (or [`step_into`](Self::step_into), to collect them in one
+///   batch) with the inputs of each lifecycle step in the order [`SlaInput::from_step`]
+///   gives them, right after the lifecycle step, with the same `now`, and with the SLA
+///   configuration in force ([`SlaConfig`]); a clock takes the policy that matches when
+///   it starts;
 /// - apply the returned [`SlaEffects`] before the next step;
 /// - time only moves forward: an earlier `now` than a previous step's is taken as that
 ///   previous time;
 /// - feed each breach timer back as [`SlaInput::Timer`] once due; a timer that was
 ///   cancelled or replaced in the meantime is ignored, so a late or duplicate firing is
-///   harmless.
+///   harmless;
+/// - after the inputs of a lifecycle step that emitted [`TicketMetrics`], write the
+///   outcome of the ticket's clocks into them with [`fill_metrics`](Self::fill_metrics)
+///   (a ticket just Closed keeps its outcomes until the conversation's next ticket).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlaClocks {
-    account: String,
-    conversation: String,
+    #[serde(with = "shared_str")]
+    account: Arc<str>,
+    #[serde(with = "shared_str")]
+    conversation: Arc<str>,
     ticket: Option<TicketClocks>,
     clock: Timestamp,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct TicketClocks {
-    id: String,
+    #[serde(with = "shared_str")]
+    id: Arc<str>,
     channel: Channel,
     brand: Option<String>,
     priority: SlaPriority,
@@ -196,19 +227,48 @@ struct TicketClocks {
     next_clock: u32,
     /// Events emitted for this ticket.
     events: u32,
+    /// What the clocks that are gone came to: met or breached reply clocks, and every
+    /// clock once the ticket is Closed.
+    #[serde(default, skip_serializing_if = "SlaOutcomes::is_empty")]
+    ended: SlaOutcomes,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Clock {
     serial: u32,
     metric: SlaMetric,
-    policy_id: String,
+    #[serde(with = "shared_str")]
+    policy_id: Arc<str>,
     target: Millis,
     /// The schedule whose business hours count; none for calendar hours.
     schedule: Option<String>,
-    /// Time counted before the current running stretch.
+    /// Time counted before the current running stretch (once breached, the time counted
+    /// before the current overdue stretch).
     elapsed: Millis,
     phase: Phase,
+    /// While breached and still counting (the metric is not met and the status counts):
+    /// since when. The time counted after a breach is the metric's, not the target's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    overdue_since: Option<Timestamp>,
+}
+
+impl Clock {
+    /// What the clock came to, if it was met or breached.
+    fn ended(&self) -> Option<EndedClock<'_>> {
+        let breached = match self.phase {
+            Phase::Achieved => false,
+            Phase::Breached => true,
+            Phase::Running { .. } | Phase::Paused => return None,
+        };
+        Some(EndedClock {
+            metric: self.metric,
+            policy_id: &self.policy_id,
+            target_ms: self.target,
+            business_hours: self.schedule.is_some(),
+            elapsed_ms: self.elapsed,
+            breached,
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,14 +307,20 @@ const fn is_reply_metric(metric: SlaMetric) -> bool {
 
 /// What one step works with besides the ticket.
 struct Step<'a> {
-    account: &'a str,
-    conversation: &'a str,
+    account: &'a Arc<str>,
+    conversation: &'a Arc<str>,
     config: SlaConfig<'a>,
     now: Timestamp,
     fx: SlaEffects,
+    /// The policy that matches the ticket, once looked up: what it matches on does not
+    /// change within a step, and a new ticket starts four clocks.
+    matched: Option<Option<&'a SlaPolicy>>,
+    /// The calendar last looked up, by schedule id: a ticket's clocks share a policy, so
+    /// they share its schedule.
+    calendar: Cell<Option<(&'a str, &'a BusinessCalendar)>>,
 }
 
-impl Step<'_> {
+impl<'a> Step<'a> {
     /// The due time after `span` of the clock's time from `from`.
     fn due(&self, clock: &Clock, from: Timestamp, span: Millis) -> Timestamp {
         match self.calendar(clock) {
@@ -273,9 +339,34 @@ impl Step<'_> {
         }
     }
 
-    fn calendar(&self, clock: &Clock) -> Option<&super::BusinessCalendar> {
-        let schedule = clock.schedule.as_deref()?;
-        self.config.schedules.calendar(self.account, schedule)
+    fn calendar(&self, clock: &Clock) -> Option<&'a BusinessCalendar> {
+        self.calendar_of(clock.schedule.as_deref()?)
+    }
+
+    fn calendar_of(&self, schedule: &str) -> Option<&'a BusinessCalendar> {
+        if let Some((id, calendar)) = self.calendar.get() {
+            if id == schedule {
+                return Some(calendar);
+            }
+        }
+        let (id, calendar) = self
+            .config
+            .schedules
+            .calendar_entry(self.account, schedule)?;
+        self.calendar.set(Some((id, calendar)));
+        Some(calendar)
+    }
+
+    /// The policy that matches the ticket now.
+    fn policy(&mut self, ticket: &TicketClocks) -> Option<&'a SlaPolicy> {
+        *self.matched.get_or_insert_with(|| {
+            let facts = SlaTicket {
+                priority: ticket.priority,
+                channel: ticket.channel,
+                brand: ticket.brand.as_deref(),
+            };
+            self.config.policies.matching(self.account, &facts)
+        })
     }
 
     fn emit(
@@ -291,8 +382,8 @@ impl Step<'_> {
         self.fx.events.push(SlaEvent {
             event_id: record_id(&ticket.id, 'l', ticket.events),
             ticket_id: ticket.id.clone(),
-            account: self.account.to_owned(),
-            conversation: self.conversation.to_owned(),
+            account: self.account.clone(),
+            conversation: self.conversation.clone(),
             metric: clock.metric,
             policy_id: clock.policy_id.clone(),
             target_ms: clock.target,
@@ -303,17 +394,17 @@ impl Step<'_> {
         });
     }
 
-    fn set_timer(&mut self, ticket_id: &str, clock: u32, due: Timestamp) {
+    fn set_timer(&mut self, ticket_id: &Arc<str>, clock: u32, due: Timestamp) {
         self.fx.timers.push(SlaTimerCommand::Set(SlaTimer {
-            ticket_id: ticket_id.to_owned(),
+            ticket_id: ticket_id.clone(),
             clock,
             due,
         }));
     }
 
-    fn cancel_timer(&mut self, ticket_id: &str, clock: u32, due: Timestamp) {
+    fn cancel_timer(&mut self, ticket_id: &Arc<str>, clock: u32, due: Timestamp) {
         self.fx.timers.push(SlaTimerCommand::Cancel(SlaTimer {
-            ticket_id: ticket_id.to_owned(),
+            ticket_id: ticket_id.clone(),
             clock,
             due,
         }));
@@ -322,29 +413,31 @@ impl Step<'_> {
     /// Starts a clock for `metric` under the policy that matches the ticket now, if that
     /// policy has a target for the metric at the ticket's priority.
     fn start(&mut self, ticket: &mut TicketClocks, metric: SlaMetric) {
-        let facts = SlaTicket {
-            priority: ticket.priority,
-            channel: ticket.channel,
-            brand: ticket.brand.as_deref(),
-        };
-        let Some(policy) = self.config.policies.matching(self.account, &facts) else {
+        let Some(policy) = self.policy(ticket) else {
             return;
         };
         let Some(target) = policy.target(metric, ticket.priority) else {
             return;
         };
-        let schedule = policy.schedule_id.clone().filter(|id| {
-            target.business_hours && self.config.schedules.calendar(self.account, id).is_some()
-        });
+        let schedule = (policy.schedule_id.as_deref())
+            .filter(|id| target.business_hours && self.calendar_of(id).is_some())
+            .map(str::to_owned);
         ticket.next_clock += 1;
         let mut clock = Clock {
             serial: ticket.next_clock,
             metric,
-            policy_id: policy.policy_id.clone(),
+            // The ticket's clocks of one policy share its id.
+            policy_id: (ticket.clocks.iter())
+                .find(|c| *c.policy_id == *policy.policy_id)
+                .map_or_else(
+                    || Arc::from(policy.policy_id.as_str()),
+                    |c| c.policy_id.clone(),
+                ),
             target: target.target_ms,
             schedule,
             elapsed: Millis::ZERO,
             phase: Phase::Paused,
+            overdue_since: None,
         };
         let due = self.due(&clock, self.now, clock.target);
         clock.phase = Phase::Running {
@@ -389,6 +482,7 @@ impl Step<'_> {
         self.emit(ticket, index, kind, Some(due), self.now);
         if due <= self.now {
             ticket.clocks[index].phase = Phase::Breached;
+            ticket.clocks[index].overdue_since = Some(self.now);
             self.emit(ticket, index, SlaEventKind::Breached, Some(due), self.now);
         } else {
             self.set_timer(&ticket.id, serial, due);
@@ -401,12 +495,29 @@ impl Step<'_> {
         self.emit(ticket, index, SlaEventKind::Achieved, due, self.now);
     }
 
-    /// Ends the reply clocks of `metrics`: achieved if not breached, then forgotten.
+    /// Stops a breached clock's count of overdue time, if it counts.
+    fn stop_overdue(&self, clock: &mut Clock) {
+        if let Some(since) = clock.overdue_since.take() {
+            let counted = self.measure(clock, since, self.now);
+            clock.elapsed = clock.elapsed + counted;
+        }
+    }
+
+    /// Ends the reply clocks of `metrics`: achieved if not breached, then forgotten but
+    /// for their outcome.
     fn end_replies(&mut self, ticket: &mut TicketClocks, metrics: &[SlaMetric]) {
         for index in 0..ticket.clocks.len() {
             let clock = &ticket.clocks[index];
-            if metrics.contains(&clock.metric) && clock.phase != Phase::Breached {
+            if !metrics.contains(&clock.metric) {
+                continue;
+            }
+            if clock.phase == Phase::Breached {
+                self.stop_overdue(&mut ticket.clocks[index]);
+            } else {
                 self.achieve(ticket, index);
+            }
+            if let Some(ended) = ticket.clocks[index].ended() {
+                ticket.ended.add(ended);
             }
         }
         ticket.clocks.retain(|c| !metrics.contains(&c.metric));
@@ -417,8 +528,8 @@ impl SlaClocks {
     /// A conversation with no ticket yet.
     pub fn new(account: impl Into<String>, conversation: impl Into<String>) -> SlaClocks {
         SlaClocks {
-            account: account.into(),
-            conversation: conversation.into(),
+            account: Arc::from(account.into()),
+            conversation: Arc::from(conversation.into()),
             ticket: None,
             clock: Timestamp(i64::MIN),
         }
@@ -426,7 +537,30 @@ impl SlaClocks {
 
     /// The ticket whose clocks are kept, if it is not Closed.
     pub fn ticket_id(&self) -> Option<&str> {
-        self.ticket.as_ref().map(|t| t.id.as_str())
+        self.open_ticket().map(|t| &*t.id)
+    }
+
+    fn open_ticket(&self) -> Option<&TicketClocks> {
+        self.ticket.as_ref().filter(|t| t.status != Status::Closed)
+    }
+
+    /// What the clocks of ticket `ticket_id` have come to so far, if it is the current
+    /// ticket or the one just Closed: per metric, the clocks met or breached.
+    pub fn outcomes(&self, ticket_id: &str) -> Option<SlaOutcomes> {
+        let ticket = self.ticket.as_ref().filter(|t| *t.id == *ticket_id)?;
+        let mut outcomes = ticket.ended.clone();
+        for ended in ticket.clocks.iter().filter_map(Clock::ended) {
+            outcomes.add(ended);
+        }
+        Some(outcomes)
+    }
+
+    /// Writes the outcomes of a ticket metrics record's ticket into its SLA fields; leaves
+    /// them as they are if these clocks do not know the ticket.
+    pub fn fill_metrics(&self, metrics: &mut TicketMetrics) {
+        if let Some(outcomes) = self.outcomes(&metrics.ticket_id) {
+            outcomes.fill(metrics);
+        }
     }
 
     /// How many clocks the current ticket has that are neither met nor breached.
@@ -446,6 +580,29 @@ impl SlaClocks {
         config: SlaConfig<'_>,
         now: Timestamp,
     ) -> SlaEffects {
+        self.run(input, config, now, SlaEffects::default())
+    }
+
+    /// Applies one input as [`step`](Self::step) does, appending its effects to `fx`: a
+    /// host that feeds the several inputs of one lifecycle step collects their effects in
+    /// one batch, without a new one per input.
+    pub fn step_into(
+        &mut self,
+        input: SlaInput<'_>,
+        config: SlaConfig<'_>,
+        now: Timestamp,
+        fx: &mut SlaEffects,
+    ) {
+        *fx = self.run(input, config, now, std::mem::take(fx));
+    }
+
+    fn run(
+        &mut self,
+        input: SlaInput<'_>,
+        config: SlaConfig<'_>,
+        now: Timestamp,
+        fx: SlaEffects,
+    ) -> SlaEffects {
         let now = self.clock.max(now);
         self.clock = now;
         let mut step = Step {
@@ -453,7 +610,9 @@ impl SlaClocks {
             conversation: &self.conversation,
             config,
             now,
-            fx: SlaEffects::default(),
+            fx,
+            matched: None,
+            calendar: Cell::new(None),
         };
         if let SlaInput::Status { change, priority } = input {
             if change.from.is_none() {
@@ -461,7 +620,7 @@ impl SlaClocks {
                     cancel_all(&mut step, &old);
                 }
                 let ticket = self.ticket.insert(TicketClocks {
-                    id: change.ticket_id.clone(),
+                    id: Arc::from(change.ticket_id.as_str()),
                     channel: change.channel,
                     brand: change.brand.clone(),
                     priority: SlaPriority::from_routing(priority),
@@ -470,6 +629,7 @@ impl SlaClocks {
                     clocks: Vec::new(),
                     next_clock: 0,
                     events: 0,
+                    ended: SlaOutcomes::default(),
                 });
                 for metric in [
                     SlaMetric::FirstReplyTime,
@@ -482,14 +642,13 @@ impl SlaClocks {
                 return step.fx;
             }
         }
-        let Some(ticket) = self.ticket.as_mut() else {
+        let Some(ticket) = self.ticket.as_mut().filter(|t| t.status != Status::Closed) else {
             return step.fx;
         };
         match input {
-            SlaInput::Status { change, .. } if change.ticket_id == ticket.id => {
+            SlaInput::Status { change, .. } if *change.ticket_id == *ticket.id => {
                 if change.to == Status::Closed {
-                    cancel_all(&mut step, ticket);
-                    self.ticket = None;
+                    close(&mut step, ticket);
                 } else {
                     on_status(&mut step, ticket, change.to);
                 }
@@ -534,7 +693,11 @@ impl SlaClocks {
                         && matches!(c.phase, Phase::Running { due, .. } if due == timer.due)
                 });
                 if let Some(index) = due {
-                    ticket.clocks[index].phase = Phase::Breached;
+                    // By its due time the clock has counted its target exactly.
+                    let clock = &mut ticket.clocks[index];
+                    clock.phase = Phase::Breached;
+                    clock.elapsed = clock.target;
+                    clock.overdue_since = Some(timer.due);
                     step.emit(
                         ticket,
                         index,
@@ -567,11 +730,10 @@ fn on_status(step: &mut Step<'_>, ticket: &mut TicketClocks, to: Status) {
             ],
         );
         for index in 0..ticket.clocks.len() {
-            if matches!(
-                ticket.clocks[index].phase,
-                Phase::Running { .. } | Phase::Paused
-            ) {
-                step.achieve(ticket, index);
+            match ticket.clocks[index].phase {
+                Phase::Running { .. } | Phase::Paused => step.achieve(ticket, index),
+                Phase::Breached => step.stop_overdue(&mut ticket.clocks[index]),
+                Phase::Achieved => {}
             }
         }
         return;
@@ -590,6 +752,12 @@ fn on_status(step: &mut Step<'_>, ticket: &mut TicketClocks, to: Status) {
                 ticket.clocks[index].phase = Phase::Paused;
                 step.emit(ticket, index, SlaEventKind::Paused, None, step.now);
             }
+            // A breached clock says nothing more, but counts on while its status counts.
+            (Phase::Breached, true) => {
+                let clock = &mut ticket.clocks[index];
+                clock.overdue_since.get_or_insert(step.now);
+            }
+            (Phase::Breached, false) => step.stop_overdue(&mut ticket.clocks[index]),
             _ => {}
         }
     }
@@ -622,6 +790,19 @@ fn retarget(step: &mut Step<'_>, ticket: &mut TicketClocks) {
             Phase::Breached => {}
         }
     }
+}
+
+/// Ends a Closed ticket's clocks: cancels the running ones' timers and keeps what the
+/// met and breached ones came to.
+fn close(step: &mut Step<'_>, ticket: &mut TicketClocks) {
+    cancel_all(step, ticket);
+    for mut clock in std::mem::take(&mut ticket.clocks) {
+        step.stop_overdue(&mut clock);
+        if let Some(ended) = clock.ended() {
+            ticket.ended.add(ended);
+        }
+    }
+    ticket.status = Status::Closed;
 }
 
 /// Cancels the timers of every running clock of a ticket that is going away.

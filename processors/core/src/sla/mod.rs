@@ -9,9 +9,12 @@
 //!   compiled schedules.
 //! - [`clocks`]: [`SlaClocks`], the sans-IO state machine that runs a ticket's clocks from
 //!   the lifecycle's status changes and messages and emits [`SlaEvent`]s and breach timers.
+//! - [`outcome`]: [`SlaMetricOutcome`], what a ticket's clocks of one metric came to, as
+//!   its [`TicketMetrics`](crate::TicketMetrics) carry it.
 
 pub mod calendar;
 pub mod clocks;
+pub mod outcome;
 pub mod policy;
 pub mod schedule;
 
@@ -26,6 +29,7 @@ pub use calendar::{BusinessCalendar, OutOfRange, HORIZON_DAYS};
 pub use clocks::{
     SlaClocks, SlaEffects, SlaEvent, SlaEventKind, SlaInput, SlaTimer, SlaTimerCommand,
 };
+pub use outcome::{SlaMetricOutcome, SlaOutcome, SlaOutcomes};
 pub use policy::{
     Schedules, SlaConditions, SlaConfig, SlaMetric, SlaPolicies, SlaPolicy, SlaPolicyError,
     SlaPriority, SlaTarget, SlaTicket,

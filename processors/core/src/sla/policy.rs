@@ -9,6 +9,35 @@ use crate::time::{Millis, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A table keyed by account or by id. The SLA clocks look policies and schedules up on
+/// every clock start, stop and resume, so the keys (short names an administrator writes)
+/// hash with FNV-1a rather than the standard library's SipHash, which guards against
+/// flooding by adversarial keys that these tables never see.
+type NameTable<V> = HashMap<String, V, BuildHasherDefault<Fnv1a>>;
+
+/// FNV-1a 64 as a [`Hasher`].
+#[derive(Clone, Copy, Debug)]
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Fnv1a {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
 
 /// The shortest target a policy may set.
 pub const MIN_TARGET: Millis = Millis::seconds(15);
@@ -342,7 +371,7 @@ impl std::error::Error for SlaPolicyError {}
 #[derive(Clone, Debug, Default)]
 pub struct SlaPolicies {
     /// Per account, sorted by (position, policy id).
-    accounts: HashMap<String, Vec<SlaPolicy>>,
+    accounts: NameTable<Vec<SlaPolicy>>,
 }
 
 impl SlaPolicies {
@@ -391,7 +420,7 @@ impl SlaPolicies {
 #[derive(Clone, Debug, Default)]
 pub struct Schedules {
     /// Per account, per schedule id.
-    accounts: HashMap<String, HashMap<String, BusinessCalendar>>,
+    accounts: NameTable<NameTable<BusinessCalendar>>,
 }
 
 impl Schedules {
@@ -421,6 +450,16 @@ impl Schedules {
     /// A compiled schedule by id.
     pub fn calendar(&self, account: &str, schedule_id: &str) -> Option<&BusinessCalendar> {
         self.accounts.get(account)?.get(schedule_id)
+    }
+
+    /// A compiled schedule by id, with the id as the table holds it.
+    pub(crate) fn calendar_entry(
+        &self,
+        account: &str,
+        schedule_id: &str,
+    ) -> Option<(&str, &BusinessCalendar)> {
+        let (id, calendar) = self.accounts.get(account)?.get_key_value(schedule_id)?;
+        Some((id, calendar))
     }
 }
 

@@ -124,6 +124,58 @@ impl Timeline {
     }
 }
 
+/// The demo's SLA policy and its schedule, the same on every account.
+pub(super) const SLA_POLICY: &str = "standard";
+pub(super) const SLA_SCHEDULE: &str = "round-the-clock";
+
+/// The desk's business hours: every day round the clock in Berlin. A demo may run at any
+/// hour, and office hours would pause its reply clocks for the whole run.
+pub(super) fn sla_schedule(account: &str, now: Timestamp) -> sla::Schedule {
+    sla::Schedule {
+        account: account.to_owned(),
+        schedule_id: SLA_SCHEDULE.to_owned(),
+        time_zone: "Europe/Berlin".to_owned(),
+        intervals: sla::Weekday::ALL
+            .iter()
+            .map(|&day| sla::BusinessInterval {
+                day,
+                start_minute: 0,
+                end_minute: 1_440,
+            })
+            .collect(),
+        holidays: Vec::new(),
+        updated_at: now,
+    }
+}
+
+/// A target for every metric at normal priority (every demo ticket's): replies and updates
+/// in the schedule's business hours, resolutions in calendar hours, tight enough that a
+/// busy desk breaches some.
+pub(super) fn sla_policy(account: &str, now: Timestamp) -> sla::SlaPolicy {
+    let target = |metric, minutes, business_hours| sla::SlaTarget {
+        metric,
+        priority: sla::SlaPriority::Normal,
+        target_ms: Millis::minutes(minutes),
+        business_hours,
+    };
+    sla::SlaPolicy {
+        account: account.to_owned(),
+        policy_id: SLA_POLICY.to_owned(),
+        position: 0,
+        conditions: sla::SlaConditions::default(),
+        schedule_id: Some(SLA_SCHEDULE.to_owned()),
+        targets: vec![
+            target(sla::SlaMetric::FirstReplyTime, 2, true),
+            target(sla::SlaMetric::NextReplyTime, 2, true),
+            target(sla::SlaMetric::PeriodicUpdate, 3, true),
+            target(sla::SlaMetric::RequesterWaitTime, 10, false),
+            target(sla::SlaMetric::AgentWorkTime, 8, false),
+            target(sla::SlaMetric::TotalResolutionTime, 15, false),
+        ],
+        updated_at: now,
+    }
+}
+
 /// A customer's id on the channel: the form each channel uses.
 pub(super) fn conversation_id(channel: Channel, index: u64) -> String {
     match channel {
@@ -211,6 +263,15 @@ mod tests {
                 ("telco", conversation.as_str(), channel)
             );
             assert_eq!(event.text.as_deref(), Some("Hello there"));
+        }
+    }
+
+    #[test]
+    fn the_sla_schedule_and_policy_are_valid() {
+        let now = Timestamp(1_732_100_000_000);
+        for plan in &ACCOUNTS {
+            sla_schedule(plan.account, now).calendar().unwrap();
+            sla_policy(plan.account, now).validate().unwrap();
         }
     }
 

@@ -1,8 +1,9 @@
 //! The closing summary of a demo run.
 
-use super::script::ACCOUNTS;
+use super::script::{ACCOUNTS, SLA_POLICY, SLA_SCHEDULE};
 use super::view::clock_span;
 use super::world::World;
+use parley_core::sla::{SlaMetric, SlaMetricOutcome};
 use parley_core::*;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -19,6 +20,63 @@ fn percentile(values: &mut [i64], p: u32) -> Option<i64> {
 
 fn span_or_dash(ms: Option<i64>) -> String {
     ms.map_or_else(|| "-".to_owned(), clock_span)
+}
+
+/// A ticket's outcome on one SLA metric.
+fn outcome(metrics: &TicketMetrics, metric: SlaMetric) -> Option<&SlaMetricOutcome> {
+    match metric {
+        SlaMetric::FirstReplyTime => metrics.sla_first_reply_time.as_ref(),
+        SlaMetric::NextReplyTime => metrics.sla_next_reply_time.as_ref(),
+        SlaMetric::PeriodicUpdate => metrics.sla_periodic_update.as_ref(),
+        SlaMetric::RequesterWaitTime => metrics.sla_requester_wait_time.as_ref(),
+        SlaMetric::AgentWorkTime => metrics.sla_agent_work_time.as_ref(),
+        SlaMetric::TotalResolutionTime => metrics.sla_total_resolution_time.as_ref(),
+    }
+}
+
+/// SLA achievement per style: for each metric, the clocks of the solved tickets (each
+/// ticket's latest metrics) achieved and breached, and the share achieved.
+fn sla_table(out: &mut String, latest: &BTreeMap<&str, &TicketMetrics>) {
+    const COLUMNS: [(SlaMetric, &str); 6] = [
+        (SlaMetric::FirstReplyTime, "first reply"),
+        (SlaMetric::NextReplyTime, "next reply"),
+        (SlaMetric::PeriodicUpdate, "update"),
+        (SlaMetric::RequesterWaitTime, "requester wait"),
+        (SlaMetric::AgentWorkTime, "agent work"),
+        (SlaMetric::TotalResolutionTime, "resolution"),
+    ];
+    let _ = writeln!(
+        out,
+        "
+SLA clocks achieved/breached (achieved %), policy {SLA_POLICY}: replies and updates in the business hours of {SLA_SCHEDULE}, resolutions in calendar hours"
+    );
+    let _ = write!(out, "{:<20}", "sla");
+    for (_, label) in COLUMNS {
+        let _ = write!(out, " {label:>15}");
+    }
+    let _ = writeln!(out);
+    for style in [
+        Style::LiveChat,
+        Style::LiveChatReturning,
+        Style::SocialMessaging,
+    ] {
+        let _ = write!(out, "{:<20}", style.as_str());
+        for (metric, _) in COLUMNS {
+            let (achieved, breached) = latest
+                .values()
+                .filter(|m| m.style == style)
+                .filter_map(|m| outcome(m, metric))
+                .fold((0u64, 0u64), |(a, b), o| {
+                    (a + u64::from(o.achieved), b + u64::from(o.breached))
+                });
+            let cell = match (achieved * 100).checked_div(achieved + breached) {
+                Some(percent) => format!("{achieved}/{breached} {percent}%"),
+                None => "-".to_owned(),
+            };
+            let _ = write!(out, " {cell:>15}");
+        }
+        let _ = writeln!(out);
+    }
 }
 
 /// The closing summary, from the metrics topics, the status changes and the DLQ.
@@ -131,6 +189,7 @@ pub(super) fn summarise(world: &World) -> String {
             pair(&mut queue)
         );
     }
+    sla_table(&mut out, &latest);
     let counts = world.status_counts();
     let open: Vec<String> = [
         Status::New,

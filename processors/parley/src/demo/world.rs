@@ -2,11 +2,13 @@
 //! with, and what the pipeline has shown; set up and configured before the traffic starts.
 
 use super::people::{Agent, Customer, Event, Phase};
-use super::script::{conversation_id, Timeline, ACCOUNTS, CUSTOMER_NAMES, FIRST_NAMES};
+use super::script::{
+    conversation_id, sla_policy, sla_schedule, Timeline, ACCOUNTS, CUSTOMER_NAMES, FIRST_NAMES,
+};
 use crate::embedded::{Embedded, Observed};
 use anyhow::{anyhow, Context};
 use parley_core::rng::SeededRng;
-use parley_core::topics::conversation_key;
+use parley_core::topics::{account_name_key, conversation_key};
 use parley_core::*;
 use parley_runtime::clock::ScaledClock;
 use parley_runtime::codec::AvroCodec;
@@ -272,8 +274,8 @@ impl World {
         self.clock.now()
     }
 
-    /// Writes the accounts' styles and waits until the tickets role has applied them, then
-    /// plans the first contacts and the agents' shifts.
+    /// Writes the accounts' styles, SLA schedules and SLA policies and waits until the
+    /// tickets role has applied them, then plans the first contacts and the agents' shifts.
     pub(super) fn configure(&mut self, observed: &Observed) -> anyhow::Result<()> {
         let now = self.now();
         for plan in &ACCOUNTS {
@@ -301,25 +303,53 @@ impl World {
                     .timestamp(now.0),
             )?;
         }
+        // Every account's SLA schedule and policy.
+        for plan in &ACCOUNTS {
+            let schedule = sla_schedule(plan.account, now);
+            schedule.calendar()?;
+            let value = AvroCodec::<sla::Schedule>::single_object().encode(&schedule)?;
+            let key = account_name_key(&schedule.account, &schedule.schedule_id);
+            send_with_retry(
+                &self.producer,
+                BaseRecord::to("schedules")
+                    .key(key.as_str())
+                    .payload(value.as_slice())
+                    .timestamp(now.0),
+            )?;
+            let policy = sla_policy(plan.account, now);
+            policy.validate()?;
+            let value = AvroCodec::<sla::SlaPolicy>::single_object().encode(&policy)?;
+            let key = account_name_key(&policy.account, &policy.policy_id);
+            send_with_retry(
+                &self.producer,
+                BaseRecord::to("sla-policies")
+                    .key(key.as_str())
+                    .payload(value.as_slice())
+                    .timestamp(now.0),
+            )?;
+        }
         self.producer
             .flush(Duration::from_secs(10))
-            .context("writing the style configs")?;
+            .context("writing the style configs and SLA policies")?;
         let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let applied = observed
-                .styles
-                .get()
-                .map_or(0, |s| s.applied.load(Ordering::SeqCst));
-            if applied >= ACCOUNTS.len() as u64 {
-                break;
+        for (what, table) in [
+            ("style configs", &observed.styles),
+            ("SLA schedules", &observed.schedules),
+            ("SLA policies", &observed.sla_policies),
+        ] {
+            loop {
+                let applied = table.get().map_or(0, |s| s.applied.load(Ordering::SeqCst));
+                if applied >= ACCOUNTS.len() as u64 {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    return Err(anyhow!(
+                        "the tickets role applied {applied} of {} {what} within 30 s",
+                        ACCOUNTS.len()
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(20));
             }
-            if Instant::now() > deadline {
-                return Err(anyhow!(
-                    "the tickets role applied {applied} of {} style configs within 30 s",
-                    ACCOUNTS.len()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
         }
 
         // Both hosts own their partitions before the first customer writes.

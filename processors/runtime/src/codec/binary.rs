@@ -36,8 +36,8 @@ pub fn string(out: &mut Vec<u8>, value: &str) {
     out.extend_from_slice(value.as_bytes());
 }
 
-/// A Rust type of the records with the one Avro type the schemas give it: `String` a
-/// string, `i32` an int, `u32` an int (at most `i32::MAX`), `u64` a long (at most
+/// A Rust type of the records with the one Avro type the schemas give it: `String` (or a
+/// shared `Arc<str>`) a string, `i32` an int, `u32` an int (at most `i32::MAX`), `u64` a long (at most
 /// `i64::MAX`), `bool` a boolean, `Timestamp` and `Millis` a long, `Option<T>` the union
 /// `["null", T]`, `Vec<T>` an array of `T`; the enums and nested records of
 /// `parley_core::model` implement it in the codec's `records` module.
@@ -56,6 +56,18 @@ impl AvroField for String {
 
     fn read(reader: &mut BodyReader<'_>, field: &str) -> Result<String, CodecError> {
         reader.string(field)
+    }
+}
+
+/// A string shared with its producer (the SLA records' names).
+impl AvroField for std::sync::Arc<str> {
+    fn write(&self, out: &mut Vec<u8>, _: &str) -> Result<(), CodecError> {
+        string(out, self);
+        Ok(())
+    }
+
+    fn read(reader: &mut BodyReader<'_>, field: &str) -> Result<std::sync::Arc<str>, CodecError> {
+        reader.string(field).map(std::sync::Arc::from)
     }
 }
 

@@ -12,8 +12,8 @@ use super::schemas::*;
 use crate::error::CodecError;
 use parley_core::routing::{QueueConditions, QueueDefinition, RoutingMode};
 use parley_core::sla::{
-    BusinessInterval, Schedule, SlaConditions, SlaEvent, SlaEventKind, SlaMetric, SlaPolicy,
-    SlaPriority, SlaTarget, Weekday,
+    BusinessInterval, Schedule, SlaConditions, SlaEvent, SlaEventKind, SlaMetric, SlaMetricOutcome,
+    SlaOutcome, SlaPolicy, SlaPriority, SlaTarget, Weekday,
 };
 use parley_core::AccountRoutingConfig;
 use parley_core::{
@@ -186,6 +186,19 @@ avro_nested_record!(ChannelPresence {
     status,
     capacity,
 });
+avro_enum!(SlaOutcome {
+    Achieved = 0,
+    Breached = 1,
+});
+avro_nested_record!(SlaMetricOutcome {
+    policy_id,
+    target_ms,
+    business_hours,
+    elapsed_ms,
+    outcome,
+    achieved,
+    breached,
+});
 
 avro_record!(
     ConversationEvent = CONVERSATION_EVENT {
@@ -348,6 +361,12 @@ avro_record!(
         group_stations,
         one_touch,
         inactivity_periods,
+        sla_first_reply_time,
+        sla_next_reply_time,
+        sla_periodic_update,
+        sla_requester_wait_time,
+        sla_agent_work_time,
+        sla_total_resolution_time,
         at,
     }
 );

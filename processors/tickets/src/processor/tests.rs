@@ -277,3 +277,148 @@ fn a_refused_action_leaves_no_conversation_behind() {
     assert!(p.is_empty());
     assert!(effects.is_empty());
 }
+
+#[test]
+fn ticket_metrics_carry_the_sla_outcomes_at_solved_and_at_closed() {
+    use parley_core::sla::{
+        SlaConditions, SlaMetric, SlaOutcome, SlaPolicy, SlaPriority, SlaTarget,
+    };
+    use parley_core::{
+        AgentActionKind, Millis, RoutingDecision, RoutingDecisionKind, TicketMetrics,
+    };
+    let target = |metric, minutes| SlaTarget {
+        metric,
+        priority: SlaPriority::Normal,
+        target_ms: Millis::minutes(minutes),
+        business_hours: false,
+    };
+    let policy = SlaPolicy {
+        account: "acme".into(),
+        policy_id: "standard".into(),
+        position: 0,
+        conditions: SlaConditions::default(),
+        schedule_id: None,
+        targets: vec![
+            target(SlaMetric::FirstReplyTime, 10),
+            target(SlaMetric::TotalResolutionTime, 15),
+        ],
+        updated_at: Timestamp(0),
+    };
+    let mut p = processor_with(vec![policy]);
+    let t0 = 1_000;
+    let minute = |m: i64| Timestamp(t0 + m * 60_000);
+    let step = |p: &mut TicketProcessor, input: TicketInput, at: Timestamp| {
+        let mut effects = Effects::default();
+        p.handle(b"acme/c1", input, at, &mut effects).unwrap();
+        effects
+    };
+    let created = step(&mut p, TicketInput::Message(message("m1")), minute(0));
+    let ticket_id = p
+        .codecs
+        .status_changes
+        .decode(&created.outputs[0].value)
+        .unwrap()
+        .ticket_id;
+    let decision = RoutingDecision {
+        decision_id: "d1".into(),
+        account: "acme".into(),
+        conversation: "c1".into(),
+        ticket_id,
+        kind: RoutingDecisionKind::Assigned,
+        agent_id: Some("ana".into()),
+        reason: "auto_accept".into(),
+        at: minute(1),
+    };
+    let _ = step(&mut p, TicketInput::Decision(decision), minute(1));
+    let action = |id: &str, kind, status, at| {
+        TicketInput::Action(AgentAction {
+            action_id: id.into(),
+            account: "acme".into(),
+            conversation: "c1".into(),
+            agent_id: "ana".into(),
+            kind,
+            status,
+            at,
+        })
+    };
+    let _ = step(
+        &mut p,
+        action("a1", AgentActionKind::Reply, None, minute(4)),
+        minute(4),
+    );
+    // The runtime fires total resolution's breach timer at minute 15.
+    let breach = created
+        .timers
+        .iter()
+        .find_map(|t| match t {
+            parley_runtime::TimerCommand::Set { timer_id, due, .. } if *due == minute(15) => {
+                Some(timer_id.clone())
+            }
+            _ => None,
+        })
+        .expect("a breach timer at minute 15");
+    let mut breached = Effects::default();
+    p.on_timer(b"acme/c1", &breach, minute(15), &mut breached);
+    let solved = step(
+        &mut p,
+        action(
+            "a2",
+            AgentActionKind::SetStatus,
+            Some(Status::Solved),
+            minute(20),
+        ),
+        minute(20),
+    );
+    let metrics_of = |p: &TicketProcessor, effects: &Effects| -> TicketMetrics {
+        let out = effects
+            .outputs
+            .iter()
+            .find(|o| o.topic == "t.ticket-metrics")
+            .expect("a ticket metrics record");
+        p.codecs.ticket_metrics.decode(&out.value).unwrap()
+    };
+    let at_solved = metrics_of(&p, &solved);
+    let first = at_solved.sla_first_reply_time.clone().unwrap();
+    assert_eq!(
+        (first.outcome, first.elapsed_ms, first.target_ms),
+        (
+            SlaOutcome::Achieved,
+            Millis::minutes(4),
+            Millis::minutes(10)
+        )
+    );
+    let resolution = at_solved.sla_total_resolution_time.clone().unwrap();
+    assert_eq!(
+        (
+            resolution.outcome,
+            resolution.elapsed_ms,
+            resolution.breached
+        ),
+        (SlaOutcome::Breached, Millis::minutes(20), 1)
+    );
+    assert_eq!(at_solved.sla_next_reply_time, None);
+
+    // The close timer: the Closed emission carries the same outcomes.
+    let close = parley_core::TicketTimer {
+        ticket_id: at_solved.ticket_id.clone(),
+        due: p
+            .conversation(b"acme/c1")
+            .unwrap()
+            .current()
+            .unwrap()
+            .close_due
+            .unwrap(),
+    };
+    let mut closed = Effects::default();
+    p.on_timer(b"acme/c1", &timer_id(&close), close.due, &mut closed);
+    let at_closed = metrics_of(&p, &closed);
+    assert_eq!(at_closed.status, Status::Closed);
+    assert_eq!(
+        at_closed.sla_first_reply_time,
+        at_solved.sla_first_reply_time
+    );
+    assert_eq!(
+        at_closed.sla_total_resolution_time,
+        at_solved.sla_total_resolution_time
+    );
+}

@@ -127,8 +127,8 @@ impl TicketProcessor {
                     return Ok(());
                 };
                 effects.at = Some(conversation.lifecycle.time().max(now));
-                let fx = conversation.lifecycle.step(input, &Default::default(), now);
-                let sla = self.step_sla(key, None, &fx, now);
+                let mut fx = conversation.lifecycle.step(input, &Default::default(), now);
+                let sla = self.step_sla(key, None, &mut fx, now);
                 return self.apply(key, fx, sla, effects);
             }
         };
@@ -151,20 +151,21 @@ impl TicketProcessor {
         // its outputs carry that time, and so must their record timestamps.
         effects.at = Some(entry.lifecycle.time().max(now));
         let applied = SlaInput::of_input(&input);
-        let fx = entry.lifecycle.step(input, &style, now);
+        let mut fx = entry.lifecycle.step(input, &style, now);
         if !fx.rejections.is_empty() && !known {
             self.conversations.remove(key);
         }
-        let sla = self.step_sla(key, applied, &fx, now);
+        let sla = self.step_sla(key, applied, &mut fx, now);
         self.apply(key, fx, sla, effects)
     }
 
-    /// Feeds a conversation's SLA clocks what one lifecycle step amounts to.
+    /// Feeds a conversation's SLA clocks what one lifecycle step amounts to, then writes
+    /// the outcome of the ticket's clocks into the ticket metrics the step emits.
     fn step_sla(
         &mut self,
         key: &[u8],
         applied: Option<SlaInput<'static>>,
-        fx: &parley_core::TicketEffects,
+        fx: &mut parley_core::TicketEffects,
         now: Timestamp,
     ) -> SlaEffects {
         let mut out = SlaEffects::default();
@@ -175,11 +176,12 @@ impl TicketProcessor {
         let inputs = SlaInput::from_step(applied, fx, priority);
         self.sla.with(|config| {
             for input in inputs {
-                let step = conversation.sla.step(input, config, now);
-                out.events.extend(step.events);
-                out.timers.extend(step.timers);
+                conversation.sla.step_into(input, config, now, &mut out);
             }
         });
+        for metrics in &mut fx.ticket_metrics {
+            conversation.sla.fill_metrics(metrics);
+        }
         out
     }
 

@@ -43,7 +43,7 @@ pub fn parse_sla_timer_id(id: &[u8]) -> Option<SlaTimer> {
     let (due, rest) = text.split_once('/')?;
     let (clock, ticket_id) = rest.split_once('/')?;
     Some(SlaTimer {
-        ticket_id: ticket_id.to_owned(),
+        ticket_id: ticket_id.into(),
         clock: clock.parse().ok()?,
         due: Timestamp(due.parse().ok()?),
     })
