@@ -3,8 +3,10 @@
 //! partitions with open, solved and pending tickets, by a rescale killed midway and run again:
 //! every state entry and timer is on its new partition with its value, and after the start
 //! the pipeline goes on as if nothing happened (replies reopen the same tickets, close timers
-//! fire at their due time, nothing in the DLQ). The benchmark of a million keys is the
-//! ignored test at the end.
+//! fire at their due time, nothing in the DLQ). Then the acceptance test: 6 to 12 partitions
+//! under 1,000 conversations of two accounts in every status, compared whole with an
+//! undisturbed run of the same inputs. The benchmark of a million keys is the ignored test
+//! at the end.
 
 use parley_core::*;
 use parley_routing::RouterProcessor;
@@ -991,7 +993,7 @@ fn acceptance_pipeline(brokers: &str, name: &str) -> Pipeline {
     pipeline
 }
 
-/// The acceptance test: 6 → 12 partitions under 1,000 conversations of two accounts
+/// The acceptance test of `parley rescale`: 6 → 12 partitions under 1,000 conversations of two accounts
 /// in every status (New with a pending offer or queued, Open, Pending, On-hold, Solved with a
 /// pending close timer), with one agent an account whose WhatsApp capacity is full so that
 /// tickets queue. After the rescale: each agent's load, offers and tickets and the queue are
