@@ -888,6 +888,7 @@ fn acceptance_run(pipeline: &mut Pipeline, times: &mut PhaseTimes, rescale: bool
     lap("closed and reopened");
 
     if let Some(reader) = arrivals {
+        let mut latest = i64::MIN;
         for received in reader.join().unwrap() {
             let change = received.value;
             if change.to != Status::Closed {
@@ -907,7 +908,12 @@ fn acceptance_run(pipeline: &mut Pipeline, times: &mut PhaseTimes, rescale: bool
                 change.account,
                 change.conversation
             );
+            latest = latest.max(late);
         }
+        eprintln!(
+            "{} close timers fired, the latest read {latest} ms after its due time",
+            closing.len()
+        );
     }
 
     // Every status change and ticket-metrics record the plan makes.
