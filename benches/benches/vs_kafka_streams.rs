@@ -672,6 +672,7 @@ impl Bench {
                     commit_interval_ms: interval_ms,
                     timer_horizon_ms: 3_600_000,
                     metrics_address: None,
+                    advertised_state_address: None,
                     librdkafka: self.librdkafka.clone(),
                     time: Default::default(),
                 };

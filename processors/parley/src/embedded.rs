@@ -143,6 +143,7 @@ impl Embedded {
                 .metrics_addr
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
             instance_id: "embedded".to_owned(),
+            advertised_host: "127.0.0.1".to_owned(),
             routing: options.routing.clone(),
             ingress: options.ingress.clone(),
         };

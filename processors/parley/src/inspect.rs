@@ -1,13 +1,24 @@
 //! `parley inspect ticket|agent`: reads one conversation's or agent's state from a running
 //! instance's `/state/<key>` endpoint (served beside `/metrics`) and prints it as JSON.
+//!
+//! The instance is the one given (`--addr`, its environment variable or the config file's
+//! key), else, with brokers, the member of the role's consumer group that owns the key's
+//! partition of the role's first input (found with [`parley_runtime::owners`]: murmur2 over
+//! the partition count, then the group's assignment and the `/state` address each member
+//! advertises in its client id), else `parley run`'s port for the role.
 
-use crate::options::{ConfigFile, DEFAULT_METRICS_ADDR};
+use crate::options::{ConfigFile, Connection, DEFAULT_METRICS_ADDR};
+use crate::roles::{client_config, group_id, Role};
 use crate::usage::UsageError;
 use anyhow::anyhow;
-use parley_core::topics::conversation_key;
+use parley_core::topics::{conversation_key, Topic};
 use parley_runtime::http::{self, StatusCode};
+use parley_runtime::owners::{owner_of_key, Owner};
 use serde_json::Value;
 use std::time::Duration;
+
+/// How long the metadata and DescribeGroups requests of the owner's lookup may take.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a request may take, connection included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -114,6 +125,31 @@ impl Target {
         }
     }
 
+    /// The keyed role whose group owns the state.
+    fn keyed_role(self) -> Role {
+        match self {
+            Target::Ticket => Role::Tickets,
+            Target::Agent => Role::Router,
+        }
+    }
+
+    /// The role's first input, whose partition of the record key is the state's.
+    fn input(self) -> Topic {
+        match self {
+            Target::Ticket => Topic::ConversationEvents,
+            Target::Agent => Topic::RoutingRequests,
+        }
+    }
+
+    /// The record key whose partition holds the state: the conversation key for a ticket,
+    /// the account for an agent (the router is keyed by account).
+    fn record_key(self, id: &AccountId) -> String {
+        match self {
+            Target::Ticket => conversation_key(&id.account, &id.id),
+            Target::Agent => id.account.clone(),
+        }
+    }
+
     /// `parley run`'s address of the role: 127.0.0.1 and the default metrics port + 1
     /// (tickets) or + 2 (router).
     pub(crate) fn default_addr(self) -> String {
@@ -126,29 +162,77 @@ impl Target {
     }
 }
 
-/// The address to ask: the flag (or its environment variable), else the config file's key,
-/// else `parley run`'s port for the role.
-pub(crate) fn resolve_addr(
+/// Where the instance to ask comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// An address: the flag, its environment variable, the config file's key or `parley
+    /// run`'s port for the role.
+    Given(String),
+    /// The member of `group` that owns the key's partition, asked of the brokers.
+    Owner {
+        /// The brokers and the topic prefix.
+        connection: Connection,
+        /// The role's consumer group.
+        group: String,
+    },
+}
+
+/// The instance to ask: the flag (or its environment variable), else the config file's key,
+/// else the owner in `group` (default the role's, `parley-tickets` or `parley-router`) when
+/// `connection` names brokers, else `parley run`'s port for the role.
+pub(crate) fn resolve_source(
     target: Target,
     flag: Option<&str>,
     file: &ConfigFile,
-) -> Result<String, UsageError> {
+    connection: Option<Connection>,
+    group: Option<&str>,
+) -> Result<Source, UsageError> {
     if let Some(addr) = flag {
-        return Ok(addr.to_owned());
+        return Ok(Source::Given(addr.to_owned()));
     }
     let from_file = match target {
         Target::Ticket => file.tickets_addr.as_deref(),
         Target::Agent => file.router_addr.as_deref(),
     };
-    match from_file {
-        Some(addr) => parse_addr(addr).map_err(|rule| {
+    match (from_file, connection) {
+        (Some(addr), _) => parse_addr(addr).map(Source::Given).map_err(|rule| {
             UsageError(format!(
                 "config file: {} = {addr:?}: {rule}",
                 target.file_key()
             ))
         }),
-        None => Ok(target.default_addr()),
+        (None, Some(connection)) => Ok(Source::Owner {
+            connection,
+            group: group
+                .map(str::to_owned)
+                .unwrap_or_else(|| group_id(target.keyed_role(), None, false)),
+        }),
+        (None, None) => Ok(Source::Given(target.default_addr())),
     }
+}
+
+/// The owner of `id`'s partition in `group`, asked of the brokers.
+pub(crate) async fn find_owner(
+    target: Target,
+    id: &AccountId,
+    connection: &Connection,
+    group: &str,
+) -> anyhow::Result<Owner> {
+    let client = client_config(connection);
+    let topic = target.input().with_prefix(&connection.topic_prefix);
+    let key = target.record_key(id);
+    let group = group.to_owned();
+    let owner = tokio::task::spawn_blocking(move || {
+        owner_of_key(&client, &group, &topic, key.as_bytes(), LOOKUP_TIMEOUT)
+    })
+    .await??;
+    tracing::info!(
+        partition = owner.partition,
+        member = owner.member.client_id,
+        address = owner.state_address,
+        "owner found"
+    );
+    Ok(owner)
 }
 
 /// Reads `id`'s state from the instance at `addr` and returns it as pretty JSON:
@@ -233,6 +317,20 @@ mod tests {
     }
 
     #[test]
+    fn record_keys_follow_the_roles_keys() {
+        let id = AccountId {
+            account: "acme".into(),
+            id: "491701234567".into(),
+        };
+        assert_eq!(Target::Ticket.record_key(&id), "acme/491701234567");
+        assert_eq!(Target::Agent.record_key(&id), "acme");
+        assert_eq!(
+            Target::Agent.input().with_prefix("parley."),
+            "parley.routing-requests"
+        );
+    }
+
+    #[test]
     fn state_keys_and_default_addresses_follow_the_roles() {
         let id = AccountId {
             account: "acme".into(),
@@ -245,23 +343,51 @@ mod tests {
     }
 
     #[test]
-    fn the_address_comes_from_the_flag_then_the_file_then_the_default() {
+    fn the_address_comes_from_the_flag_then_the_file_then_the_owner_then_the_default() {
+        let given = |addr: &str| Source::Given(addr.to_owned());
+        let connection = Connection {
+            brokers: "kafka-0:9092".into(),
+            topic_prefix: "parley.".into(),
+            registry_url: None,
+            librdkafka: Default::default(),
+        };
+        let owner = |group: &str| Source::Owner {
+            connection: connection.clone(),
+            group: group.to_owned(),
+        };
         let mut file = ConfigFile::default();
+        let resolve = |target, flag, file: &ConfigFile, brokers: bool, group| {
+            resolve_source(
+                target,
+                flag,
+                file,
+                brokers.then(|| connection.clone()),
+                group,
+            )
+        };
         assert_eq!(
-            resolve_addr(Target::Agent, None, &file).unwrap(),
-            "127.0.0.1:9466"
+            resolve(Target::Agent, None, &file, false, None).unwrap(),
+            given("127.0.0.1:9466")
+        );
+        assert_eq!(
+            resolve(Target::Agent, None, &file, true, None).unwrap(),
+            owner("parley-router")
+        );
+        assert_eq!(
+            resolve(Target::Ticket, None, &file, true, Some("eu-tickets")).unwrap(),
+            owner("eu-tickets")
         );
         file.router_addr = Some("router-0:9464".into());
         assert_eq!(
-            resolve_addr(Target::Agent, None, &file).unwrap(),
-            "router-0:9464"
+            resolve(Target::Agent, None, &file, true, None).unwrap(),
+            given("router-0:9464")
         );
         assert_eq!(
-            resolve_addr(Target::Agent, Some("x:1"), &file).unwrap(),
-            "x:1"
+            resolve(Target::Agent, Some("x:1"), &file, true, None).unwrap(),
+            given("x:1")
         );
         file.tickets_addr = Some("nonsense".into());
-        let error = resolve_addr(Target::Ticket, None, &file).unwrap_err();
+        let error = resolve(Target::Ticket, None, &file, false, None).unwrap_err();
         assert!(
             error.0.contains("tickets_addr = \"nonsense\"") && error.0.contains("HOST:PORT"),
             "{}",

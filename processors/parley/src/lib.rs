@@ -84,26 +84,41 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum InspectCommand {
     /// Print a conversation's ticket lifecycle, from the tickets instance that owns it
-    /// (exit 1 if it holds no such conversation).
+    /// (exit 1 if it holds no such conversation). With --brokers, the owner is the member of
+    /// the tickets group assigned the conversation's partition of conversation-events.
     Ticket {
         /// The conversation: its account, a `/`, then its id (e.g. acme/491701234567).
         #[arg(value_name = "ACCOUNT/CONVERSATION", value_parser = inspect::parse_conversation)]
         conversation: inspect::AccountId,
-        /// The tickets instance's --metrics-addr [default: 127.0.0.1:9465, `parley run`'s
-        /// tickets port].
+        /// The tickets instance's --metrics-addr, overriding the owner's lookup [default:
+        /// with brokers, the owner; without, 127.0.0.1:9465, `parley run`'s tickets port].
         #[arg(long, env = "PARLEY_TICKETS_ADDR", value_name = "HOST:PORT", value_parser = inspect::parse_addr)]
         addr: Option<String>,
+        /// The tickets role's consumer group [default: parley-tickets; `parley run
+        /// --group-id G` makes it G-tickets].
+        #[arg(long, value_name = "GROUP")]
+        group_id: Option<String>,
+        #[command(flatten)]
+        kafka: KafkaOptions,
     },
     /// Print an agent's state with its load, pending offers and tickets, from the router
-    /// instance that owns its account (exit 1 if it holds no such agent).
+    /// instance that owns its account (exit 1 if it holds no such agent). With --brokers, the
+    /// owner is the member of the router group assigned the account's partition of
+    /// routing-requests.
     Agent {
         /// The agent: its account, a `/`, then its id (e.g. acme/ana).
         #[arg(value_name = "ACCOUNT/AGENT", value_parser = inspect::parse_agent)]
         agent: inspect::AccountId,
-        /// The router instance's --metrics-addr [default: 127.0.0.1:9466, `parley run`'s
-        /// router port].
+        /// The router instance's --metrics-addr, overriding the owner's lookup [default:
+        /// with brokers, the owner; without, 127.0.0.1:9466, `parley run`'s router port].
         #[arg(long, env = "PARLEY_ROUTER_ADDR", value_name = "HOST:PORT", value_parser = inspect::parse_addr)]
         addr: Option<String>,
+        /// The router role's consumer group [default: parley-router; `parley run
+        /// --group-id G` makes it G-router].
+        #[arg(long, value_name = "GROUP")]
+        group_id: Option<String>,
+        #[command(flatten)]
+        kafka: KafkaOptions,
     },
 }
 
@@ -434,15 +449,36 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             ingress: file.ingress.clone().unwrap_or_default(),
         });
     }
-    // `inspect` needs only the instance's address.
+    // `inspect` needs the instance's address, or the brokers to find it.
     if let Command::Inspect(command) = &cli.command {
-        let (target, id, flag) = match command {
-            InspectCommand::Ticket { conversation, addr } => {
-                (inspect::Target::Ticket, conversation, addr)
-            }
-            InspectCommand::Agent { agent, addr } => (inspect::Target::Agent, agent, addr),
+        let (target, id, flag, group, kafka) = match command {
+            InspectCommand::Ticket {
+                conversation,
+                addr,
+                group_id,
+                kafka,
+            } => (inspect::Target::Ticket, conversation, addr, group_id, kafka),
+            InspectCommand::Agent {
+                agent,
+                addr,
+                group_id,
+                kafka,
+            } => (inspect::Target::Agent, agent, addr, group_id, kafka),
         };
-        let addr = inspect::resolve_addr(target, flag.as_deref(), &file)?;
+        let connection = match kafka.brokers.is_some() || file.brokers.is_some() {
+            true => Some(kafka.resolve(&file)?),
+            false => None,
+        };
+        let source =
+            inspect::resolve_source(target, flag.as_deref(), &file, connection, group.as_deref())?;
+        let addr = match source {
+            inspect::Source::Given(addr) => addr,
+            inspect::Source::Owner { connection, group } => {
+                inspect::find_owner(target, id, &connection, &group)
+                    .await?
+                    .state_address
+            }
+        };
         println!("{}", inspect::inspect(target, id, &addr).await?);
         return Ok(());
     }

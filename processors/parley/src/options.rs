@@ -101,6 +101,12 @@ pub(crate) struct RoleOptions {
     /// This instance's name within the group [default: the host name].
     #[arg(long, env = "PARLEY_INSTANCE_ID", value_name = "ID")]
     pub(crate) instance_id: Option<String>,
+    /// The host name or address at which other machines reach --metrics-addr; tickets and
+    /// router advertise it, with the role's port, in their consumer's client.id, where
+    /// `parley inspect --brokers` finds the owner of a key [default: --metrics-addr's IP, or
+    /// the host name when that is 0.0.0.0 or ::].
+    #[arg(long, env = "PARLEY_ADVERTISED_HOST", value_name = "HOST")]
+    pub(crate) advertised_host: Option<String>,
     /// The router's options.
     #[command(flatten)]
     pub(crate) routing: RoutingOptions,
@@ -154,6 +160,8 @@ pub(crate) struct ConfigFile {
     pub(crate) metrics_addr: Option<SocketAddr>,
     /// `--instance-id`.
     pub(crate) instance_id: Option<String>,
+    /// `--advertised-host`.
+    pub(crate) advertised_host: Option<String>,
     /// `--auto-accept`, as a list.
     pub(crate) auto_accept: Option<Vec<Channel>>,
     /// `--offer-timeout`, e.g. `"30s"`.
@@ -267,7 +275,7 @@ fn line_of_key(text: &str, key: &str) -> Option<usize> {
 }
 
 /// The connection settings after merging flags, environment, file and defaults.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Connection {
     /// Bootstrap servers.
     pub(crate) brokers: String,
@@ -294,6 +302,8 @@ pub(crate) struct RoleSettings {
     pub(crate) metrics_addr: SocketAddr,
     /// Instance id.
     pub(crate) instance_id: String,
+    /// The host advertised with each role's metrics port.
+    pub(crate) advertised_host: String,
     /// The router's settings.
     pub(crate) routing: RoutingConfig,
     /// The normaliser's settings, from the config file's `[ingress]` table.
@@ -419,6 +429,20 @@ impl RoleOptions {
         file: &ConfigFile,
     ) -> Result<RoleSettings, UsageError> {
         let routing = self.routing.resolve(file)?;
+        let metrics_addr = self
+            .metrics_addr
+            .or(file.metrics_addr)
+            .unwrap_or_else(|| DEFAULT_METRICS_ADDR.parse().expect("a valid address"));
+        let advertised_host = match self
+            .advertised_host
+            .clone()
+            .or(file.advertised_host.clone())
+        {
+            Some(host) => parse_advertised_host(&host)
+                .map_err(|rule| UsageError(format!("--advertised-host {host:?}: {rule}")))?,
+            None if metrics_addr.ip().is_unspecified() => hostname(),
+            None => metrics_addr.ip().to_string(),
+        };
         Ok(RoleSettings {
             connection,
             group_id: self.group_id.clone().or(file.group_id.clone()),
@@ -432,19 +456,45 @@ impl RoleOptions {
                 .map(Guarantee::from)
                 .or(file.guarantee)
                 .unwrap_or(Guarantee::ExactlyOnce),
-            metrics_addr: self
-                .metrics_addr
-                .or(file.metrics_addr)
-                .unwrap_or_else(|| DEFAULT_METRICS_ADDR.parse().expect("a valid address")),
+            metrics_addr,
             instance_id: self
                 .instance_id
                 .clone()
                 .or(file.instance_id.clone())
                 .unwrap_or_else(hostname),
+            advertised_host,
             routing,
             ingress: file.ingress.clone().unwrap_or_default(),
         })
     }
+}
+
+impl RoleSettings {
+    /// The `/state` address a role serving on `port` advertises: the advertised host and the
+    /// port (an IPv6 address in brackets).
+    pub(crate) fn advertised_address(&self, port: u16) -> String {
+        match self.advertised_host.parse::<std::net::IpAddr>() {
+            Ok(ip) => SocketAddr::new(ip, port).to_string(),
+            Err(_) => format!("{}:{port}", self.advertised_host),
+        }
+    }
+}
+
+/// Checks `--advertised-host`: a host name or an IP address, without a port.
+fn parse_advertised_host(text: &str) -> Result<String, String> {
+    let host = text.trim_start_matches('[').trim_end_matches(']');
+    let rule = "expected a host name or an IP address, without a port (e.g. tickets-0.parley-tickets or 10.0.0.7)";
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(host.to_owned());
+    }
+    if host.is_empty()
+        || !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_')
+    {
+        return Err(rule.to_owned());
+    }
+    Ok(host.to_owned())
 }
 
 /// The host name: `$HOSTNAME`, the kernel's host name, or `instance-0`.
@@ -665,6 +715,52 @@ mod tests {
             ("acme", Some("br"))
         );
         assert_eq!(role.ingress.integrations["110385718390017"].brand, None);
+    }
+
+    #[test]
+    fn the_advertised_address_defaults_to_the_metrics_ip_and_takes_the_roles_port() {
+        let connection = || KafkaOptions {
+            brokers: Some("localhost:9092".into()),
+            ..KafkaOptions::default()
+        };
+        let file = ConfigFile::default();
+        let resolve =
+            |options: RoleOptions| options.resolve(connection().resolve(&file).unwrap(), &file);
+        let role = resolve(RoleOptions {
+            metrics_addr: Some("10.0.0.7:9464".parse().unwrap()),
+            ..RoleOptions::default()
+        })
+        .unwrap();
+        assert_eq!(role.advertised_address(9465), "10.0.0.7:9465");
+        let role = resolve(RoleOptions {
+            advertised_host: Some("::1".into()),
+            ..RoleOptions::default()
+        })
+        .unwrap();
+        assert_eq!(role.advertised_address(9464), "[::1]:9464");
+        let role = resolve(RoleOptions {
+            advertised_host: Some("tickets-0.parley-tickets".into()),
+            ..RoleOptions::default()
+        })
+        .unwrap();
+        assert_eq!(
+            role.advertised_address(9464),
+            "tickets-0.parley-tickets:9464"
+        );
+        let error = resolve(RoleOptions {
+            advertised_host: Some("tickets-0:9464".into()),
+            ..RoleOptions::default()
+        })
+        .unwrap_err();
+        assert!(
+            error.0.contains("--advertised-host \"tickets-0:9464\"")
+                && error.0.contains("without a port"),
+            "{}",
+            error.0
+        );
+        // Unspecified: the host name.
+        let role = resolve(RoleOptions::default()).unwrap();
+        assert_eq!(role.advertised_host, hostname());
     }
 
     #[test]

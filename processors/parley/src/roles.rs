@@ -290,6 +290,7 @@ fn runtime_config(role: Role, settings: &RoleSettings, hooks: &Hooks) -> Runtime
         timer_horizon_ms: (hooks.timer_horizon_ms)
             .unwrap_or_else(parley_runtime::config::default_timer_horizon_ms),
         metrics_address: None,
+        advertised_state_address: None,
         librdkafka: settings.connection.librdkafka.clone(),
         time: Default::default(),
     }
@@ -331,7 +332,9 @@ async fn run_role(
             Ok(())
         }
         Role::Tickets => {
-            let runtime = runtime_config(role, &settings, &hooks);
+            let mut runtime = runtime_config(role, &settings, &hooks);
+            runtime.advertised_state_address =
+                served.map(|address| settings.advertised_address(address.port()));
             let topics = parley_tickets::topics(&prefix);
             let codecs = TicketCodecs {
                 conversation_events: codec(registry, &topics.conversation_events).await?,
@@ -434,7 +437,9 @@ async fn run_role(
             .await
         }
         Role::Router => {
-            let runtime = runtime_config(role, &settings, &hooks);
+            let mut runtime = runtime_config(role, &settings, &hooks);
+            runtime.advertised_state_address =
+                served.map(|address| settings.advertised_address(address.port()));
             let topics = parley_routing::topics(&prefix);
             let codecs = RouterCodecs {
                 routing_requests: codec(registry, &topics.routing_requests).await?,

@@ -1,6 +1,8 @@
 //! `parley inspect ticket|agent` as a person runs it: against a `parley run` on librdkafka's
 //! mock cluster, and its refusals and failures (bad arguments, nothing listening, a port that
-//! is not a state endpoint, a restoring instance).
+//! is not a state endpoint, a restoring instance); and on Apache Kafka, with `--brokers`
+//! instead of an address, against two tickets instances of one group, each asked for the
+//! conversations it owns.
 
 use parley_core::{
     AgentPresence, AgentStatus, Channel, ChannelPresence, ConversationEvent, Timestamp,
@@ -344,5 +346,142 @@ fn a_restoring_instance_says_to_retry() {
             "the tickets instance at {address} cannot answer for ticket acme/c1 yet"
         )) && err.contains("retry once /readyz"),
         "{err}"
+    );
+}
+
+/// Runs `parley inspect WHAT KEY ARGS` until it exits 0 or the wait runs out; returns the
+/// JSON it printed.
+fn inspected(what: &str, key: &str, args: &[&str]) -> Value {
+    let output = until_found(&[&["inspect", what, key][..], args].concat(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    serde_json::from_str(&stdout(&output)).unwrap()
+}
+
+#[test]
+fn inspect_with_brokers_asks_the_instance_that_owns_the_partition() {
+    use parley_core::{Status, StatusChange};
+    use parley_runtime::partitions::partition_of;
+    use parley_testkit::pipeline::{
+        ana_online, channel_of, conversation_of, producer as webhooks, read_until, send as send_at,
+        webhook_of, Pipeline, PARTITIONS,
+    };
+    let Some(broker) = parley_testkit::Kafka::single("inspect_owner") else {
+        return;
+    };
+    let brokers = broker.bootstrap_servers();
+    let brokers = brokers.as_str();
+    let mut pipeline = Pipeline::new(
+        env!("CARGO_BIN_EXE_parley"),
+        brokers,
+        parley_runtime::Guarantee::ExactlyOnce,
+        "inspect-owner",
+    );
+    for name in ["tickets-a", "tickets-b"] {
+        pipeline.start(name, "tickets");
+    }
+    pipeline.start("ingress", "ingress");
+    pipeline.start("router", "router");
+    // Both instances hold a partition before the first message: each conversation is
+    // processed where it stays.
+    assert!(
+        parley_testkit::wait_for(WAIT, || pipeline.ready("tickets-a")
+            && pipeline.ready("tickets-b")),
+        "both tickets instances ready"
+    );
+    let now = || parley_runtime::Clock::now(&parley_runtime::SystemClock);
+    ana_online(brokers, 100, now());
+    const COUNT: usize = 12;
+    let producer = webhooks(brokers);
+    for n in 0..COUNT {
+        send_at(
+            &producer,
+            &format!("parley.raw.{}", channel_of(n).as_str()),
+            &conversation_of(n),
+            &webhook_of(n),
+            Some(("parley-account", "acme")),
+            now(),
+        );
+    }
+    read_until::<StatusChange>(brokers, "parley.ticket-status-changes", |c| {
+        c.iter().filter(|c| c.to == Status::New).count() >= COUNT
+    });
+
+    let mut owners = std::collections::BTreeSet::new();
+    for n in 0..COUNT {
+        let key = format!("acme/{}", conversation_of(n));
+        let json = inspected("ticket", &key, &["--brokers", brokers]);
+        assert_eq!(json["key"], key.as_str());
+        let partition = partition_of(key.as_bytes(), PARTITIONS);
+        assert_eq!(json["partition"], partition, "{json}");
+        assert_eq!(json["state"]["account"], "acme");
+        // Exactly one instance holds the conversation (the other answers 404), the same
+        // ticket (its state may have moved on since: the router's offer arrives meanwhile).
+        let path = parley_runtime::http::state_path(key.as_bytes());
+        let holders: Vec<&str> = ["tickets-a", "tickets-b"]
+            .into_iter()
+            .filter(|name| {
+                pipeline.http_get(name, &path).is_some_and(|(code, body)| {
+                    code == 200 && {
+                        let held: Value = serde_json::from_str(&body).unwrap();
+                        held["state"]["current"]["id"] == json["state"]["current"]["id"]
+                    }
+                })
+            })
+            .collect();
+        assert_eq!(holders.len(), 1, "{key} on one instance: {holders:?}");
+        owners.insert(holders[0]);
+    }
+    assert_eq!(
+        owners.len(),
+        2,
+        "each instance owns some of the conversations: {owners:?}"
+    );
+
+    // The router's owner, for an agent: the partition of the account.
+    let ana = inspected("agent", "acme/ana", &["--brokers", brokers]);
+    assert_eq!(ana["key"], "acme/agent/ana");
+    assert_eq!(ana["partition"], partition_of(b"acme", PARTITIONS));
+
+    // --addr overrides the lookup: the instance that does not own the key says so.
+    let key = format!("acme/{}", conversation_of(0));
+    let other = ["tickets-a", "tickets-b"]
+        .into_iter()
+        .find(|name| {
+            pipeline
+                .http_get(name, &parley_runtime::http::state_path(key.as_bytes()))
+                .is_some_and(|(code, _)| code == 404)
+        })
+        .expect("an instance without the key");
+    let output = parley(&[
+        "inspect",
+        "ticket",
+        &key,
+        "--brokers",
+        brokers,
+        "--addr",
+        &pipeline.addr(other),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("not found"), "{}", stderr(&output));
+
+    // A group without members: the group, the topic and the partition are named.
+    let output = parley(&[
+        "inspect",
+        "ticket",
+        &key,
+        "--brokers",
+        brokers,
+        "--group-id",
+        "nobody",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let partition = partition_of(key.as_bytes(), PARTITIONS);
+    assert!(
+        stderr(&output).contains(&format!(
+            "no member of consumer group nobody owns partition {partition} of \
+             parley.conversation-events"
+        )),
+        "{}",
+        stderr(&output)
     );
 }

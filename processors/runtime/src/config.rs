@@ -124,6 +124,12 @@ pub struct RuntimeConfig {
     /// Address of the HTTP server for `/metrics`; none to not serve.
     #[serde(default = "default_metrics_address")]
     pub metrics_address: Option<SocketAddr>,
+    /// The `host:port` at which other machines reach this instance's `/state` endpoint; the
+    /// group consumer advertises it in its `client.id`, as `<client.id or instance_id>@<it>`
+    /// (see [`crate::owners`]), for `parley inspect` to find a key's owner. None advertises
+    /// nothing.
+    #[serde(default)]
+    pub advertised_state_address: Option<String>,
     /// Extra librdkafka settings for consumers and producers, passed through unchanged.
     #[serde(default)]
     pub librdkafka: BTreeMap<String, String>,

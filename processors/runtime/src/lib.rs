@@ -26,6 +26,8 @@
 //!   clock given as an argument, no broker (`parley simulate`); [`driver::KeyedStage`] runs a
 //!   [`KeyedProcessor`] there with the host's record step, DLQ records, sled and timers.
 //! - [`lag`]: consumer lag of every partition of a group's inputs, owned or not.
+//! - [`owners`]: which group member owns a key's partition, and the `/state` address it
+//!   advertises in its client id.
 //! - [`activity`]: what a running host is doing, for drivers of a manual clock.
 //! - [`clock`]: the injected clock ([`SystemClock`], [`ManualClock`]).
 //! - [`error`]: the error types.
@@ -41,6 +43,7 @@ pub mod host;
 pub mod http;
 pub mod lag;
 pub mod metrics;
+pub mod owners;
 pub mod partitions;
 pub mod processor;
 pub mod state;

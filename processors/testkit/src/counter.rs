@@ -182,6 +182,7 @@ pub fn counter_config(
         commit_interval_ms: 50,
         timer_horizon_ms: 3_600_000,
         metrics_address: None,
+        advertised_state_address: None,
         time: Default::default(),
         librdkafka: crate::fast_failover(),
     }

@@ -110,6 +110,7 @@ pub fn runtime_config(
         commit_interval_ms: 20,
         timer_horizon_ms: 4 * 3_600_000,
         metrics_address: None,
+        advertised_state_address: None,
         time: Default::default(),
         librdkafka: fast_failover(),
     }

@@ -56,6 +56,18 @@ impl Pipeline {
         name: &str,
         replication: u32,
     ) -> Pipeline {
+        Self::layout(parley, brokers, guarantee, name, PARTITIONS, replication)
+    }
+
+    /// As [`Pipeline::replicated`], with `partitions` partitions in every topic.
+    pub fn layout(
+        parley: &str,
+        brokers: &str,
+        guarantee: Guarantee,
+        name: &str,
+        partitions: i32,
+        replication: u32,
+    ) -> Pipeline {
         let pipeline = Pipeline {
             parley: PathBuf::from(parley),
             brokers: brokers.to_owned(),
@@ -64,7 +76,7 @@ impl Pipeline {
             roles: BTreeMap::new(),
             extra: Vec::new(),
         };
-        let (partitions, replication) = (PARTITIONS.to_string(), replication.to_string());
+        let (partitions, replication) = (partitions.to_string(), replication.to_string());
         pipeline.parley_ok(&[
             "topics",
             "create",
@@ -100,7 +112,7 @@ impl Pipeline {
     }
 
     /// Runs `parley ARGS --brokers B` and asserts that it succeeds.
-    fn parley_ok(&self, args: &[&str]) {
+    pub fn parley_ok(&self, args: &[&str]) {
         let output = Command::new(&self.parley)
             .args(args)
             .args(["--brokers", &self.brokers])
@@ -187,6 +199,11 @@ impl Pipeline {
         crate::http_get(self.roles.get(name)?.1, path)
     }
 
+    /// The metrics address (`127.0.0.1:port`) of the instance `name`.
+    pub fn addr(&self, name: &str) -> String {
+        format!("127.0.0.1:{}", self.roles[name].1)
+    }
+
     /// Whether `/readyz` of the instance `name` answers 200.
     pub fn ready(&self, name: &str) -> bool {
         self.http_get(name, "/readyz")
@@ -223,6 +240,20 @@ pub fn send(
     header: Option<(&str, &str)>,
     at: Timestamp,
 ) {
+    queue(producer, topic, key, value, header, at);
+    producer.flush(Duration::from_secs(120)).unwrap();
+}
+
+/// Queues one record timestamped `at` in `producer`, without waiting: flush the producer to
+/// wait for every queued record (many records in one go, in order).
+pub fn queue(
+    producer: &BaseProducer,
+    topic: &str,
+    key: &str,
+    value: &[u8],
+    header: Option<(&str, &str)>,
+    at: Timestamp,
+) {
     let mut record = BaseRecord::to(topic)
         .key(key)
         .payload(value)
@@ -234,7 +265,19 @@ pub fn send(
         }));
     }
     producer.send(record).map_err(|(e, _)| e).unwrap();
-    producer.flush(Duration::from_secs(120)).unwrap();
+    producer.poll(Duration::ZERO);
+}
+
+/// A record as a reader received it: decoded, with its record timestamp and the wall-clock
+/// time it was read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Received<T> {
+    /// The decoded value.
+    pub value: T,
+    /// The record timestamp.
+    pub timestamp: Option<i64>,
+    /// When the reader received it, by the wall clock.
+    pub received: Timestamp,
 }
 
 /// Reads `topic` (`read_committed`) from the beginning until `done` holds or [`WAIT`] runs
@@ -244,6 +287,42 @@ pub fn read_timed_until<T: AvroRecord>(
     topic: &str,
     done: impl Fn(&[(T, Option<i64>)]) -> bool,
 ) -> Vec<(T, Option<i64>)> {
+    let mut records: Vec<(T, Option<i64>)> = Vec::new();
+    if done(&records) {
+        return records;
+    }
+    read_received(brokers, topic, |received: Received<T>| {
+        records.push((received.value, received.timestamp));
+        done(&records)
+    });
+    records
+}
+
+/// Reads `topic` as [`read_timed_until`] does, noting when each record was received: for a
+/// test of when records are written, not only what they say.
+pub fn read_received_until<T: AvroRecord>(
+    brokers: &str,
+    topic: &str,
+    done: impl Fn(&[Received<T>]) -> bool,
+) -> Vec<Received<T>> {
+    let mut records = Vec::new();
+    if done(&records) {
+        return records;
+    }
+    read_received(brokers, topic, |received| {
+        records.push(received);
+        done(&records)
+    });
+    records
+}
+
+/// Reads `topic` (`read_committed`) from the beginning, handing each record to `take` until
+/// it returns true or [`WAIT`] runs out.
+fn read_received<T: AvroRecord>(
+    brokers: &str,
+    topic: &str,
+    mut take: impl FnMut(Received<T>) -> bool,
+) {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", "parley-e2e-reader")
@@ -261,14 +340,25 @@ pub fn read_timed_until<T: AvroRecord>(
     consumer.assign(&assignment).unwrap();
     let codec = AvroCodec::<T>::single_object();
     let deadline = Instant::now() + WAIT;
-    let mut records = Vec::new();
-    while Instant::now() < deadline && !done(&records) {
+    let now = || {
+        Timestamp(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as i64,
+        )
+    };
+    let mut finished = false;
+    while Instant::now() < deadline && !finished {
         if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
             let value = codec.decode(message.payload().unwrap_or_default()).unwrap();
-            records.push((value, message.timestamp().to_millis()));
+            finished = take(Received {
+                value,
+                timestamp: message.timestamp().to_millis(),
+                received: now(),
+            });
         }
     }
-    records
 }
 
 /// Reads `topic` until `done` holds or [`WAIT`] runs out.
@@ -277,27 +367,47 @@ pub fn read_until<T: AvroRecord + Clone>(
     topic: &str,
     done: impl Fn(&[T]) -> bool,
 ) -> Vec<T> {
-    read_timed_until(brokers, topic, |records: &[(T, Option<i64>)]| {
-        let values: Vec<T> = records.iter().map(|(value, _)| value.clone()).collect();
-        done(&values)
-    })
-    .into_iter()
-    .map(|(value, _)| value)
-    .collect()
+    let mut records = Vec::new();
+    if done(&records) {
+        return records;
+    }
+    read_received(brokers, topic, |received: Received<T>| {
+        records.push(received.value);
+        done(&records)
+    });
+    records
 }
 
 /// Ana is online on WhatsApp, Telegram and Messenger with `capacity` on each.
 pub fn ana_online(brokers: &str, capacity: u32, at: Timestamp) {
+    let channels = [Channel::Whatsapp, Channel::Telegram, Channel::Messenger];
+    agent_online(
+        brokers,
+        "acme",
+        "ana",
+        &channels.map(|channel| (channel, capacity)),
+        at,
+    );
+}
+
+/// `agent` of `account` is online on each of `channels` with its capacity.
+pub fn agent_online(
+    brokers: &str,
+    account: &str,
+    agent: &str,
+    channels: &[(Channel, u32)],
+    at: Timestamp,
+) {
     let presence = AgentPresence {
-        presence_id: "p-1".into(),
-        account: "acme".into(),
-        agent_id: "ana".into(),
-        channels: [Channel::Whatsapp, Channel::Telegram, Channel::Messenger]
-            .into_iter()
-            .map(|channel| ChannelPresence {
-                channel,
+        presence_id: format!("p-{account}-{agent}"),
+        account: account.into(),
+        agent_id: agent.into(),
+        channels: channels
+            .iter()
+            .map(|(channel, capacity)| ChannelPresence {
+                channel: *channel,
                 status: AgentStatus::Online,
-                capacity,
+                capacity: *capacity,
             })
             .collect(),
         skills: vec![],
@@ -310,7 +420,7 @@ pub fn ana_online(brokers: &str, capacity: u32, at: Timestamp) {
     send(
         &producer(brokers),
         "parley.agent-presence",
-        "acme",
+        account,
         &encoded,
         None,
         at,
@@ -356,9 +466,38 @@ pub fn webhook_of(n: usize) -> Vec<u8> {
     body.into_bytes()
 }
 
-/// An action of Ana's on conversation `n`, timestamped `at`.
-fn act(
+/// Conversation `n`'s second message: its first with new message ids.
+pub fn reply_of(n: usize) -> Vec<u8> {
+    let first = String::from_utf8(webhook_of(n)).unwrap();
+    let reply = first
+        .replace(&format!("wamid.e2e-{n}\""), &format!("wamid.e2e-{n}r\""))
+        .replace(&format!("m_e2e{n}_"), &format!("m_e2e{n}r_"))
+        .replace(
+            &format!("\"message_id\": {}", 2000 + n),
+            &format!("\"message_id\": {}", 3000 + n),
+        );
+    assert_ne!(reply, first, "conversation {n}: the ids were replaced");
+    reply.into_bytes()
+}
+
+/// An action of Ana's on conversation `n` of acme, timestamped `at`.
+pub fn act(
     producer: &BaseProducer,
+    n: usize,
+    kind: AgentActionKind,
+    status: Option<Status>,
+    at: Timestamp,
+) {
+    agent_action(producer, "acme", "ana", n, kind, status, at);
+    producer.flush(Duration::from_secs(120)).unwrap();
+}
+
+/// An action of `agent`'s on conversation `n` of `account`, timestamped `at`, [`queue`]d:
+/// flush the producer to wait for it.
+pub fn agent_action(
+    producer: &BaseProducer,
+    account: &str,
+    agent: &str,
     n: usize,
     kind: AgentActionKind,
     status: Option<Status>,
@@ -366,17 +505,17 @@ fn act(
 ) {
     let action = AgentAction {
         action_id: format!("{kind:?}-{n}"),
-        account: "acme".into(),
+        account: account.into(),
         conversation: conversation_of(n),
-        agent_id: "ana".into(),
+        agent_id: agent.into(),
         kind,
         status,
         at,
     };
-    send(
+    queue(
         producer,
         "parley.agent-actions",
-        &format!("acme/{}", conversation_of(n)),
+        &format!("{account}/{}", conversation_of(n)),
         &AvroCodec::single_object().encode(&action).unwrap(),
         None,
         at,

@@ -300,6 +300,18 @@ impl<P: KeyedProcessor> Host<P> {
         } else {
             "range"
         };
+        if let Some(address) = &config.advertised_state_address {
+            // The coordinator returns the client id beside the member's assignment: where
+            // `parley inspect` finds the owner of a key (see `crate::owners`).
+            let name = consumer_config
+                .get("client.id")
+                .unwrap_or(&config.instance_id)
+                .to_owned();
+            consumer_config.set(
+                "client.id",
+                crate::owners::advertising_client_id(&name, address),
+            );
+        }
         let consumer: BaseConsumer<HostContext<P>> = consumer_config
             .clone()
             .set("group.id", &config.group_id)
