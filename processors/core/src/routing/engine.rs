@@ -48,7 +48,7 @@ pub(super) struct Ticket {
     pub(super) skills_relaxed: bool,
     pub(super) skills_due: Option<Timestamp>,
     /// The custom queue it matched; `None` for the standard queue.
-    pub(super) queue: Option<QueuePlacement>,
+    pub(super) queue: Option<Arc<QueuePlacement>>,
     /// Whether its queue's secondary groups may take it (after the queue's wait).
     pub(super) secondary_open: bool,
     /// When its queue's secondary groups become eligible, if pending.

@@ -217,18 +217,25 @@ impl QueuePlacement {
     }
 }
 
-/// One account's custom queues in matching order (position, then name).
+/// One account's custom queues in matching order (position, then name), each with the
+/// placement it gives a ticket, made once and shared by every ticket placed there.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct QueueRules {
     queues: Arc<[QueueDefinition]>,
+    placements: Arc<[Arc<QueuePlacement>]>,
 }
 
 impl QueueRules {
     /// The rules of `queues`, sorted into matching order.
     pub fn new(mut queues: Vec<QueueDefinition>) -> QueueRules {
         queues.sort_by(|a, b| (a.position, &a.queue_id).cmp(&(b.position, &b.queue_id)));
+        let placements = queues
+            .iter()
+            .map(|q| Arc::new(QueuePlacement::of(q)))
+            .collect();
         QueueRules {
             queues: queues.into(),
+            placements,
         }
     }
 
@@ -238,11 +245,12 @@ impl QueueRules {
     }
 
     /// The first queue whose conditions the ticket meets; `None` for the standard queue.
-    pub fn place(&self, request: &RoutingRequest) -> Option<QueuePlacement> {
-        self.queues
+    pub fn place(&self, request: &RoutingRequest) -> Option<Arc<QueuePlacement>> {
+        let index = self
+            .queues
             .iter()
-            .find(|q| q.conditions.matches(request))
-            .map(QueuePlacement::of)
+            .position(|q| q.conditions.matches(request))?;
+        Some(self.placements[index].clone())
     }
 }
 
@@ -303,7 +311,7 @@ mod tests {
                 },
             ),
         ]);
-        let placed = |r: &RoutingRequest| rules.place(r).map(|p| p.queue_id);
+        let placed = |r: &RoutingRequest| rules.place(r).map(|p| p.queue_id.clone());
         assert_eq!(
             placed(&request(Channel::Whatsapp, None, 9)).as_deref(),
             Some("whatsapp")

@@ -65,7 +65,7 @@ impl RoutingEngine {
             queued_since: ticket.queued_since,
             skills_relaxed: ticket.skills_relaxed,
             skills_due: ticket.skills_due,
-            queue: ticket.queue.clone(),
+            queue: ticket.queue.as_deref().cloned(),
             secondary_open: ticket.secondary_open,
             secondary_due: ticket.secondary_due,
             state: match ticket.state {
@@ -135,7 +135,7 @@ impl RoutingEngine {
                 queued_since: record.queued_since,
                 skills_relaxed: record.skills_relaxed,
                 skills_due: record.skills_due,
-                queue: record.queue,
+                queue: record.queue.map(Arc::new),
                 secondary_open: record.secondary_open,
                 secondary_due: record.secondary_due,
                 class: 0,
