@@ -99,6 +99,7 @@ fn offers_assignments_and_an_agents_load_survive_a_restart() {
         format!("{prefix}router-changelog"),
         format!("{prefix}dlq"),
         t.routing_config.clone(),
+        t.routing_queues.clone(),
     ]);
     let refs: Vec<&str> = all.iter().map(String::as_str).collect();
     let cluster = parley_testkit::mock::cluster(&refs, PARTITIONS);
@@ -215,6 +216,7 @@ fn an_unanswered_offer_is_withdrawn_by_the_runtime_timer() {
         format!("{prefix}router-changelog"),
         format!("{prefix}dlq"),
         t.routing_config.clone(),
+        t.routing_queues.clone(),
     ]);
     let refs: Vec<&str> = all.iter().map(String::as_str).collect();
     let cluster = parley_testkit::mock::cluster(&refs, PARTITIONS);
@@ -268,6 +270,7 @@ fn an_account_is_routed_with_its_routing_config_record() {
         format!("{prefix}router-changelog"),
         format!("{prefix}dlq"),
         t.routing_config.clone(),
+        t.routing_queues.clone(),
     ]);
     let refs: Vec<&str> = all.iter().map(String::as_str).collect();
     let cluster = parley_testkit::mock::cluster(&refs, PARTITIONS);
