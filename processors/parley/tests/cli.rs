@@ -230,29 +230,7 @@ fn set_style_writes_a_record_the_tickets_codec_decodes_under_its_key() {
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
 
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .set("group.id", "test")
-        .create()
-        .unwrap();
-    let mut assignment = TopicPartitionList::new();
-    assignment
-        .add_partition_offset("parley.style-config", 0, Offset::Beginning)
-        .unwrap();
-    consumer.assign(&assignment).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (key, value) = loop {
-        assert!(
-            Instant::now() < deadline,
-            "no record on parley.style-config"
-        );
-        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-            break (
-                message.key().unwrap().to_vec(),
-                message.payload().unwrap().to_vec(),
-            );
-        }
-    };
+    let (key, value) = first_record(&brokers, "parley.style-config");
     assert_eq!(key, b"acme/eu/whatsapp");
     let config: StyleConfig = AvroCodec::<StyleConfig>::single_object()
         .decode(&value)
@@ -372,29 +350,7 @@ fn set_queue_writes_a_record_the_router_codec_decodes_under_account_and_queue() 
         "5",
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .set("group.id", "test")
-        .create()
-        .unwrap();
-    let mut assignment = TopicPartitionList::new();
-    assignment
-        .add_partition_offset("parley.routing-queues", 0, Offset::Beginning)
-        .unwrap();
-    consumer.assign(&assignment).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (key, value) = loop {
-        assert!(
-            Instant::now() < deadline,
-            "no record on parley.routing-queues"
-        );
-        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-            break (
-                message.key().unwrap().to_vec(),
-                message.payload().unwrap().to_vec(),
-            );
-        }
-    };
+    let (key, value) = first_record(&brokers, "parley.routing-queues");
     assert_eq!(key, b"acme/vip");
     let queue: QueueDefinition = AvroCodec::<QueueDefinition>::single_object()
         .decode(&value)
@@ -433,29 +389,7 @@ fn set_routing_writes_a_record_the_router_codec_decodes_under_the_account() {
         "3",
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .set("group.id", "test")
-        .create()
-        .unwrap();
-    let mut assignment = TopicPartitionList::new();
-    assignment
-        .add_partition_offset("parley.routing-config", 0, Offset::Beginning)
-        .unwrap();
-    consumer.assign(&assignment).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (key, value) = loop {
-        assert!(
-            Instant::now() < deadline,
-            "no record on parley.routing-config"
-        );
-        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-            break (
-                message.key().unwrap().to_vec(),
-                message.payload().unwrap().to_vec(),
-            );
-        }
-    };
+    let (key, value) = first_record(&brokers, "parley.routing-config");
     assert_eq!(key, b"acme");
     let config: AccountRoutingConfig = AvroCodec::<AccountRoutingConfig>::single_object()
         .decode(&value)

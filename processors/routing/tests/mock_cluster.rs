@@ -89,10 +89,9 @@ fn kinds(decisions: &[(String, RoutingDecision)]) -> Vec<(&str, &str, RoutingDec
         .collect()
 }
 
-#[test]
-fn offers_assignments_and_an_agents_load_survive_a_restart() {
-    let prefix = "router.";
-    let t = parley_routing::topics(prefix);
+/// A mock cluster with every topic the router under `prefix` reads and writes: its
+/// inputs, outputs, changelog, DLQ and the two tables.
+fn router_cluster(prefix: &str, t: &RouterTopics) -> parley_testkit::mock::Mock {
     let mut all = t.inputs();
     all.extend(t.outputs());
     all.extend([
@@ -102,7 +101,14 @@ fn offers_assignments_and_an_agents_load_survive_a_restart() {
         t.routing_queues.clone(),
     ]);
     let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-    let cluster = parley_testkit::mock::cluster(&refs, PARTITIONS);
+    parley_testkit::mock::cluster(&refs, PARTITIONS)
+}
+
+#[test]
+fn offers_assignments_and_an_agents_load_survive_a_restart() {
+    let prefix = "router.";
+    let t = parley_routing::topics(prefix);
+    let cluster = router_cluster(prefix, &t);
     let brokers = cluster.bootstrap_servers();
     let dir = temp_dir("router");
     let clock = ManualClock::new(T0);
@@ -210,16 +216,7 @@ fn wait_for(condition: impl Fn() -> bool) -> bool {
 fn an_unanswered_offer_is_withdrawn_by_the_runtime_timer() {
     let prefix = "offer-timeout.";
     let t = parley_routing::topics(prefix);
-    let mut all = t.inputs();
-    all.extend(t.outputs());
-    all.extend([
-        format!("{prefix}router-changelog"),
-        format!("{prefix}dlq"),
-        t.routing_config.clone(),
-        t.routing_queues.clone(),
-    ]);
-    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-    let cluster = parley_testkit::mock::cluster(&refs, PARTITIONS);
+    let cluster = router_cluster(prefix, &t);
     let brokers = cluster.bootstrap_servers();
     let clock = ManualClock::new(T0);
     let metrics = Arc::new(Metrics::new());
@@ -264,16 +261,7 @@ fn an_unanswered_offer_is_withdrawn_by_the_runtime_timer() {
 fn an_account_is_routed_with_its_routing_config_record() {
     let prefix = "per-account.";
     let t = parley_routing::topics(prefix);
-    let mut all = t.inputs();
-    all.extend(t.outputs());
-    all.extend([
-        format!("{prefix}router-changelog"),
-        format!("{prefix}dlq"),
-        t.routing_config.clone(),
-        t.routing_queues.clone(),
-    ]);
-    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-    let cluster = parley_testkit::mock::cluster(&refs, PARTITIONS);
+    let cluster = router_cluster(prefix, &t);
     let brokers = cluster.bootstrap_servers();
     // acme auto-accepts WhatsApp; the process's flags (the defaults) do not.
     produce(
