@@ -332,6 +332,7 @@ fn restore(name: &str, brokers: &str, changelog: &str, label: &str) {
             &metrics,
             SystemClock.now_ts(),
             Millis::days(1),
+            &std::sync::atomic::AtomicBool::new(false),
         )
         .unwrap();
         restored += outcome.records;

@@ -61,6 +61,16 @@ pub enum RuntimeError {
         /// How long nothing came.
         seconds: u64,
     },
+    /// A restore was stopped because its partition was revoked or the host is stopping;
+    /// never the host's outcome, only a job's.
+    #[error("restore of partition {partition} cancelled")]
+    RestoreCancelled {
+        /// The partition whose restore stopped.
+        partition: i32,
+    },
+    /// The restore thread is gone (it panicked; the log says why).
+    #[error("the restore thread stopped")]
+    RestoreThread,
     /// The consumer group moved on without this instance (its session or poll interval ran
     /// out, for example while the process was frozen), and another member owns its
     /// partitions: the open batch is aborted. Retrying helps: the host rejoins the group.
@@ -137,6 +147,7 @@ impl RuntimeError {
             RuntimeError::Kafka(_)
             | RuntimeError::Produce(_)
             | RuntimeError::RestoreStalled { .. }
+            | RuntimeError::RestoreCancelled { .. }
             | RuntimeError::Fenced(_) => true,
             RuntimeError::Config(_)
             | RuntimeError::MissingTopic { .. }
@@ -145,6 +156,7 @@ impl RuntimeError {
             | RuntimeError::Changelog { .. }
             | RuntimeError::RescaleKey { .. }
             | RuntimeError::Restore { .. }
+            | RuntimeError::RestoreThread
             | RuntimeError::Apply(_)
             | RuntimeError::Registry(_)
             | RuntimeError::Io(_)

@@ -37,6 +37,9 @@ pub struct Metrics {
     pub restore_records: IntCounter,
     /// `parley_restore_remaining{partition}`: changelog records left to replay.
     pub restore_remaining: IntGaugeVec,
+    /// `parley_partitions_restoring`: partitions assigned and not yet restored (paused
+    /// while a thread of their own replays their changelog).
+    pub partitions_restoring: IntGauge,
     /// `parley_rebalances_total{kind}`: assignments and revocations.
     pub rebalances: IntCounterVec,
     /// `parley_batches_total`: committed batches.
@@ -88,7 +91,7 @@ impl Metrics {
     /// has more members than partitions (an idle standby); otherwise a rebalance is due and
     /// it is not ready until it gets its share.
     pub fn readiness(&self) -> Result<String, String> {
-        if self.restoring() {
+        if self.restoring() || self.partitions_restoring.get() > 0 {
             return Err("restoring from the changelog".into());
         }
         if !self.brokers_reachable() {
@@ -190,6 +193,10 @@ impl Metrics {
                     "Changelog records left to replay"
                 ),
                 &["partition"]
+            )),
+            partitions_restoring: register!(IntGauge::new(
+                "parley_partitions_restoring",
+                "Partitions assigned and not yet restored"
             )),
             rebalances: register!(IntCounterVec::new(
                 Opts::new(

@@ -248,6 +248,7 @@ fn a_store_rebuilt_from_a_compacted_changelog_equals_the_live_store() {
             &Metrics::new(),
             now,
             Millis::days(1),
+            &std::sync::atomic::AtomicBool::new(false),
         )
         .unwrap();
         assert!(outcome.tail.is_empty(), "nothing after the last seal");

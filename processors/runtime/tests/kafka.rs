@@ -1,7 +1,8 @@
 //! The runtime on Apache Kafka: restore after a restart, a fresh instance rebuilt from the
-//! changelog, and the counter binary serving `/metrics` and stopping on SIGTERM.
+//! changelog, restores longer than the rebalance timeout, and the counter binary serving
+//! `/metrics` and stopping on SIGTERM.
 
-use parley_runtime::{Guarantee, SystemClock};
+use parley_runtime::{Guarantee, Host, Metrics, RuntimeConfig, SystemClock};
 use parley_testkit::counter::*;
 use parley_testkit::*;
 use std::collections::BTreeMap;
@@ -80,6 +81,77 @@ fn at_least_once_counter_restores_after_restart_and_rebuilds_from_the_changelog(
 #[test]
 fn exactly_once_counter_restores_after_restart_and_rebuilds_from_the_changelog() {
     restart_and_rebuild("kafka-restart-eos", Guarantee::ExactlyOnce);
+}
+
+/// A counter that takes 40 ms to restore each entry, in a group whose members must rejoin
+/// within 6 s of a rebalance (`max.poll.interval.ms` is the rebalance timeout).
+fn slow_counter(config: RuntimeConfig, topics: &Topics) -> RunningHost {
+    let mut config = config;
+    (config.librdkafka).insert("max.poll.interval.ms".into(), "6000".into());
+    let (output, expired) = (topics.output.clone(), topics.expired.clone());
+    let metrics = Arc::new(Metrics::new());
+    let factory = move |_| {
+        Counter::new(&output, &expired, None).with_restore_delay(Duration::from_millis(40))
+    };
+    let host = Host::new(config, factory, Arc::new(SystemClock), metrics.clone()).unwrap();
+    RunningHost::start_with_metrics(host, metrics)
+}
+
+/// Two new instances restore 12 s of state each (twice the rebalance timeout), the second
+/// joining while the first restores. Restores run on the restore thread while the loop
+/// keeps polling, so the first takes part in the rebalance at once: no member is thrown out
+/// of the group, no partition is lost, no host restarts, and every count goes on from the
+/// changelog's, once.
+#[test]
+fn an_instance_restoring_for_longer_than_the_rebalance_timeout_stays_in_its_group() {
+    let name = "kafka-slow-restore";
+    let Some(broker) = Kafka::single(name) else {
+        return;
+    };
+    let topics = Topics::new(name);
+    broker.create_topics(&topics.all(), &[&topics.changelog], PARTITIONS);
+    let brokers = broker.bootstrap_servers();
+    let keys: Vec<String> = (0..300).map(|k| format!("k{k:03}")).collect();
+    let ones: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "1")).collect();
+    let config = |dir: &str| {
+        let state = temp_dir(&format!("{name}-{dir}"));
+        counter_config(&brokers, name, &topics, state, Guarantee::AtLeastOnce)
+    };
+    let first = start_counter(config("first"), &topics, None, Arc::new(SystemClock));
+    produce_text(&brokers, &topics.input, &ones);
+    let all = |count: i64| keys.iter().map(|k| (k.clone(), count)).collect();
+    let expected: BTreeMap<String, i64> = all(1);
+    let read = read_until(&brokers, &topics.output, WAIT, |r| {
+        last_counts(r) == expected
+    });
+    assert_eq!(last_counts(&read), expected);
+    first.stop().unwrap();
+
+    let a = slow_counter(config("a"), &topics);
+    std::thread::sleep(Duration::from_secs(3));
+    let b = slow_counter(config("b"), &topics);
+    produce_text(&brokers, &topics.input, &ones);
+    let expected: BTreeMap<String, i64> = all(2);
+    let read = read_until(&brokers, &topics.output, WAIT, |r| {
+        last_counts(r) == expected
+    });
+    let counts = last_counts(&read);
+    let behind: Vec<&String> = keys.iter().filter(|k| counts.get(*k) != Some(&2)).collect();
+    assert!(
+        behind.is_empty(),
+        "{} keys not counted twice: {behind:?}",
+        behind.len()
+    );
+    assert_eq!(read.len(), 600, "one output per input");
+    for (instance, host) in [("a", &a), ("b", &b)] {
+        let metrics = host.metrics();
+        let lost = metrics.rebalances.with_label_values(&["lost"]).get();
+        assert_eq!(lost, 0, "{instance}: the group never moved on without it");
+        assert_eq!(metrics.host_restarts.get(), 0, "{instance} never restarted");
+        assert!(metrics.restore_records.get() > 0, "{instance} restored");
+    }
+    a.stop().unwrap();
+    b.stop().unwrap();
 }
 
 /// The counter binary serves `/metrics` and stops cleanly on SIGTERM, committing its batch.

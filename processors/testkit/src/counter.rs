@@ -27,6 +27,9 @@ pub struct Counter {
     pub expired_topic: String,
     /// The idle time after which a key expires, if any.
     pub expire_after: Option<Millis>,
+    /// How long restoring each entry takes: a slow restore, for tests of what the host does
+    /// meanwhile.
+    pub restore_delay: std::time::Duration,
     counts: HashMap<Vec<u8>, i64>,
 }
 
@@ -44,8 +47,15 @@ impl Counter {
             output_topic: output_topic.to_owned(),
             expired_topic: expired_topic.to_owned(),
             expire_after,
+            restore_delay: std::time::Duration::ZERO,
             counts: HashMap::new(),
         }
+    }
+
+    /// This counter, taking `delay` to restore each entry.
+    pub fn with_restore_delay(mut self, delay: std::time::Duration) -> Counter {
+        self.restore_delay = delay;
+        self
     }
 
     /// The count of `key`.
@@ -62,6 +72,7 @@ impl KeyedProcessor for Counter {
             .ok()
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| RestoreError::value(state_key, "the count is not an integer"))?;
+        std::thread::sleep(self.restore_delay);
         self.counts.insert(state_key.to_vec(), count);
         Ok(())
     }
@@ -208,8 +219,9 @@ pub fn start_counter(
     RunningHost::start_with_metrics(host, metrics)
 }
 
-/// The `parley-runtime-counter` binary beside the running test's executable, built first if
-/// it is missing there (`cargo test --workspace` builds it; a test of one package may not).
+/// The `parley-runtime-counter` binary beside the running test's executable, built first
+/// (`cargo test --workspace` builds it; a test of one package may not, and a binary left
+/// from an earlier build would run older code).
 pub fn binary() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
@@ -221,7 +233,9 @@ pub fn binary() -> PathBuf {
                 .and_then(|deps| deps.parent())
                 .expect("a test executable under target/<profile>/deps");
             let binary = profile_dir.join("parley-runtime-counter");
-            if !binary.exists() {
+            // Built every time (a no-op when fresh): a binary left from older sources would
+            // test them instead.
+            {
                 let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
                 let mut build = std::process::Command::new(cargo);
                 build.args([

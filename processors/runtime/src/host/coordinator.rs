@@ -4,19 +4,18 @@
 use crate::clock::Clock;
 use crate::config::{Guarantee, RuntimeConfig};
 use crate::error::RuntimeError;
+use crate::host::context::{self, RebalanceEvent};
 use crate::host::delivery::DeliveryTracker;
 use crate::host::inputs::{cached_watermarks, nothing_to_fetch, TaskInputs};
+use crate::host::restorer::{RestoreJob, RestoredPartition, Restorer};
 use crate::metrics::Metrics;
 use crate::processor::{Effects, InputRecord, KeyedProcessor, Output};
 use crate::state::applier::{ApplyJob, SledApplier};
-use crate::state::changelog::{
-    encode_offsets, seal_key, BatchId, ChangelogOp, LastWrites, BATCH_HEADER,
-};
-use crate::state::restore::{restore_partition, RestoreContext};
+use crate::state::changelog::{encode_offsets, seal_key, BatchId, LastWrites, BATCH_HEADER};
 use crate::state::{PartitionMeta, PartitionStore, StateStore, StateView};
 use crate::step::{self, record_time};
 use crate::timers::TimerWheel;
-use parley_core::{Millis, Timestamp};
+use parley_core::Timestamp;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, ConsumerGroupMetadata,
 };
@@ -24,26 +23,12 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ffi::CString;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A rebalance callback, as a message to the coordinator.
-#[derive(Debug)]
-pub(crate) enum RebalanceEvent<'a> {
-    /// Partitions newly assigned; the coordinator restores them and sets their start offsets.
-    Assigned(&'a mut TopicPartitionList),
-    /// Partitions revoked; the coordinator commits the open batch, then drops them.
-    Revoked(&'a TopicPartitionList),
-    /// Partitions lost (the group moved on); the open batch cannot be committed.
-    Lost(&'a TopicPartitionList),
-}
-
-/// How long a store may go unwritten before restore rebuilds it from scratch (tombstones
-/// older than the changelog's `delete.retention.ms`, a day by default, may be gone).
-const STORE_MAX_AGE: Millis = Millis::hours(20);
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One assigned partition (its number, shared by all co-partitioned inputs).
@@ -68,20 +53,28 @@ struct PartitionTask<P> {
     queued: TaskInputs,
 }
 
-/// Makes each partition's processor; shared by the host's attempts (see `Host::run`).
-pub(crate) type Factory<P> = Arc<Mutex<Box<dyn FnMut(i32) -> P + Send>>>;
+/// A partition assigned and restoring on the restore thread; its inputs are paused.
+struct Restoring {
+    generation: u64,
+    cancelled: Arc<AtomicBool>,
+    /// Where each input starts if the partition has no seal: the group's committed offset,
+    /// or the beginning.
+    starts: BTreeMap<String, Offset>,
+}
 
 /// Owns the partitions and the producer; see the module doc.
 pub(crate) struct Coordinator<P: KeyedProcessor> {
     config: RuntimeConfig,
-    factory: Factory<P>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
     store: StateStore,
     applier: SledApplier,
     producer: Arc<ThreadedProducer<DeliveryTracker>>,
-    restore_consumer: BaseConsumer<RestoreContext>,
+    restorer: Restorer<P>,
     partitions: BTreeMap<i32, PartitionTask<P>>,
+    restoring: BTreeMap<i32, Restoring>,
+    /// Numbers the restore jobs.
+    generation: u64,
     /// Records and timers in the open batch.
     batch_records: usize,
     batch_started: Option<Instant>,
@@ -89,8 +82,6 @@ pub(crate) struct Coordinator<P: KeyedProcessor> {
     epoch: u64,
     sequence: u64,
     effects: Effects,
-    /// A failure inside a callback, for the loop to return.
-    pub(crate) failed: Option<RuntimeError>,
     /// Where to stop dead, for crash tests.
     pub(crate) pause: Option<(PausePoint, u64)>,
     /// What the `/state` endpoint reads: the owned partitions, published on every rebalance.
@@ -135,12 +126,11 @@ impl PausePoint {
 impl<P: KeyedProcessor> Coordinator<P> {
     pub(crate) fn new(
         config: RuntimeConfig,
-        factory: Factory<P>,
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
         store: StateStore,
         producer: ThreadedProducer<DeliveryTracker>,
-        restore_consumer: BaseConsumer<RestoreContext>,
+        restorer: Restorer<P>,
     ) -> Coordinator<P> {
         let epoch = (std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -154,21 +144,21 @@ impl<P: KeyedProcessor> Coordinator<P> {
             .collect();
         Coordinator {
             config,
-            factory,
             clock,
             metrics,
             store,
             applier: SledApplier::new(),
             producer: Arc::new(producer),
-            restore_consumer,
+            restorer,
             partitions: BTreeMap::new(),
+            restoring: BTreeMap::new(),
+            generation: 0,
             batch_records: 0,
             batch_started: None,
             in_transaction: false,
             epoch,
             sequence: 0,
             effects: Effects::default(),
-            failed: None,
             pause: None,
             view: StateView::new(),
             commits: 0,
@@ -190,162 +180,175 @@ impl<P: KeyedProcessor> Coordinator<P> {
         id
     }
 
-    /// Handles a rebalance event (called from the consumer's callback, on the loop's thread).
+    /// Handles a rebalance event after the callback that raised it has returned, and applies
+    /// the change to the consumer's assignment.
     pub(crate) fn on_rebalance<C: ConsumerContext>(
         &mut self,
         consumer: &BaseConsumer<C>,
-        event: RebalanceEvent<'_>,
-    ) {
-        match event {
-            RebalanceEvent::Assigned(tpl) => {
-                self.metrics
-                    .rebalances
-                    .with_label_values(&["assigned"])
-                    .inc();
-                let numbers: BTreeSet<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
-                for partition in numbers {
-                    if self.partitions.contains_key(&partition) {
-                        continue;
-                    }
-                    if let Err(error) = self.open_partition(partition) {
-                        self.view.release(partition);
-                        tracing::error!(partition, %error, "restore failed");
-                        self.failed.get_or_insert(error);
-                    }
-                }
-                let starts: Vec<(String, i32, i64)> = tpl
-                    .elements()
-                    .iter()
-                    .filter_map(|e| {
-                        let next = self.partitions.get(&e.partition())?.inputs.get(e.topic())?;
-                        Some((e.topic().to_owned(), e.partition(), *next))
-                    })
-                    .collect();
-                for (topic, partition, next) in starts {
-                    let _ = tpl.set_partition_offset(&topic, partition, Offset::Offset(next));
-                }
-                self.learn_committed(consumer, tpl);
-                tracing::info!(owned = ?self.owned(), "partitions assigned");
-            }
-            RebalanceEvent::Revoked(tpl) => {
-                self.metrics
-                    .rebalances
-                    .with_label_values(&["revoked"])
-                    .inc();
-                if let Err(error) = self.commit(consumer, CommitMode::Sync) {
-                    tracing::error!(%error, "commit before revocation failed");
-                    self.failed.get_or_insert(error);
-                }
-                self.drop_partitions(tpl);
-            }
-            RebalanceEvent::Lost(tpl) => {
-                self.metrics.rebalances.with_label_values(&["lost"]).inc();
-                tracing::warn!("partitions lost; the open batch is abandoned and will be reprocessed by their new owner");
-                if self.in_transaction {
-                    let _ = self.producer.abort_transaction(KAFKA_TIMEOUT);
-                    self.in_transaction = false;
-                }
-                self.drop_partitions(tpl);
-                // The open batch's other partitions cannot be committed either: reprocess them.
-                if self.batch_records > 0 {
-                    self.failed.get_or_insert(RuntimeError::Fenced(
-                        "the group took this instance's partitions mid-batch; the batch is \
-                         aborted"
-                            .into(),
-                    ));
-                }
-            }
-        }
-        // librdkafka calls back after every rebalance, an empty assignment included: from
-        // the first call on, the instance has joined its group.
+        event: RebalanceEvent,
+    ) -> Result<(), RuntimeError> {
+        let result = match event {
+            RebalanceEvent::Assigned(tpl) => self.assign(consumer, tpl),
+            RebalanceEvent::Revoked(tpl) => self.revoke(consumer, &tpl),
+            RebalanceEvent::Lost(tpl) => self.lose(consumer, &tpl),
+        };
+        // From the first event on, the instance has joined its group.
+        self.publish_counts();
+        result
+    }
+
+    /// Assigns `tpl` at the group's committed offsets (the beginning where none is), pauses
+    /// it, and queues each new partition's restore. Its inputs resume once the restored
+    /// partition is taken in ([`Coordinator::take_restored`]), at the last seal's offsets.
+    fn assign<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        mut tpl: TopicPartitionList,
+    ) -> Result<(), RuntimeError> {
         self.metrics
-            .assigned_partitions
-            .set(self.partitions.len() as i64);
-    }
-
-    fn drop_partitions(&mut self, tpl: &TopicPartitionList) {
-        if let Err(error) = self.applier.wait() {
-            self.failed.get_or_insert(error);
+            .rebalances
+            .with_label_values(&["assigned"])
+            .inc();
+        self.read_partition_counts(consumer);
+        // Explicit start offsets: librdkafka then fetches nothing of its own that could
+        // land after the seek that ends the restore.
+        let committed = consumer.committed_offsets(tpl.clone(), KAFKA_TIMEOUT)?;
+        let mut starts: BTreeMap<i32, BTreeMap<String, Offset>> = BTreeMap::new();
+        for element in committed.elements() {
+            let start = match element.offset() {
+                Offset::Offset(next) => Offset::Offset(next),
+                _ => Offset::Beginning,
+            };
+            tpl.set_partition_offset(element.topic(), element.partition(), start)?;
+            let partition = starts.entry(element.partition()).or_default();
+            partition.insert(element.topic().to_owned(), start);
         }
-        for element in tpl.elements() {
-            if let Some(task) = self.partitions.remove(&element.partition()) {
-                self.view.release(element.partition());
-                self.metrics
-                    .timers_pending
-                    .sub(task.timers_pending.load(Ordering::SeqCst));
-                tracing::info!(partition = element.partition(), "partition released");
-            }
-        }
-    }
-
-    /// Restores a partition from the changelog and builds its processor and timer wheel.
-    fn open_partition(&mut self, partition: i32) -> Result<(), RuntimeError> {
+        context::assign(consumer, &tpl)?;
+        consumer.pause(&tpl)?;
         self.applier.wait()?;
-        for topic in &self.config.input_topics {
-            if let Ok(metadata) = self
-                .restore_consumer
-                .fetch_metadata(Some(topic), Duration::from_secs(10))
-            {
-                if let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) {
-                    if !found.partitions().is_empty() {
-                        self.partition_counts
-                            .insert(topic.clone(), found.partitions().len() as i32);
-                    }
+        for (partition, starts) in starts {
+            if self.partitions.contains_key(&partition) {
+                continue;
+            }
+            self.start_restore(partition, starts)?;
+        }
+        tracing::info!(owned = ?self.owned(), restoring = ?self.restoring.keys().collect::<Vec<_>>(), "partitions assigned");
+        Ok(())
+    }
+
+    fn start_restore(
+        &mut self,
+        partition: i32,
+        starts: BTreeMap<String, Offset>,
+    ) -> Result<(), RuntimeError> {
+        if let Some(earlier) = self.restoring.remove(&partition) {
+            earlier.cancelled.store(true, Ordering::SeqCst);
+        }
+        self.generation += 1;
+        let cancelled = Arc::new(AtomicBool::new(false));
+        self.view.set_restoring(partition);
+        self.restorer.submit(RestoreJob {
+            store: self.store.partition(partition)?,
+            generation: self.generation,
+            now: self.clock.now(),
+            cancelled: cancelled.clone(),
+        })?;
+        let restoring = Restoring {
+            generation: self.generation,
+            cancelled,
+            starts,
+        };
+        self.restoring.insert(partition, restoring);
+        Ok(())
+    }
+
+    /// Takes in the partitions the restore thread has finished: each one's inputs seek to
+    /// its last seal (or the start they were assigned at) and resume.
+    pub(crate) fn take_restored<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<(), RuntimeError> {
+        if self.restoring.is_empty() {
+            return Ok(());
+        }
+        for restored in self.restorer.finished() {
+            let partition = restored.partition;
+            let current = (self.restoring.get(&partition)).map(|r| r.generation);
+            if current != Some(restored.generation) {
+                continue; // Revoked while it restored.
+            }
+            let restoring = self.restoring.remove(&partition).expect("just found");
+            match restored.result {
+                Ok(ready) => self.install(consumer, partition, ready, restoring.starts)?,
+                Err(error) => {
+                    self.view.release(partition);
+                    tracing::error!(partition, %error, "restore failed");
+                    self.publish_counts();
+                    return Err(error);
                 }
             }
         }
-        let now = self.clock.now();
-        let store = self.store.partition(partition)?;
-        self.view.set_restoring(partition);
-        let outcome = restore_partition(
-            &self.restore_consumer,
-            &self.config.changelog_topic,
-            &store,
-            &self.metrics,
-            now,
-            STORE_MAX_AGE,
-        )?;
-        tracing::info!(partition, ?outcome, "partition restored");
-        let mut processor = (self.factory.lock().expect("not poisoned"))(partition);
-        for entry in store.entries() {
-            let (key, value) = entry?;
-            processor
-                .restore(&key, &value)
-                .map_err(|reason| RuntimeError::Restore { partition, reason })?;
-        }
-        let horizon = Timestamp(now.0.saturating_add(self.config.timer_horizon_ms as i64));
-        let mut wheel = TimerWheel::new(now);
-        for (timer_key, due) in store.timers_due(None, horizon)? {
-            let _ = wheel.insert(timer_key, due);
-        }
-        let timers_pending = store.timer_count() as i64;
+        self.publish_counts();
+        Ok(())
+    }
+
+    fn install<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        partition: i32,
+        ready: RestoredPartition<P>,
+        starts: BTreeMap<String, Offset>,
+    ) -> Result<(), RuntimeError> {
+        let RestoredPartition {
+            processor,
+            store,
+            wheel,
+            loaded_until,
+            timers_pending,
+            inputs,
+            outcome,
+            undo,
+        } = ready;
         self.metrics.timers_pending.add(timers_pending);
-        let inputs = store.meta()?.inputs;
-        let queued = TaskInputs::new(
-            self.config
-                .input_topics
-                .iter()
-                .map(|topic| inputs.get(topic).copied())
-                .collect(),
-        );
+        let mut resume = TopicPartitionList::new();
+        let mut next = Vec::new();
+        for topic in &self.config.input_topics {
+            let start = match inputs.get(topic) {
+                Some(sealed) => Offset::Offset(*sealed),
+                None => starts.get(topic).copied().unwrap_or(Offset::Beginning),
+            };
+            resume.add_partition_offset(topic, partition, start)?;
+            next.push(match start {
+                Offset::Offset(offset) => Some(offset),
+                _ => None,
+            });
+        }
         let batch = self.next_batch_id();
         self.view.set_ready(store.clone());
-        let undo = undo_tail(&store, &outcome.tail)?;
         self.partitions.insert(
             partition,
             PartitionTask {
                 processor,
                 store,
                 wheel,
-                loaded_until: horizon,
+                loaded_until,
                 inputs,
                 writes: LastWrites::default(),
                 dirty: false,
                 batch,
                 timers_pending: Arc::new(AtomicI64::new(timers_pending)),
-                queued,
+                queued: TaskInputs::new(next),
             },
         );
+        // A seek drops what was fetched before the pause took hold.
+        for element in consumer
+            .seek_partitions(resume.clone(), KAFKA_TIMEOUT)?
+            .elements()
+        {
+            element.error()?;
+        }
+        consumer.resume(&resume)?;
+        tracing::info!(partition, ?outcome, "partition ready");
         if !undo.is_empty() {
             // A batch crashed before its seal: its writes are in the changelog after the last
             // seal. Each key's restored value is written over them in the next batch, before
@@ -367,6 +370,91 @@ impl<P: KeyedProcessor> Coordinator<P> {
         Ok(())
     }
 
+    /// Commits the open batch, then gives the partitions up.
+    fn revoke<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        tpl: &TopicPartitionList,
+    ) -> Result<(), RuntimeError> {
+        self.metrics
+            .rebalances
+            .with_label_values(&["revoked"])
+            .inc();
+        let committed = self.commit(consumer, CommitMode::Sync);
+        if let Err(error) = &committed {
+            tracing::error!(%error, "commit before revocation failed");
+        }
+        self.drop_partitions(tpl)?;
+        context::unassign(consumer, tpl)?;
+        committed
+    }
+
+    /// Gives the partitions up without committing: the group has moved on.
+    fn lose<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        tpl: &TopicPartitionList,
+    ) -> Result<(), RuntimeError> {
+        self.metrics.rebalances.with_label_values(&["lost"]).inc();
+        tracing::warn!("partitions lost; the open batch is abandoned and will be reprocessed by their new owner");
+        if self.in_transaction {
+            let _ = self.producer.abort_transaction(KAFKA_TIMEOUT);
+            self.in_transaction = false;
+        }
+        self.drop_partitions(tpl)?;
+        context::unassign(consumer, tpl)?;
+        // The open batch's other partitions cannot be committed either: reprocess them.
+        if self.batch_records > 0 {
+            return Err(RuntimeError::Fenced(
+                "the group took this instance's partitions mid-batch; the batch is aborted".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sets the gauges of assigned and restoring partitions.
+    fn publish_counts(&self) {
+        let (owned, restoring) = (self.partitions.len(), self.restoring.len());
+        self.metrics
+            .assigned_partitions
+            .set((owned + restoring) as i64);
+        self.metrics.partitions_restoring.set(restoring as i64);
+    }
+
+    fn drop_partitions(&mut self, tpl: &TopicPartitionList) -> Result<(), RuntimeError> {
+        let applied = self.applier.wait();
+        for element in tpl.elements() {
+            let partition = element.partition();
+            if let Some(restoring) = self.restoring.remove(&partition) {
+                restoring.cancelled.store(true, Ordering::SeqCst);
+                self.view.release(partition);
+            }
+            if let Some(task) = self.partitions.remove(&partition) {
+                self.view.release(partition);
+                self.metrics
+                    .timers_pending
+                    .sub(task.timers_pending.load(Ordering::SeqCst));
+                tracing::info!(partition, "partition released");
+            }
+        }
+        applied
+    }
+
+    /// Reads the input topics' partition counts: a keyed record on a partition its key does
+    /// not belong to is refused.
+    fn read_partition_counts<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
+        for topic in &self.config.input_topics {
+            let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)) else {
+                continue;
+            };
+            if let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) {
+                if !found.partitions().is_empty() {
+                    (self.partition_counts).insert(topic.clone(), found.partitions().len() as i32);
+                }
+            }
+        }
+    }
+
     fn begin(&mut self) -> Result<(), RuntimeError> {
         if self.batch_started.is_none() {
             self.batch_started = Some(Instant::now());
@@ -378,42 +466,6 @@ impl<P: KeyedProcessor> Coordinator<P> {
         Ok(())
     }
 
-    /// Tells each newly assigned partition where the inputs without a sealed offset start:
-    /// their committed offsets (a network call, once per assignment).
-    fn learn_committed<C: ConsumerContext>(
-        &mut self,
-        consumer: &BaseConsumer<C>,
-        tpl: &TopicPartitionList,
-    ) {
-        let mut unknown = TopicPartitionList::new();
-        for element in tpl.elements() {
-            if element.offset() == Offset::Invalid || element.offset() == Offset::Stored {
-                unknown.add_partition(element.topic(), element.partition());
-            }
-        }
-        if unknown.count() == 0 {
-            return;
-        }
-        let Ok(committed) = consumer.committed_offsets(unknown, Duration::from_secs(10)) else {
-            return; // Learnt from the first fetch instead.
-        };
-        for element in committed.elements() {
-            let Offset::Offset(next) = element.offset() else {
-                continue;
-            };
-            let Some(topic) = self.topic_index(element.topic()) else {
-                continue;
-            };
-            if let Some(task) = self.partitions.get_mut(&element.partition()) {
-                task.queued.know_next(topic, next);
-            }
-        }
-    }
-
-    fn topic_index(&self, topic: &str) -> Option<usize> {
-        self.config.input_topics.iter().position(|t| t == topic)
-    }
-
     /// Takes a polled record: handled at once when its partition has nothing buffered and
     /// its other inputs have nothing to fetch, else buffered for [`Coordinator::drain`] (see
     /// the `inputs` module).
@@ -423,6 +475,10 @@ impl<P: KeyedProcessor> Coordinator<P> {
         record: InputRecord<'_>,
     ) -> Result<(), RuntimeError> {
         let partition = record.partition;
+        if self.restoring.contains_key(&partition) {
+            // Fetched before the pause took hold; read again from its start once restored.
+            return Ok(());
+        }
         let (Some(topic), Some(task)) = (
             self.config
                 .input_topics
@@ -682,6 +738,10 @@ impl<P: KeyedProcessor> Coordinator<P> {
     /// How long the loop may wait for a record before it has something else to do.
     pub(crate) fn poll_timeout(&self, now: Timestamp) -> Duration {
         let mut timeout = Duration::from_millis(100);
+        if !self.restoring.is_empty() {
+            // Take each restored partition in soon after its restore ends.
+            timeout = timeout.min(Duration::from_millis(20));
+        }
         if self.partitions.values().any(|task| !task.queued.is_empty()) {
             // Buffered records wait for another topic's fetch: look again soon.
             timeout = timeout.min(Duration::from_millis(5));
@@ -917,6 +977,11 @@ impl<P: KeyedProcessor> Coordinator<P> {
 
     /// Drops every partition with its uncommitted work, when the host stops or starts again.
     pub(crate) fn release_partitions(&mut self) {
+        for (partition, restoring) in std::mem::take(&mut self.restoring) {
+            restoring.cancelled.store(true, Ordering::SeqCst);
+            self.view.release(partition);
+        }
+        self.metrics.partitions_restoring.set(0);
         for (partition, task) in std::mem::take(&mut self.partitions) {
             self.view.release(partition);
             self.metrics
@@ -940,32 +1005,4 @@ fn commit_error(error: KafkaError) -> RuntimeError {
         ) => RuntimeError::Fenced(format!("the group refused the batch's offsets: {error}")),
         _ => error.into(),
     }
-}
-
-/// The writes that put back, over an unsealed tail, each of its keys' restored values
-/// (a tombstone where the key has none): one per key, in the tail's order.
-fn undo_tail(
-    store: &PartitionStore,
-    tail: &[ChangelogOp],
-) -> Result<Vec<ChangelogOp>, RuntimeError> {
-    let mut seen = BTreeSet::new();
-    let mut undo = Vec::new();
-    for op in tail {
-        match op {
-            ChangelogOp::State { key, .. } if seen.insert((0u8, key.clone())) => {
-                undo.push(ChangelogOp::State {
-                    key: key.clone(),
-                    value: store.get(key)?.map(|v| v.to_vec()),
-                });
-            }
-            ChangelogOp::Timer { timer_key, .. } if seen.insert((1u8, timer_key.clone())) => {
-                undo.push(ChangelogOp::Timer {
-                    timer_key: timer_key.clone(),
-                    due: store.timer(timer_key)?,
-                });
-            }
-            _ => {}
-        }
-    }
-    Ok(undo)
 }

@@ -55,11 +55,6 @@ impl TaskInputs {
         }
     }
 
-    /// Sets a topic's next offset if it is not known yet (a committed offset).
-    pub(crate) fn know_next(&mut self, topic: usize, next: i64) {
-        self.next[topic].get_or_insert(next);
-    }
-
     /// Whether nothing is buffered.
     pub(crate) fn is_empty(&self) -> bool {
         self.waiting_since.is_none()

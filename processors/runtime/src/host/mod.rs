@@ -1,15 +1,17 @@
 //! The host: a consumer group over co-partitioned inputs, driving one processor per partition.
 //!
-//! [`Host::run`] is the loop, on the calling thread: poll a record (no lock held, so the
-//! rebalance callbacks can reach the coordinator), run it through its partition's processor,
-//! fire due timers, and commit the batch when it is full or old enough. See
-//! `coordinator.rs` for what a commit does under each [`Guarantee`].
+//! [`Host::run`] is the loop, on the calling thread: poll a record, handle the rebalance
+//! events the poll raised (see `context.rs`), take in the partitions the restore thread has
+//! finished (see `restorer.rs`), run the record through its partition's processor, fire due
+//! timers, and commit the batch when it is full or old enough. See `coordinator.rs` for what
+//! a commit does under each [`Guarantee`].
 
-pub(crate) mod context;
-pub(crate) mod coordinator;
+mod context;
+mod coordinator;
 mod delivery;
 mod inputs;
 mod probe;
+mod restorer;
 
 use crate::activity::Activity;
 use crate::clock::Clock;
@@ -19,9 +21,9 @@ use crate::metrics::Metrics;
 use crate::processor::{InputRecord, KeyedProcessor};
 use crate::state::restore::RestoreContext;
 use crate::state::{StateStore, StateView};
-use context::HostContext;
+use context::{HostContext, RebalanceEvent};
+use coordinator::Coordinator;
 pub use coordinator::PausePoint;
-use coordinator::{Coordinator, Factory};
 use delivery::DeliveryTracker;
 use parley_core::Timestamp;
 pub use probe::BrokerProbe;
@@ -29,7 +31,9 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{Producer, ThreadedProducer};
+use restorer::{Factory, RestoreSetup, Restorer};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -275,24 +279,30 @@ impl<P: KeyedProcessor> Host<P> {
             .set("isolation.level", isolation)
             .create_with_context(RestoreContext)?;
 
+        let restorer = Restorer::start(RestoreSetup {
+            consumer: restore_consumer,
+            changelog_topic: config.changelog_topic.clone(),
+            factory: self.factory.clone(),
+            metrics: self.metrics.clone(),
+            timer_horizon_ms: config.timer_horizon_ms,
+        })?;
+
         let clock = self.clock.clone();
         let mut consumer_config = self.client_config();
         crate::config::with_group_defaults(&mut consumer_config);
         let mut coordinator = Coordinator::new(
             config.clone(),
-            self.factory.clone(),
             self.clock.clone(),
             self.metrics.clone(),
             store,
             producer,
-            restore_consumer,
+            restorer,
         );
         coordinator.pause = self.pause;
         coordinator.view = self.view.clone();
         // Empties the view when the host stops, however it stops, so that no reader keeps
         // the database open after the host dropped it.
         let _release = ReleaseOnDrop(self.view.clone());
-        let coordinator = Arc::new(Mutex::new(coordinator));
         // Several co-partitioned inputs need an assignor that keeps partition n of every
         // input together: `range` does, `cooperative-sticky` does not.
         let assignor = if config.input_topics.len() == 1 {
@@ -312,7 +322,8 @@ impl<P: KeyedProcessor> Host<P> {
                 crate::owners::advertising_client_id(&name, address),
             );
         }
-        let consumer: BaseConsumer<HostContext<P>> = consumer_config
+        let (context, events) = HostContext::new();
+        let consumer: BaseConsumer<HostContext> = consumer_config
             .clone()
             .set("group.id", &config.group_id)
             .set("enable.auto.commit", "false")
@@ -320,9 +331,7 @@ impl<P: KeyedProcessor> Host<P> {
             .set("auto.offset.reset", "earliest")
             .set("isolation.level", isolation)
             .set("partition.assignment.strategy", assignor)
-            .create_with_context(HostContext {
-                coordinator: coordinator.clone(),
-            })?;
+            .create_with_context(context)?;
         let topics: Vec<&str> = config.input_topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
         tracing::info!(group = %config.group_id, ?topics, guarantee = config.guarantee.as_str(), "host started");
@@ -330,24 +339,26 @@ impl<P: KeyedProcessor> Host<P> {
         let activity = self.activity.clone();
         let result = run_loop(
             &consumer,
-            &coordinator,
+            &events,
+            &mut coordinator,
             &clock,
             activity.as_deref(),
             shutdown,
         );
-        let closing = {
-            let mut coordinator = coordinator.lock().expect("not poisoned");
-            let commit = if result.is_ok() {
-                coordinator.commit(&consumer, CommitMode::Sync)
-            } else {
-                Ok(())
-            };
-            let closing = commit.and_then(|()| coordinator.flush_store());
-            coordinator.release_partitions();
-            closing
+        let commit = if result.is_ok() {
+            coordinator.commit(&consumer, CommitMode::Sync)
+        } else {
+            Ok(())
         };
+        let closing = commit.and_then(|()| coordinator.flush_store());
+        coordinator.release_partitions();
+        // Nothing is owned any more: the consumer applies what is left of the rebalances
+        // itself while it leaves the group.
+        consumer.context().close();
+        context::settle(&consumer, &events);
         consumer.unsubscribe();
         drop(consumer);
+        drop(coordinator);
         tracing::info!("host stopped");
         result.and(closing)
     }
@@ -394,23 +405,23 @@ pub fn flush<C: rdkafka::producer::ProducerContext>(
 }
 
 fn run_loop<P: KeyedProcessor>(
-    consumer: &BaseConsumer<HostContext<P>>,
-    coordinator: &Mutex<Coordinator<P>>,
+    consumer: &BaseConsumer<HostContext>,
+    events: &Receiver<RebalanceEvent>,
+    coordinator: &mut Coordinator<P>,
     clock: &Arc<dyn Clock>,
     activity: Option<&Activity>,
     shutdown: &Shutdown,
 ) -> Result<(), RuntimeError> {
     let mut gauges_at = Instant::now();
     while !shutdown.is_triggered() {
-        let timeout = {
-            let mut coordinator = coordinator.lock().expect("not poisoned");
-            if let Some(error) = coordinator.failed.take() {
-                return Err(error);
-            }
-            coordinator.poll_timeout(clock.now())
-        };
+        let timeout = coordinator.poll_timeout(clock.now());
         let polled = consumer.poll(timeout.max(Duration::from_millis(1)));
-        let mut coordinator = coordinator.lock().expect("not poisoned");
+        // Before the record: a revocation commits first, and the record of a partition it
+        // took away is then not handled.
+        for event in events.try_iter() {
+            coordinator.on_rebalance(consumer, event)?;
+        }
+        coordinator.take_restored(consumer)?;
         match polled {
             Some(Ok(message)) => {
                 let record = InputRecord {

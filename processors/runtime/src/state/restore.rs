@@ -16,6 +16,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long a restore waits for the next changelog record before it gives up.
@@ -67,6 +68,9 @@ pub struct RestoreOutcome {
 ///
 /// A store last written longer than `max_age` before `now` is discarded and rebuilt from the
 /// start, because compaction may have removed tombstones it has not seen.
+///
+/// Raising `cancel` stops the replay within one poll (half a second); the whole batches read
+/// by then are kept, and the outcome is [`RuntimeError::RestoreCancelled`].
 pub fn restore_partition<C: ConsumerContext>(
     consumer: &BaseConsumer<C>,
     changelog_topic: &str,
@@ -74,6 +78,7 @@ pub fn restore_partition<C: ConsumerContext>(
     metrics: &Metrics,
     now: Timestamp,
     max_age: Millis,
+    cancel: &AtomicBool,
 ) -> Result<RestoreOutcome, RuntimeError> {
     let partition = store.partition;
     let mut meta = store.meta()?;
@@ -110,6 +115,9 @@ pub fn restore_partition<C: ConsumerContext>(
     let mut sealed_meta: Option<PartitionMeta> = None;
     let mut last_progress = Instant::now();
     let result = loop {
+        if cancel.load(Ordering::SeqCst) {
+            break Err(RuntimeError::RestoreCancelled { partition });
+        }
         match consumer.poll(Duration::from_millis(500)) {
             Some(Err(KafkaError::PartitionEOF(_))) => break Ok(()),
             Some(Err(error @ KafkaError::MessageConsumptionFatal(_))) => break Err(error.into()),
