@@ -14,7 +14,7 @@
 #![allow(missing_docs)] // criterion_group! generates an undocumented pub fn.
 
 use criterion::{criterion_group, BatchSize, Criterion, Throughput};
-use parley::simulate::{parse_input, run_steps, simulate, InputRecord, SimulateOptions};
+use parley::simulate::{parse_input, run_steps, simulate, ScenarioRecord, SimulateOptions};
 use parley_benches::measure::grouped;
 use parley_core::rng::SeededRng;
 use parley_core::routing::RoutingConfig;
@@ -119,7 +119,7 @@ fn options() -> SimulateOptions {
 }
 
 /// Runs `inputs` and returns every output line, as `parley simulate` writes them.
-fn run(inputs: Vec<InputRecord>) -> Vec<u8> {
+fn run(inputs: Vec<ScenarioRecord>) -> Vec<u8> {
     let mut out = Vec::new();
     simulate(&options(), inputs, |record| {
         serde_json::to_writer(&mut out, &record.to_json())?;
@@ -132,7 +132,7 @@ fn run(inputs: Vec<InputRecord>) -> Vec<u8> {
 
 /// Runs `inputs` through the driver alone (outputs counted, not decoded) and returns how many
 /// records the stages produced.
-fn drive(inputs: Vec<InputRecord>) -> usize {
+fn drive(inputs: Vec<ScenarioRecord>) -> usize {
     let mut produced = 0;
     run_steps(&options(), inputs, |_, records| {
         produced += records.len();

@@ -107,12 +107,7 @@ pub struct Observed {
 
 /// The client settings of `connection`.
 pub(crate) fn client_config(connection: &Connection) -> ClientConfig {
-    let mut client = ClientConfig::new();
-    client.set("bootstrap.servers", &connection.brokers);
-    for (key, value) in &connection.librdkafka {
-        client.set(key, value);
-    }
-    client
+    parley_runtime::clients::base(&connection.brokers, &connection.librdkafka)
 }
 
 /// Fetches the cluster's metadata once, failing with a clear message when the brokers

@@ -38,7 +38,6 @@ pub use render::render_state;
 
 use parley_core::routing::RoutingConfig;
 use parley_runtime::{Clock, Host, Metrics, RuntimeConfig};
-use rdkafka::config::ClientConfig;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,13 +61,13 @@ pub fn host(
 ) -> Result<Host<RouterProcessor>, RoutingError> {
     let names = topics(prefix);
     let configs = AccountConfigReader::start(
-        &client_config(&runtime),
+        &runtime.client(),
         &names.routing_config,
         AccountConfigs::new(routing, codecs.routing_config.clone()),
         STARTUP_TIMEOUT,
     )?;
     let queues = QueueTableReader::start(
-        &client_config(&runtime),
+        &runtime.client(),
         &names.routing_queues,
         QueueTable::new(codecs.routing_queues.clone()),
         STARTUP_TIMEOUT,
@@ -118,7 +117,7 @@ pub fn host_with_configs(
     let mut co_partitioned = topics.inputs();
     co_partitioned.push(runtime.changelog_topic.clone());
     parley_runtime::partitions::check_co_partitioned(
-        &client_config(&runtime),
+        &runtime.client(),
         &co_partitioned,
         STARTUP_TIMEOUT,
     )?;
@@ -131,14 +130,4 @@ pub fn host_with_configs(
         RouterProcessor::new(topics.clone(), codecs.clone(), tables)
     };
     Ok(Host::new(runtime, factory, clock, metrics)?)
-}
-
-/// The brokers and extra librdkafka settings of `runtime`, for the start-up clients.
-fn client_config(runtime: &RuntimeConfig) -> ClientConfig {
-    let mut client = ClientConfig::new();
-    client.set("bootstrap.servers", &runtime.brokers);
-    for (key, value) in &runtime.librdkafka {
-        client.set(key, value);
-    }
-    client
 }

@@ -172,6 +172,12 @@ pub fn default_metrics_address() -> Option<SocketAddr> {
 }
 
 impl RuntimeConfig {
+    /// The settings every client of this processor starts from: the brokers and the
+    /// operator's `librdkafka` settings ([`crate::clients::base`]).
+    pub fn client(&self) -> rdkafka::ClientConfig {
+        crate::clients::base(&self.brokers, &self.librdkafka)
+    }
+
     /// Parses a config from JSON and validates it.
     pub fn from_json(text: &str) -> Result<RuntimeConfig, ConfigError> {
         let config: RuntimeConfig =
@@ -255,24 +261,6 @@ impl RuntimeConfig {
     }
 }
 
-/// The group membership defaults of every consumer that joins a group (a `librdkafka`
-/// setting overrides them): a member that stops heartbeating loses its partitions after
-/// 10 s, not librdkafka's 45 s, so a killed instance's partitions move on in seconds.
-pub const GROUP_DEFAULTS: &[(&str, &str)] = &[
-    ("session.timeout.ms", "10000"),
-    ("heartbeat.interval.ms", "3000"),
-];
-
-/// Sets each of [`GROUP_DEFAULTS`] that `client` does not set already.
-pub fn with_group_defaults(client: &mut rdkafka::ClientConfig) -> &mut rdkafka::ClientConfig {
-    for (key, value) in GROUP_DEFAULTS {
-        if client.get(key).is_none() {
-            client.set(*key, *value);
-        }
-    }
-    client
-}
-
 /// librdkafka settings the runtime owns because its guarantees depend on them.
 const RESERVED_KEYS: &[&str] = &[
     "group.id",
@@ -287,15 +275,6 @@ const RESERVED_KEYS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn group_defaults_give_way_to_the_operator() {
-        let mut client = rdkafka::ClientConfig::new();
-        client.set("session.timeout.ms", "45000");
-        with_group_defaults(&mut client);
-        assert_eq!(client.get("session.timeout.ms"), Some("45000"));
-        assert_eq!(client.get("heartbeat.interval.ms"), Some("3000"));
-    }
 
     const EXAMPLE: &str = r#"{
         "brokers": "localhost:9092",

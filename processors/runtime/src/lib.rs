@@ -33,6 +33,7 @@
 //! - [`error`]: the error types.
 
 pub mod activity;
+pub mod clients;
 pub mod clock;
 pub mod codec;
 pub mod config;

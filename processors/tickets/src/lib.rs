@@ -38,7 +38,6 @@ use parley_core::sla::{Schedule, SlaPolicy};
 use parley_core::StyleConfig;
 use parley_runtime::codec::AvroCodec;
 use parley_runtime::{Clock, Host, Metrics, RuntimeConfig};
-use rdkafka::config::ClientConfig;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -82,7 +81,7 @@ pub fn host(
     metrics: Arc<Metrics>,
 ) -> Result<Host<TicketProcessor>, TicketsError> {
     let topics = topics(prefix);
-    let client = client_config(&runtime);
+    let client = runtime.client();
     let reader = StyleReader::start(
         &client,
         &topics.style_config,
@@ -141,7 +140,7 @@ pub fn host_with_styles(
     let mut co_partitioned = topics.inputs();
     co_partitioned.push(runtime.changelog_topic.clone());
     parley_runtime::partitions::check_co_partitioned(
-        &client_config(&runtime),
+        &runtime.client(),
         &co_partitioned,
         STARTUP_TIMEOUT,
     )?;
@@ -150,14 +149,4 @@ pub fn host_with_styles(
         TicketProcessor::new(topics.clone(), codecs.clone(), reader.table(), sla.tables())
     };
     Ok(Host::new(runtime, factory, clock, metrics)?)
-}
-
-/// The brokers and extra librdkafka settings of `runtime`, for the start-up clients.
-fn client_config(runtime: &RuntimeConfig) -> ClientConfig {
-    let mut client = ClientConfig::new();
-    client.set("bootstrap.servers", &runtime.brokers);
-    for (key, value) in &runtime.librdkafka {
-        client.set(key, value);
-    }
-    client
 }

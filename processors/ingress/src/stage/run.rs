@@ -13,11 +13,11 @@ use crate::normaliser::Normaliser;
 use crate::outcome::SkipKind;
 use futures_util::{Stream, StreamExt};
 use parley_core::ConversationEvent;
+use parley_runtime::clients;
 use parley_runtime::codec::{AvroCodec, RegistryClient, WireFormat};
 use parley_runtime::host::BrokerProbe;
 use parley_runtime::http::StatusCode;
 use parley_runtime::lag::{Group, LagReporter};
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{Producer, ThreadedProducer};
@@ -94,30 +94,14 @@ impl IngressStage {
             dlq_out: runtime.records_out.with_label_values(&[&dlq_topic]),
         });
 
-        let mut common = ClientConfig::new();
-        common.set("bootstrap.servers", &config.brokers);
-        let mut producer_config = common.clone();
-        producer_config
-            .set("linger.ms", "5")
-            .set(
-                "queue.buffering.max.messages",
-                (config.max_in_flight + 1_000).max(100_000).to_string(),
-            )
-            .set("client.id", format!("{}-producer", config.group_id));
-        let mut consumer_config = common;
-        consumer_config.set("auto.offset.reset", "earliest");
-        for (key, value) in &config.librdkafka {
-            producer_config.set(key, value);
-            consumer_config.set(key, value);
-        }
-        producer_config
-            .set("enable.idempotence", "true")
-            .set("partitioner", "murmur2_random");
-        parley_runtime::config::with_group_defaults(&mut consumer_config)
-            .set("group.id", &config.group_id)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("partition.assignment.strategy", "cooperative-sticky");
+        let common = clients::base(&config.brokers, &config.librdkafka);
+        let mut producer_config = clients::keyed_producer(&common);
+        let queue = (config.max_in_flight + 1_000).max(100_000).to_string();
+        clients::set_default(&mut producer_config, "queue.buffering.max.messages", &queue);
+        let producer_id = format!("{}-producer", config.group_id);
+        clients::set_default(&mut producer_config, "client.id", &producer_id);
+        let consumer_config =
+            clients::group_consumer(&common, &config.group_id, "cooperative-sticky");
 
         let producer: ThreadedProducer<DeliveryContext> =
             producer_config.create_with_context(DeliveryContext {
@@ -225,13 +209,9 @@ impl IngressStage {
                 Some(task)
             }
         };
-        let mut probe_client = ClientConfig::new();
-        probe_client.set("bootstrap.servers", &config.brokers);
-        for (key, value) in &config.librdkafka {
-            probe_client.set(key, value);
-        }
+        let common = clients::base(&config.brokers, &config.librdkafka);
         let _probe = BrokerProbe::start(
-            &probe_client,
+            &common,
             &shared.topics[0],
             metrics.runtime().brokers_reachable.clone(),
         )?;
@@ -239,19 +219,12 @@ impl IngressStage {
         consumer.subscribe(&topics)?;
         tracing::info!(group = %config.group_id, ?topics, framing = ?worker.framing, "ingress started");
         // The lag of every raw partition, owned by this instance or not.
-        let mut lag_client = ClientConfig::new();
-        lag_client.set("bootstrap.servers", &config.brokers);
-        for (key, value) in &config.librdkafka {
-            lag_client.set(key, value);
-        }
         let group = Group {
             id: config.group_id.clone(),
             topics: shared.topics.clone(),
             co_partitioned: false,
         };
-        let _lag = LagReporter::start(&lag_client, group, metrics.runtime(), LAG_INTERVAL, |_| {
-            false
-        })?;
+        let _lag = LagReporter::start(&common, group, metrics.runtime(), LAG_INTERVAL, |_| false)?;
 
         let max_in_flight = config.max_in_flight;
         let mut tick = tokio::time::interval(Duration::from_millis(config.commit_interval_ms));

@@ -26,7 +26,7 @@ const AVRO_INPUT_TOPICS: [&str; 10] = [
 
 /// One line of the input, checked and ready to pipe in.
 #[derive(Clone, Debug, PartialEq)]
-pub struct InputRecord {
+pub struct ScenarioRecord {
     /// The line number, from 1.
     pub line: usize,
     /// When it is piped in (the clock is moved here first); also its record timestamp.
@@ -43,7 +43,7 @@ pub struct InputRecord {
 
 /// Reads and checks the input file: every error names the line, the field, the value and
 /// the rule. Records come back in time order (equal times in file order).
-pub fn parse_input(text: &str) -> Result<Vec<InputRecord>, UsageError> {
+pub fn parse_input(text: &str) -> Result<Vec<ScenarioRecord>, UsageError> {
     let encoders = Encoders::new();
     let mut records = Vec::new();
     for (index, line) in text.lines().enumerate() {
@@ -60,7 +60,7 @@ pub fn parse_input(text: &str) -> Result<Vec<InputRecord>, UsageError> {
     Ok(records)
 }
 
-fn parse_line(encoders: &Encoders, number: usize, line: &str) -> Result<InputRecord, String> {
+fn parse_line(encoders: &Encoders, number: usize, line: &str) -> Result<ScenarioRecord, String> {
     let object: Map<String, Value> = match serde_json::from_str(line) {
         Ok(Value::Object(object)) => object,
         Ok(_) => return Err("expected a JSON object".into()),
@@ -127,7 +127,7 @@ fn parse_line(encoders: &Encoders, number: usize, line: &str) -> Result<InputRec
     } else {
         encode_record(encoders, &topic, key, value, at, number)?
     };
-    Ok(InputRecord {
+    Ok(ScenarioRecord {
         line: number,
         at,
         topic,

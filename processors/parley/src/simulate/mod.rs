@@ -8,7 +8,7 @@
 //! sled stores and durable timers), records routed between them by topic and partitioned by
 //! murmur2 as the producers partition them, no broker.
 //!
-//! - `input`: the input lines, checked and encoded ([`parse_input`], [`InputRecord`]).
+//! - `input`: the input lines, checked and encoded ([`parse_input`], [`ScenarioRecord`]).
 //! - `output`: the output lines ([`OutputRecord`], [`OUTPUT_TOPICS`]).
 //! - `pipeline`: which stage reads which topic.
 //! - `run`: [`SimulateOptions`], [`run()`], [`simulate`] and [`run_steps`], the step loop.
@@ -18,6 +18,6 @@ mod output;
 mod pipeline;
 mod run;
 
-pub use input::{parse_input, InputRecord};
+pub use input::{parse_input, ScenarioRecord};
 pub use output::{OutputRecord, OUTPUT_TOPICS};
 pub use run::{run, run_steps, simulate, SimulateOptions};

@@ -1,7 +1,7 @@
 //! Running a simulation: inputs piped into the pipeline in time order, the clock moved from
 //! input to input and timer to timer, each step's outputs written.
 
-use super::input::InputRecord;
+use super::input::ScenarioRecord;
 use super::output::{sort_step, OutputDecoder, OutputRecord, OUTPUT_TOPICS};
 use super::pipeline::{pipeline, PREFIX};
 use crate::embedded::StateDir;
@@ -78,7 +78,7 @@ pub fn run(options: SimulateOptions) -> anyhow::Result<()> {
 /// [`run_steps`]). The same inputs give the same outputs on every run.
 pub fn simulate(
     options: &SimulateOptions,
-    inputs: Vec<InputRecord>,
+    inputs: Vec<ScenarioRecord>,
     mut emit: impl FnMut(OutputRecord) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let decoder = OutputDecoder::new();
@@ -103,7 +103,7 @@ pub fn simulate(
 /// `options.run_after` past it, for at most `options.max_steps` steps.
 pub fn run_steps(
     options: &SimulateOptions,
-    inputs: Vec<InputRecord>,
+    inputs: Vec<ScenarioRecord>,
     mut on_step: impl FnMut(Timestamp, Vec<Record>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let state = StateDir::create("simulate")?;
@@ -150,9 +150,9 @@ pub fn run_steps(
     Ok(())
 }
 
-impl From<InputRecord> for Message {
+impl From<ScenarioRecord> for Message {
     /// The driver's record of an input line.
-    fn from(record: InputRecord) -> Message {
+    fn from(record: ScenarioRecord) -> Message {
         Message {
             topic: format!("{PREFIX}{}", record.topic),
             key: record.key.map(String::into_bytes),

@@ -14,6 +14,7 @@ mod probe;
 mod restorer;
 
 use crate::activity::Activity;
+use crate::clients;
 use crate::clock::Clock;
 use crate::config::{Guarantee, RuntimeConfig};
 use crate::error::RuntimeError;
@@ -27,7 +28,6 @@ pub use coordinator::PausePoint;
 use delivery::DeliveryTracker;
 use parley_core::Timestamp;
 pub use probe::BrokerProbe;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{Producer, ThreadedProducer};
@@ -136,15 +136,6 @@ impl<P: KeyedProcessor> Host<P> {
         self
     }
 
-    fn client_config(&self) -> ClientConfig {
-        let mut client = ClientConfig::new();
-        client.set("bootstrap.servers", &self.config.brokers);
-        for (key, value) in &self.config.librdkafka {
-            client.set(key, value);
-        }
-        client
-    }
-
     /// Runs the host the way a process does: serves `/metrics`, `/healthz`, `/readyz` and
     /// `/state/<key>` (values rendered by [`crate::http::render_raw`]) on the configured
     /// address, stops on SIGINT or SIGTERM (finishing and committing the batch), and runs the
@@ -192,7 +183,7 @@ impl<P: KeyedProcessor> Host<P> {
             tracing::warn!("state store rebuilt; every partition restores from the changelog");
         }
         let _probe = BrokerProbe::start(
-            &self.client_config(),
+            &self.config.client(),
             &self.config.input_topics[0],
             self.metrics.brokers_reachable.clone(),
         )?;
@@ -205,7 +196,7 @@ impl<P: KeyedProcessor> Host<P> {
             co_partitioned: true,
         };
         let _lag = crate::lag::LagReporter::start(
-            &self.client_config(),
+            &self.config.client(),
             group,
             &self.metrics,
             LAG_INTERVAL,
@@ -245,16 +236,12 @@ impl<P: KeyedProcessor> Host<P> {
         // Not ready until this attempt's consumer has joined the group.
         self.metrics.assigned_partitions.set(-1);
 
-        // Defaults first, so that `librdkafka` settings from the config override them.
-        let mut producer_config = ClientConfig::new();
-        producer_config
-            .set("partitioner", "murmur2_random")
-            .set("linger.ms", "5")
-            .set("queue.buffering.max.messages", "1000000");
-        for (key, value) in self.client_config().config_map().iter() {
-            producer_config.set(*key, *value);
-        }
-        producer_config.set("enable.idempotence", "true");
+        let mut producer_config = clients::keyed_producer(&self.config.client());
+        clients::set_default(
+            &mut producer_config,
+            "queue.buffering.max.messages",
+            "1000000",
+        );
         if config.guarantee == Guarantee::ExactlyOnce {
             producer_config.set(
                 "transactional.id",
@@ -271,8 +258,7 @@ impl<P: KeyedProcessor> Host<P> {
             Guarantee::ExactlyOnce => "read_committed",
             Guarantee::AtLeastOnce => "read_uncommitted",
         };
-        let restore_consumer: BaseConsumer<RestoreContext> = self
-            .client_config()
+        let restore_consumer: BaseConsumer<RestoreContext> = (self.config.client())
             .set("group.id", format!("{}-restore", config.group_id))
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "true")
@@ -288,8 +274,7 @@ impl<P: KeyedProcessor> Host<P> {
         })?;
 
         let clock = self.clock.clone();
-        let mut consumer_config = self.client_config();
-        crate::config::with_group_defaults(&mut consumer_config);
+        let mut consumer_config = self.config.client();
         let mut coordinator = Coordinator::new(
             config.clone(),
             self.clock.clone(),
@@ -323,15 +308,10 @@ impl<P: KeyedProcessor> Host<P> {
             );
         }
         let (context, events) = HostContext::new();
-        let consumer: BaseConsumer<HostContext> = consumer_config
-            .clone()
-            .set("group.id", &config.group_id)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("isolation.level", isolation)
-            .set("partition.assignment.strategy", assignor)
-            .create_with_context(context)?;
+        let consumer: BaseConsumer<HostContext> =
+            clients::group_consumer(&consumer_config, &config.group_id, assignor)
+                .set("isolation.level", isolation)
+                .create_with_context(context)?;
         let topics: Vec<&str> = config.input_topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
         tracing::info!(group = %config.group_id, ?topics, guarantee = config.guarantee.as_str(), "host started");
