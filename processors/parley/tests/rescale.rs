@@ -794,11 +794,8 @@ fn acceptance_run(pipeline: &mut Pipeline, times: &mut PhaseTimes, rescale: bool
 
     let mut arrivals = None;
     if rescale {
-        let agents_before: Vec<serde_json::Value> = ACCOUNTS
-            .iter()
-            .map(|(account, agent, _)| agent_state(brokers, account, agent))
-            .collect();
-        // Drained: the router has every release, the tickets every decision.
+        // Drained: the router has every release, the tickets every decision. Only then is
+        // the agents' state the one the rescale must keep.
         assert!(
             parley_testkit::wait_for(Duration::from_secs(60), || {
                 caught_up(brokers, "parley-router", "parley.routing-requests")
@@ -807,6 +804,10 @@ fn acceptance_run(pipeline: &mut Pipeline, times: &mut PhaseTimes, rescale: bool
             "the pipeline drained"
         );
         lap("drained");
+        let agents_before: Vec<serde_json::Value> = ACCOUNTS
+            .iter()
+            .map(|(account, agent, _)| agent_state(brokers, account, agent))
+            .collect();
         for role in ["ingress", "tickets", "router"] {
             pipeline.stop(role);
         }
