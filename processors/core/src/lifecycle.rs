@@ -78,6 +78,8 @@ pub enum RejectionKind {
     StatusNotSettable,
     /// A routing decision that names no agent where one is needed.
     MissingAgent,
+    /// `set_priority` without a priority.
+    NoPriority,
 }
 
 impl RejectionKind {
@@ -92,6 +94,7 @@ impl RejectionKind {
             RejectionKind::SolvedWithoutAssignee => "solved_without_assignee",
             RejectionKind::StatusNotSettable => "status_not_settable",
             RejectionKind::MissingAgent => "missing_agent",
+            RejectionKind::NoPriority => "no_priority",
         }
     }
 }
@@ -158,7 +161,10 @@ impl TicketEffects {
 /// - time only moves forward: an earlier `now` than a previous step's is taken as that
 ///   previous time;
 /// - feed each timer back as [`TicketInput::Timer`] once due; a timer that was cancelled or
-///   replaced in the meantime is ignored, so a late or duplicate firing is harmless.
+///   replaced in the meantime is ignored, so a late or duplicate firing is harmless;
+/// - a host that keeps SLA clocks calls [`note_sla_breach`](Self::note_sla_breach) after
+///   each step, once the clocks had its inputs, before applying the effects (without it,
+///   routing requests carry no SLA breach time).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketLifecycle {
     account: String,
@@ -213,6 +219,10 @@ struct Ticket {
     /// Times it went inactive.
     #[serde(default)]
     inactivity_periods: u32,
+    /// The next SLA breach time the router was last told (see
+    /// [`TicketLifecycle::note_sla_breach`]).
+    #[serde(default)]
+    sla_breach_at: Option<Timestamp>,
     /// When the next inactivity reminder is due, while inactive and one is left.
     #[serde(default)]
     reminder_due: Option<Timestamp>,
@@ -440,6 +450,7 @@ impl TicketLifecycle {
             quiet_since: None,
             inactive: false,
             inactivity_periods: 0,
+            sla_breach_at: None,
             reminder_due: None,
             reminders_sent: 0,
             end_user_messages: 1,
@@ -536,6 +547,66 @@ impl TicketLifecycle {
                 fx.routing_requests.push(request);
             }
             AgentActionKind::SetStatus => self.set_status(action.status, &action.agent_id, now, fx),
+            AgentActionKind::SetPriority => {
+                let Some(priority) = action.priority else {
+                    let detail = format!(
+                        "set_priority by agent {agent} on ticket {}: the action names no priority",
+                        ticket.id
+                    );
+                    fx.reject(RejectionKind::NoPriority, detail);
+                    return;
+                };
+                // Any agent may set it; setting the priority it has is a no-op.
+                if priority != ticket.settings.priority {
+                    ticket.settings.priority = priority;
+                    fx.routing_requests.push(routing_request(
+                        &self.account,
+                        &self.conversation,
+                        ticket,
+                        RoutingRequestKind::Update,
+                        None,
+                        now,
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Tells the lifecycle, after a step's inputs went through the SLA clocks, when the
+    /// current ticket's next SLA target runs out (`None` without one), so that the router
+    /// can order its queue by it. Writes it into the step's routing requests about the
+    /// ticket; when none went out and it differs from what the router was last told, and
+    /// the ticket waits for an agent (New, or Open without an assignee), adds an `update`
+    /// request. Does nothing after a refused or duplicate input.
+    pub fn note_sla_breach(&mut self, breach_at: Option<Timestamp>, fx: &mut TicketEffects) {
+        if !fx.rejections.is_empty() || fx.duplicates > 0 {
+            return;
+        }
+        let Some(ticket) = self.current.as_mut() else {
+            return;
+        };
+        let mut told = false;
+        for request in fx.routing_requests.iter_mut() {
+            if request.ticket_id == ticket.id {
+                request.sla_breach_at = breach_at;
+                told = true;
+            }
+        }
+        let waits = ticket.status == Status::New
+            || (ticket.status == Status::Open && ticket.assignee.is_none());
+        if !told && (ticket.sla_breach_at == breach_at || !waits) {
+            return;
+        }
+        ticket.sla_breach_at = breach_at;
+        if !told {
+            fx.routing_requests.push(routing_request(
+                &self.account,
+                &self.conversation,
+                ticket,
+                RoutingRequestKind::Update,
+                None,
+                self.clock,
+            ));
         }
     }
 
@@ -1010,6 +1081,7 @@ fn routing_request(
         group: ticket.settings.group.clone(),
         brand: ticket.brand.clone(),
         created_at: ticket.created_at,
+        sla_breach_at: ticket.sla_breach_at,
         at: now,
     }
 }
@@ -1092,6 +1164,7 @@ mod tests {
             agent_id: agent.into(),
             kind: AgentActionKind::SetStatus,
             status: Some(Status::Solved),
+            priority: None,
             at: Timestamp(0),
         })
     }

@@ -166,6 +166,7 @@ impl Desk {
             agent_id: "ann".into(),
             kind,
             status,
+            priority: None,
             at: self.now,
         }))
     }

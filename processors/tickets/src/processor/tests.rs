@@ -262,6 +262,7 @@ fn a_refused_action_leaves_no_conversation_behind() {
         agent_id: "agent-1".into(),
         kind: parley_core::AgentActionKind::SetStatus,
         status: Some(Status::Solved),
+        priority: None,
         at: Timestamp(1_000),
     };
     let mut effects = Effects::default();
@@ -338,6 +339,7 @@ fn ticket_metrics_carry_the_sla_outcomes_at_solved_and_at_closed() {
             agent_id: "ana".into(),
             kind,
             status,
+            priority: None,
             at,
         })
     };
