@@ -30,6 +30,8 @@ mod snapshot;
 mod types;
 
 #[cfg(test)]
+mod order_tests;
+#[cfg(test)]
 mod proptests;
 #[cfg(test)]
 mod scenarios;
