@@ -738,6 +738,7 @@ mod tests {
             role.routing.away_after_offer_timeouts,
             std::num::NonZeroU32::new(3)
         );
+        assert_eq!(role.routing.queue_order, QueueOrder::Sla);
         assert_eq!(role.instance_id, "tickets-0");
         assert_eq!(role.state_dir, PathBuf::from("/var/lib/parley"));
         let whatsapp = &role.ingress.integrations["106540352242922"];
