@@ -113,6 +113,7 @@ fn records(c: &mut Criterion) {
             agent_id: "agent-0042".into(),
             kind: AgentActionKind::SetStatus,
             status: Some(Status::Solved),
+            priority: None,
             at: AT,
         },
     );
@@ -173,6 +174,7 @@ fn records(c: &mut Criterion) {
             group: Some("tier-1".into()),
             brand: Some("shoes".into()),
             created_at: AT,
+            sla_breach_at: None,
             at: Timestamp(AT.0 + 10),
         },
     );

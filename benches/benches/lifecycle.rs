@@ -115,6 +115,7 @@ fn script(
             agent_id: agent.clone(),
             kind,
             status,
+            priority: None,
             at: now,
         })
     };

@@ -155,6 +155,7 @@ impl Churn {
             group: None,
             brand: None,
             created_at: Timestamp(self.now),
+            sla_breach_at: None,
             at: Timestamp(self.now),
         };
         self.engine

@@ -275,6 +275,8 @@ pub enum AgentActionKind {
     SetStatus,
     /// Assigns the ticket by hand to the agent named in `agent_id`.
     Assign,
+    /// Sets the ticket's routing priority (`priority` says which).
+    SetPriority,
 }
 
 /// An action from the agent workspace on a conversation's current ticket.
@@ -293,6 +295,10 @@ pub struct AgentAction {
     pub kind: AgentActionKind,
     /// The status set, for `set_status`.
     pub status: Option<Status>,
+    /// The routing priority set, for `set_priority`: higher goes first; as an SLA priority,
+    /// below 0 is low, 0 normal, 1 high, 2 and above urgent.
+    #[serde(default)]
+    pub priority: Option<i32>,
     /// When the agent did it.
     pub at: Timestamp,
 }
@@ -353,6 +359,10 @@ pub struct AccountRoutingConfig {
     /// Offer timeouts in a row that set an agent away on the channel; zero for never.
     #[serde(default)]
     pub away_after_offer_timeouts: Option<u32>,
+    /// The order of the routing queue: by priority then age, or by time to the next SLA
+    /// breach.
+    #[serde(default)]
+    pub queue_order: Option<crate::routing::QueueOrder>,
     /// When the configuration was written.
     pub updated_at: Timestamp,
 }
@@ -448,6 +458,9 @@ pub enum RoutingRequestKind {
     /// inactivity time): it stops taking its assignee's capacity until the end user writes
     /// again, which the ticket processor reports as `consume`.
     Inactive,
+    /// The ticket's routing priority or next SLA breach time changed: the router keeps the
+    /// new values and moves a queued ticket to its new place.
+    Update,
 }
 
 /// A request from the ticket processor to the router. Key: `account`.
@@ -478,6 +491,11 @@ pub struct RoutingRequest {
     pub brand: Option<String>,
     /// When the ticket was created (its age orders the queue).
     pub created_at: Timestamp,
+    /// When the ticket's next SLA target runs out: the earliest due time of its clocks
+    /// that are running or breached and not yet met; none without one. Orders the queue
+    /// of an account routed by SLA.
+    #[serde(default)]
+    pub sla_breach_at: Option<Timestamp>,
     /// When the request was made.
     pub at: Timestamp,
 }

@@ -225,6 +225,28 @@ impl TicketSim {
             agent_id: agent.to_owned(),
             kind,
             status,
+            priority: None,
+            at: self.now,
+        };
+        self.feed(TicketInput::Action(action))
+    }
+
+    /// An agent sets the current ticket's routing priority.
+    pub fn agent_sets_priority(
+        &mut self,
+        account: &str,
+        conversation: &str,
+        agent: &str,
+        priority: i32,
+    ) -> TicketEffects {
+        let action = AgentAction {
+            action_id: self.fresh_id("action"),
+            account: account.to_owned(),
+            conversation: conversation.to_owned(),
+            agent_id: agent.to_owned(),
+            kind: AgentActionKind::SetPriority,
+            status: None,
+            priority: Some(priority),
             at: self.now,
         };
         self.feed(TicketInput::Action(action))

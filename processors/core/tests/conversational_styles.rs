@@ -411,6 +411,7 @@ fn every_ticket_closes_at_most_28_days_after_solved_whatever_the_settings_say() 
         agent_id: "ana".into(),
         kind: AgentActionKind::SetStatus,
         status: Some(Solved),
+        priority: None,
         at: T0,
     };
     let fx = lifecycle.step(TicketInput::Action(solve), &style, T0);

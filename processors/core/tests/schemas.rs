@@ -114,10 +114,11 @@ fn conversation_event_round_trips() {
 
 #[test]
 fn agent_action_round_trips() {
-    for (kind, status) in [
-        (AgentActionKind::Accept, None),
-        (AgentActionKind::SetStatus, Some(Status::OnHold)),
-        (AgentActionKind::Assign, None),
+    for (kind, status, priority) in [
+        (AgentActionKind::Accept, None, None),
+        (AgentActionKind::SetStatus, Some(Status::OnHold), None),
+        (AgentActionKind::Assign, None, None),
+        (AgentActionKind::SetPriority, None, Some(2)),
     ] {
         round_trip(
             "agent_action.avsc",
@@ -128,6 +129,7 @@ fn agent_action_round_trips() {
                 agent_id: "agent-7".into(),
                 kind,
                 status,
+                priority,
                 at: Timestamp(42),
             },
         );
@@ -202,6 +204,7 @@ fn account_routing_config_round_trips() {
             returning_grace_ms: Some(Millis::minutes(5)),
             mode: Some(parley_core::routing::RoutingMode::RoundRobin),
             away_after_offer_timeouts: Some(3),
+            queue_order: Some(parley_core::routing::QueueOrder::Sla),
             updated_at: Timestamp(9),
         },
     );
@@ -247,6 +250,7 @@ fn routing_request_round_trips() {
             group: None,
             brand: Some("shoes".into()),
             created_at: Timestamp(1),
+            sla_breach_at: Some(Timestamp(600_001)),
             at: Timestamp(2),
         },
     );

@@ -259,6 +259,10 @@ enum ConfigCommand {
         /// Offer timeouts in a row that set an agent away on the channel; 0 for never.
         #[arg(long, value_name = "N")]
         away_after_offer_timeouts: Option<u32>,
+        /// The queue's order: priority (ticket priority, then age) or sla (the soonest SLA
+        /// breach first; tickets without an SLA target after).
+        #[arg(long, value_enum)]
+        queue_order: Option<options::QueueOrderArg>,
     },
     /// Write a custom routing queue to <prefix>routing-queues, key account/queue. A new
     /// ticket goes to the first queue (by position) whose conditions it meets.
@@ -615,6 +619,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             returning_grace,
             routing_mode,
             away_after_offer_timeouts,
+            queue_order,
         }) => {
             let args = routing_config::RoutingArgs {
                 auto_accept: if *no_auto_accept {
@@ -627,6 +632,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 returning_grace: *returning_grace,
                 mode: *routing_mode,
                 away_after_offer_timeouts: *away_after_offer_timeouts,
+                queue_order: *queue_order,
             };
             let record = routing_config::record(account.clone(), args);
             routing_config::validate(&record)?;

@@ -4,7 +4,7 @@
 
 use crate::usage::UsageError;
 use clap::{Args, ValueEnum};
-use parley_core::routing::{RoutingConfig, RoutingMode};
+use parley_core::routing::{QueueOrder, RoutingConfig, RoutingMode};
 use parley_core::{Channel, Millis};
 use parley_runtime::Guarantee;
 use serde::Deserialize;
@@ -57,6 +57,28 @@ impl From<RoutingModeArg> for RoutingMode {
         match value {
             RoutingModeArg::BestAvailable => RoutingMode::BestAvailable,
             RoutingModeArg::RoundRobin => RoutingMode::RoundRobin,
+        }
+    }
+}
+
+/// `--queue-order`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum QueueOrderArg {
+    /// Higher ticket priority first, then older.
+    #[value(name = "priority")]
+    Priority,
+    /// Route by SLA: the soonest SLA breach first; tickets without an SLA target after,
+    /// by priority then age.
+    #[value(name = "sla")]
+    Sla,
+}
+
+impl From<QueueOrderArg> for QueueOrder {
+    fn from(value: QueueOrderArg) -> QueueOrder {
+        match value {
+            QueueOrderArg::Priority => QueueOrder::Priority,
+            QueueOrderArg::Sla => QueueOrder::Sla,
         }
     }
 }
@@ -135,6 +157,10 @@ pub(crate) struct RoutingOptions {
     /// set away there [default: never].
     #[arg(long, env = "PARLEY_AWAY_AFTER_OFFER_TIMEOUTS", value_name = "N")]
     pub(crate) away_after_offer_timeouts: Option<NonZeroU32>,
+    /// Router: the queue's order, by ticket priority then age, or by time to the next SLA
+    /// breach [default: priority].
+    #[arg(long, env = "PARLEY_QUEUE_ORDER", value_enum)]
+    pub(crate) queue_order: Option<QueueOrderArg>,
 }
 
 /// The config file: every key optional, unknown keys refused.
@@ -174,6 +200,8 @@ pub(crate) struct ConfigFile {
     pub(crate) routing_mode: Option<RoutingModeArg>,
     /// `--away-after-offer-timeouts`.
     pub(crate) away_after_offer_timeouts: Option<NonZeroU32>,
+    /// `--queue-order`.
+    pub(crate) queue_order: Option<QueueOrderArg>,
     /// `parley inspect ticket --addr`.
     pub(crate) tickets_addr: Option<String>,
     /// `parley inspect agent --addr`.
@@ -349,6 +377,9 @@ impl RoutingOptions {
             .or(file.away_after_offer_timeouts)
         {
             routing.away_after_offer_timeouts = Some(n);
+        }
+        if let Some(order) = self.queue_order.or(file.queue_order) {
+            routing.queue_order = order.into();
         }
         if routing.offer_timeout_ms <= Millis::ZERO {
             return Err(UsageError(format!(
@@ -707,6 +738,7 @@ mod tests {
             role.routing.away_after_offer_timeouts,
             std::num::NonZeroU32::new(3)
         );
+        assert_eq!(role.routing.queue_order, QueueOrder::Sla);
         assert_eq!(role.instance_id, "tickets-0");
         assert_eq!(role.state_dir, PathBuf::from("/var/lib/parley"));
         let whatsapp = &role.ingress.integrations["106540352242922"];

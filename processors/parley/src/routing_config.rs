@@ -2,7 +2,7 @@
 //! routing-config topic, key the account; and `parley config set-queue`: one validated
 //! QueueDefinition on the routing-queues topic, key `account/queue_id`.
 
-use crate::options::{Connection, RoutingModeArg};
+use crate::options::{Connection, QueueOrderArg, RoutingModeArg};
 use crate::style::write_record;
 use crate::usage::UsageError;
 use parley_core::routing::{QueueDefinition, RoutingConfig};
@@ -35,6 +35,8 @@ pub(crate) struct RoutingArgs {
     pub(crate) mode: Option<RoutingModeArg>,
     /// `--away-after-offer-timeouts` (0: never).
     pub(crate) away_after_offer_timeouts: Option<u32>,
+    /// `--queue-order`.
+    pub(crate) queue_order: Option<QueueOrderArg>,
 }
 
 /// Builds the record from the command's values.
@@ -47,6 +49,7 @@ pub(crate) fn record(account: String, args: RoutingArgs) -> AccountRoutingConfig
         returning_grace_ms: args.returning_grace,
         mode: args.mode.map(Into::into),
         away_after_offer_timeouts: args.away_after_offer_timeouts,
+        queue_order: args.queue_order.map(Into::into),
         updated_at: now_ms(),
     }
 }
@@ -144,14 +147,19 @@ mod tests {
     }
 
     #[test]
-    fn the_mode_and_the_away_setting_reach_the_record() {
+    fn the_mode_the_away_setting_and_the_queue_order_reach_the_record() {
         let record = record(
             "acme".into(),
             RoutingArgs {
                 mode: Some(RoutingModeArg::RoundRobin),
                 away_after_offer_timeouts: Some(3),
+                queue_order: Some(QueueOrderArg::Sla),
                 ..RoutingArgs::default()
             },
+        );
+        assert_eq!(
+            record.queue_order,
+            Some(parley_core::routing::QueueOrder::Sla)
         );
         assert_eq!(
             record.mode,

@@ -62,6 +62,7 @@ fn help_lists_every_subcommand_and_option() {
         ("--returning-grace", "PARLEY_RETURNING_GRACE"),
         ("--skills-timeout", "PARLEY_SKILLS_TIMEOUT"),
         ("--routing-mode", "PARLEY_ROUTING_MODE"),
+        ("--queue-order", "PARLEY_QUEUE_ORDER"),
         ("--librdkafka", "PARLEY_LIBRDKAFKA"),
     ] {
         assert!(run.contains(option), "{option} in {run}");
@@ -387,6 +388,8 @@ fn set_routing_writes_a_record_the_router_codec_decodes_under_the_account() {
         "round_robin",
         "--away-after-offer-timeouts",
         "3",
+        "--queue-order",
+        "sla",
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let (key, value) = first_record(&brokers, "parley.routing-config");
@@ -411,6 +414,30 @@ fn set_routing_writes_a_record_the_router_codec_decodes_under_the_account() {
         Some(parley_core::routing::RoutingMode::RoundRobin)
     );
     assert_eq!(config.away_after_offer_timeouts, Some(3));
+    assert_eq!(
+        config.queue_order,
+        Some(parley_core::routing::QueueOrder::Sla)
+    );
+}
+
+#[test]
+fn set_routing_refuses_an_unknown_queue_order_naming_the_flag_the_value_and_the_choices() {
+    let output = parley(&[
+        "config",
+        "set-routing",
+        "--brokers",
+        "127.0.0.1:1",
+        "--account",
+        "acme",
+        "--queue-order",
+        "fastest",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("--queue-order") && err.contains("'fastest'") && err.contains("priority, sla"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -81,6 +81,7 @@ fn a_whatsapp_webhook_becomes_a_routed_ticket_that_the_agent_solves() {
         agent_id: "ana".into(),
         kind: AgentActionKind::SetStatus,
         status: Some(Status::Solved),
+        priority: None,
         at: Timestamp(0),
     };
     let encoded = AvroCodec::<AgentAction>::single_object()

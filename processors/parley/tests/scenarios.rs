@@ -17,7 +17,9 @@
 //! or `... sla none`.
 //!
 //! Inactivity reminders read `<at> <key> #n reminder <step> [sets <status>]`, for scenarios
-//! that ask for `--topic inactivity-reminders`.
+//! that ask for `--topic inactivity-reminders`; routing requests `<at> <account> #n request
+//! <kind> agent=<agent> priority=<priority> sla_breach_at=<time>`, for those that ask for
+//! `--topic routing-requests`.
 //!
 //! `#n` is the ticket's ordinal in its conversation. DLQ records are rendered with the
 //! stage and reason headers: `2026-01-05T09:01:00Z dlq acme ingress malformed_json`.
@@ -88,6 +90,19 @@ fn compact(line: &Value) -> String {
                 text(&value["kind"]),
                 text(&value["policy_id"]),
                 value["target_ms"],
+            )
+        }
+        "routing-requests" => {
+            let breach = match value["sla_breach_at"].as_i64() {
+                Some(ms) => parley_core::Timestamp(ms).to_rfc3339(),
+                None => "-".to_owned(),
+            };
+            format!(
+                "{at} {key} {} request {} agent={} priority={} sla_breach_at={breach}",
+                ordinal(&value["ticket_id"]),
+                text(&value["kind"]),
+                text(&value["agent_id"]),
+                value["priority"],
             )
         }
         "inactivity-reminders" => {
@@ -254,4 +269,6 @@ scenarios! {
     sla_requester_wait_pending,
     sla_business_hours_weekend_and_holiday,
     sla_business_hours_dst,
+    routing_by_sla,
+    sla_priority_change,
 }

@@ -126,6 +126,7 @@ mod tests {
             returning_grace_ms: None,
             mode: None,
             away_after_offer_timeouts: None,
+            queue_order: None,
             updated_at: Timestamp(0),
         }
     }

@@ -463,6 +463,7 @@ mod tests {
             group: None,
             brand: None,
             created_at: Timestamp(1_000),
+            sla_breach_at: None,
             at: Timestamp(1_000),
         }
     }
@@ -587,6 +588,7 @@ mod tests {
             returning_grace_ms: None,
             mode: None,
             away_after_offer_timeouts: None,
+            queue_order: None,
             updated_at: Timestamp(0),
         };
         let value = p.codecs.routing_config.encode(&record).unwrap();

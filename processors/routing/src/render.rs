@@ -139,6 +139,7 @@ mod tests {
             group: None,
             brand: None,
             created_at: Timestamp(1_000),
+            sla_breach_at: None,
             at: Timestamp(1_000),
         })
     }

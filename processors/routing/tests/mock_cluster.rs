@@ -74,6 +74,7 @@ fn request(conversation: &str, kind: RoutingRequestKind, agent: Option<&str>) ->
         group: None,
         brand: None,
         created_at: T0,
+        sla_breach_at: None,
         at: T0,
     }
 }
@@ -276,6 +277,7 @@ fn an_account_is_routed_with_its_routing_config_record() {
             returning_grace_ms: None,
             mode: None,
             away_after_offer_timeouts: None,
+            queue_order: None,
             updated_at: T0,
         },
     );

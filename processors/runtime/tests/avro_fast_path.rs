@@ -3,7 +3,7 @@
 //! what the codecs were written for.
 
 use apache_avro::{from_avro_datum, from_value, to_avro_datum, to_value, Schema};
-use parley_core::routing::{QueueConditions, QueueDefinition, RoutingMode};
+use parley_core::routing::{QueueConditions, QueueDefinition, QueueOrder, RoutingMode};
 use parley_core::sla::*;
 use parley_core::*;
 use parley_runtime::codec::binary::{AvroEnum, BodyReader};
@@ -141,17 +141,21 @@ fn agent_action() -> impl Strategy<Value = AgentAction> {
         text(),
         symbol(),
         proptest::option::of(symbol()),
+        proptest::option::of(any::<i32>()),
         timestamp(),
     )
         .prop_map(
-            |(action_id, account, conversation, agent_id, kind, status, at)| AgentAction {
-                action_id,
-                account,
-                conversation,
-                agent_id,
-                kind,
-                status,
-                at,
+            |(action_id, account, conversation, agent_id, kind, status, priority, at)| {
+                AgentAction {
+                    action_id,
+                    account,
+                    conversation,
+                    agent_id,
+                    kind,
+                    status,
+                    priority,
+                    at,
+                }
             },
         )
 }
@@ -271,13 +275,14 @@ fn routing_request() -> impl Strategy<Value = RoutingRequest> {
             optional_text(),
             optional_text(),
             timestamp(),
+            proptest::option::of(timestamp()),
             timestamp(),
         ),
     )
         .prop_map(
             |(
                 (request_id, account, conversation, ticket_id, kind, agent_id),
-                (channel, priority, required_skills, group, brand, created_at, at),
+                (channel, priority, required_skills, group, brand, created_at, sla_breach_at, at),
             )| RoutingRequest {
                 request_id,
                 account,
@@ -291,6 +296,7 @@ fn routing_request() -> impl Strategy<Value = RoutingRequest> {
                 group,
                 brand,
                 created_at,
+                sla_breach_at,
                 at,
             },
         )
@@ -617,6 +623,7 @@ fn account_routing_config() -> impl Strategy<Value = AccountRoutingConfig> {
         proptest::option::of(millis()),
         proptest::option::of(symbol::<RoutingMode>()),
         proptest::option::of(0..i32::MAX as u32),
+        proptest::option::of(symbol::<QueueOrder>()),
         timestamp(),
     )
         .prop_map(
@@ -628,6 +635,7 @@ fn account_routing_config() -> impl Strategy<Value = AccountRoutingConfig> {
                 returning_grace_ms,
                 mode,
                 away_after_offer_timeouts,
+                queue_order,
                 updated_at,
             )| AccountRoutingConfig {
                 account,
@@ -637,6 +645,7 @@ fn account_routing_config() -> impl Strategy<Value = AccountRoutingConfig> {
                 returning_grace_ms,
                 mode,
                 away_after_offer_timeouts,
+                queue_order,
                 updated_at,
             },
         )
@@ -896,6 +905,7 @@ fn every_enum_of_every_schema_has_its_symbol_indexes() {
                 "SlaOutcome" => symbols_match::<SlaOutcome>(&name, &symbols),
                 "Weekday" => symbols_match::<Weekday>(&name, &symbols),
                 "RoutingMode" => symbols_match::<RoutingMode>(&name, &symbols),
+                "QueueOrder" => symbols_match::<QueueOrder>(&name, &symbols),
                 other => panic!(
                     "{}: enum {other} has no hand-written codec in processors/runtime/src/codec/records.rs",
                     path.display()
@@ -914,9 +924,9 @@ const WRITTEN_FOR: [(&str, &str, u64); 15] = [
     (
         "AccountRoutingConfig",
         ACCOUNT_ROUTING_CONFIG,
-        0x52f3a4a746b0d53f,
+        0x994ca6aa9b4c41ee,
     ),
-    ("AgentAction", AGENT_ACTION, 0xbf76dca00f479be1),
+    ("AgentAction", AGENT_ACTION, 0x5beef79cb3283a39),
     ("AgentMetrics", AGENT_METRICS, 0x893641890f773412),
     ("AgentPresence", AGENT_PRESENCE, 0x1e8a7f935f27004f),
     ("ConversationEvent", CONVERSATION_EVENT, 0xde582d5a12c93180),
@@ -927,7 +937,7 @@ const WRITTEN_FOR: [(&str, &str, u64); 15] = [
     ),
     ("QueueDefinition", QUEUE_DEFINITION, 0xa5e4c34cce850031),
     ("RoutingDecision", ROUTING_DECISION, 0x8bf0d4edb03da0cc),
-    ("RoutingRequest", ROUTING_REQUEST, 0x76a522e7243d6dd6),
+    ("RoutingRequest", ROUTING_REQUEST, 0x950d9e483e7d2bfd),
     ("Schedule", SCHEDULE, 0xe115db9c75ea3989),
     ("SlaEvent", SLA_EVENT, 0xba14bdfd9287af58),
     ("SlaPolicy", SLA_POLICY, 0x1168432464381796),

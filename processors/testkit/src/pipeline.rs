@@ -510,6 +510,7 @@ pub fn agent_action(
         agent_id: agent.into(),
         kind,
         status,
+        priority: None,
         at,
     };
     queue(

@@ -142,6 +142,7 @@ fn set_status(id: &str, conversation: &str, status: Status) -> AgentAction {
         agent_id: "agent-1".into(),
         kind: AgentActionKind::SetStatus,
         status: Some(status),
+        priority: None,
         at: T0,
     }
 }

@@ -29,6 +29,30 @@ impl RoutingMode {
     }
 }
 
+/// The order in which the routing queue offers its tickets, within each queue (a custom
+/// queue's priority always comes first).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueOrder {
+    /// Higher ticket priority first, then older.
+    #[default]
+    Priority,
+    /// Route by SLA (Zendesk's option): tickets with an SLA target first, the one whose
+    /// target runs out soonest (or ran out longest ago) first; tickets without one after
+    /// them; ties, and the tickets without one, by priority then age.
+    Sla,
+}
+
+impl QueueOrder {
+    /// The schema symbol.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            QueueOrder::Priority => "priority",
+            QueueOrder::Sla => "sla",
+        }
+    }
+}
+
 /// One account's routing settings.
 ///
 /// ```
@@ -65,6 +89,10 @@ pub struct RoutingConfig {
     /// agent is never set away by the router).
     #[serde(default = "default_away_after_offer_timeouts")]
     pub away_after_offer_timeouts: Option<NonZeroU32>,
+    /// The order of the queue: `priority` (ticket priority, then age) or `sla` (time to
+    /// the next SLA breach first). Default: `priority`.
+    #[serde(default)]
+    pub queue_order: QueueOrder,
 }
 
 /// No channel auto-accepts.
@@ -101,6 +129,7 @@ impl Default for RoutingConfig {
             returning_grace_ms: default_returning_grace(),
             mode: RoutingMode::default(),
             away_after_offer_timeouts: default_away_after_offer_timeouts(),
+            queue_order: QueueOrder::default(),
         }
     }
 }
@@ -163,6 +192,9 @@ impl RoutingConfig {
         }
         if let Some(n) = record.away_after_offer_timeouts {
             config.away_after_offer_timeouts = NonZeroU32::new(n);
+        }
+        if let Some(order) = record.queue_order {
+            config.queue_order = order;
         }
         Ok(config)
     }
@@ -256,9 +288,11 @@ mod tests {
     fn every_field_parses() {
         let config: RoutingConfig = serde_json::from_str(
             r#"{"auto_accept":["web"],"offer_timeout_ms":5000,"skills_timeout_ms":60000,
-                "returning_grace_ms":1000,"mode":"round_robin","away_after_offer_timeouts":3}"#,
+                "returning_grace_ms":1000,"mode":"round_robin","away_after_offer_timeouts":3,
+                "queue_order":"sla"}"#,
         )
         .unwrap();
+        assert_eq!(config.queue_order, QueueOrder::Sla);
         assert!(config.auto_accepts(Channel::Web));
         assert!(!config.auto_accepts(Channel::Whatsapp));
         assert_eq!(config.skills_timeout_ms, Some(Millis::minutes(1)));
@@ -275,6 +309,7 @@ mod tests {
             returning_grace_ms: None,
             mode: None,
             away_after_offer_timeouts: None,
+            queue_order: None,
             updated_at: crate::time::Timestamp(0),
         }
     }
@@ -293,9 +328,11 @@ mod tests {
                 skills_timeout_ms: Some(Millis::ZERO),
                 mode: Some(RoutingMode::RoundRobin),
                 away_after_offer_timeouts: Some(3),
+                queue_order: Some(QueueOrder::Sla),
                 ..record()
             })
             .unwrap();
+        assert_eq!(account.queue_order, QueueOrder::Sla);
         assert_eq!(account.auto_accept, [Channel::Whatsapp]);
         assert_eq!(account.offer_timeout_ms, Millis::seconds(45));
         assert_eq!(account.skills_timeout_ms, None, "zero: never relaxed");

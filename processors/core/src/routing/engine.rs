@@ -1,10 +1,10 @@
 //! The routing engine: one account's router, stepped by requests, presence and timers.
 
 use super::agents::{AgentIndex, ChannelSlot, MISSED_OFFERS};
-use super::config::RoutingConfig;
+use super::config::{QueueOrder, RoutingConfig};
 use super::fast_map::{FastMap, FastSet};
 use super::ledger::{AgentSlot, CapacityLedger};
-use super::queue::{ClassId, ClassKey, QueueKey, RoutingQueue};
+use super::queue::{ClassId, ClassKey, QueueKey, RoutingQueue, SlaRank};
 use super::queues::{QueuePlacement, QueueRules, STANDARD_QUEUE_PRIORITY};
 use super::types::{
     AgentChannelView, RoutingEffects, RoutingInput, RoutingRejection, RoutingTicketView,
@@ -44,6 +44,8 @@ pub(super) struct Ticket {
     pub(super) skills: Vec<String>,
     pub(super) group: Option<String>,
     pub(super) created_at: Timestamp,
+    /// When its next SLA target runs out, as its latest request said.
+    pub(super) sla_breach_at: Option<Timestamp>,
     pub(super) queued_since: Option<Timestamp>,
     pub(super) skills_relaxed: bool,
     pub(super) skills_due: Option<Timestamp>,
@@ -61,12 +63,17 @@ pub(super) struct Ticket {
 }
 
 impl Ticket {
-    pub(super) fn queue_key(&self) -> QueueKey {
+    /// Its place in the queue, in the account's queue order.
+    pub(super) fn queue_key(&self, order: QueueOrder) -> QueueKey {
         QueueKey {
             queue_priority: self
                 .queue
                 .as_ref()
                 .map_or(STANDARD_QUEUE_PRIORITY, |q| q.priority),
+            sla: match (order, self.sla_breach_at) {
+                (QueueOrder::Sla, Some(at)) => SlaRank::Due(at),
+                _ => SlaRank::Unranked,
+            },
             priority: Reverse(self.priority),
             created_at: self.created_at,
             ticket: self.id.clone(),
@@ -296,10 +303,13 @@ impl RoutingEngine {
     }
 
     /// Replaces the configuration. Takes effect for decisions from the next step; offers
-    /// and timers already made keep their times.
+    /// and timers already made keep their times. A new queue order re-orders the queued
+    /// tickets at once.
     pub fn set_config(&mut self, config: RoutingConfig) {
         let mode_changed = config.mode != self.config.mode;
+        let order = self.config.queue_order;
         self.config = config;
+        self.reorder(order);
         if mode_changed {
             for slot in self.agents.slots().collect::<Vec<_>>() {
                 self.agents
@@ -353,8 +363,11 @@ impl RoutingEngine {
             ));
             return self.finish(step);
         }
+        self.refresh(request);
         let agent = request.agent_id.as_deref();
         match (request.kind, agent) {
+            // The new priority and breach time are the request's whole effect.
+            (RoutingRequestKind::Update, _) => {}
             (RoutingRequestKind::Enqueue, _) => self.enqueue(request, &mut step),
             (RoutingRequestKind::Close, _) => self.close(&request.ticket_id, &mut step),
             (RoutingRequestKind::Accept, Some(agent)) => {
@@ -733,6 +746,7 @@ impl RoutingEngine {
             skills: sorted(&request.required_skills),
             group: request.group.clone(),
             created_at: request.created_at,
+            sla_breach_at: request.sla_breach_at,
             queued_since: None,
             skills_relaxed: false,
             skills_due: None,
@@ -810,6 +824,7 @@ impl RoutingEngine {
     /// Puts a known ticket in the queue and marks it for matching.
     fn enqueue_known(&mut self, id: &Arc<str>, step: &mut Step) {
         let skills_timeout = self.config.skills_timeout_ms;
+        let order = self.config.queue_order;
         let ticket = self.tickets.get_mut(id).expect("ticket exists");
         ticket.state = TicketState::Queued;
         let since = *ticket.queued_since.get_or_insert(step.now);
@@ -836,7 +851,7 @@ impl RoutingEngine {
                 }));
             }
         }
-        let key = ticket.queue_key();
+        let key = ticket.queue_key(order);
         self.queue.push(ticket.class, key.clone());
         step.pending_tickets.insert(key);
         self.dirty_tickets.insert(id.clone());
@@ -848,7 +863,8 @@ impl RoutingEngine {
         match self.tickets[id].state {
             TicketState::Queued => {
                 let ticket = &self.tickets[id];
-                self.queue.remove(ticket.class, &ticket.queue_key());
+                self.queue
+                    .remove(ticket.class, &ticket.queue_key(self.config.queue_order));
             }
             TicketState::Offered { .. } => self.withdraw(id, reason, step),
             TicketState::Assigned { .. } => {
@@ -1073,7 +1089,7 @@ impl RoutingEngine {
         let class = self.ensure_class(key);
         let ticket = self.tickets.get_mut(id).expect("ticket exists");
         if matches!(ticket.state, TicketState::Queued) {
-            let key = ticket.queue_key();
+            let key = ticket.queue_key(self.config.queue_order);
             self.queue.remove(ticket.class, &key);
             ticket.class = class;
             self.queue.push(class, key.clone());
@@ -1087,7 +1103,8 @@ impl RoutingEngine {
     /// Offers a queued ticket to `a` (or assigns it at once where auto-accept is on).
     fn offer(&mut self, id: &Arc<str>, a: AgentSlot, step: &mut Step) {
         let ticket = &self.tickets[id];
-        self.queue.remove(ticket.class, &ticket.queue_key());
+        self.queue
+            .remove(ticket.class, &ticket.queue_key(self.config.queue_order));
         let channel = ticket.channel;
         let from_secondary = ticket.queue.as_ref().is_some_and(|q| {
             ticket.secondary_open && !self.agents.get(a).groups.contains(&q.primary_group)

@@ -6,8 +6,9 @@
 //! and returns a [`RoutingEffects`] batch (decisions, agent metrics, timers to set or
 //! cancel, rejections). The parts:
 //!
-//! - [`RoutingQueue`]: routable tickets by routing class, in queue priority, ticket priority
-//!   then age order.
+//! - [`RoutingQueue`]: routable tickets by routing class, in queue priority, then ticket
+//!   priority and age ([`QueueOrder::Priority`]) or time to the next SLA breach first
+//!   ([`QueueOrder::Sla`]).
 //! - [`QueueRules`]: an account's custom queues ([`QueueDefinition`]), which place a new
 //!   ticket in the first queue it matches, with primary and secondary groups.
 //! - [`AgentIndex`]: agents, and per routing class the eligible agents ranked by free
@@ -24,9 +25,12 @@ mod ledger;
 mod queue;
 mod queues;
 mod records;
+mod reorder;
 mod snapshot;
 mod types;
 
+#[cfg(test)]
+mod order_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
@@ -35,7 +39,7 @@ mod scenarios;
 mod tests;
 
 pub use agents::{AgentIndex, MISSED_OFFERS};
-pub use config::{RoutingConfig, RoutingConfigError, RoutingMode};
+pub use config::{QueueOrder, RoutingConfig, RoutingConfigError, RoutingMode};
 pub use engine::RoutingEngine;
 pub use ledger::CapacityLedger;
 pub use queue::RoutingQueue;

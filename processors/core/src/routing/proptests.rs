@@ -2,15 +2,17 @@
 //! status changes, manual assignments, closes and clock advances.
 //!
 //! The test plays the ticket processor (it keeps each ticket's status and assignee and
-//! applies the router's decisions to them) and the host (it keeps and fires timers), and
-//! after every step checks:
+//! applies the router's decisions to them; it changes tickets' priorities and SLA breach
+//! times) and the host (it keeps and fires timers), with the queue ordered by priority or
+//! by SLA, and after every step checks:
 //! - the capacity invariant: each agent's load on a channel equals the number of tickets
 //!   assigned to them on that channel in New or Open that are not inactive, its inactive
 //!   count the number that are, and the engine's indexes agree with its facts;
 //! - no offer or routed assignment goes to an agent who is not eligible, and none of a
 //!   custom queue's tickets goes outside its primary group before the queue's secondary
 //!   wait;
-//! - no queued ticket waits while an eligible agent has free capacity;
+//! - no queued ticket waits while an eligible agent has free capacity, and no ticket goes
+//!   to an agent while one that agent may take waits ahead of it in the queue order;
 //! - an agent is set away by the router exactly when its offers on a channel have timed
 //!   out `away_after_offer_timeouts` times in a row, and stays so until its next presence;
 //! - and, across runs, that the same inputs give identical outputs, also when the engine
@@ -48,6 +50,14 @@ enum Op {
         priority: i32,
         skills: u8,
         grouped: bool,
+        /// When its next SLA target runs out, in minutes from now; none without one.
+        sla: Option<i64>,
+    },
+    /// The ticket processor sends a new priority and SLA breach time.
+    Update {
+        ticket: usize,
+        priority: i32,
+        sla: Option<i64>,
     },
     Accept {
         ticket: usize,
@@ -86,8 +96,9 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (agent.clone(), [(0..4usize, 0..3u32), (0..4usize, 0..3u32)], 0..4u8, 0..4u8)
             .prop_map(|(agent, channels, skills, groups)| Op::Presence { agent, channels, skills, groups }),
-        4 => (ticket.clone(), 0..2usize, 0..3i32, 0..4u8, prop::bool::weighted(0.2))
-            .prop_map(|(ticket, channel, priority, skills, grouped)| Op::Enqueue { ticket, channel, priority, skills, grouped }),
+        4 => (ticket.clone(), 0..2usize, 0..3i32, 0..4u8, prop::bool::weighted(0.2), sla())
+            .prop_map(|(ticket, channel, priority, skills, grouped, sla)| Op::Enqueue { ticket, channel, priority, skills, grouped, sla }),
+        1 => (ticket.clone(), 0..3i32, sla()).prop_map(|(ticket, priority, sla)| Op::Update { ticket, priority, sla }),
         3 => (ticket.clone(), prop::option::weighted(0.2, agent.clone())).prop_map(|(ticket, agent)| Op::Accept { ticket, agent }),
         2 => (ticket.clone(), prop::option::weighted(0.2, agent.clone())).prop_map(|(ticket, agent)| Op::Decline { ticket, agent }),
         2 => (ticket.clone(), prop::sample::select(vec![Status::Pending, Status::OnHold, Status::Solved]))
@@ -100,7 +111,13 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn config(mode: RoutingMode) -> RoutingConfig {
+/// A breach time a few minutes either side of now (ties and breaches already past
+/// included), or none.
+fn sla() -> impl Strategy<Value = Option<i64>> {
+    prop::option::weighted(0.7, -2..4i64)
+}
+
+fn config(mode: RoutingMode, queue_order: QueueOrder) -> RoutingConfig {
     RoutingConfig {
         auto_accept: vec![Channel::Whatsapp],
         offer_timeout_ms: crate::time::Millis::seconds(30),
@@ -108,6 +125,7 @@ fn config(mode: RoutingMode) -> RoutingConfig {
         returning_grace_ms: crate::time::Millis::seconds(45),
         mode,
         away_after_offer_timeouts: std::num::NonZeroU32::new(AWAY_AFTER),
+        queue_order,
     }
 }
 
@@ -125,6 +143,7 @@ struct ModelTicket {
 struct World {
     engine: RoutingEngine,
     mode: RoutingMode,
+    order: QueueOrder,
     /// Restore the engine from its records before every step.
     persisted: bool,
     agents_db: BTreeMap<String, AgentRecord>,
@@ -200,17 +219,18 @@ fn queues() -> QueueRules {
     ])
 }
 
-fn engine(mode: RoutingMode) -> RoutingEngine {
-    let mut engine = RoutingEngine::new("acme", config(mode));
+fn engine(mode: RoutingMode, order: QueueOrder) -> RoutingEngine {
+    let mut engine = RoutingEngine::new("acme", config(mode, order));
     engine.set_queues(queues());
     engine
 }
 
 impl World {
-    fn new(persisted: bool, mode: RoutingMode) -> World {
+    fn new(persisted: bool, mode: RoutingMode, order: QueueOrder) -> World {
         World {
-            engine: engine(mode),
+            engine: engine(mode, order),
             mode,
+            order,
             persisted,
             agents_db: BTreeMap::new(),
             tickets_db: BTreeMap::new(),
@@ -249,7 +269,7 @@ impl World {
         if self.persisted {
             self.engine = RoutingEngine::restore(
                 "acme",
-                config(self.mode),
+                config(self.mode, self.order),
                 self.agents_db.values().cloned(),
                 self.tickets_db.values().cloned(),
             );
@@ -357,6 +377,7 @@ impl World {
                 priority,
                 skills,
                 grouped,
+                sla,
             } => {
                 let id = format!("t{ticket}");
                 if self.tickets.contains_key(&id) {
@@ -375,6 +396,7 @@ impl World {
                     group: grouped.then(|| "vip".to_owned()),
                     brand: None,
                     created_at: self.now,
+                    sla_breach_at: sla.map(|m| self.now + Millis::minutes(m)),
                     at: self.now,
                 };
                 self.tickets.insert(
@@ -387,6 +409,20 @@ impl World {
                     },
                 );
                 self.request(&id, RoutingRequestKind::Enqueue, None)?;
+            }
+            Op::Update {
+                ticket,
+                priority,
+                sla,
+            } => {
+                let id = format!("t{ticket}");
+                let now = self.now;
+                let Some(t) = self.tickets.get_mut(&id) else {
+                    return Ok(());
+                };
+                t.request.priority = priority;
+                t.request.sla_breach_at = sla.map(|m| now + Millis::minutes(m));
+                self.request(&id, RoutingRequestKind::Update, None)?;
             }
             Op::Accept { ticket, agent } | Op::Decline { ticket, agent } => {
                 let id = format!("t{ticket}");
@@ -631,11 +667,17 @@ impl World {
         &self,
         effects: &RoutingEffects,
     ) -> Result<(), TestCaseError> {
+        let by_sla = self.order == QueueOrder::Sla;
         let order = |r: &RoutingRequest| {
             (
                 queues()
                     .place(r)
                     .map_or(STANDARD_QUEUE_PRIORITY, |q| q.priority),
+                // With a breach time before without; the sooner first.
+                match r.sla_breach_at.filter(|_| by_sla) {
+                    Some(at) => (false, at),
+                    None => (true, Timestamp(0)),
+                },
                 std::cmp::Reverse(r.priority),
                 r.created_at,
                 r.ticket_id.clone(),
@@ -752,12 +794,17 @@ fn mode() -> impl Strategy<Value = RoutingMode> {
     ]
 }
 
+fn order() -> impl Strategy<Value = QueueOrder> {
+    prop_oneof![Just(QueueOrder::Priority), Just(QueueOrder::Sla)]
+}
+
 fn run(
     ops: &[Op],
     persisted: bool,
     mode: RoutingMode,
+    order: QueueOrder,
 ) -> Result<Vec<RoutingEffects>, TestCaseError> {
-    let mut world = World::new(persisted, mode);
+    let mut world = World::new(persisted, mode, order);
     for op in ops {
         world.apply(op)?;
     }
@@ -771,19 +818,21 @@ proptest! {
     fn capacity_eligibility_and_starvation_hold_under_any_interleaving(
         ops in prop::collection::vec(op(), 1..120),
         mode in mode(),
+        order in order(),
     ) {
-        run(&ops, false, mode)?;
+        run(&ops, false, mode, order)?;
     }
 
     #[test]
     fn same_inputs_give_identical_outputs_even_across_restores(
         ops in prop::collection::vec(op(), 1..80),
         mode in mode(),
+        order in order(),
     ) {
-        let first = run(&ops, false, mode)?;
-        let second = run(&ops, false, mode)?;
+        let first = run(&ops, false, mode, order)?;
+        let second = run(&ops, false, mode, order)?;
         prop_assert_eq!(&first, &second);
-        let restored = run(&ops, true, mode)?;
+        let restored = run(&ops, true, mode, order)?;
         prop_assert_eq!(&first, &restored);
     }
 }

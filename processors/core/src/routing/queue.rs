@@ -1,5 +1,5 @@
-//! The routing queue: routable tickets grouped by routing class, each class in priority
-//! then age order.
+//! The routing queue: routable tickets grouped by routing class, each class in queue
+//! priority, then priority and age or time to the next SLA breach first.
 
 use super::fast_map::FastMap;
 use crate::model::Channel;
@@ -21,12 +21,24 @@ pub(crate) struct ClassKey {
     pub(crate) groups: Vec<String>,
 }
 
+/// Where the time to a ticket's next SLA breach puts it in the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum SlaRank {
+    /// The ticket's next SLA target runs out (or ran out) at this time: the sooner, the
+    /// earlier in the queue.
+    Due(Timestamp),
+    /// After every ticket with a due time: no SLA target, or a queue ordered by priority
+    /// (where every ticket ranks so).
+    Unranked,
+}
+
 /// A ticket's place in the queue: its queue's priority first (1 is the highest; the
-/// standard queue after every custom queue), then higher ticket priority, then older, then
-/// by id.
+/// standard queue after every custom queue), then its SLA rank (all equal unless the
+/// account routes by SLA), then higher ticket priority, then older, then by id.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct QueueKey {
     pub(crate) queue_priority: i32,
+    pub(crate) sla: SlaRank,
     pub(crate) priority: Reverse<i32>,
     pub(crate) created_at: Timestamp,
     pub(crate) ticket: Arc<str>,
@@ -110,6 +122,7 @@ mod tests {
     fn key(priority: i32, created: i64, id: &str) -> QueueKey {
         QueueKey {
             queue_priority: 101,
+            sla: SlaRank::Unranked,
             priority: Reverse(priority),
             created_at: Timestamp(created),
             ticket: Arc::from(id),
@@ -131,5 +144,27 @@ mod tests {
         assert!(queue.remove(class, &key(2, 9, "new-high")));
         assert_eq!(&*queue.head(class).unwrap().ticket, "old-low");
         assert_eq!(queue.len(), 2);
+    }
+
+    #[test]
+    fn a_due_time_goes_before_none_and_the_sooner_first_whatever_the_priority() {
+        let mut queue = RoutingQueue::default();
+        let class = queue.add_class(ClassKey {
+            channel: Channel::Web,
+            skills: vec![],
+            groups: vec![],
+        });
+        let due = |at: i64, priority: i32, id: &str| QueueKey {
+            sla: SlaRank::Due(Timestamp(at)),
+            ..key(priority, 0, id)
+        };
+        queue.push(class, key(9, 0, "urgent-without-sla"));
+        queue.push(class, due(500, 9, "later"));
+        queue.push(class, due(100, 0, "sooner"));
+        assert_eq!(&*queue.head(class).unwrap().ticket, "sooner");
+        assert!(queue.remove(class, &due(100, 0, "sooner")));
+        assert_eq!(&*queue.head(class).unwrap().ticket, "later");
+        assert!(queue.remove(class, &due(500, 9, "later")));
+        assert_eq!(&*queue.head(class).unwrap().ticket, "urgent-without-sla");
     }
 }

@@ -287,6 +287,7 @@ mod tests {
             group: None,
             brand: brand.map(str::to_owned),
             created_at: Timestamp(0),
+            sla_breach_at: None,
             at: Timestamp(0),
         }
     }

@@ -114,6 +114,10 @@ pub struct TicketRecord {
     pub group: Option<String>,
     /// Creation time: the queue's age order.
     pub created_at: Timestamp,
+    /// When its next SLA target runs out, as its latest request said: the queue's order
+    /// in an account routed by SLA.
+    #[serde(default)]
+    pub sla_breach_at: Option<Timestamp>,
     /// When it was first queued in its current routing episode.
     pub queued_since: Option<Timestamp>,
     /// Whether its required skills have been relaxed.

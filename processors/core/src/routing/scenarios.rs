@@ -8,10 +8,11 @@
 //!
 //! ```text
 //! config offer_timeout=30s returning_grace=10m skills_timeout=1m auto_accept=web mode=round_robin
-//!        away_after_offer_timeouts=3
+//!        away_after_offer_timeouts=3 queue_order=sla
 //! presence a1 web=online:2 whatsapp=away:1 skills=billing groups=vip
-//! enqueue t1 channel=web priority=1 skills=billing group=vip created=5s
+//! enqueue t1 channel=web priority=1 skills=billing group=vip created=5s sla=20m
 //! accept t1 a1 | decline t1 a1 | consume t1 a1 | release t1 a1 | assign t1 a1 | close t1
+//! update t1 priority=2 sla=none   (new priority or SLA breach time; sla=none: no target)
 //! inactive t1 a1        (the conversation went quiet)
 //! advance 30s           (fires due timers, prints what they decide)
 //! ticket t1             (prints where the ticket is)
@@ -75,6 +76,7 @@ struct TicketAttrs {
     group: Option<String>,
     brand: Option<String>,
     created_at: Timestamp,
+    sla_breach_at: Option<Timestamp>,
 }
 
 /// Where the engine lives between commands.
@@ -228,6 +230,7 @@ impl ScenarioHost {
                 group: None,
                 brand: None,
                 created_at: now,
+                sla_breach_at: None,
             });
         for (key, value) in args {
             match *key {
@@ -237,6 +240,9 @@ impl ScenarioHost {
                 "group" => attrs.group = Some((*value).to_owned()),
                 "brand" => attrs.brand = Some((*value).to_owned()),
                 "created" => attrs.created_at = Timestamp(duration(value).0),
+                "sla" => {
+                    attrs.sla_breach_at = (*value != "none").then(|| Timestamp(duration(value).0))
+                }
                 _ => panic!("unknown ticket attribute {key:?}"),
             }
         }
@@ -254,6 +260,7 @@ impl ScenarioHost {
             group: attrs.group.clone(),
             brand: attrs.brand.clone(),
             created_at: attrs.created_at,
+            sla_breach_at: attrs.sla_breach_at,
             at: now,
         }
     }
@@ -308,7 +315,7 @@ impl ScenarioHost {
                 self.apply(&effects, &mut out);
             }
             verb @ ("enqueue" | "accept" | "decline" | "consume" | "release" | "assign"
-            | "close" | "inactive") => {
+            | "close" | "inactive" | "update") => {
                 let kind = match verb {
                     "enqueue" => RoutingRequestKind::Enqueue,
                     "accept" => RoutingRequestKind::Accept,
@@ -317,6 +324,7 @@ impl ScenarioHost {
                     "release" => RoutingRequestKind::Release,
                     "assign" => RoutingRequestKind::Assign,
                     "inactive" => RoutingRequestKind::Inactive,
+                    "update" => RoutingRequestKind::Update,
                     _ => RoutingRequestKind::Close,
                 };
                 let request = self.request(kind, plain[0], plain.get(1).copied(), &args);
@@ -449,6 +457,13 @@ pub(crate) fn parse_config(line: &str) -> RoutingConfig {
                 config.away_after_offer_timeouts = Some(value.parse().expect("a count above 0"))
             }
             "auto_accept" => config.auto_accept = list(value).iter().map(|c| channel(c)).collect(),
+            "queue_order" => {
+                config.queue_order = match value {
+                    "priority" => QueueOrder::Priority,
+                    "sla" => QueueOrder::Sla,
+                    _ => panic!("unknown queue order {value:?}"),
+                }
+            }
             "mode" => {
                 config.mode = match value {
                     "best_available" => RoutingMode::BestAvailable,

@@ -62,6 +62,7 @@ impl RoutingEngine {
             required_skills: ticket.skills.clone(),
             group: ticket.group.clone(),
             created_at: ticket.created_at,
+            sla_breach_at: ticket.sla_breach_at,
             queued_since: ticket.queued_since,
             skills_relaxed: ticket.skills_relaxed,
             skills_due: ticket.skills_due,
@@ -132,6 +133,7 @@ impl RoutingEngine {
                 skills: record.required_skills,
                 group: record.group,
                 created_at: record.created_at,
+                sla_breach_at: record.sla_breach_at,
                 queued_since: record.queued_since,
                 skills_relaxed: record.skills_relaxed,
                 skills_due: record.skills_due,
@@ -159,7 +161,9 @@ impl RoutingEngine {
                 );
             }
             match record.state {
-                TicketRecordState::Queued => engine.queue.push(ticket.class, ticket.queue_key()),
+                TicketRecordState::Queued => engine
+                    .queue
+                    .push(ticket.class, ticket.queue_key(engine.config.queue_order)),
                 TicketRecordState::Offered { agent_id, due } => {
                     let a = engine.agents.ensure(&agent_id);
                     let agent = engine.agents.get_mut(a);

@@ -739,6 +739,7 @@ fn request(
         group: None,
         brand: None,
         created_at: Timestamp(0),
+        sla_breach_at: None,
         at: Timestamp(0),
     }
 }

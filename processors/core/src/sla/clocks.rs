@@ -153,13 +153,16 @@ pub enum SlaInput<'a> {
 
 impl<'a> SlaInput<'a> {
     /// What a lifecycle input is to the SLA clocks if the lifecycle applies it: an
-    /// end-user message, an agent reply, or nothing. Taken before the lifecycle step
+    /// end-user message, an agent reply, a priority change, or nothing. Taken before the lifecycle step
     /// consumes the input, and handed to [`from_step`](Self::from_step) after it.
     pub fn of_input(input: &TicketInput) -> Option<SlaInput<'static>> {
         match input {
             TicketInput::Message(_) => Some(SlaInput::EndUserMessage),
             TicketInput::Action(action) if action.kind == AgentActionKind::Reply => {
                 Some(SlaInput::AgentReply)
+            }
+            TicketInput::Action(action) if action.kind == AgentActionKind::SetPriority => {
+                action.priority.map(SlaInput::PriorityChanged)
             }
             _ => None,
         }
@@ -250,6 +253,10 @@ struct Clock {
     /// since when. The time counted after a breach is the metric's, not the target's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     overdue_since: Option<Timestamp>,
+    /// Once breached: the due time it ran out at (none in state stored before it was
+    /// kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    breached_at: Option<Timestamp>,
 }
 
 impl Clock {
@@ -438,6 +445,7 @@ impl<'a> Step<'a> {
             elapsed: Millis::ZERO,
             phase: Phase::Paused,
             overdue_since: None,
+            breached_at: None,
         };
         let due = self.due(&clock, self.now, clock.target);
         clock.phase = Phase::Running {
@@ -483,6 +491,7 @@ impl<'a> Step<'a> {
         if due <= self.now {
             ticket.clocks[index].phase = Phase::Breached;
             ticket.clocks[index].overdue_since = Some(self.now);
+            ticket.clocks[index].breached_at = Some(due);
             self.emit(ticket, index, SlaEventKind::Breached, Some(due), self.now);
         } else {
             self.set_timer(&ticket.id, serial, due);
@@ -561,6 +570,22 @@ impl SlaClocks {
         if let Some(outcomes) = self.outcomes(&metrics.ticket_id) {
             outcomes.fill(metrics);
         }
+    }
+
+    /// When ticket `ticket_id`'s next SLA target runs out: the earliest due time of its
+    /// clocks that are running, or breached and not yet met (a breached one ran out at its
+    /// due time, so it comes first); `None` when it has none (no policy, every clock met
+    /// or paused, or another ticket). What the router orders its queue by when it routes
+    /// by SLA.
+    pub fn next_breach_at(&self, ticket_id: &str) -> Option<Timestamp> {
+        let ticket = self.open_ticket().filter(|t| *t.id == *ticket_id)?;
+        (ticket.clocks.iter())
+            .filter_map(|c| match c.phase {
+                Phase::Running { due, .. } => Some(due),
+                Phase::Breached => c.breached_at,
+                Phase::Paused | Phase::Achieved => None,
+            })
+            .min()
     }
 
     /// How many clocks the current ticket has that are neither met nor breached.
@@ -698,6 +723,7 @@ impl SlaClocks {
                     clock.phase = Phase::Breached;
                     clock.elapsed = clock.target;
                     clock.overdue_since = Some(timer.due);
+                    clock.breached_at = Some(timer.due);
                     step.emit(
                         ticket,
                         index,

@@ -24,6 +24,10 @@ mod calendar_proptests;
 mod calendar_tests;
 #[cfg(test)]
 mod clock_tests;
+#[cfg(test)]
+mod desk;
+#[cfg(test)]
+mod routing_tests;
 
 pub use calendar::{BusinessCalendar, OutOfRange, HORIZON_DAYS};
 pub use clocks::{

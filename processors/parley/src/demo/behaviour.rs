@@ -131,6 +131,7 @@ impl World {
             agent_id: agent_id.to_owned(),
             kind,
             status,
+            priority: None,
             at: now,
         };
         let value = AvroCodec::<AgentAction>::single_object().encode(&action)?;

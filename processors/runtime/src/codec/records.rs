@@ -10,7 +10,7 @@
 use super::binary::{long, AvroEnum, AvroField, BodyReader};
 use super::schemas::*;
 use crate::error::CodecError;
-use parley_core::routing::{QueueConditions, QueueDefinition, RoutingMode};
+use parley_core::routing::{QueueConditions, QueueDefinition, QueueOrder, RoutingMode};
 use parley_core::sla::{
     BusinessInterval, Schedule, SlaConditions, SlaEvent, SlaEventKind, SlaMetric, SlaMetricOutcome,
     SlaOutcome, SlaPolicy, SlaPriority, SlaTarget, Weekday,
@@ -139,6 +139,10 @@ avro_enum!(RoutingMode {
     BestAvailable = 0,
     RoundRobin = 1,
 });
+avro_enum!(QueueOrder {
+    Priority = 0,
+    Sla = 1,
+});
 avro_enum!(AgentStatus {
     Online = 0,
     Away = 1,
@@ -161,6 +165,7 @@ avro_enum!(AgentActionKind {
     Reply = 2,
     SetStatus = 3,
     Assign = 4,
+    SetPriority = 5,
 });
 avro_enum!(RoutingRequestKind {
     Enqueue = 0,
@@ -171,6 +176,7 @@ avro_enum!(RoutingRequestKind {
     Assign = 5,
     Close = 6,
     Inactive = 7,
+    Update = 8,
 });
 avro_enum!(RoutingDecisionKind {
     Offered = 0,
@@ -224,6 +230,7 @@ avro_record!(
         agent_id,
         kind,
         status,
+        priority,
         at,
     }
 );
@@ -288,6 +295,7 @@ avro_record!(
         group,
         brand,
         created_at,
+        sla_breach_at,
         at,
     }
 );
@@ -490,6 +498,7 @@ avro_record!(
         returning_grace_ms,
         mode,
         away_after_offer_timeouts,
+        queue_order,
         updated_at,
     }
 );

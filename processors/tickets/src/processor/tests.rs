@@ -262,6 +262,7 @@ fn a_refused_action_leaves_no_conversation_behind() {
         agent_id: "agent-1".into(),
         kind: parley_core::AgentActionKind::SetStatus,
         status: Some(Status::Solved),
+        priority: None,
         at: Timestamp(1_000),
     };
     let mut effects = Effects::default();
@@ -338,6 +339,7 @@ fn ticket_metrics_carry_the_sla_outcomes_at_solved_and_at_closed() {
             agent_id: "ana".into(),
             kind,
             status,
+            priority: None,
             at,
         })
     };
@@ -420,5 +422,86 @@ fn ticket_metrics_carry_the_sla_outcomes_at_solved_and_at_closed() {
     assert_eq!(
         at_closed.sla_total_resolution_time,
         at_solved.sla_total_resolution_time
+    );
+}
+
+#[test]
+fn requests_carry_the_next_breach_and_a_priority_change_updates_router_and_clocks() {
+    use parley_core::sla::{
+        SlaConditions, SlaEventKind, SlaMetric, SlaPolicy, SlaPriority, SlaTarget,
+    };
+    use parley_core::{AgentActionKind, Millis, RoutingRequest, RoutingRequestKind};
+    let target = |priority, minutes| SlaTarget {
+        metric: SlaMetric::FirstReplyTime,
+        priority,
+        target_ms: Millis::minutes(minutes),
+        business_hours: false,
+    };
+    let policy = SlaPolicy {
+        account: "acme".into(),
+        policy_id: "standard".into(),
+        position: 0,
+        conditions: SlaConditions::default(),
+        schedule_id: None,
+        targets: vec![
+            target(SlaPriority::Normal, 60),
+            target(SlaPriority::Urgent, 10),
+        ],
+        updated_at: Timestamp(0),
+    };
+    let mut p = processor_with(vec![policy]);
+    let requests = |p: &TicketProcessor, effects: &Effects| -> Vec<RoutingRequest> {
+        (effects.outputs.iter())
+            .filter(|o| o.topic == "t.routing-requests")
+            .map(|o| p.codecs.routing_requests.decode(&o.value).unwrap())
+            .collect()
+    };
+    let mut created = Effects::default();
+    let message = TicketInput::Message(message("m1"));
+    p.handle(b"acme/c1", message, Timestamp(0), &mut created)
+        .unwrap();
+    let enqueue = &requests(&p, &created)[0];
+    assert_eq!(enqueue.kind, RoutingRequestKind::Enqueue);
+    assert_eq!(
+        enqueue.sla_breach_at,
+        Some(Timestamp(0) + Millis::minutes(60))
+    );
+
+    let mut changed = Effects::default();
+    let action = AgentAction {
+        action_id: "a1".into(),
+        account: "acme".into(),
+        conversation: "c1".into(),
+        agent_id: "bob".into(),
+        kind: AgentActionKind::SetPriority,
+        status: None,
+        priority: Some(2),
+        at: Timestamp(0),
+    };
+    let at = Timestamp(0) + Millis::minutes(4);
+    p.handle(b"acme/c1", TicketInput::Action(action), at, &mut changed)
+        .unwrap();
+    let update = &requests(&p, &changed)[0];
+    assert_eq!(
+        (update.kind, update.priority),
+        (RoutingRequestKind::Update, 2)
+    );
+    let due = Timestamp(0) + Millis::minutes(10);
+    assert_eq!(update.sla_breach_at, Some(due));
+    let event: SlaEvent = (changed.outputs.iter())
+        .find(|o| o.topic == "t.sla-events")
+        .map(|o| p.codecs.sla_events.decode(&o.value).unwrap())
+        .unwrap();
+    assert_eq!(
+        (event.kind, event.target_ms, event.due_at),
+        (SlaEventKind::Activated, Millis::minutes(10), Some(due))
+    );
+    assert_eq!(
+        p.conversation(b"acme/c1")
+            .unwrap()
+            .current()
+            .unwrap()
+            .priority,
+        2
     );
 }

@@ -160,7 +160,8 @@ impl TicketProcessor {
     }
 
     /// Feeds a conversation's SLA clocks what one lifecycle step amounts to, then writes
-    /// the outcome of the ticket's clocks into the ticket metrics the step emits.
+    /// the outcome of the ticket's clocks into the ticket metrics the step emits and tells
+    /// the lifecycle the ticket's next breach time (for the router's queue order).
     fn step_sla(
         &mut self,
         key: &[u8],
@@ -182,6 +183,7 @@ impl TicketProcessor {
         for metrics in &mut fx.ticket_metrics {
             conversation.sla.fill_metrics(metrics);
         }
+        note_sla_breach(conversation, fx);
         out
     }
 
@@ -194,8 +196,11 @@ impl TicketProcessor {
         let fx = self
             .sla
             .with(|config| conversation.sla.step(SlaInput::Timer(timer), config, now));
-        if let Err(rejection) = self.apply(key, parley_core::TicketEffects::default(), fx, effects)
-        {
+        // A breach keeps the clock's due time as the ticket's next, so this asks nothing
+        // of the router unless that is gone from state stored before it was kept.
+        let mut ticket_fx = parley_core::TicketEffects::default();
+        note_sla_breach(conversation, &mut ticket_fx);
+        if let Err(rejection) = self.apply(key, ticket_fx, fx, effects) {
             tracing::warn!(
                 key = %String::from_utf8_lossy(key),
                 reason = %rejection.reason,
@@ -367,6 +372,17 @@ impl KeyedProcessor for TicketProcessor {
             );
         }
     }
+}
+
+/// Tells the conversation's lifecycle its current ticket's next SLA breach time, after
+/// the clocks had a step's inputs: the step's routing requests carry it, and a ticket
+/// waiting for an agent whose time changed gets an `update` to the router.
+fn note_sla_breach(conversation: &mut Conversation, fx: &mut parley_core::TicketEffects) {
+    let breach_at = conversation
+        .lifecycle
+        .current()
+        .and_then(|t| conversation.sla.next_breach_at(t.id));
+    conversation.lifecycle.note_sla_breach(breach_at, fx);
 }
 
 /// Encodes `records` with `codec` and emits each to `topic` under `key(record)`.

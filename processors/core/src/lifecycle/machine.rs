@@ -1,151 +1,14 @@
-//! One conversation's tickets through their lifecycle: New, Open, Pending, On-hold, Solved
-//! and Closed, under the conversational style each ticket was created with.
-//!
-//! [`TicketLifecycle`] is a sans-IO state machine in the manner of `quinn-proto`: the host
-//! feeds it inputs with the current time and applies the [`TicketEffects`] it returns (records to
-//! produce, timers to set or cancel, rejections for the DLQ) before the next step. It never
-//! reads a clock; every id it writes is derived from its inputs, so replaying the same
-//! inputs gives byte-identical effects.
-//!
-//! Messaging inactivity lives here because the lifecycle sees the messages: an assigned,
-//! Open conversation whose end user has not answered an agent's reply for the style's
-//! `inactivity` becomes inactive, and the lifecycle asks the router to free its assignee's
-//! capacity (`inactive`) until the end user writes again (`consume`).
+//! [`TicketLifecycle`]: one conversation's tickets, stepped by messages, agent actions,
+//! routing decisions and timers.
 
+use super::effects::*;
+use super::ticket::*;
 use crate::ids::{record_id, stable_hash, ticket_id};
 use crate::model::*;
 use crate::style::{StyleSettings, MAX_SOLVED_TO_CLOSED};
 use crate::time::{Millis, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
-use std::fmt;
-
-/// How many recent message, action and decision ids a conversation remembers to drop
-/// duplicate deliveries. Redeliveries come within seconds, so a short window suffices and
-/// keeps each conversation's state small (8 bytes an id).
-pub const DEDUP_WINDOW: usize = 64;
-
-/// What a [`TicketLifecycle`] is fed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TicketInput {
-    /// An end-user message.
-    Message(ConversationEvent),
-    /// An agent action.
-    Action(AgentAction),
-    /// A routing decision.
-    Decision(RoutingDecision),
-    /// A timer this lifecycle set came due.
-    Timer(TicketTimer),
-}
-
-/// A timer a lifecycle asks the host to keep: when to wake one ticket's lifecycle, for its
-/// solve-to-close gap or its messaging-inactivity check. The lifecycle knows which from its
-/// own state, so one timer at a time serves both.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct TicketTimer {
-    /// The ticket whose lifecycle to wake.
-    pub ticket_id: String,
-    /// When it is due.
-    pub due: Timestamp,
-}
-
-/// A timer to set or cancel.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TicketTimerCommand {
-    /// Keep this timer and feed it back as [`TicketInput::Timer`] once due.
-    Set(TicketTimer),
-    /// Drop this timer: it must not fire.
-    Cancel(TicketTimer),
-}
-
-/// Why an input was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RejectionKind {
-    /// The input names another conversation than this lifecycle's.
-    WrongConversation,
-    /// The conversation has no ticket that is not Closed.
-    NoTicket,
-    /// A routing decision about a ticket that is not the conversation's current one.
-    StaleDecision,
-    /// An accept or decline from an agent the ticket is not offered to.
-    NoOfferToAgent,
-    /// A status change by an agent who is not the ticket's assignee.
-    NotAssignee,
-    /// Solved on a ticket with no assignee.
-    SolvedWithoutAssignee,
-    /// `set_status` without a status, or with New or Closed, which only parley sets.
-    StatusNotSettable,
-    /// A routing decision that names no agent where one is needed.
-    MissingAgent,
-}
-
-impl RejectionKind {
-    /// A short stable label, for the DLQ header and the metrics.
-    pub const fn code(self) -> &'static str {
-        match self {
-            RejectionKind::WrongConversation => "wrong_conversation",
-            RejectionKind::NoTicket => "no_ticket",
-            RejectionKind::StaleDecision => "stale_decision",
-            RejectionKind::NoOfferToAgent => "no_offer_to_agent",
-            RejectionKind::NotAssignee => "not_assignee",
-            RejectionKind::SolvedWithoutAssignee => "solved_without_assignee",
-            RejectionKind::StatusNotSettable => "status_not_settable",
-            RejectionKind::MissingAgent => "missing_agent",
-        }
-    }
-}
-
-/// An input the lifecycle refused: it goes to the DLQ with this reason.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TicketRejection {
-    /// What kind of refusal.
-    pub kind: RejectionKind,
-    /// For a person reading the DLQ: what was refused and why.
-    pub detail: String,
-}
-
-impl fmt::Display for TicketRejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind.code(), self.detail)
-    }
-}
-
-/// The effects of one step, to be applied by the host before the next step.
-#[must_use = "effects must be applied by the host"]
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TicketEffects {
-    /// Status transitions, in order.
-    pub status_changes: Vec<StatusChange>,
-    /// Requests to the router, in order.
-    pub routing_requests: Vec<RoutingRequest>,
-    /// Ticket metrics records.
-    pub ticket_metrics: Vec<TicketMetrics>,
-    /// Inactivity reminders for the channel integration to send, in order.
-    pub reminders: Vec<InactivityReminder>,
-    /// Timers to set or cancel.
-    pub timers: Vec<TicketTimerCommand>,
-    /// Inputs refused, for the DLQ.
-    pub rejections: Vec<TicketRejection>,
-    /// Inputs dropped as duplicate deliveries (not an error: nothing else happened).
-    pub duplicates: u32,
-}
-
-impl TicketEffects {
-    /// Whether the step changed nothing outside the lifecycle.
-    pub fn is_empty(&self) -> bool {
-        self.status_changes.is_empty()
-            && self.routing_requests.is_empty()
-            && self.ticket_metrics.is_empty()
-            && self.reminders.is_empty()
-            && self.timers.is_empty()
-            && self.rejections.is_empty()
-    }
-
-    fn reject(&mut self, kind: RejectionKind, detail: String) {
-        self.rejections.push(TicketRejection { kind, detail });
-    }
-}
 
 /// One conversation's tickets: at most one that is not Closed, and the memory needed to
 /// start a follow-up and drop duplicate deliveries.
@@ -158,7 +21,10 @@ impl TicketEffects {
 /// - time only moves forward: an earlier `now` than a previous step's is taken as that
 ///   previous time;
 /// - feed each timer back as [`TicketInput::Timer`] once due; a timer that was cancelled or
-///   replaced in the meantime is ignored, so a late or duplicate firing is harmless.
+///   replaced in the meantime is ignored, so a late or duplicate firing is harmless;
+/// - a host that keeps SLA clocks calls [`note_sla_breach`](Self::note_sla_breach) after
+///   each step, once the clocks had its inputs, before applying the effects (without it,
+///   routing requests carry no SLA breach time).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketLifecycle {
     account: String,
@@ -173,97 +39,6 @@ pub struct TicketLifecycle {
     recent: VecDeque<u64>,
     /// The latest time seen.
     clock: Timestamp,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct Ticket {
-    id: String,
-    brand: Option<String>,
-    channel: Channel,
-    settings: StyleSettings,
-    status: Status,
-    status_since: Timestamp,
-    assignee: Option<String>,
-    offered_to: Option<String>,
-    predecessor: Option<String>,
-    close_due: Option<Timestamp>,
-    created_at: Timestamp,
-    first_offered_at: Option<Timestamp>,
-    first_assigned_at: Option<Timestamp>,
-    first_agent_reply_at: Option<Timestamp>,
-    first_solved_at: Option<Timestamp>,
-    last_solved_at: Option<Timestamp>,
-    time_in: StatusTimes,
-    reopens: u32,
-    agent_replies: u32,
-    /// Every agent who replied, sorted: one-touch needs the solver to be the only one.
-    #[serde(default)]
-    repliers: Vec<String>,
-    /// When the armed inactivity check fires, if one is armed.
-    #[serde(default)]
-    inactivity_due: Option<Timestamp>,
-    /// When an agent replied with no end-user message since: the conversation waits on the
-    /// end user from then. `None` while the end user waits on an agent.
-    #[serde(default)]
-    quiet_since: Option<Timestamp>,
-    /// The assigned conversation is inactive: it takes no capacity until the end user
-    /// writes.
-    #[serde(default)]
-    inactive: bool,
-    /// Times it went inactive.
-    #[serde(default)]
-    inactivity_periods: u32,
-    /// When the next inactivity reminder is due, while inactive and one is left.
-    #[serde(default)]
-    reminder_due: Option<Timestamp>,
-    /// Reminders sent since it last went inactive.
-    #[serde(default)]
-    reminders_sent: u32,
-    end_user_messages: u32,
-    assignee_stations: u32,
-    ever_parked: bool,
-    ordinals: Ordinals,
-}
-
-/// Time spent in each status before the current one began.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct StatusTimes {
-    new: Millis,
-    open: Millis,
-    pending: Millis,
-    on_hold: Millis,
-    solved: Millis,
-}
-
-impl StatusTimes {
-    fn add(&mut self, status: Status, span: Millis) {
-        let slot = match status {
-            Status::New => &mut self.new,
-            Status::Open => &mut self.open,
-            Status::Pending => &mut self.pending,
-            Status::OnHold => &mut self.on_hold,
-            Status::Solved => &mut self.solved,
-            Status::Closed => return,
-        };
-        slot.0 += span.0;
-    }
-}
-
-/// Per-ticket counters from which output record ids are derived.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct Ordinals {
-    status_changes: u32,
-    routing_requests: u32,
-    metrics: u32,
-    #[serde(default)]
-    reminders: u32,
-}
-
-/// Who caused a transition, and why.
-struct Cause<'a> {
-    actor_kind: ActorKind,
-    actor_id: Option<&'a str>,
-    reason: &'a str,
 }
 
 impl TicketLifecycle {
@@ -440,6 +215,7 @@ impl TicketLifecycle {
             quiet_since: None,
             inactive: false,
             inactivity_periods: 0,
+            sla_breach_at: None,
             reminder_due: None,
             reminders_sent: 0,
             end_user_messages: 1,
@@ -536,6 +312,66 @@ impl TicketLifecycle {
                 fx.routing_requests.push(request);
             }
             AgentActionKind::SetStatus => self.set_status(action.status, &action.agent_id, now, fx),
+            AgentActionKind::SetPriority => {
+                let Some(priority) = action.priority else {
+                    let detail = format!(
+                        "set_priority by agent {agent} on ticket {}: the action names no priority",
+                        ticket.id
+                    );
+                    fx.reject(RejectionKind::NoPriority, detail);
+                    return;
+                };
+                // Any agent may set it; setting the priority it has is a no-op.
+                if priority != ticket.settings.priority {
+                    ticket.settings.priority = priority;
+                    fx.routing_requests.push(routing_request(
+                        &self.account,
+                        &self.conversation,
+                        ticket,
+                        RoutingRequestKind::Update,
+                        None,
+                        now,
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Tells the lifecycle, after a step's inputs went through the SLA clocks, when the
+    /// current ticket's next SLA target runs out (`None` without one), so that the router
+    /// can order its queue by it. Writes it into the step's routing requests about the
+    /// ticket; when none went out and it differs from what the router was last told, and
+    /// the ticket waits for an agent (New, or Open without an assignee), adds an `update`
+    /// request. Does nothing after a refused or duplicate input.
+    pub fn note_sla_breach(&mut self, breach_at: Option<Timestamp>, fx: &mut TicketEffects) {
+        if !fx.rejections.is_empty() || fx.duplicates > 0 {
+            return;
+        }
+        let Some(ticket) = self.current.as_mut() else {
+            return;
+        };
+        let mut told = false;
+        for request in fx.routing_requests.iter_mut() {
+            if request.ticket_id == ticket.id {
+                request.sla_breach_at = breach_at;
+                told = true;
+            }
+        }
+        let waits = ticket.status == Status::New
+            || (ticket.status == Status::Open && ticket.assignee.is_none());
+        if !told && (ticket.sla_breach_at == breach_at || !waits) {
+            return;
+        }
+        ticket.sla_breach_at = breach_at;
+        if !told {
+            fx.routing_requests.push(routing_request(
+                &self.account,
+                &self.conversation,
+                ticket,
+                RoutingRequestKind::Update,
+                None,
+                self.clock,
+            ));
         }
     }
 
@@ -885,257 +721,6 @@ impl TicketLifecycle {
     }
 }
 
-impl Ticket {
-    /// Makes an inactive conversation active (or leaves an active one so) and drops its
-    /// pending reminders (their timer finds nothing to do); says whether it was inactive.
-    fn take_inactive(&mut self) -> bool {
-        self.reminder_due = None;
-        self.reminders_sent = 0;
-        std::mem::take(&mut self.inactive)
-    }
-
-    /// Arms the style's reminder step `index`, if it has one, after its delay from `now`.
-    fn arm_reminder(&mut self, index: usize, now: Timestamp, fx: &mut TicketEffects) {
-        if let Some(step) = self.settings.reminders.get(index) {
-            let due = now + step.after_ms;
-            self.reminder_due = Some(due);
-            fx.timers.push(TicketTimerCommand::Set(TicketTimer {
-                ticket_id: self.id.clone(),
-                due,
-            }));
-        }
-    }
-}
-
-/// Arms an inactivity check for an assigned, Open conversation that waits on its end user
-/// (an agent replied last), unless one is armed: a check that fires early finds the later
-/// reply and re-arms itself, so a message costs no timer write.
-fn watch_inactivity(ticket: &mut Ticket, fx: &mut TicketEffects) {
-    let Some(quiet_since) = ticket.quiet_since else {
-        return;
-    };
-    if ticket.status != Status::Open
-        || ticket.assignee.is_none()
-        || ticket.inactive
-        || ticket.settings.inactivity <= Millis::ZERO
-    {
-        return;
-    }
-    if ticket.inactivity_due.is_none() {
-        let due = quiet_since + ticket.settings.inactivity;
-        ticket.inactivity_due = Some(due);
-        fx.timers.push(TicketTimerCommand::Set(TicketTimer {
-            ticket_id: ticket.id.clone(),
-            due,
-        }));
-    }
-}
-
 fn input_hash(kind: u8, id: &str) -> u64 {
     stable_hash(&[&[kind], id.as_bytes()])
-}
-
-/// A read-only view of a conversation's current ticket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TicketView<'a> {
-    /// The ticket id.
-    pub id: &'a str,
-    /// Its status.
-    pub status: Status,
-    /// Its conversational style.
-    pub style: Style,
-    /// Its assignee.
-    pub assignee: Option<&'a str>,
-    /// The agent it is offered to, awaiting an answer.
-    pub offered_to: Option<&'a str>,
-    /// When it closes, if Solved.
-    pub close_due: Option<Timestamp>,
-    /// Its routing priority, from the style configuration it was created with.
-    pub priority: i32,
-    /// Whether the assigned conversation is inactive (it takes no capacity).
-    pub inactive: bool,
-}
-
-fn status_change(
-    account: &str,
-    conversation: &str,
-    ticket: &mut Ticket,
-    from: Option<Status>,
-    cause: &Cause<'_>,
-    now: Timestamp,
-) -> StatusChange {
-    ticket.ordinals.status_changes += 1;
-    StatusChange {
-        change_id: record_id(&ticket.id, 's', ticket.ordinals.status_changes),
-        ticket_id: ticket.id.clone(),
-        account: account.to_owned(),
-        brand: ticket.brand.clone(),
-        conversation: conversation.to_owned(),
-        channel: ticket.channel,
-        style: ticket.settings.style,
-        from,
-        to: ticket.status,
-        actor_kind: cause.actor_kind,
-        actor_id: cause.actor_id.map(str::to_owned),
-        reason: cause.reason.to_owned(),
-        assignee: ticket.assignee.clone(),
-        predecessor_ticket_id: if from.is_none() {
-            ticket.predecessor.clone()
-        } else {
-            None
-        },
-        at: now,
-    }
-}
-
-fn routing_request(
-    account: &str,
-    conversation: &str,
-    ticket: &mut Ticket,
-    kind: RoutingRequestKind,
-    agent: Option<&str>,
-    now: Timestamp,
-) -> RoutingRequest {
-    ticket.ordinals.routing_requests += 1;
-    RoutingRequest {
-        request_id: record_id(&ticket.id, 'r', ticket.ordinals.routing_requests),
-        account: account.to_owned(),
-        conversation: conversation.to_owned(),
-        ticket_id: ticket.id.clone(),
-        kind,
-        agent_id: agent.map(str::to_owned),
-        channel: ticket.channel,
-        priority: ticket.settings.priority,
-        required_skills: ticket.settings.required_skills.clone(),
-        group: ticket.settings.group.clone(),
-        brand: ticket.brand.clone(),
-        created_at: ticket.created_at,
-        at: now,
-    }
-}
-
-fn ticket_metrics(
-    account: &str,
-    conversation: &str,
-    ticket: &mut Ticket,
-    now: Timestamp,
-) -> TicketMetrics {
-    ticket.ordinals.metrics += 1;
-    let mut times = ticket.time_in;
-    times.add(ticket.status, now.since(ticket.status_since));
-    let since_created = |at: Option<Timestamp>| at.map(|at| at.since(ticket.created_at));
-    TicketMetrics {
-        metrics_id: record_id(&ticket.id, 'm', ticket.ordinals.metrics),
-        ticket_id: ticket.id.clone(),
-        account: account.to_owned(),
-        brand: ticket.brand.clone(),
-        conversation: conversation.to_owned(),
-        channel: ticket.channel,
-        style: ticket.settings.style,
-        status: ticket.status,
-        assignee: ticket.assignee.clone(),
-        group: ticket.settings.group.clone(),
-        predecessor_ticket_id: ticket.predecessor.clone(),
-        created_at: ticket.created_at,
-        first_assigned_at: ticket.first_assigned_at,
-        first_agent_reply_at: ticket.first_agent_reply_at,
-        first_solved_at: ticket.first_solved_at,
-        last_solved_at: ticket.last_solved_at,
-        closed_at: (ticket.status == Status::Closed).then_some(now),
-        first_reply_time_ms: since_created(ticket.first_agent_reply_at),
-        first_resolution_time_ms: since_created(ticket.first_solved_at),
-        full_resolution_time_ms: since_created(ticket.last_solved_at),
-        requester_wait_time_ms: Millis(times.new.0 + times.open.0 + times.on_hold.0),
-        agent_wait_time_ms: times.pending,
-        on_hold_time_ms: times.on_hold,
-        solved_time_ms: times.solved,
-        agent_work_time_ms: Millis(times.new.0 + times.open.0),
-        time_in_queue_ms: since_created(ticket.first_assigned_at),
-        offer_acceptance_time_ms: match (ticket.first_offered_at, ticket.first_assigned_at) {
-            (Some(offered), Some(assigned)) => Some(assigned.since(offered)),
-            _ => None,
-        },
-        reopens: ticket.reopens,
-        agent_replies: ticket.agent_replies,
-        end_user_messages: ticket.end_user_messages,
-        assignee_stations: ticket.assignee_stations,
-        group_stations: u32::from(ticket.settings.group.is_some()),
-        one_touch: ticket.last_solved_at.is_some()
-            && ticket.agent_replies > 0
-            && ticket
-                .repliers
-                .iter()
-                .all(|r| Some(r) == ticket.assignee.as_ref())
-            && !ticket.ever_parked
-            && ticket.reopens == 0,
-        inactivity_periods: ticket.inactivity_periods,
-        // Filled by the SLA clocks, which the lifecycle does not keep.
-        sla_first_reply_time: None,
-        sla_next_reply_time: None,
-        sla_periodic_update: None,
-        sla_requester_wait_time: None,
-        sla_agent_work_time: None,
-        sla_total_resolution_time: None,
-        at: now,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn solve_by(agent: &str, id: &str) -> TicketInput {
-        TicketInput::Action(AgentAction {
-            action_id: id.into(),
-            account: "acme".into(),
-            conversation: "c1".into(),
-            agent_id: agent.into(),
-            kind: AgentActionKind::SetStatus,
-            status: Some(Status::Solved),
-            at: Timestamp(0),
-        })
-    }
-
-    #[test]
-    fn a_refused_input_leaves_the_state_as_it_was() {
-        let style = StyleSettings::default();
-        let mut lifecycle = TicketLifecycle::new("acme", "c1");
-        let message = ConversationEvent {
-            event_id: "m1".into(),
-            account: "acme".into(),
-            brand: None,
-            conversation: "c1".into(),
-            channel: Channel::Web,
-            sent_at: Timestamp(0),
-            received_at: Timestamp(0),
-            text: None,
-            attachments: vec![],
-            author_name: None,
-            reply_handles: vec![],
-        };
-        let _ = lifecycle.step(TicketInput::Message(message), &style, Timestamp(10));
-        let before = lifecycle.clone();
-        let fx = lifecycle.step(solve_by("ana", "a1"), &style, Timestamp(20));
-        assert_eq!(fx.rejections.len(), 1);
-        assert_eq!(
-            lifecycle, before,
-            "the runtime may drop a rejected step's effects"
-        );
-        let again = lifecycle.step(solve_by("ana", "a1"), &style, Timestamp(10));
-        assert_eq!(
-            again.rejections, fx.rejections,
-            "a redelivery is refused again, not dropped"
-        );
-    }
-
-    #[test]
-    fn input_for_another_conversation_is_refused() {
-        let mut lifecycle = TicketLifecycle::new("acme", "c2");
-        let fx = lifecycle.step(
-            solve_by("ana", "a1"),
-            &StyleSettings::default(),
-            Timestamp(0),
-        );
-        assert_eq!(fx.rejections[0].kind, RejectionKind::WrongConversation);
-    }
 }
