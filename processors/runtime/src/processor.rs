@@ -78,20 +78,20 @@ pub enum TimerCommand<T = Vec<u8>> {
 
 impl<T: TimerId> TimerCommand<T> {
     /// The command with its timer encoded as the runtime stores it.
-    pub fn encoded(&self) -> TimerCommand {
-        let encode = |timer: &T| {
+    pub fn into_encoded(self) -> TimerCommand {
+        let encode = |timer: T| {
             let mut id = Vec::new();
             timer.encode(&mut id);
             id
         };
         match self {
             TimerCommand::Set { key, timer, due } => TimerCommand::Set {
-                key: key.clone(),
+                key,
                 timer: encode(timer),
-                due: *due,
+                due,
             },
             TimerCommand::Cancel { key, timer } => TimerCommand::Cancel {
-                key: key.clone(),
+                key,
                 timer: encode(timer),
             },
         }
@@ -208,7 +208,7 @@ impl Effects {
         self.state = typed.state;
         self.at = typed.at;
         self.timers
-            .extend(typed.timers.iter().map(TimerCommand::encoded));
+            .extend(typed.timers.into_iter().map(TimerCommand::into_encoded));
         result
     }
 }
