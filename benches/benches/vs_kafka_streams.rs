@@ -49,7 +49,7 @@
 use parley_core::{Millis, Timestamp};
 use parley_runtime::{
     DecodeError, Effects, Guarantee, Host, InputRecord, KeyedProcessor, Metrics, Rejection,
-    RestoreError, RuntimeConfig, Shutdown, SystemClock,
+    RestoreError, RuntimeConfig, Shutdown, SystemClock, TimerDecodeError, TimerId,
 };
 use parley_testkit::kafka::{in_ci, workspace_root};
 use parley_testkit::Kafka;
@@ -122,6 +122,39 @@ fn next_state(
     next
 }
 
+/// The `stateful` workload's one timer per key, stored as `due`.
+struct Due;
+
+impl TimerId for Due {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"due");
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Due, TimerDecodeError> {
+        match bytes {
+            b"due" => Ok(Due),
+            [] => Err(TimerDecodeError::Empty),
+            [tag, ..] => Err(TimerDecodeError::UnknownTag { tag: *tag }),
+        }
+    }
+}
+
+/// The timers of a workload that sets none: there are no values.
+enum NoTimer {}
+
+impl TimerId for NoTimer {
+    fn encode(&self, _: &mut Vec<u8>) {
+        match *self {}
+    }
+
+    fn decode(bytes: &[u8]) -> Result<NoTimer, TimerDecodeError> {
+        Err(match bytes.first() {
+            None => TimerDecodeError::Empty,
+            Some(tag) => TimerDecodeError::UnknownTag { tag: *tag },
+        })
+    }
+}
+
 /// The `stateful` workload: see the module doc.
 struct Stateful {
     output: String,
@@ -131,6 +164,7 @@ struct Stateful {
 
 impl KeyedProcessor for Stateful {
     type Input = Vec<u8>;
+    type Timer = Due;
 
     fn restore(&mut self, state_key: &[u8], value: &[u8]) -> Result<(), RestoreError> {
         let state = value.try_into().map_err(|_| {
@@ -149,7 +183,7 @@ impl KeyedProcessor for Stateful {
         key: &[u8],
         value: Vec<u8>,
         now: Timestamp,
-        effects: &mut Effects,
+        effects: &mut Effects<Due>,
     ) -> Result<(), Rejection> {
         let next = match self.states.get_mut(key) {
             Some(state) => {
@@ -164,11 +198,11 @@ impl KeyedProcessor for Stateful {
         };
         effects.put(key, next.to_vec());
         effects.emit(self.output.clone(), key, next.to_vec());
-        effects.set_timer(key, &b"due"[..], now + self.delay);
+        effects.set_timer(key, Due, now + self.delay);
         Ok(())
     }
 
-    fn on_timer(&mut self, key: &[u8], _timer_id: &[u8], _now: Timestamp, effects: &mut Effects) {
+    fn on_timer(&mut self, key: &[u8], _: Due, _now: Timestamp, effects: &mut Effects<Due>) {
         if let Some(state) = self.states.get(key) {
             effects.emit(self.output.clone(), key, state.to_vec());
             let output = effects.outputs.last_mut().expect("just pushed");
@@ -184,6 +218,7 @@ struct Passthrough {
 
 impl KeyedProcessor for Passthrough {
     type Input = Vec<u8>;
+    type Timer = NoTimer;
 
     fn restore(&mut self, _state_key: &[u8], _value: &[u8]) -> Result<(), RestoreError> {
         Ok(())
@@ -198,13 +233,21 @@ impl KeyedProcessor for Passthrough {
         key: &[u8],
         value: Vec<u8>,
         _now: Timestamp,
-        effects: &mut Effects,
+        effects: &mut Effects<NoTimer>,
     ) -> Result<(), Rejection> {
         effects.emit(self.output.clone(), key, value);
         Ok(())
     }
 
-    fn on_timer(&mut self, _key: &[u8], _id: &[u8], _now: Timestamp, _effects: &mut Effects) {}
+    fn on_timer(
+        &mut self,
+        _key: &[u8],
+        timer: NoTimer,
+        _now: Timestamp,
+        _effects: &mut Effects<NoTimer>,
+    ) {
+        match timer {}
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

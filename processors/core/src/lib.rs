@@ -10,6 +10,9 @@
 //! - [`style`]: the styles, their validation and the per-account [`StyleTable`].
 //! - [`routing`]: the omnichannel routing engine: availability, capacity, skills and offers.
 //! - [`timer_wheel`]: the hierarchical timing wheel the runtime keeps over its durable timers.
+//! - [`timer_id`]: [`TimerId`](timer_id::TimerId), a processor's timer as the id of a durable
+//!   timer, and the binary encodings of [`ConversationTimer`](timer_id::ConversationTimer)
+//!   and [`RoutingTimer`](routing::RoutingTimer).
 //! - [`sim`]: a deterministic simulation harness of the ticket side (fake clock, step until
 //!   idle), and [`pipeline`]: the ticket lifecycles and the routers wired together in it.
 //! - [`topics`]: the topic catalogue: every topic's name, records, key rule and cleanup
@@ -30,6 +33,7 @@ pub mod sim;
 pub mod sla;
 pub mod style;
 pub mod time;
+pub mod timer_id;
 pub mod timer_wheel;
 pub mod topics;
 

@@ -47,16 +47,6 @@ impl RouterCodecs {
     }
 }
 
-/// The runtime timer id of a routing timer: its JSON.
-pub fn timer_id(timer: &RoutingTimer) -> Vec<u8> {
-    serde_json::to_vec(timer).expect("a routing timer serialises to JSON")
-}
-
-/// The routing timer of a runtime timer id written by [`timer_id`].
-pub fn parse_timer_id(id: &[u8]) -> Option<RoutingTimer> {
-    serde_json::from_slice(id).ok()
-}
-
 /// The state key of an agent: `account/agent/<id>`.
 pub fn agent_key(account: &str, agent_id: &str) -> Vec<u8> {
     format!("{account}/agent/{agent_id}").into_bytes()
@@ -206,7 +196,7 @@ impl RouterProcessor {
         account: &str,
         input: &RoutingInput,
         now: Timestamp,
-        effects: &mut Effects,
+        effects: &mut Effects<RoutingTimer>,
     ) -> Result<(), Rejection> {
         self.finish_restore();
         self.sync_tables();
@@ -228,7 +218,7 @@ impl RouterProcessor {
         &mut self,
         account: &str,
         fx: RoutingEffects,
-        effects: &mut Effects,
+        effects: &mut Effects<RoutingTimer>,
     ) -> Result<(), Rejection> {
         if fx.decisions.is_empty() && !fx.rejections.is_empty() {
             let detail = fx
@@ -266,14 +256,13 @@ impl RouterProcessor {
                 value,
             );
         }
-        for command in &fx.timers {
+        for command in fx.timers {
             match command {
                 RoutingTimerCommand::Set(timer) => {
-                    effects.set_timer(account, timer_id(timer), timer.due())
+                    let due = timer.due();
+                    effects.set_timer(account, timer, due)
                 }
-                RoutingTimerCommand::Cancel(timer) => {
-                    effects.cancel_timer(account, timer_id(timer))
-                }
+                RoutingTimerCommand::Cancel(timer) => effects.cancel_timer(account, timer),
             }
         }
         // Taken only for an accepted input: a refused one changed nothing.
@@ -305,6 +294,7 @@ impl RouterProcessor {
 
 impl KeyedProcessor for RouterProcessor {
     type Input = RoutingInput;
+    type Timer = RoutingTimer;
 
     /// `account/agent/<id>` and `account/ticket/<id>` belong to the record key `account`.
     fn record_key(state_key: &[u8]) -> Option<&[u8]> {
@@ -364,7 +354,7 @@ impl KeyedProcessor for RouterProcessor {
         key: &[u8],
         input: RoutingInput,
         now: Timestamp,
-        effects: &mut Effects,
+        effects: &mut Effects<RoutingTimer>,
     ) -> Result<(), Rejection> {
         let account = match &input {
             RoutingInput::Request(r) => r.account.clone(),
@@ -388,13 +378,18 @@ impl KeyedProcessor for RouterProcessor {
         self.step(&account, &input, now, effects)
     }
 
-    fn on_timer(&mut self, key: &[u8], timer_id: &[u8], now: Timestamp, effects: &mut Effects) {
-        let (Ok(account), Some(timer)) = (std::str::from_utf8(key), parse_timer_id(timer_id))
-        else {
+    fn on_timer(
+        &mut self,
+        key: &[u8],
+        timer: RoutingTimer,
+        now: Timestamp,
+        effects: &mut Effects<RoutingTimer>,
+    ) {
+        let Ok(account) = std::str::from_utf8(key) else {
             tracing::warn!(
                 key = %String::from_utf8_lossy(key),
-                timer = %String::from_utf8_lossy(timer_id),
-                "unknown timer, ignored"
+                ?timer,
+                "timer of a key that is not an account, ignored"
             );
             return;
         };
@@ -412,6 +407,7 @@ mod tests {
         AgentStatus, Channel, ChannelPresence, RoutingDecisionKind, RoutingRequestKind,
     };
     use parley_runtime::table::TableRecords;
+    use parley_runtime::TimerId;
 
     fn processor(config: RoutingConfig) -> RouterProcessor {
         processor_over(table(config))
@@ -469,14 +465,7 @@ mod tests {
     }
 
     #[test]
-    fn timer_ids_round_trip_and_state_keys_parse() {
-        let timer = RoutingTimer::OfferTimeout {
-            ticket_id: "acme/c/1".into(),
-            agent_id: "a/1".into(),
-            due: Timestamp(42),
-        };
-        assert_eq!(parse_timer_id(&timer_id(&timer)), Some(timer));
-        assert_eq!(parse_timer_id(b"nonsense"), None);
+    fn state_keys_parse() {
         assert_eq!(
             parse_state_key("acme/ticket/acme/c/1").map(|(a, e)| (a.to_owned(), e)),
             Some(("acme".to_owned(), Entity::Ticket))
@@ -531,6 +520,52 @@ mod tests {
             restored.engine("acme").unwrap().ticket_view("t-c1"),
             original
         );
+    }
+
+    #[test]
+    fn an_offer_timeout_fires_from_its_timer_and_from_the_json_it_was_once_stored_as() {
+        let run = |fire: &dyn Fn(&RoutingTimer) -> RoutingTimer| {
+            let mut p = processor(RoutingConfig::default());
+            let mut effects = Effects::default();
+            for (input, at) in [
+                (RoutingInput::Presence(presence(1)), 1_000),
+                (RoutingInput::Request(enqueue("c1")), 2_000),
+            ] {
+                p.handle(b"acme", input, Timestamp(at), &mut effects)
+                    .unwrap();
+            }
+            let [parley_runtime::TimerCommand::Set { timer, due, .. }] = &effects.timers[..] else {
+                panic!("{:?}", effects.timers)
+            };
+            assert!(matches!(timer, RoutingTimer::OfferTimeout { .. }));
+            let mut fired = Effects::default();
+            p.on_timer(b"acme", fire(timer), *due, &mut fired);
+            fired
+        };
+        let typed = run(&|timer| timer.clone());
+        let from_json = run(&|timer| {
+            let stored = serde_json::to_vec(timer).unwrap();
+            assert_eq!(stored.first(), Some(&b'{'));
+            RoutingTimer::decode(&stored).unwrap()
+        });
+        let decisions: Vec<RoutingDecision> = typed
+            .outputs
+            .iter()
+            .filter(|o| o.topic == "t.routing-decisions")
+            .map(|o| {
+                RouterCodecs::single_object()
+                    .routing_decisions
+                    .decode(&o.value)
+                    .unwrap()
+            })
+            .collect();
+        assert!(
+            decisions
+                .iter()
+                .any(|d| d.kind == RoutingDecisionKind::OfferWithdrawn),
+            "{decisions:?}"
+        );
+        assert_eq!(typed, from_json);
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //!
 //! - [`config`]: [`RuntimeConfig`], validated with errors that name field, value and rule.
 //! - [`processor`]: the [`KeyedProcessor`] trait and its [`Effects`] (outputs, state writes,
-//!   timer commands).
+//!   timer commands). A processor's timers are its own type, a [`TimerId`] (the trait lives
+//!   in `parley_core::timer_id`, beside the encodings of the core's timers).
 //! - [`codec`]: Avro codecs for `parley_core::model`, Confluent framing or single-object.
 //! - [`dlq`]: dead-letter records with stage, reason, error and source headers.
 //! - [`metrics`] and [`http`]: Prometheus metrics served on `/metrics`, and the read-only
@@ -58,6 +59,7 @@ pub use config::{Guarantee, RuntimeConfig, TimeConfig, TimeSource};
 pub use error::{CodecError, ConfigError, RuntimeError};
 pub use host::{Host, Shutdown};
 pub use metrics::Metrics;
+pub use parley_core::timer_id::{TimerDecodeError, TimerId};
 pub use processor::{
     DecodeError, Effects, InputRecord, KeyedProcessor, Output, Rejection, RestoreError, StateWrite,
     TimerCommand,

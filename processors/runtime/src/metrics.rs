@@ -23,8 +23,11 @@ pub struct Metrics {
     pub commit_latency: HistogramVec,
     /// `parley_timers_pending`: durable timers set, over assigned partitions.
     pub timers_pending: IntGauge,
-    /// `parley_timers_fired_total`: timers that came due and were handled.
+    /// `parley_timers_fired_total`: timers that came due and were handled (or dropped).
     pub timers_fired: IntCounter,
+    /// `parley_timers_dropped_total`: timers that came due with a stored id that no longer
+    /// decodes as the processor's timer, removed without being handled.
+    pub timers_dropped: IntCounter,
     /// `parley_timers_overdue_seconds`: how late the most overdue timer was when the loop
     /// last looked (0 when none was due).
     pub timers_overdue: Gauge,
@@ -170,6 +173,10 @@ impl Metrics {
             timers_fired: register!(IntCounter::new(
                 "parley_timers_fired_total",
                 "Timers handled"
+            )),
+            timers_dropped: register!(IntCounter::new(
+                "parley_timers_dropped_total",
+                "Timers removed unhandled because their stored id no longer decodes"
             )),
             timers_overdue: register!(Gauge::new(
                 "parley_timers_overdue_seconds",

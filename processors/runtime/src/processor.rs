@@ -1,6 +1,7 @@
 //! The contract between the runtime and a sans-IO core state machine: [`KeyedProcessor`].
 
 use crate::error::CodecError;
+use parley_core::timer_id::TimerId;
 use parley_core::Timestamp;
 
 /// One input record as the runtime hands it to [`KeyedProcessor::decode`].
@@ -49,15 +50,20 @@ pub struct StateWrite {
     pub value: Option<Vec<u8>>,
 }
 
-/// A durable timer to set or cancel, identified by `(key, timer_id)`.
+/// A durable timer to set or cancel, identified by `(key, timer)`.
+///
+/// A processor's effects hold its own timer type `T` ([`KeyedProcessor::Timer`]); the
+/// runtime encodes each timer once, after the step, into the bytes it stores
+/// ([`TimerCommand<Vec<u8>>`](TimerCommand), the default), which become the id half of the
+/// timer's sled and changelog key.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TimerCommand {
+pub enum TimerCommand<T = Vec<u8>> {
     /// Sets the timer to fire at `due`, replacing an earlier setting.
     Set {
         /// The record key the timer belongs to.
         key: Vec<u8>,
-        /// The processor's name for the timer (e.g. `solved-to-close`).
-        timer_id: Vec<u8>,
+        /// The timer (e.g. a ticket's solve-to-close timer).
+        timer: T,
         /// When it fires.
         due: Timestamp,
     },
@@ -65,21 +71,47 @@ pub enum TimerCommand {
     Cancel {
         /// The record key the timer belongs to.
         key: Vec<u8>,
-        /// The processor's name for the timer.
-        timer_id: Vec<u8>,
+        /// The timer.
+        timer: T,
     },
 }
 
+impl<T: TimerId> TimerCommand<T> {
+    /// The command with its timer encoded as the runtime stores it.
+    pub fn into_encoded(self) -> TimerCommand {
+        let encode = |timer: T| {
+            let mut id = Vec::new();
+            timer.encode(&mut id);
+            id
+        };
+        match self {
+            TimerCommand::Set { key, timer, due } => TimerCommand::Set {
+                key,
+                timer: encode(timer),
+                due,
+            },
+            TimerCommand::Cancel { key, timer } => TimerCommand::Cancel {
+                key,
+                timer: encode(timer),
+            },
+        }
+    }
+}
+
 /// Everything one input or timer produced; the runtime applies it in the batch's commit.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// A processor fills an `Effects<Self::Timer>`, its timers typed. `Effects` with the default
+/// parameter holds them encoded: the form the host applies, into which the runtime moves a
+/// step's typed effects (see [`TimerCommand`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[must_use]
-pub struct Effects {
+pub struct Effects<T = Vec<u8>> {
     /// Records to produce.
     pub outputs: Vec<Output>,
     /// State writes, in order.
     pub state: Vec<StateWrite>,
     /// Timer commands, in order.
-    pub timers: Vec<TimerCommand>,
+    pub timers: Vec<TimerCommand<T>>,
     /// The time the processor handled the input or timer at, when later than the `now` it
     /// was given: a processor that keeps a key's time from moving back (the ticket
     /// lifecycle) handles a record stamped before the key's latest time at that latest
@@ -88,7 +120,18 @@ pub struct Effects {
     pub at: Option<Timestamp>,
 }
 
-impl Effects {
+impl<T> Default for Effects<T> {
+    fn default() -> Effects<T> {
+        Effects {
+            outputs: Vec::new(),
+            state: Vec::new(),
+            timers: Vec::new(),
+            at: None,
+        }
+    }
+}
+
+impl<T> Effects<T> {
     /// Adds a record to produce.
     pub fn emit(&mut self, topic: impl Into<String>, key: impl Into<Vec<u8>>, value: Vec<u8>) {
         self.outputs.push(Output {
@@ -115,25 +158,20 @@ impl Effects {
         });
     }
 
-    /// Sets a timer.
-    pub fn set_timer(
-        &mut self,
-        key: impl Into<Vec<u8>>,
-        timer_id: impl Into<Vec<u8>>,
-        due: Timestamp,
-    ) {
+    /// Sets `timer` of `key` to fire at `due`.
+    pub fn set_timer(&mut self, key: impl Into<Vec<u8>>, timer: T, due: Timestamp) {
         self.timers.push(TimerCommand::Set {
             key: key.into(),
-            timer_id: timer_id.into(),
+            timer,
             due,
         });
     }
 
-    /// Cancels a timer.
-    pub fn cancel_timer(&mut self, key: impl Into<Vec<u8>>, timer_id: impl Into<Vec<u8>>) {
+    /// Cancels `timer` of `key`.
+    pub fn cancel_timer(&mut self, key: impl Into<Vec<u8>>, timer: T) {
         self.timers.push(TimerCommand::Cancel {
             key: key.into(),
-            timer_id: timer_id.into(),
+            timer,
         });
     }
 
@@ -148,6 +186,30 @@ impl Effects {
         self.state.clear();
         self.timers.clear();
         self.at = None;
+    }
+}
+
+impl Effects {
+    /// Runs `step` on typed effects that take over this batch's buffers, then moves what it
+    /// pushed back here, its timer commands encoded after any already here: the one place
+    /// a processor's timers become the bytes the runtime stores.
+    pub(crate) fn with_typed<T: TimerId, R>(
+        &mut self,
+        step: impl FnOnce(&mut Effects<T>) -> R,
+    ) -> R {
+        let mut typed = Effects {
+            outputs: std::mem::take(&mut self.outputs),
+            state: std::mem::take(&mut self.state),
+            timers: Vec::new(),
+            at: self.at,
+        };
+        let result = step(&mut typed);
+        self.outputs = typed.outputs;
+        self.state = typed.state;
+        self.at = typed.at;
+        self.timers
+            .extend(typed.timers.into_iter().map(TimerCommand::into_encoded));
+        result
     }
 }
 
@@ -247,6 +309,12 @@ pub trait KeyedProcessor: Send + 'static {
     /// The decoded input.
     type Input;
 
+    /// The processor's timers: plain data, set and cancelled through [`Effects`] and handed
+    /// back decoded to [`on_timer`](KeyedProcessor::on_timer). The runtime stores each as its
+    /// [`TimerId`] encoding; a stored timer that no longer decodes is logged, counted in
+    /// `parley_timers_dropped_total` and removed, and `on_timer` does not see it.
+    type Timer: TimerId;
+
     /// The record key that owns `state_key`, whose partition under murmur2 is the state key's
     /// partition: `parley rescale` moves each state entry to its record key's partition under
     /// the new count. `None` for a key the processor does not write. The default is for
@@ -270,10 +338,16 @@ pub trait KeyedProcessor: Send + 'static {
         key: &[u8],
         input: Self::Input,
         now: Timestamp,
-        effects: &mut Effects,
+        effects: &mut Effects<Self::Timer>,
     ) -> Result<(), Rejection>;
 
-    /// Handles the timer `(key, timer_id)`; `now` is the due time it was set for, whenever the
-    /// clock got there. The timer is already removed.
-    fn on_timer(&mut self, key: &[u8], timer_id: &[u8], now: Timestamp, effects: &mut Effects);
+    /// Handles `timer` of `key`; `now` is the due time it was set for, whenever the clock got
+    /// there. The timer is already removed.
+    fn on_timer(
+        &mut self,
+        key: &[u8],
+        timer: Self::Timer,
+        now: Timestamp,
+        effects: &mut Effects<Self::Timer>,
+    );
 }

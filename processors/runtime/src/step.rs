@@ -6,7 +6,9 @@ use crate::dlq::{dead_letter, DlqStage};
 use crate::processor::{Effects, InputRecord, KeyedProcessor, StateWrite, TimerCommand};
 use crate::state::changelog::ChangelogOp;
 use crate::timers::{split_timer_key, timer_key, TimerWheel};
+use parley_core::timer_id::TimerId;
 use parley_core::Timestamp;
+use prometheus::IntCounter;
 
 /// The `now` a record with `timestamp` is handled at when the clock reads `clock`, and whether
 /// the timestamp lay too far ahead of the clock and was pulled back.
@@ -72,13 +74,15 @@ pub(crate) fn handle_record<P: KeyedProcessor>(
     } else {
         match processor.decode(record) {
             Err(error) => Some((DlqStage::Decode, error.code(), error.to_string())),
-            Ok(input) => match processor.handle(record.key, input, now, effects) {
-                Ok(()) => None,
-                Err(rejection) => {
-                    effects.clear();
-                    Some((DlqStage::Process, rejection.reason, rejection.detail))
+            Ok(input) => {
+                match effects.with_typed(|typed| processor.handle(record.key, input, now, typed)) {
+                    Ok(()) => None,
+                    Err(rejection) => {
+                        effects.clear();
+                        Some((DlqStage::Process, rejection.reason, rejection.detail))
+                    }
                 }
-            },
+            }
         }
     };
     let (stage, reason, error) = dead?;
@@ -89,13 +93,15 @@ pub(crate) fn handle_record<P: KeyedProcessor>(
 }
 
 /// Fires the timer `timer` (a timer key) that was due at `due`: its effects (cleared first)
-/// are its own removal and what `processor.on_timer` pushed. `false` for a malformed timer
-/// key, which is skipped.
+/// are its own removal and what `processor.on_timer` pushed. A timer whose id no longer
+/// decodes as the processor's timer is logged, counted in `dropped` and only removed.
+/// `false` for a malformed timer key, which is skipped.
 pub(crate) fn fire_timer<P: KeyedProcessor>(
     processor: &mut P,
     timer: &[u8],
     due: Timestamp,
     effects: &mut Effects,
+    dropped: &IntCounter,
 ) -> bool {
     effects.clear();
     let Some((key, timer_id)) = split_timer_key(timer) else {
@@ -103,9 +109,21 @@ pub(crate) fn fire_timer<P: KeyedProcessor>(
     };
     effects.timers.push(TimerCommand::Cancel {
         key: key.to_vec(),
-        timer_id: timer_id.to_vec(),
+        timer: timer_id.to_vec(),
     });
-    processor.on_timer(key, timer_id, due, effects);
+    match P::Timer::decode(timer_id) {
+        Ok(timer) => effects.with_typed(|typed| processor.on_timer(key, timer, due, typed)),
+        Err(error) => {
+            dropped.inc();
+            tracing::warn!(
+                key = %String::from_utf8_lossy(key),
+                timer = %String::from_utf8_lossy(timer_id),
+                due = due.0,
+                %error,
+                "stored timer does not decode, dropped"
+            );
+        }
+    }
     true
 }
 
@@ -132,8 +150,8 @@ pub(crate) fn changelog_writes(
     }
     for command in &effects.timers {
         match command {
-            TimerCommand::Set { key, timer_id, due } => {
-                let timer = timer_key(key, timer_id);
+            TimerCommand::Set { key, timer, due } => {
+                let timer = timer_key(key, timer);
                 if *due <= loaded_until {
                     let _ = wheel.insert(timer.clone(), *due);
                 } else {
@@ -144,8 +162,8 @@ pub(crate) fn changelog_writes(
                     due: Some(*due),
                 });
             }
-            TimerCommand::Cancel { key, timer_id } => {
-                let timer = timer_key(key, timer_id);
+            TimerCommand::Cancel { key, timer } => {
+                let timer = timer_key(key, timer);
                 let _ = wheel.cancel(&timer);
                 write(ChangelogOp::Timer {
                     timer_key: timer,

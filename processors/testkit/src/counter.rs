@@ -12,7 +12,7 @@ use crate::records::Read;
 use parley_core::{Millis, Timestamp};
 use parley_runtime::{
     Clock, DecodeError, Effects, Guarantee, Host, InputRecord, KeyedProcessor, Metrics, Rejection,
-    RestoreError, RuntimeConfig,
+    RestoreError, RuntimeConfig, TimerDecodeError, TimerId,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -31,6 +31,24 @@ pub struct Counter {
     /// meanwhile.
     pub restore_delay: std::time::Duration,
     counts: HashMap<Vec<u8>, i64>,
+}
+
+/// The counter's one timer per key, stored as `expire`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Expire;
+
+impl TimerId for Expire {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"expire");
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Expire, TimerDecodeError> {
+        match bytes {
+            b"expire" => Ok(Expire),
+            [] => Err(TimerDecodeError::Empty),
+            [tag, ..] => Err(TimerDecodeError::UnknownTag { tag: *tag }),
+        }
+    }
 }
 
 /// A decoded counter input.
@@ -66,6 +84,7 @@ impl Counter {
 
 impl KeyedProcessor for Counter {
     type Input = Increment;
+    type Timer = Expire;
 
     fn restore(&mut self, state_key: &[u8], value: &[u8]) -> Result<(), RestoreError> {
         let count = std::str::from_utf8(value)
@@ -95,7 +114,7 @@ impl KeyedProcessor for Counter {
         key: &[u8],
         input: Increment,
         now: Timestamp,
-        effects: &mut Effects,
+        effects: &mut Effects<Expire>,
     ) -> Result<(), Rejection> {
         if input.amount < 0 {
             return Err(Rejection {
@@ -117,12 +136,12 @@ impl KeyedProcessor for Counter {
             .headers
             .push(("count-id".into(), input.id.into_bytes()));
         if let Some(after) = self.expire_after {
-            effects.set_timer(key, &b"expire"[..], now + after);
+            effects.set_timer(key, Expire, now + after);
         }
         Ok(())
     }
 
-    fn on_timer(&mut self, key: &[u8], _timer_id: &[u8], _now: Timestamp, effects: &mut Effects) {
+    fn on_timer(&mut self, key: &[u8], _: Expire, _now: Timestamp, effects: &mut Effects<Expire>) {
         let count = self.counts.remove(key).unwrap_or(0);
         effects.delete(key);
         let mut value = key.to_vec();
@@ -309,7 +328,7 @@ mod tests {
             .is_err());
         assert_eq!(counter.count(b"k"), 3);
         let mut fired = Effects::default();
-        counter.on_timer(b"k", b"expire", Timestamp(10_000), &mut fired);
+        counter.on_timer(b"k", Expire, Timestamp(10_000), &mut fired);
         assert_eq!(fired.outputs[0].value, b"k=3");
         assert_eq!(counter.count(b"k"), 0);
     }

@@ -6,7 +6,8 @@
 //!   decodes by topic, steps the conversation's lifecycle, emits status changes, metrics
 //!   (key `account/conversation`) and routing requests (key `account`), feeds the SLA
 //!   clocks and emits their events (key `account/conversation`), stores both under the
-//!   record key and maps solve-to-close and SLA breach timers to runtime timers.
+//!   record key, and keeps its lifecycle and SLA breach timers as the runtime's durable
+//!   timers, one [`ConversationTimer`](parley_core::timer_id::ConversationTimer) each.
 //! - [`render`]: [`render_state`], how a conversation's stored lifecycle reads on a running
 //!   instance's `/state/<key>` endpoint (`parley inspect ticket`).
 //! - [`styles`]: [`StyleRecords`], the `style-config` topic's records as the runtime's

@@ -9,6 +9,7 @@ use crate::state::{PartitionMeta, PartitionStore, StateStore};
 use crate::step;
 use crate::timers::TimerWheel;
 use parley_core::Timestamp;
+use prometheus::IntCounter;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -41,6 +42,8 @@ pub struct KeyedStage<P: KeyedProcessor> {
     store: Option<StateStore>,
     partitions: BTreeMap<i32, Partition<P>>,
     effects: Effects,
+    /// Timers that came due with a stored id that no longer decodes, removed unhandled.
+    timers_dropped: IntCounter,
 }
 
 impl<P: KeyedProcessor> std::fmt::Debug for KeyedStage<P> {
@@ -70,6 +73,11 @@ impl<P: KeyedProcessor> KeyedStage<P> {
             store: None,
             partitions: BTreeMap::new(),
             effects: Effects::default(),
+            timers_dropped: IntCounter::new(
+                "parley_timers_dropped_total",
+                "Timers removed unhandled because their stored id no longer decodes",
+            )
+            .expect("a valid counter"),
         }
     }
 
@@ -82,6 +90,12 @@ impl<P: KeyedProcessor> KeyedStage<P> {
     /// The processor of `partition`, once the stage is open.
     pub fn processor(&self, partition: i32) -> Option<&P> {
         self.partitions.get(&partition).map(|p| &p.processor)
+    }
+
+    /// How many timers came due with a stored id that no longer decodes as the processor's
+    /// timer, and were removed without reaching it (the host's `parley_timers_dropped_total`).
+    pub fn timers_dropped(&self) -> u64 {
+        self.timers_dropped.get()
     }
 
     /// The sled store of `partition`, once the stage is open.
@@ -188,12 +202,13 @@ impl<P: KeyedProcessor> Stage for KeyedStage<P> {
         clock: Timestamp,
         out: &mut Vec<Message>,
     ) -> Result<(), RuntimeError> {
+        let dropped = &self.timers_dropped;
         for task in self.partitions.values_mut() {
             if task.wheel.poll_at().is_none_or(|at| at > clock) {
                 continue;
             }
             for (timer, due) in task.wheel.advance(clock) {
-                if !step::fire_timer(&mut task.processor, &timer, due, &mut self.effects) {
+                if !step::fire_timer(&mut task.processor, &timer, due, &mut self.effects, dropped) {
                     continue;
                 }
                 let at = step::output_time(&self.effects, due);

@@ -6,6 +6,10 @@ use crate::partitions::partition_of;
 use crate::processor::{
     DecodeError, Effects, InputRecord, KeyedProcessor, Rejection, RestoreError,
 };
+use crate::state::changelog::ChangelogOp;
+use crate::state::{PartitionMeta, StateStore};
+use crate::timers::timer_key;
+use parley_core::timer_id::{TimerDecodeError, TimerId};
 use parley_core::{Millis, Timestamp};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -18,8 +22,27 @@ struct Totals {
     totals: HashMap<Vec<u8>, i64>,
 }
 
+/// The one timer of a key of [`Totals`], stored as `flush`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Flush;
+
+impl TimerId for Flush {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"flush");
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Flush, TimerDecodeError> {
+        match bytes {
+            b"flush" => Ok(Flush),
+            [] => Err(TimerDecodeError::Empty),
+            [tag, ..] => Err(TimerDecodeError::UnknownTag { tag: *tag }),
+        }
+    }
+}
+
 impl KeyedProcessor for Totals {
     type Input = i64;
+    type Timer = Flush;
 
     fn restore(&mut self, state_key: &[u8], value: &[u8]) -> Result<(), RestoreError> {
         let total = std::str::from_utf8(value).map_err(|e| RestoreError::value(state_key, e))?;
@@ -42,7 +65,7 @@ impl KeyedProcessor for Totals {
         key: &[u8],
         amount: i64,
         now: Timestamp,
-        effects: &mut Effects,
+        effects: &mut Effects<Flush>,
     ) -> Result<(), Rejection> {
         if amount < 0 {
             return Err(Rejection {
@@ -55,11 +78,11 @@ impl KeyedProcessor for Totals {
         let text = format!("{}={total}", String::from_utf8_lossy(key));
         effects.put(key, total.to_string().into_bytes());
         effects.emit(self.output.clone(), key, text.into_bytes());
-        effects.set_timer(key, &b"flush"[..], now + self.flush_after);
+        effects.set_timer(key, Flush, now + self.flush_after);
         Ok(())
     }
 
-    fn on_timer(&mut self, key: &[u8], _timer_id: &[u8], _now: Timestamp, effects: &mut Effects) {
+    fn on_timer(&mut self, key: &[u8], _: Flush, _now: Timestamp, effects: &mut Effects<Flush>) {
         let total = self.totals.get(key).copied().unwrap_or(0);
         let text = format!("{}={total}!", String::from_utf8_lossy(key));
         effects.emit(self.output.clone(), key, text.into_bytes());
@@ -292,4 +315,51 @@ fn the_same_inputs_give_the_same_records() {
     let first = run("determinism-1");
     assert!(first.len() > 400, "{}", first.len());
     assert_eq!(first, run("determinism-2"));
+}
+
+#[test]
+fn a_stored_timer_that_no_longer_decodes_is_dropped_and_the_stage_goes_on() {
+    let dir = TempDir::new("undecodable");
+    let state = dir.0.join("a");
+    {
+        let (store, _) = StateStore::open(&state).unwrap();
+        let timer = |key: &[u8], id: &[u8]| ChangelogOp::Timer {
+            timer_key: timer_key(key, id),
+            due: Some(START),
+        };
+        let stored = [timer(b"old", b"flush-v0"), timer(b"k", b"flush")];
+        let partition = store.partition(0).unwrap();
+        partition.apply(&stored, &PartitionMeta::default()).unwrap();
+        store.flush().unwrap();
+    }
+    let mut stage = totals(state, "out");
+    stage.open(1, START).unwrap();
+    let mut out = Vec::new();
+    stage.fire_timers(START + Millis(1_000), &mut out).unwrap();
+    assert_eq!(
+        out.iter()
+            .map(|m| String::from_utf8_lossy(&m.value).into_owned())
+            .collect::<Vec<_>>(),
+        ["k=0!"],
+        "the timer that decodes still fires"
+    );
+    assert_eq!(stage.timers_dropped(), 1);
+    let record = Record {
+        partition: 0,
+        offset: 0,
+        message: message("in", "old", "2", START + Millis(1_000)),
+    };
+    out.clear();
+    stage
+        .handle(&record, START + Millis(1_000), &mut out)
+        .unwrap();
+    assert_eq!(out[0].value, b"old=2", "the stage still handles records");
+    stage.commit(START + Millis(1_000)).unwrap();
+    let store = stage.store(0).unwrap();
+    assert_eq!(
+        store.timer(&timer_key(b"old", b"flush-v0")).unwrap(),
+        None,
+        "removed"
+    );
+    assert_eq!(store.timer_count(), 1, "only the new flush timer of `old`");
 }

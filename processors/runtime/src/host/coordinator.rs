@@ -624,7 +624,13 @@ impl<P: KeyedProcessor> Coordinator<P> {
             for (timer, due) in fired {
                 let mut effects = std::mem::take(&mut self.effects);
                 let task = self.partitions.get_mut(&partition).expect("owned");
-                if !step::fire_timer(&mut task.processor, &timer, due, &mut effects) {
+                if !step::fire_timer(
+                    &mut task.processor,
+                    &timer,
+                    due,
+                    &mut effects,
+                    &self.metrics.timers_dropped,
+                ) {
                     self.effects = effects;
                     continue;
                 }

@@ -1,6 +1,7 @@
 //! Durable timers: the key encodings of the sled timer index and the in-memory wheel.
 //!
-//! A timer is named by `(record key, timer id)`, encoded as its *timer key*
+//! A timer is named by `(record key, timer id)`, the id being the processor's timer in its
+//! [`TimerId`](parley_core::timer_id::TimerId) encoding, encoded as its *timer key*
 //! `u32 BE key length | key | timer id`. The partition's index tree holds
 //! `due (8 bytes, order-preserving) | timer key`, so a range scan yields timers by due time;
 //! a second tree maps timer key to due time for cancels. The wheel holds the timers due within

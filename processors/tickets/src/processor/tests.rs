@@ -3,10 +3,9 @@
 use super::*;
 use crate::sla_tables::{ScheduleRecords, SlaPolicyRecords, SlaTables};
 use crate::StyleRecords;
-use parley_core::sla::{SlaEvent, SlaTimer};
-use parley_core::{
-    AgentAction, Channel, ConversationEvent, Status, TicketInput, TicketTimer, Timestamp,
-};
+use parley_core::sla::SlaEvent;
+use parley_core::timer_id::{ConversationTimer, TimerId};
+use parley_core::{AgentAction, Channel, ConversationEvent, Status, TicketInput, Timestamp};
 use parley_runtime::codec::AvroCodec;
 use parley_runtime::table::TableRecords;
 use parley_runtime::{Effects, KeyedProcessor};
@@ -36,19 +35,6 @@ fn processor_with(policies: Vec<parley_core::sla::SlaPolicy>) -> TicketProcessor
         Arc::new(RwLock::new(StyleRecords::new(AvroCodec::single_object()))),
         sla,
     )
-}
-
-#[test]
-fn sla_timer_ids_round_trip_and_differ_from_close_timers() {
-    let timer = SlaTimer {
-        ticket_id: "acme/c1/3".into(),
-        clock: 7,
-        due: Timestamp(1_700_000_000_123),
-    };
-    let id = sla_timer_id(&timer);
-    assert_eq!(parse_sla_timer_id(&id), Some(timer));
-    assert_eq!(parse_timer_id(&id), None);
-    assert_eq!(parse_sla_timer_id(b"close/1/t"), None);
 }
 
 #[test]
@@ -94,12 +80,14 @@ fn sla_clocks_emit_events_and_breach_on_their_durable_timer() {
     let due = Timestamp(2_000 + 600_000);
     assert_eq!(sla[0].due_at, Some(due));
     let RuntimeTimer::Set {
-        timer_id, due: set, ..
+        key,
+        timer: ConversationTimer::Sla(timer),
+        due: set,
     } = &effects.timers[0]
     else {
         panic!("{:?}", effects.timers)
     };
-    assert_eq!(*set, due);
+    assert_eq!((&key[..], *set, timer.due), (&b"acme/c1"[..], due, due));
 
     // The state holds the clocks: a restored processor breaches on the same timer.
     let mut restored = processor();
@@ -108,8 +96,17 @@ fn sla_clocks_emit_events_and_breach_on_their_durable_timer() {
         .restore(&state.state_key, state.value.as_deref().unwrap())
         .unwrap();
     assert_eq!(restored.sla_clocks(b"acme/c1"), p.sla_clocks(b"acme/c1"));
+    let mut legacy = processor();
+    legacy
+        .restore(&state.state_key, state.value.as_deref().unwrap())
+        .unwrap();
     let mut fired = Effects::default();
-    restored.on_timer(b"acme/c1", timer_id, due, &mut fired);
+    restored.on_timer(
+        b"acme/c1",
+        ConversationTimer::Sla(timer.clone()),
+        due,
+        &mut fired,
+    );
     let breach = restored
         .codecs
         .sla_events
@@ -118,6 +115,13 @@ fn sla_clocks_emit_events_and_breach_on_their_durable_timer() {
     assert_eq!((breach.kind, breach.at), (SlaEventKind::Breached, due));
     assert_eq!(breach.event_id, format!("{}.l2", breach.ticket_id));
     assert_eq!(fired.state.len(), 1, "the breach is stored");
+
+    // The same timer stored in its earlier text form breaches the same way.
+    let stored = format!("sla/{}/{}/{}", due.0, timer.clock, timer.ticket_id);
+    let decoded = ConversationTimer::decode(stored.as_bytes()).unwrap();
+    let mut fired_legacy = Effects::default();
+    legacy.on_timer(b"acme/c1", decoded, due, &mut fired_legacy);
+    assert_eq!(fired_legacy, fired);
 }
 
 fn message(id: &str) -> ConversationEvent {
@@ -134,17 +138,6 @@ fn message(id: &str) -> ConversationEvent {
         author_name: None,
         reply_handles: Vec::new(),
     }
-}
-
-#[test]
-fn timer_ids_round_trip_with_slashes_in_ticket_ids() {
-    let timer = TicketTimer {
-        ticket_id: "acme/c1/3".into(),
-        due: Timestamp(1_700_000_000_123),
-    };
-    assert_eq!(parse_timer_id(&timer_id(&timer)), Some(timer));
-    assert_eq!(parse_timer_id(b"close/x/t"), None);
-    assert_eq!(parse_timer_id(b"other/1/t"), None);
 }
 
 #[test]
@@ -353,14 +346,14 @@ fn ticket_metrics_carry_the_sla_outcomes_at_solved_and_at_closed() {
         .timers
         .iter()
         .find_map(|t| match t {
-            parley_runtime::TimerCommand::Set { timer_id, due, .. } if *due == minute(15) => {
-                Some(timer_id.clone())
+            parley_runtime::TimerCommand::Set { timer, due, .. } if *due == minute(15) => {
+                Some(timer.clone())
             }
             _ => None,
         })
         .expect("a breach timer at minute 15");
     let mut breached = Effects::default();
-    p.on_timer(b"acme/c1", &breach, minute(15), &mut breached);
+    p.on_timer(b"acme/c1", breach, minute(15), &mut breached);
     let solved = step(
         &mut p,
         action(
@@ -371,7 +364,7 @@ fn ticket_metrics_carry_the_sla_outcomes_at_solved_and_at_closed() {
         ),
         minute(20),
     );
-    let metrics_of = |p: &TicketProcessor, effects: &Effects| -> TicketMetrics {
+    let metrics_of = |p: &TicketProcessor, effects: &Effects<ConversationTimer>| -> TicketMetrics {
         let out = effects
             .outputs
             .iter()
@@ -411,8 +404,12 @@ fn ticket_metrics_carry_the_sla_outcomes_at_solved_and_at_closed() {
             .close_due
             .unwrap(),
     };
+    // Stored in its earlier text form, it still closes the ticket.
+    let stored = format!("close/{}/{}", close.due.0, close.ticket_id);
+    let decoded = ConversationTimer::decode(stored.as_bytes()).unwrap();
+    assert_eq!(decoded, ConversationTimer::Lifecycle(close.clone()));
     let mut closed = Effects::default();
-    p.on_timer(b"acme/c1", &timer_id(&close), close.due, &mut closed);
+    p.on_timer(b"acme/c1", decoded, close.due, &mut closed);
     let at_closed = metrics_of(&p, &closed);
     assert_eq!(at_closed.status, Status::Closed);
     assert_eq!(

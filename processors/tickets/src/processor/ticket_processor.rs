@@ -2,15 +2,15 @@
 //! processor's inputs.
 
 use super::conversation::Conversation;
-use super::timer_ids::{parse_sla_timer_id, parse_timer_id, sla_timer_id, timer_id};
 use crate::config::TicketTopics;
 use crate::sla_tables::SlaTables;
 use crate::styles::SharedStyles;
 use parley_core::sla::{SlaClocks, SlaEffects, SlaEvent, SlaInput, SlaTimer, SlaTimerCommand};
+use parley_core::timer_id::ConversationTimer;
 use parley_core::topics::conversation_key;
 use parley_core::{
     AgentAction, Channel, ConversationEvent, InactivityReminder, RoutingDecision, RoutingRequest,
-    StatusChange, TicketInput, TicketLifecycle, TicketMetrics, Timestamp,
+    StatusChange, TicketInput, TicketLifecycle, TicketMetrics, TicketTimerCommand, Timestamp,
 };
 use parley_runtime::codec::{AvroCodec, AvroRecord};
 use parley_runtime::{DecodeError, Effects, InputRecord, KeyedProcessor, Rejection, RestoreError};
@@ -116,7 +116,7 @@ impl TicketProcessor {
         key: &[u8],
         input: TicketInput,
         now: Timestamp,
-        effects: &mut Effects,
+        effects: &mut Effects<ConversationTimer>,
     ) -> Result<(), Rejection> {
         let (account, conversation) = match &input {
             TicketInput::Message(e) => (&e.account, &e.conversation),
@@ -188,7 +188,13 @@ impl TicketProcessor {
     }
 
     /// Feeds a breach timer back to the clocks of its conversation.
-    fn sla_timer(&mut self, key: &[u8], timer: &SlaTimer, now: Timestamp, effects: &mut Effects) {
+    fn sla_timer(
+        &mut self,
+        key: &[u8],
+        timer: &SlaTimer,
+        now: Timestamp,
+        effects: &mut Effects<ConversationTimer>,
+    ) {
         let Some(conversation) = self.conversations.get_mut(key) else {
             return;
         };
@@ -215,7 +221,7 @@ impl TicketProcessor {
         key: &[u8],
         fx: parley_core::TicketEffects,
         sla: SlaEffects,
-        effects: &mut Effects,
+        effects: &mut Effects<ConversationTimer>,
     ) -> Result<(), Rejection> {
         if let Some(first) = fx.rejections.first() {
             let detail = fx
@@ -273,21 +279,25 @@ impl TicketProcessor {
             "SLA event",
             |e| conversation_key(&e.account, &e.conversation),
         )?;
-        for command in &sla.timers {
+        for command in sla.timers {
             match command {
                 SlaTimerCommand::Set(timer) => {
-                    effects.set_timer(key, sla_timer_id(timer), timer.due)
+                    let due = timer.due;
+                    effects.set_timer(key, ConversationTimer::Sla(timer), due)
                 }
-                SlaTimerCommand::Cancel(timer) => effects.cancel_timer(key, sla_timer_id(timer)),
+                SlaTimerCommand::Cancel(timer) => {
+                    effects.cancel_timer(key, ConversationTimer::Sla(timer))
+                }
             }
         }
-        for command in &fx.timers {
+        for command in fx.timers {
             match command {
-                parley_core::TicketTimerCommand::Set(timer) => {
-                    effects.set_timer(key, timer_id(timer), timer.due)
+                TicketTimerCommand::Set(timer) => {
+                    let due = timer.due;
+                    effects.set_timer(key, ConversationTimer::Lifecycle(timer), due)
                 }
-                parley_core::TicketTimerCommand::Cancel(timer) => {
-                    effects.cancel_timer(key, timer_id(timer))
+                TicketTimerCommand::Cancel(timer) => {
+                    effects.cancel_timer(key, ConversationTimer::Lifecycle(timer))
                 }
             }
         }
@@ -302,6 +312,7 @@ impl TicketProcessor {
 
 impl KeyedProcessor for TicketProcessor {
     type Input = TicketInput;
+    type Timer = ConversationTimer;
 
     fn restore(&mut self, state_key: &[u8], value: &[u8]) -> Result<(), RestoreError> {
         let conversation = Conversation::from_stored(value).map_err(|e| {
@@ -339,7 +350,7 @@ impl KeyedProcessor for TicketProcessor {
         key: &[u8],
         input: TicketInput,
         now: Timestamp,
-        effects: &mut Effects,
+        effects: &mut Effects<ConversationTimer>,
     ) -> Result<(), Rejection> {
         if matches!(input, TicketInput::Timer(_)) {
             return Err(Rejection {
@@ -350,26 +361,25 @@ impl KeyedProcessor for TicketProcessor {
         self.step(key, input, now, effects)
     }
 
-    fn on_timer(&mut self, key: &[u8], timer_id: &[u8], now: Timestamp, effects: &mut Effects) {
-        if let Some(timer) = parse_sla_timer_id(timer_id) {
-            self.sla_timer(key, &timer, now, effects);
-            return;
-        }
-        let Some(timer) = parse_timer_id(timer_id) else {
-            tracing::warn!(
-                key = %String::from_utf8_lossy(key),
-                timer = %String::from_utf8_lossy(timer_id),
-                "unknown timer id, ignored"
-            );
-            return;
-        };
-        if let Err(rejection) = self.step(key, TicketInput::Timer(timer), now, effects) {
-            tracing::warn!(
-                key = %String::from_utf8_lossy(key),
-                reason = %rejection.reason,
-                detail = %rejection.detail,
-                "timer refused"
-            );
+    fn on_timer(
+        &mut self,
+        key: &[u8],
+        timer: ConversationTimer,
+        now: Timestamp,
+        effects: &mut Effects<ConversationTimer>,
+    ) {
+        match timer {
+            ConversationTimer::Sla(timer) => self.sla_timer(key, &timer, now, effects),
+            ConversationTimer::Lifecycle(timer) => {
+                if let Err(rejection) = self.step(key, TicketInput::Timer(timer), now, effects) {
+                    tracing::warn!(
+                        key = %String::from_utf8_lossy(key),
+                        reason = %rejection.reason,
+                        detail = %rejection.detail,
+                        "timer refused"
+                    );
+                }
+            }
         }
     }
 }
@@ -387,7 +397,7 @@ fn note_sla_breach(conversation: &mut Conversation, fx: &mut parley_core::Ticket
 
 /// Encodes `records` with `codec` and emits each to `topic` under `key(record)`.
 fn emit_encoded<T: AvroRecord>(
-    effects: &mut Effects,
+    effects: &mut Effects<ConversationTimer>,
     codec: &AvroCodec<T>,
     topic: &str,
     records: &[T],
