@@ -447,12 +447,13 @@ fn requests_carry_the_next_breach_and_a_priority_change_updates_router_and_clock
         updated_at: Timestamp(0),
     };
     let mut p = processor_with(vec![policy]);
-    let requests = |p: &TicketProcessor, effects: &Effects| -> Vec<RoutingRequest> {
-        (effects.outputs.iter())
-            .filter(|o| o.topic == "t.routing-requests")
-            .map(|o| p.codecs.routing_requests.decode(&o.value).unwrap())
-            .collect()
-    };
+    let requests =
+        |p: &TicketProcessor, effects: &Effects<ConversationTimer>| -> Vec<RoutingRequest> {
+            (effects.outputs.iter())
+                .filter(|o| o.topic == "t.routing-requests")
+                .map(|o| p.codecs.routing_requests.decode(&o.value).unwrap())
+                .collect()
+        };
     let mut created = Effects::default();
     let message = TicketInput::Message(message("m1"));
     p.handle(b"acme/c1", message, Timestamp(0), &mut created)
