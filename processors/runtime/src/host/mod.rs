@@ -3,8 +3,8 @@
 //! [`Host::run`] is the loop, on the calling thread: poll a record, handle the rebalance
 //! events the poll raised (see `context.rs`), take in the partitions the restore thread has
 //! finished (see `restorer.rs`), run the record through its partition's processor, fire due
-//! timers, and commit the batch when it is full or old enough. See `coordinator/mod.rs` for what
-//! a commit does under each [`Guarantee`].
+//! timers, and commit the batch when it is full or old enough. See `coordinator/mod.rs`
+//! for what a commit does under each [`Guarantee`].
 
 mod context;
 mod coordinator;
