@@ -9,7 +9,7 @@
 //! webhook).
 
 use crate::host::Running;
-use crate::kafka::{free_port, workspace_root};
+use crate::kafka::{free_ports, workspace_root};
 use parley_core::*;
 use parley_runtime::codec::{AvroCodec, AvroRecord};
 use parley_runtime::Guarantee;
@@ -129,7 +129,8 @@ impl Pipeline {
     /// Starts `role` (`ingress`, `tickets` or `router`) as the instance `name` with a state
     /// directory of its own; an instance of that name must not be running.
     pub fn start(&mut self, name: &str, role: &str) {
-        let port = free_port();
+        // `parley run` serves its three roles on a port each from the one it is given.
+        let port = free_ports(if role == "run" { 3 } else { 1 });
         let state = self.dir.join(name);
         let log = std::fs::File::options()
             .create(true)
