@@ -201,10 +201,6 @@ impl<P: KeyedProcessor> Coordinator<P> {
         record: InputRecord<'_>,
     ) -> Result<(), RuntimeError> {
         let partition = record.partition;
-        if self.restoring.contains_key(&partition) {
-            // Fetched before the pause took hold; read again from its start once restored.
-            return Ok(());
-        }
         let (Some(topic), Some(task)) = (
             self.config
                 .input_topics
@@ -212,6 +208,10 @@ impl<P: KeyedProcessor> Coordinator<P> {
                 .position(|t| t == record.topic),
             self.partitions.get_mut(&partition),
         ) else {
+            if self.restoring.contains_key(&partition) {
+                // Fetched before the pause took hold; read again from its start once restored.
+                return Ok(());
+            }
             return self.handle_record(record);
         };
         let names = &self.input_names;
