@@ -829,7 +829,8 @@ async fn an_event_too_large_to_produce_goes_to_the_dlq_and_the_stage_goes_on() {
     let dead = &dlq[0];
     assert_eq!(dead.headers[headers::REASON], "output_too_large");
     assert!(
-        dead.headers[headers::ERROR].contains("the normalised event was refused"),
+        dead.headers[headers::ERROR]
+            .contains("an output to parley.conversation-events was refused"),
         "{:?}",
         dead.headers
     );

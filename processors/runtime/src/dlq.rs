@@ -37,11 +37,13 @@ pub mod headers {
     pub const OFFSET: &str = "parley.dlq.offset";
 }
 
-/// The DLQ record for `record`: same key and value, headers naming stage, reason, error and source.
+/// The DLQ record for `record`: same key and value, headers naming stage (a
+/// [`DlqStage`]'s name, or a stateless processor's, such as `ingress`), reason, error and
+/// source.
 pub fn dead_letter(
     dlq_topic: &str,
     record: &InputRecord<'_>,
-    stage: DlqStage,
+    stage: &str,
     reason: &str,
     error: &str,
 ) -> Output {
@@ -50,10 +52,7 @@ pub fn dead_letter(
         key: record.key.to_vec(),
         value: record.value.to_vec(),
         headers: vec![
-            (
-                headers::STAGE.to_owned(),
-                stage.as_str().as_bytes().to_vec(),
-            ),
+            (headers::STAGE.to_owned(), stage.as_bytes().to_vec()),
             (headers::REASON.to_owned(), reason.as_bytes().to_vec()),
             (headers::ERROR.to_owned(), error.as_bytes().to_vec()),
             (headers::TOPIC.to_owned(), record.topic.as_bytes().to_vec()),
@@ -86,7 +85,7 @@ mod tests {
         let out = dead_letter(
             "parley.dlq",
             &record,
-            DlqStage::Decode,
+            DlqStage::Decode.as_str(),
             "bad-header",
             "not avro",
         );

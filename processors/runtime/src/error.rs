@@ -112,6 +112,10 @@ pub enum RuntimeError {
     /// Produced records were not acknowledged; the batch is not committed.
     #[error("produce failed: {0}")]
     Produce(String),
+    /// Produced records were still unacknowledged when the shutdown flush timed out; their
+    /// source offsets were not committed.
+    #[error("{0} produced records were still unacknowledged after the shutdown flush")]
+    Unflushed(usize),
     /// The processor could not rebuild its state from a stored entry.
     #[error("restore of partition {partition}: {reason}")]
     Restore {
@@ -146,6 +150,7 @@ impl RuntimeError {
             }
             RuntimeError::Kafka(_)
             | RuntimeError::Produce(_)
+            | RuntimeError::Unflushed(_)
             | RuntimeError::RestoreStalled { .. }
             | RuntimeError::RestoreCancelled { .. }
             | RuntimeError::Fenced(_) => true,

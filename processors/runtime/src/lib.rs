@@ -19,13 +19,16 @@
 //! - [`metrics`] and [`http`]: Prometheus metrics served on `/metrics`, and the read-only
 //!   `/state/<key>` endpoint over a host's [`state::StateView`].
 //! - [`host`]: [`Host`], the consumer loop, rebalance coordinator and batch commit.
+//! - [`stateless`]: [`stateless::StatelessHost`], a [`stateless::StatelessProcessor`]
+//!   (each record in, records out; ingress's normaliser) on Kafka, at least once.
 //! - [`state`]: the sled store, the changelog with its batch seals, restore, the applier.
 //! - [`table`]: global tables: a compacted config topic read in full by every instance,
 //!   its refused records sent to the DLQ once.
 //! - [`timers`]: durable timer keys and the in-memory wheel.
 //! - [`driver`]: [`driver::Driver`], stages wired by topic and stepped synchronously on a
 //!   clock given as an argument, no broker (`parley simulate`); [`driver::KeyedStage`] runs a
-//!   [`KeyedProcessor`] there with the host's record step, DLQ records, sled and timers.
+//!   [`KeyedProcessor`] there with the host's record step, DLQ records, sled and timers;
+//!   [`driver::StatelessStage`] a [`stateless::StatelessProcessor`].
 //! - [`lag`]: consumer lag of every partition of a group's inputs, owned or not.
 //! - [`owners`]: which group member owns a key's partition, and the `/state` address it
 //!   advertises in its client id.
@@ -49,6 +52,7 @@ pub mod owners;
 pub mod partitions;
 pub mod processor;
 pub mod state;
+pub mod stateless;
 mod step;
 pub mod table;
 pub mod timers;

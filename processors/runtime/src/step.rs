@@ -86,9 +86,13 @@ pub(crate) fn handle_record<P: KeyedProcessor>(
         }
     };
     let (stage, reason, error) = dead?;
-    effects
-        .outputs
-        .push(dead_letter(dlq_topic, record, stage, reason, &error));
+    effects.outputs.push(dead_letter(
+        dlq_topic,
+        record,
+        stage.as_str(),
+        reason,
+        &error,
+    ));
     Some((stage, reason))
 }
 

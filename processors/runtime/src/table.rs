@@ -393,7 +393,7 @@ impl<T: TableRecords> Checker<T> {
                 let output = dead_letter(
                     &self.dlq_topic,
                     &record,
-                    refusal.stage,
+                    refusal.stage.as_str(),
                     refusal.reason,
                     &refusal.message,
                 );

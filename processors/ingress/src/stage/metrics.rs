@@ -55,6 +55,11 @@ impl IngressMetrics {
         &self.runtime
     }
 
+    /// The runtime's metrics, shared (for the host that counts into them).
+    pub fn runtime_shared(&self) -> Arc<Metrics> {
+        self.runtime.clone()
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut text = self.runtime.render();

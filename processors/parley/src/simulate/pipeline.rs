@@ -8,7 +8,7 @@ use parley_ingress::stage::{IngressStageConfig, NormaliserStage};
 use parley_ingress::IngressConfig;
 use parley_routing::{AccountConfigs, QueueTable, RouterCodecs, RouterProcessor, RouterTables};
 use parley_runtime::codec::AvroCodec;
-use parley_runtime::driver::{Driver, KeyedStage, TableStage};
+use parley_runtime::driver::{Driver, KeyedStage, StatelessStage, TableStage};
 use parley_tickets::sla_tables::{ScheduleRecords, SlaPolicyRecords};
 use parley_tickets::{SlaTables, StyleRecords, TicketCodecs, TicketProcessor};
 use std::path::Path;
@@ -35,7 +35,10 @@ pub(crate) fn pipeline(
     ingress_config.topic_prefix = PREFIX.to_owned();
     ingress_config.ingress = ingress;
     let normaliser = NormaliserStage::new(&ingress_config);
-    driver.add_stage(&normaliser.topics(), Box::new(normaliser))?;
+    driver.add_stage(
+        &normaliser.topics(),
+        Box::new(StatelessStage::new(normaliser)),
+    )?;
 
     let tickets = Arc::new(parley_tickets::topics(PREFIX));
     let style_stage = TableStage::new(

@@ -16,11 +16,14 @@
 //!   every timer held in memory.
 //! - [`table`]: [`TableStage`], a global table's records applied as its reader applies them,
 //!   refused ones to the DLQ as its DLQ group writes them.
+//! - [`stateless`]: [`StatelessStage`], a
+//!   [`StatelessProcessor`](crate::stateless::StatelessProcessor)'s outputs of each record.
 //!
 //! What the driver does not do: transactions, rebalances, changelog topics (so no restore
 //! from one), retries.
 
 pub mod keyed;
+pub mod stateless;
 pub mod table;
 pub mod topology;
 
@@ -28,5 +31,6 @@ pub mod topology;
 mod tests;
 
 pub use keyed::KeyedStage;
+pub use stateless::StatelessStage;
 pub use table::TableStage;
 pub use topology::{Driver, Message, Record, Stage};

@@ -62,7 +62,7 @@ impl<T: TableRecords> Stage for TableStage<T> {
             let dead = dead_letter(
                 &self.dlq_topic,
                 &input,
-                refusal.stage,
+                refusal.stage.as_str(),
                 refusal.reason,
                 &refusal.message,
             );

@@ -1,9 +1,8 @@
-//! What the stage's loop, its delivery callback and its rebalance callback share: the
+//! What the host's loop, its delivery callback and its rebalance callback share: the
 //! progress of every partition, the records in flight and the first produce failure.
 
-use super::error::IngressStageError;
 use super::progress::PartitionProgress;
-use prometheus::IntCounter;
+use crate::error::RuntimeError;
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
@@ -15,7 +14,7 @@ pub(super) type Slot = Arc<Mutex<PartitionProgress>>;
 /// What the loop, the delivery callback and the rebalance callback share.
 #[derive(Debug)]
 pub(super) struct Shared {
-    /// The raw topics, in config order; a partition is named by its topic's index here.
+    /// The input topics, in config order; a partition is named by its topic's index here.
     pub(super) topics: Vec<String>,
     /// The progress of every partition read since it was assigned.
     pub(super) partitions: Mutex<HashMap<(usize, i32), Slot>>,
@@ -25,12 +24,21 @@ pub(super) struct Shared {
     pub(super) room: tokio::sync::Notify,
     pub(super) low_water: usize,
     /// The first produce failure.
-    pub(super) failure: Mutex<Option<IngressStageError>>,
-    pub(super) output_out: IntCounter,
-    pub(super) dlq_out: IntCounter,
+    pub(super) failure: Mutex<Option<RuntimeError>>,
 }
 
 impl Shared {
+    pub(super) fn new(topics: Vec<String>, max_in_flight: usize) -> Shared {
+        Shared {
+            topics,
+            partitions: Mutex::default(),
+            in_flight: AtomicUsize::new(0),
+            room: tokio::sync::Notify::new(),
+            low_water: max_in_flight / 2,
+            failure: Mutex::new(None),
+        }
+    }
+
     pub(super) fn slot(&self, topic: usize, partition: i32) -> Slot {
         self.partitions
             .lock()
@@ -40,7 +48,16 @@ impl Shared {
             .clone()
     }
 
-    pub(super) fn take_failure(&self) -> Option<IngressStageError> {
+    /// Keeps `error` unless an earlier failure is kept, and wakes the loop.
+    pub(super) fn fail(&self, error: RuntimeError) {
+        self.failure
+            .lock()
+            .expect("not poisoned")
+            .get_or_insert(error);
+        self.room.notify_one();
+    }
+
+    pub(super) fn take_failure(&self) -> Option<RuntimeError> {
         self.failure.lock().expect("not poisoned").take()
     }
 

@@ -1,4 +1,4 @@
-//! The consumer's side of the stage: before partitions are revoked, their outstanding
+//! The consumer's side of the host: before partitions are revoked, their outstanding
 //! records are flushed and their offsets committed.
 
 use super::delivery::DeliveryContext;

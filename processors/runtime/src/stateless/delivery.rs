@@ -1,8 +1,9 @@
-//! The producer's side of the stage: records sent under an acknowledgement that moves
+//! The producer's side of the host: records sent under an acknowledgement that moves
 //! their source partition's progress when the broker confirms them.
 
-use super::error::IngressStageError;
 use super::shared::{Shared, Slot};
+use crate::error::RuntimeError;
+use prometheus::IntCounter;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
@@ -11,12 +12,18 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The DLQ reason of an input record one of whose outputs is larger than the producer's
+/// `message.max.bytes`.
+pub const OUTPUT_TOO_LARGE: &str = "output_too_large";
+
 /// The identity of a produced record, handed back with its acknowledgement.
 #[derive(Debug)]
 pub(super) struct Ack {
     pub(super) slot: Slot,
+    /// The source offset.
     pub(super) offset: i64,
-    pub(super) dlq: bool,
+    /// `parley_records_out_total` of the record's topic.
+    pub(super) records_out: IntCounter,
 }
 
 /// The producer's context: acknowledgements update partition progress and the counters.
@@ -34,11 +41,7 @@ impl ProducerContext for DeliveryContext {
         let shared = &self.shared;
         match result {
             Ok(_) => {
-                if ack.dlq {
-                    shared.dlq_out.inc();
-                } else {
-                    shared.output_out.inc();
-                }
+                ack.records_out.inc();
                 ack.slot
                     .lock()
                     .expect("not poisoned")
@@ -46,15 +49,7 @@ impl ProducerContext for DeliveryContext {
             }
             Err((error, message)) => {
                 tracing::error!(%error, topic = message.topic(), source_offset = ack.offset, "produce failed");
-                let mut failure = shared.failure.lock().expect("not poisoned");
-                if failure.is_none() {
-                    *failure = Some(IngressStageError::Produce {
-                        topic: message.topic().to_owned(),
-                        reason: error.to_string(),
-                    });
-                }
-                drop(failure);
-                shared.room.notify_one();
+                shared.fail(produce_failed(message.topic(), error));
             }
         }
         if shared.in_flight.fetch_sub(1, Ordering::AcqRel) == shared.low_water + 1 {
@@ -63,16 +58,16 @@ impl ProducerContext for DeliveryContext {
     }
 }
 
+/// The failure of a record to `topic` that was not produced.
+pub(super) fn produce_failed(topic: &str, error: &dyn std::fmt::Display) -> RuntimeError {
+    RuntimeError::Produce(format!(
+        "to {topic}: {error}; its source offset was not committed"
+    ))
+}
+
 /// A record librdkafka refused for itself (too large), not for the state of the producer.
 #[derive(Debug)]
 pub(super) struct Refused(KafkaError);
-
-impl Refused {
-    /// The DLQ reason.
-    pub(super) fn reason(&self) -> &'static str {
-        OUTPUT_TOO_LARGE
-    }
-}
 
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -80,18 +75,14 @@ impl std::fmt::Display for Refused {
     }
 }
 
-/// The DLQ reason of a raw record whose normalised event is larger than the producer's
-/// `message.max.bytes`.
-pub const OUTPUT_TOO_LARGE: &str = "output_too_large";
-
 /// Sends `record`, waiting while librdkafka's queue is full (the in-flight limit keeps that
 /// rare). A record refused for its size comes back as `Ok(Err(Refused))`; any other
-/// refusal is a produce failure that stops the stage.
-pub(super) fn send<K: rdkafka::message::ToBytes + ?Sized>(
+/// refusal is a produce failure that stops the host.
+pub(super) fn send(
     producer: &ThreadedProducer<DeliveryContext>,
     shared: &Shared,
-    mut record: BaseRecord<'_, K, [u8], Box<Ack>>,
-) -> Result<Result<(), Refused>, IngressStageError> {
+    mut record: BaseRecord<'_, [u8], [u8], Box<Ack>>,
+) -> Result<Result<(), Refused>, RuntimeError> {
     shared.in_flight.fetch_add(1, Ordering::AcqRel);
     loop {
         match producer.send(record) {
@@ -106,10 +97,7 @@ pub(super) fn send<K: rdkafka::message::ToBytes + ?Sized>(
                 {
                     return Ok(Err(Refused(error)));
                 }
-                return Err(IngressStageError::Produce {
-                    topic: back.topic.to_owned(),
-                    reason: error.to_string(),
-                });
+                return Err(produce_failed(back.topic, &error));
             }
         }
     }
