@@ -4,6 +4,8 @@
 //! here, and nothing here does I/O, reads a clock or knows about Kafka. Time is an argument
 //! ([`Timestamp`]); effects are returned as batches for the runtime to apply.
 //!
+//! - [`machine`]: [`StateMachine`], the one shape of the state machines below: an input,
+//!   the settings in force and `now` in, one batch of effects out.
 //! - [`model`]: the records on the topics, mirroring `schemas/*.avsc`.
 //! - [`lifecycle`]: [`TicketLifecycle`], one conversation's tickets through
 //!   New, Open, Pending, On-hold, Solved and Closed, under a conversational style.
@@ -24,6 +26,7 @@
 
 pub mod ids;
 pub mod lifecycle;
+pub mod machine;
 pub mod model;
 pub mod pipeline;
 mod rfc3339;
@@ -40,6 +43,7 @@ pub mod topics;
 pub use lifecycle::{
     TicketEffects, TicketInput, TicketLifecycle, TicketRejection, TicketTimer, TicketTimerCommand,
 };
+pub use machine::StateMachine;
 pub use model::*;
 pub use style::{StyleConfigError, StyleSettings, StyleTable};
 pub use time::{Millis, Timestamp};

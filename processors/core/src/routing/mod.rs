@@ -16,19 +16,41 @@
 //! - [`CapacityLedger`]: which ticket holds which agent's capacity.
 //! - [`RoutingConfig`]: the per-account settings.
 //! - [`AgentRecord`] and [`TicketRecord`]: the durable facts, for entity-by-entity persistence.
+//!
+//! The engine's code, by concern:
+//!
+//! - `engine`: [`RoutingEngine`], its calling contract and rules, its step and the three
+//!   handlers it dispatches to (requests, presence, timers), and its views.
+//! - `requests`: each kind of [`RoutingRequest`](crate::model::RoutingRequest).
+//! - `queueing`: a ticket created, queued, moved to another routing class, taken out and
+//!   forgotten; `reorder`: a queued ticket kept in its place.
+//! - `offers`: matching queued tickets with agents, offers made, withdrawn and timed out.
+//! - `assignment`: assignments, capacity released, inactivity, the returning-customer grace.
+//! - `ticket`: a ticket as the router holds it; `step`: one step's working state and the
+//!   agent metrics that close it.
+//! - `snapshot`: persistence (dirty entities, records, restore); `audit`: a self-check for
+//!   tests.
 
 mod agents;
+mod assignment;
 mod config;
 mod engine;
 mod fast_map;
 mod ledger;
+mod offers;
 mod queue;
+mod queueing;
 mod queues;
 mod records;
 mod reorder;
+mod requests;
 mod snapshot;
+mod step;
+mod ticket;
 mod types;
 
+#[cfg(test)]
+mod audit;
 #[cfg(test)]
 mod order_tests;
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! and a change of the account's queue order.
 
 use super::config::QueueOrder;
-use super::engine::{RoutingEngine, TicketState};
+use super::engine::RoutingEngine;
+use super::ticket::TicketState;
 use crate::model::RoutingRequest;
 
 impl RoutingEngine {

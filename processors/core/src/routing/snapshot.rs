@@ -3,10 +3,11 @@
 
 use super::agents::ChannelSlot;
 use super::config::RoutingConfig;
-use super::engine::{RoutingEngine, Ticket, TicketState};
+use super::engine::RoutingEngine;
 use super::fast_map::FastSet;
 use super::ledger::AgentSlot;
 use super::records::{AgentChannelRecord, AgentRecord, TicketRecord, TicketRecordState};
+use super::ticket::{Ticket, TicketState};
 use super::types::Dirty;
 use std::sync::Arc;
 
