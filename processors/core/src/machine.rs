@@ -55,11 +55,6 @@ impl StateMachine for TicketLifecycle {
 }
 
 /// One account's router; it keeps its own [`RoutingConfig`](crate::routing::RoutingConfig).
-///
-/// One departure from the contract's last rule: a routing request refused for its kind or
-/// agent (an answer from an agent the ticket is not offered to, a missing `agent_id`) still
-/// gives a known ticket its latest priority and SLA breach time, which every request
-/// carries.
 impl StateMachine for RoutingEngine {
     type Input<'a> = &'a RoutingInput;
     type Settings<'a> = ();

@@ -171,7 +171,7 @@ impl RoutingEngine {
             ));
             return self.finish(step);
         }
-        self.refresh(request);
+        let previous = self.refresh(request);
         let agent = request.agent_id.as_deref();
         match (request.kind, agent) {
             // The new priority and breach time are the request's whole effect.
@@ -194,6 +194,9 @@ impl RoutingEngine {
                 "routing request {}: agent_id is required for kind {kind:?} and is missing",
                 request.request_id
             )),
+        }
+        if let Some(previous) = previous.filter(|_| step.refused()) {
+            self.restore_order(&request.ticket_id, previous);
         }
         self.dispatch(&mut step);
         self.finish(step)

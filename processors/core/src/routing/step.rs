@@ -63,6 +63,11 @@ impl Step {
             .push(RoutingRejection { input_id, reason });
     }
 
+    /// Whether the input was refused.
+    pub(super) fn refused(&self) -> bool {
+        !self.effects.rejections.is_empty()
+    }
+
     pub(super) fn timer(&mut self, command: RoutingTimerCommand) {
         self.effects.timers.push(command);
     }
