@@ -20,6 +20,28 @@ pub(super) mod shared_str {
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(from: D) -> Result<Arc<str>, D::Error> {
         String::deserialize(from).map(Arc::from)
     }
+
+    /// The same for an optional name: a string or null, as an `Option<String>` would be.
+    pub(crate) mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+        use std::sync::Arc;
+
+        pub(crate) fn serialize<S: Serializer>(
+            value: &Option<Arc<str>>,
+            to: S,
+        ) -> Result<S::Ok, S::Error> {
+            match value {
+                Some(value) => to.serialize_some(&**value),
+                None => to.serialize_none(),
+            }
+        }
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+            from: D,
+        ) -> Result<Option<Arc<str>>, D::Error> {
+            Ok(Option::<String>::deserialize(from)?.map(Arc::from))
+        }
+    }
 }
 
 /// What happened to a clock.

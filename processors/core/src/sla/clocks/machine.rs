@@ -111,7 +111,9 @@ impl SlaClocks {
         config: SlaConfig<'_>,
         now: Timestamp,
     ) -> SlaEffects {
-        self.run(input, config, now, SlaEffects::default())
+        let mut fx = SlaEffects::default();
+        self.run(input, config, now, &mut fx);
+        fx
     }
 
     /// Applies one input as [`step`](Self::step) does, appending its effects to `fx`: a
@@ -124,7 +126,7 @@ impl SlaClocks {
         now: Timestamp,
         fx: &mut SlaEffects,
     ) {
-        *fx = self.run(input, config, now, std::mem::take(fx));
+        self.run(input, config, now, fx);
     }
 
     fn run(
@@ -132,8 +134,8 @@ impl SlaClocks {
         input: SlaInput<'_>,
         config: SlaConfig<'_>,
         now: Timestamp,
-        fx: SlaEffects,
-    ) -> SlaEffects {
+        fx: &mut SlaEffects,
+    ) {
         let now = self.clock.max(now);
         self.clock = now;
         let mut step = Step {
@@ -170,11 +172,11 @@ impl SlaClocks {
                 ] {
                     step.start(ticket, metric);
                 }
-                return step.fx;
+                return;
             }
         }
         let Some(ticket) = self.ticket.as_mut().filter(|t| t.status != Status::Closed) else {
-            return step.fx;
+            return;
         };
         match input {
             SlaInput::Status { change, .. } if *change.ticket_id == *ticket.id => {
@@ -241,6 +243,5 @@ impl SlaClocks {
             }
             SlaInput::Timer(_) => {}
         }
-        step.fx
     }
 }

@@ -13,21 +13,22 @@ use std::cell::Cell;
 use std::sync::Arc;
 
 /// What one step works with besides the ticket.
-pub(super) struct Step<'a> {
+pub(super) struct Step<'a, 'f> {
     pub(super) account: &'a Arc<str>,
     pub(super) conversation: &'a Arc<str>,
     pub(super) config: SlaConfig<'a>,
     pub(super) now: Timestamp,
-    pub(super) fx: SlaEffects,
+    /// The batch the step appends its effects to.
+    pub(super) fx: &'f mut SlaEffects,
     /// The policy that matches the ticket, once looked up: what it matches on does not
     /// change within a step, and a new ticket starts four clocks.
     pub(super) matched: Option<Option<&'a SlaPolicy>>,
     /// The calendar last looked up, by schedule id: a ticket's clocks share a policy, so
     /// they share its schedule.
-    pub(super) calendar: Cell<Option<(&'a str, &'a BusinessCalendar)>>,
+    pub(super) calendar: Cell<Option<&'a (Arc<str>, BusinessCalendar)>>,
 }
 
-impl<'a> Step<'a> {
+impl<'a> Step<'a, '_> {
     /// The due time after `span` of the clock's time from `from`.
     pub(super) fn due(&self, clock: &Clock, from: Timestamp, span: Millis) -> Timestamp {
         match self.calendar(clock) {
@@ -47,21 +48,22 @@ impl<'a> Step<'a> {
     }
 
     pub(super) fn calendar(&self, clock: &Clock) -> Option<&'a BusinessCalendar> {
-        self.calendar_of(clock.schedule.as_deref()?)
+        self.calendar_of(clock.schedule.as_deref()?).map(|(_, c)| c)
     }
 
-    pub(super) fn calendar_of(&self, schedule: &str) -> Option<&'a BusinessCalendar> {
-        if let Some((id, calendar)) = self.calendar.get() {
-            if id == schedule {
-                return Some(calendar);
+    /// A schedule's calendar, and its id as the schedules table shares it.
+    pub(super) fn calendar_of(&self, schedule: &str) -> Option<&'a (Arc<str>, BusinessCalendar)> {
+        if let Some(entry) = self.calendar.get() {
+            if *entry.0 == *schedule {
+                return Some(entry);
             }
         }
-        let (id, calendar) = self
+        let entry = self
             .config
             .schedules
             .calendar_entry(self.account, schedule)?;
-        self.calendar.set(Some((id, calendar)));
-        Some(calendar)
+        self.calendar.set(Some(entry));
+        Some(entry)
     }
 
     /// The policy that matches the ticket now.
@@ -126,9 +128,11 @@ impl<'a> Step<'a> {
         let Some(target) = policy.target(metric, ticket.priority) else {
             return;
         };
+        // The clocks share the schedule id with the schedules table.
         let schedule = (policy.schedule_id.as_deref())
-            .filter(|id| target.business_hours && self.calendar_of(id).is_some())
-            .map(str::to_owned);
+            .filter(|_| target.business_hours)
+            .and_then(|id| self.calendar_of(id))
+            .map(|(id, _)| Arc::clone(id));
         ticket.next_clock += 1;
         let mut clock = Clock {
             serial: ticket.next_clock,
@@ -234,7 +238,7 @@ impl<'a> Step<'a> {
 }
 
 /// Follows a status change of the current ticket (not its creation, not Closed).
-pub(super) fn on_status(step: &mut Step<'_>, ticket: &mut TicketClocks, to: Status) {
+pub(super) fn on_status(step: &mut Step<'_, '_>, ticket: &mut TicketClocks, to: Status) {
     let from = std::mem::replace(&mut ticket.status, to);
     if from == to {
         return;
@@ -285,7 +289,7 @@ pub(super) fn on_status(step: &mut Step<'_>, ticket: &mut TicketClocks, to: Stat
 
 /// Gives every clock that is not breached its policy's target at the ticket's new
 /// priority; a clock whose policy has none there (or is gone) keeps its target.
-pub(super) fn retarget(step: &mut Step<'_>, ticket: &mut TicketClocks) {
+pub(super) fn retarget(step: &mut Step<'_, '_>, ticket: &mut TicketClocks) {
     for index in 0..ticket.clocks.len() {
         let clock = &ticket.clocks[index];
         let target = step
@@ -314,7 +318,7 @@ pub(super) fn retarget(step: &mut Step<'_>, ticket: &mut TicketClocks) {
 
 /// Ends a Closed ticket's clocks: cancels the running ones' timers and keeps what the
 /// met and breached ones came to.
-pub(super) fn close(step: &mut Step<'_>, ticket: &mut TicketClocks) {
+pub(super) fn close(step: &mut Step<'_, '_>, ticket: &mut TicketClocks) {
     cancel_all(step, ticket);
     for mut clock in std::mem::take(&mut ticket.clocks) {
         step.stop_overdue(&mut clock);
@@ -326,7 +330,7 @@ pub(super) fn close(step: &mut Step<'_>, ticket: &mut TicketClocks) {
 }
 
 /// Cancels the timers of every running clock of a ticket that is going away.
-pub(super) fn cancel_all(step: &mut Step<'_>, ticket: &TicketClocks) {
+pub(super) fn cancel_all(step: &mut Step<'_, '_>, ticket: &TicketClocks) {
     for clock in &ticket.clocks {
         if let Phase::Running { due, .. } = clock.phase {
             step.cancel_timer(&ticket.id, clock.serial, due);

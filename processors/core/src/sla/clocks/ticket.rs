@@ -39,8 +39,10 @@ pub(super) struct Clock {
     #[serde(with = "shared_str")]
     pub(super) policy_id: Arc<str>,
     pub(super) target: Millis,
-    /// The schedule whose business hours count; none for calendar hours.
-    pub(super) schedule: Option<String>,
+    /// The schedule whose business hours count; none for calendar hours. Shared with the
+    /// ticket's other clocks of the same schedule, as the policy id is.
+    #[serde(default, with = "shared_str::option")]
+    pub(super) schedule: Option<Arc<str>>,
     /// Time counted before the current running stretch (once breached, the time counted
     /// before the current overdue stretch).
     pub(super) elapsed: Millis,
@@ -106,4 +108,25 @@ pub(super) const fn is_reply_metric(metric: SlaMetric) -> bool {
         metric,
         SlaMetric::FirstReplyTime | SlaMetric::NextReplyTime | SlaMetric::PeriodicUpdate
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// State stored when the schedule id was a `String` reads back the same, and is
+    /// written as it was: a string, or null for calendar hours.
+    #[test]
+    fn a_stored_clock_keeps_its_serialized_form() {
+        let stored = [
+            r#"{"serial":1,"metric":"first_reply_time","policy_id":"standard","target":3600000,"schedule":"office","elapsed":0,"phase":{"Running":{"since":10,"due":3600010}}}"#,
+            r#"{"serial":2,"metric":"agent_work_time","policy_id":"standard","target":3600000,"schedule":null,"elapsed":5,"phase":"Paused"}"#,
+        ];
+        for json in stored {
+            let clock: Clock = serde_json::from_str(json).unwrap();
+            assert_eq!(serde_json::to_string(&clock).unwrap(), json);
+        }
+        let clock: Clock = serde_json::from_str(stored[0]).unwrap();
+        assert_eq!(clock.schedule.as_deref(), Some("office"));
+    }
 }
