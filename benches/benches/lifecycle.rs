@@ -1,149 +1,23 @@
 //! Events per second through `TicketLifecycle` on one core, over a realistic mix of the
 //! three conversational styles.
 //!
-//! The input stream is recorded once from scripted conversations (routing, replies,
-//! Pending, reopens, Solved, the solve-to-close timer, a duplicate delivery), interleaved
-//! across conversations as a partition would see them, then replayed into fresh
-//! lifecycles for each measurement.
-//!
+//! The workload is [`parley_benches::lifecycle`]'s: an input stream recorded once from
+//! scripted conversations, replayed into fresh lifecycles for each measurement.
 //! `mixed_styles_with_sla` replays the same inputs with each conversation's SLA clocks
 //! fed after every step, as the tickets processor does, under a policy with a target for
-//! every metric: the reply and update targets in business hours (a Berlin office week),
-//! the resolution targets in calendar hours.
+//! every metric.
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented pub fn.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use parley_core::sla::*;
-use parley_core::*;
+use parley_benches::lifecycle::{
+    conversations, lifecycles, record, replay, replay_with_sla, sla_config,
+};
+use parley_core::sla::SlaConfig;
 
 /// The allocator the `parley` binary ships with.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-const CONVERSATIONS: usize = 3_000;
-
-struct Recorded {
-    styles: [StyleSettings; 3],
-    inputs: Vec<(usize, TicketInput, Timestamp)>,
-}
-
-fn style_of(conversation: usize) -> usize {
-    conversation % 3
-}
-
-/// Plays a scripted story per conversation through recording lifecycles (so decisions and
-/// timers carry real ticket ids), interleaving the conversations one event at a time.
-fn record() -> Recorded {
-    let styles = [
-        StyleSettings::of(Style::LiveChat),
-        StyleSettings::of(Style::LiveChatReturning),
-        StyleSettings::of(Style::SocialMessaging),
-    ];
-    let mut lifecycles: Vec<TicketLifecycle> = (0..CONVERSATIONS)
-        .map(|c| TicketLifecycle::new("acme", format!("conv-{c}")))
-        .collect();
-    let mut pending_timer: Vec<Option<TicketTimer>> = vec![None; CONVERSATIONS];
-    let mut inputs = Vec::new();
-    let mut now = Timestamp(1_700_000_000_000);
-    for step in 0..16 {
-        for c in 0..CONVERSATIONS {
-            now = now + Millis(50);
-            let lifecycle = &mut lifecycles[c];
-            let style = &styles[style_of(c)];
-            let Some(input) = script(step, c, lifecycle, &mut pending_timer[c], now) else {
-                continue;
-            };
-            let effects = lifecycle.step(input.clone(), style, now);
-            for timer in effects.timers {
-                if let TicketTimerCommand::Set(t) = timer {
-                    pending_timer[c] = Some(t);
-                }
-            }
-            inputs.push((c, input, now));
-        }
-    }
-    Recorded { styles, inputs }
-}
-
-fn script(
-    step: usize,
-    c: usize,
-    lifecycle: &TicketLifecycle,
-    timer: &mut Option<TicketTimer>,
-    now: Timestamp,
-) -> Option<TicketInput> {
-    let account = "acme".to_owned();
-    let conversation = format!("conv-{c}");
-    let agent = format!("agent-{}", c % 97);
-    let ticket = lifecycle
-        .current()
-        .map(|t| t.id.to_owned())
-        .unwrap_or_default();
-    let message = |id: String| {
-        TicketInput::Message(ConversationEvent {
-            event_id: id,
-            account: account.clone(),
-            brand: None,
-            conversation: conversation.clone(),
-            channel: Channel::ALL[c % Channel::ALL.len()],
-            sent_at: now,
-            received_at: now,
-            text: Some("Where is my order?".into()),
-            attachments: vec![],
-            author_name: None,
-            reply_handles: vec![],
-        })
-    };
-    let decision = |kind, reason: &str| {
-        TicketInput::Decision(RoutingDecision {
-            decision_id: format!("d-{c}-{step}"),
-            account: account.clone(),
-            conversation: conversation.clone(),
-            ticket_id: ticket.clone(),
-            kind,
-            agent_id: Some(agent.clone()),
-            reason: reason.into(),
-            at: now,
-        })
-    };
-    let action = |kind, status| {
-        TicketInput::Action(AgentAction {
-            action_id: format!("a-{c}-{step}"),
-            account: account.clone(),
-            conversation: conversation.clone(),
-            agent_id: agent.clone(),
-            kind,
-            status,
-            priority: None,
-            at: now,
-        })
-    };
-    let parked = if style_of(c) == 2 {
-        Status::Pending
-    } else {
-        Status::Solved
-    };
-    Some(match step {
-        0 => message(format!("m-{c}-0")),
-        1 => decision(RoutingDecisionKind::Offered, "best_match"),
-        2 => action(AgentActionKind::Accept, None),
-        3 => decision(RoutingDecisionKind::Assigned, "accepted"),
-        4 | 7 | 11 => action(AgentActionKind::Reply, None),
-        5 => message(format!("m-{c}-1")),
-        6 => message(format!("m-{c}-1")), // a duplicate delivery
-        8 => action(AgentActionKind::SetStatus, Some(parked)),
-        9 => message(format!("m-{c}-2")), // reopens, or a new ticket after live chat closed
-        10 => message(format!("m-{c}-3")),
-        12 if lifecycle.current().is_some_and(|t| t.assignee.is_some()) => {
-            action(AgentActionKind::SetStatus, Some(Status::Solved))
-        }
-        12 => decision(RoutingDecisionKind::Assigned, "best_match"),
-        13 => action(AgentActionKind::SetStatus, Some(Status::Solved)),
-        14 => TicketInput::Timer(timer.take()?),
-        _ => message(format!("m-{c}-{step}")),
-    })
-}
 
 fn lifecycle_throughput(c: &mut Criterion) {
     let recorded = record();
@@ -151,20 +25,8 @@ fn lifecycle_throughput(c: &mut Criterion) {
     group.throughput(Throughput::Elements(recorded.inputs.len() as u64));
     group.bench_function("mixed_styles", |b| {
         b.iter_batched(
-            || {
-                let lifecycles: Vec<TicketLifecycle> = (0..CONVERSATIONS)
-                    .map(|c| TicketLifecycle::new("acme", format!("conv-{c}")))
-                    .collect();
-                (lifecycles, recorded.inputs.clone())
-            },
-            |(mut lifecycles, inputs)| {
-                let mut changes = 0usize;
-                for (c, input, now) in inputs {
-                    let effects = lifecycles[c].step(input, &recorded.styles[style_of(c)], now);
-                    changes += effects.status_changes.len();
-                }
-                changes
-            },
+            || (lifecycles(), recorded.inputs.clone()),
+            |(lifecycles, inputs)| replay(&recorded.styles, lifecycles, inputs),
             BatchSize::LargeInput,
         )
     });
@@ -175,88 +37,14 @@ fn lifecycle_throughput(c: &mut Criterion) {
     };
     group.bench_function("mixed_styles_with_sla", |b| {
         b.iter_batched(
-            || {
-                let conversations: Vec<(TicketLifecycle, SlaClocks)> = (0..CONVERSATIONS)
-                    .map(|c| {
-                        let name = format!("conv-{c}");
-                        (
-                            TicketLifecycle::new("acme", name.clone()),
-                            SlaClocks::new("acme", name),
-                        )
-                    })
-                    .collect();
-                (conversations, recorded.inputs.clone())
-            },
-            |(mut conversations, inputs)| {
-                let mut events = 0usize;
-                for (c, input, now) in inputs {
-                    let (lifecycle, clocks) = &mut conversations[c];
-                    let applied = SlaInput::of_input(&input);
-                    let effects = lifecycle.step(input, &recorded.styles[style_of(c)], now);
-                    let priority = lifecycle.current().map_or(0, |t| t.priority);
-                    // One batch per lifecycle step, as the tickets processor collects it.
-                    let mut sla_effects = SlaEffects::default();
-                    for sla in SlaInput::from_step(applied, &effects, priority) {
-                        clocks.step_into(sla, config, now, &mut sla_effects);
-                    }
-                    events += sla_effects.events.len();
-                }
-                events
+            || (conversations(), recorded.inputs.clone()),
+            |(conversations, inputs)| {
+                replay_with_sla(&recorded.styles, config, conversations, inputs)
             },
             BatchSize::LargeInput,
         )
     });
     group.finish();
-}
-
-/// An office schedule (Monday to Friday 09:00-17:00, Europe/Berlin) and one policy with a
-/// target for every metric at normal priority.
-fn sla_config() -> (SlaPolicies, Schedules) {
-    let mut schedules = Schedules::new();
-    let intervals = Weekday::ALL[..5]
-        .iter()
-        .map(|&day| BusinessInterval {
-            day,
-            start_minute: 540,
-            end_minute: 1_020,
-        })
-        .collect();
-    schedules
-        .upsert(&Schedule {
-            account: "acme".into(),
-            schedule_id: "office".into(),
-            time_zone: "Europe/Berlin".into(),
-            intervals,
-            holidays: vec!["2023-12-25".into()],
-            updated_at: Timestamp(0),
-        })
-        .expect("a valid schedule");
-    let target = |metric, minutes, business_hours| SlaTarget {
-        metric,
-        priority: SlaPriority::Normal,
-        target_ms: Millis::minutes(minutes),
-        business_hours,
-    };
-    let mut policies = SlaPolicies::new();
-    policies
-        .upsert(SlaPolicy {
-            account: "acme".into(),
-            policy_id: "standard".into(),
-            position: 0,
-            conditions: SlaConditions::default(),
-            schedule_id: Some("office".into()),
-            targets: vec![
-                target(SlaMetric::FirstReplyTime, 60, true),
-                target(SlaMetric::NextReplyTime, 120, true),
-                target(SlaMetric::PeriodicUpdate, 240, true),
-                target(SlaMetric::RequesterWaitTime, 480, false),
-                target(SlaMetric::AgentWorkTime, 240, false),
-                target(SlaMetric::TotalResolutionTime, 1_440, false),
-            ],
-            updated_at: Timestamp(0),
-        })
-        .expect("a valid policy");
-    (policies, schedules)
 }
 
 criterion_group!(benches, lifecycle_throughput);

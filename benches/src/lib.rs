@@ -1,9 +1,11 @@
 //! Shared inputs for parley's criterion benchmarks (the benchmarks are in `benches/`).
-//! [`measure`] has the helpers of the benchmarks that print their own tables.
+//! [`measure`] has the helpers of the benchmarks that print their own tables;
+//! [`lifecycle`] the lifecycle bench's recorded workload and its replay loops.
 //!
 //! The ingress inputs are the ingress crate's own golden fixtures: one realistic
 //! single-message text body per channel, in the channel's documented shape.
 
+pub mod lifecycle;
 pub mod measure;
 
 use parley_core::{Channel, Timestamp};

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 /// A table keyed by account or by id. The SLA clocks look policies and schedules up on
 /// every clock start, stop and resume, so the keys (short names an administrator writes)
@@ -419,8 +420,9 @@ impl SlaPolicies {
 /// Every account's compiled schedules, read from the compacted `schedules` topic.
 #[derive(Clone, Debug, Default)]
 pub struct Schedules {
-    /// Per account, per schedule id.
-    accounts: NameTable<NameTable<BusinessCalendar>>,
+    /// Per account, per schedule id: the id again, shared with the clocks that count the
+    /// schedule's hours, and the calendar.
+    accounts: NameTable<NameTable<(Arc<str>, BusinessCalendar)>>,
 }
 
 impl Schedules {
@@ -436,7 +438,10 @@ impl Schedules {
         self.accounts
             .entry(schedule.account.clone())
             .or_default()
-            .insert(schedule.schedule_id.clone(), calendar);
+            .insert(
+                schedule.schedule_id.clone(),
+                (Arc::from(schedule.schedule_id.as_str()), calendar),
+            );
         Ok(())
     }
 
@@ -449,17 +454,16 @@ impl Schedules {
 
     /// A compiled schedule by id.
     pub fn calendar(&self, account: &str, schedule_id: &str) -> Option<&BusinessCalendar> {
-        self.accounts.get(account)?.get(schedule_id)
+        self.accounts.get(account)?.get(schedule_id).map(|(_, c)| c)
     }
 
-    /// A compiled schedule by id, with the id as the table holds it.
+    /// A compiled schedule by id, with the id as the table shares it.
     pub(crate) fn calendar_entry(
         &self,
         account: &str,
         schedule_id: &str,
-    ) -> Option<(&str, &BusinessCalendar)> {
-        let (id, calendar) = self.accounts.get(account)?.get_key_value(schedule_id)?;
-        Some((id, calendar))
+    ) -> Option<&(Arc<str>, BusinessCalendar)> {
+        self.accounts.get(account)?.get(schedule_id)
     }
 }
 
