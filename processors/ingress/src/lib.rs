@@ -6,8 +6,9 @@
 //! end-user message in the body, in order, and the [`SkipKind`] of every item that is not
 //! one (receipts, typing, echoes, postbacks without text, follows). A record that cannot be
 //! read returns an [`IngressError`] whose [`code`](IngressError::code) is the DLQ reason.
-//! The normaliser does no I/O; the Kafka loop that feeds records in and produces the
-//! events (key: [`event_key`]) is [`stage`] (feature `kafka`, on by default).
+//! The normaliser does no I/O; [`stage`] (feature `kafka`, on by default) makes it a
+//! stateless processor that the runtime's stateless host runs on Kafka, producing the
+//! events (key: [`event_key`]).
 //!
 //! - [`config`]: [`IngressConfig`], the body size limit, the clock-skew rule and the
 //!   integration map that names the account when a record has no header.
@@ -17,8 +18,8 @@
 //! - [`encode`]: ConversationEvent in Avro single-object encoding (feature `kafka`: the
 //!   body encoder is the runtime's).
 //! - [`stage`]: the Kafka stage: [`stage::run`], [`stage::IngressStageConfig`],
-//!   [`stage::IngressMetrics`]; and [`stage::NormaliserStage`], what it produces for a record
-//!   as a stage of the runtime's in-memory driver (`parley simulate`).
+//!   [`stage::IngressMetrics`]; and [`stage::NormaliserStage`], the normaliser as a runtime
+//!   `StatelessProcessor`, on Kafka and on the in-memory driver (`parley simulate`) alike.
 //! - `channels`: one adapter per channel; `web`, `ios` and `android` share the
 //!   messaging-platform adapter. Each file's header documents the body shape it reads,
 //!   where its conversation key, event id and timestamp come from, and what it skips.
