@@ -7,9 +7,30 @@ use super::ledger::AgentSlot;
 use super::step::Step;
 use super::ticket::TicketState;
 use super::types::{RoutingTimer, RoutingTimerCommand};
+use crate::model::RoutingDecisionKind;
 use std::sync::Arc;
 
 impl RoutingEngine {
+    /// Assigns the ticket to `a` ([`make_assigned`](Self::make_assigned)) and records the
+    /// `Assigned` decision with `reason`.
+    pub(super) fn assign(
+        &mut self,
+        id: &Arc<str>,
+        a: AgentSlot,
+        consuming: bool,
+        reason: &str,
+        step: &mut Step,
+    ) {
+        self.make_assigned(id, a, consuming, step);
+        let agent = &self.agents.get(a).id;
+        step.decide(
+            &self.tickets[id],
+            RoutingDecisionKind::Assigned,
+            agent,
+            reason,
+        );
+    }
+
     /// Makes the ticket assigned to `a` and counts an assignment (routing or by hand).
     pub(super) fn make_assigned(
         &mut self,

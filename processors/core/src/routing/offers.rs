@@ -85,21 +85,15 @@ impl RoutingEngine {
         } else {
             self.config.mode.reason()
         };
-        let agent_id = self.agents.get(a).id.clone();
         let now = step.now;
         if self.config.auto_accepts(channel) {
             let counters = self.counters(a, channel, now);
             counters.offers_made += 1;
             counters.offers_accepted += 1;
-            self.make_assigned(id, a, true, step);
-            step.decide(
-                &self.tickets[id],
-                RoutingDecisionKind::Assigned,
-                &agent_id,
-                "auto_accept",
-            );
+            self.assign(id, a, true, "auto_accept", step);
             return;
         }
+        let agent_id = self.agents.get(a).id.clone();
         let due = now + self.config.offer_timeout_ms;
         self.agents.detach(a);
         let agent = self.agents.get_mut(a);

@@ -7,7 +7,7 @@ use super::ledger::AgentSlot;
 use super::step::Step;
 use super::ticket::TicketState;
 use super::types::{RoutingTimer, RoutingTimerCommand};
-use crate::model::{AgentStatus, RoutingDecisionKind, RoutingRequest};
+use crate::model::{AgentStatus, RoutingRequest};
 
 impl RoutingEngine {
     pub(super) fn enqueue(&mut self, request: &RoutingRequest, step: &mut Step) {
@@ -75,13 +75,7 @@ impl RoutingEngine {
         if accept {
             self.counters(a, channel, step.now).offers_accepted += 1;
             self.withdraw_silently(&id, step);
-            self.make_assigned(&id, a, true, step);
-            step.decide(
-                &self.tickets[&id],
-                RoutingDecisionKind::Assigned,
-                agent_id,
-                "accepted",
-            );
+            self.assign(&id, a, true, "accepted", step);
         } else {
             self.counters(a, channel, step.now).offers_declined += 1;
             self.withdraw(&id, "declined", step);
@@ -191,13 +185,7 @@ impl RoutingEngine {
             },
         };
         self.take_out(&id, "manual_assignment", step);
-        self.make_assigned(&id, a, consuming, step);
-        step.decide(
-            &self.tickets[&id],
-            RoutingDecisionKind::Assigned,
-            agent_id,
-            "manual_assignment",
-        );
+        self.assign(&id, a, consuming, "manual_assignment", step);
     }
 
     pub(super) fn close(&mut self, ticket_id: &str, step: &mut Step) {
