@@ -7,7 +7,7 @@ use super::rebalance::{RebalanceContext, FLUSH_TIMEOUT};
 use super::shared::{Shared, Slot};
 use crate::clients;
 use crate::dlq::{self, dead_letter};
-use crate::error::RuntimeError;
+use crate::error::{ConfigError, RuntimeError};
 use crate::host::BrokerProbe;
 use crate::lag::{Group, LagReporter};
 use crate::metrics::Metrics;
@@ -55,6 +55,34 @@ pub struct StatelessConfig {
     pub max_in_flight: usize,
 }
 
+impl StatelessConfig {
+    /// Checks the settings the host cannot run without: an input topic, room for one
+    /// record in flight, a commit interval.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field: &str, value: String, rule: &str| {
+            Err(ConfigError::Invalid {
+                field: field.to_owned(),
+                value,
+                rule: rule.to_owned(),
+            })
+        };
+        if self.topics.is_empty() {
+            return invalid(
+                "topics",
+                "[]".to_owned(),
+                "must name at least one input topic",
+            );
+        }
+        if self.max_in_flight == 0 {
+            return invalid("max_in_flight", "0".to_owned(), "must be at least 1");
+        }
+        if self.commit_interval_ms == 0 {
+            return invalid("commit_interval_ms", "0".to_owned(), "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
 /// A stateless processor with its Kafka clients created, not yet consuming.
 pub struct StatelessHost<P> {
     config: StatelessConfig,
@@ -80,6 +108,7 @@ impl<P: StatelessProcessor> StatelessHost<P> {
         processor: P,
         metrics: Arc<Metrics>,
     ) -> Result<StatelessHost<P>, RuntimeError> {
+        config.validate()?;
         let shared = Arc::new(Shared::new(config.topics.clone(), config.max_in_flight));
         let common = clients::base(&config.brokers, &config.librdkafka);
         let mut producer_config = clients::keyed_producer(&common);
@@ -450,5 +479,50 @@ async fn commit_on_shutdown<P: StatelessProcessor>(
         // Paused partitions fetch nothing; a record that still arrives is not processed,
         // and its offset is not committed.
         let _ = tokio::time::timeout(Duration::from_millis(100), consumer.recv()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> StatelessConfig {
+        StatelessConfig {
+            brokers: "localhost:9092".into(),
+            librdkafka: BTreeMap::new(),
+            group_id: "g".into(),
+            topics: vec!["in".into()],
+            dlq_topic: "dlq".into(),
+            stage: "test",
+            commit_interval_ms: 100,
+            max_in_flight: 10,
+        }
+    }
+
+    #[test]
+    fn a_config_without_topics_or_room_in_flight_is_refused_by_field() {
+        assert!(config().validate().is_ok());
+        let refused = |config: StatelessConfig| config.validate().unwrap_err().to_string();
+        let no_topics = StatelessConfig {
+            topics: Vec::new(),
+            ..config()
+        };
+        assert_eq!(
+            refused(no_topics),
+            "topics = []: must name at least one input topic"
+        );
+        let no_room = StatelessConfig {
+            max_in_flight: 0,
+            ..config()
+        };
+        assert_eq!(refused(no_room), "max_in_flight = 0: must be at least 1");
+        let no_interval = StatelessConfig {
+            commit_interval_ms: 0,
+            ..config()
+        };
+        assert_eq!(
+            refused(no_interval),
+            "commit_interval_ms = 0: must be at least 1"
+        );
     }
 }
