@@ -3,7 +3,7 @@
 use crate::config::TimeConfig;
 use crate::driver::topology::{Message, Record, Stage};
 use crate::error::RuntimeError;
-use crate::processor::{Effects, InputRecord, KeyedProcessor};
+use crate::processor::{Effects, KeyedProcessor};
 use crate::state::changelog::LastWrites;
 use crate::state::{PartitionMeta, PartitionStore, StateStore};
 use crate::step;
@@ -162,14 +162,7 @@ impl<P: KeyedProcessor> Stage for KeyedStage<P> {
         let Some(task) = self.partitions.get_mut(&record.partition) else {
             return Ok(());
         };
-        let input = InputRecord {
-            topic: &message.topic,
-            partition: record.partition,
-            offset: record.offset,
-            key: message.key.as_deref().unwrap_or_default(),
-            value: &message.value,
-            timestamp: Some(message.timestamp),
-        };
+        let input = record.input();
         let (now, _) = step::record_time(&self.time, input.timestamp, clock);
         let _ = step::handle_record(
             &mut task.processor,

@@ -2,7 +2,7 @@
 
 use crate::driver::topology::{Message, Record, Stage};
 use crate::error::RuntimeError;
-use crate::processor::{InputRecord, Output};
+use crate::processor::Output;
 use crate::stateless::{Headers, StatelessProcessor};
 use parley_core::Timestamp;
 
@@ -37,14 +37,7 @@ impl<P: StatelessProcessor> Stage for StatelessStage<P> {
         out: &mut Vec<Message>,
     ) -> Result<(), RuntimeError> {
         let message = &record.message;
-        let input = InputRecord {
-            topic: &message.topic,
-            partition: record.partition,
-            offset: record.offset,
-            key: message.key.as_deref().unwrap_or_default(),
-            value: &message.value,
-            timestamp: Some(message.timestamp),
-        };
+        let input = record.input();
         (self.processor).process(&input, Headers::Owned(&message.headers), &mut self.outputs);
         out.extend(self.outputs.drain(..).map(|output| Message {
             topic: output.topic,
@@ -62,6 +55,7 @@ mod tests {
     use super::*;
     use crate::dlq::{dead_letter, headers};
     use crate::driver::Driver;
+    use crate::processor::InputRecord;
 
     /// Shouts each value (to `shouted`, key kept) when its `lang` header is `en`;
     /// dead-letters an empty value.

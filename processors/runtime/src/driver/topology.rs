@@ -2,7 +2,7 @@
 
 use crate::error::RuntimeError;
 use crate::partitions::partition_of;
-use crate::processor::Output;
+use crate::processor::{InputRecord, Output};
 use parley_core::Timestamp;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -44,6 +44,21 @@ pub struct Record {
     pub offset: i64,
     /// The record.
     pub message: Message,
+}
+
+impl Record {
+    /// The record as a processor takes it: an absent key as empty, its timestamp given.
+    pub fn input(&self) -> InputRecord<'_> {
+        let message = &self.message;
+        InputRecord {
+            topic: &message.topic,
+            partition: self.partition,
+            offset: self.offset,
+            key: message.key.as_deref().unwrap_or_default(),
+            value: &message.value,
+            timestamp: Some(message.timestamp),
+        }
+    }
 }
 
 /// A stage of a [`Driver`]: reads records of its topics and produces [`Message`]s.
