@@ -61,6 +61,26 @@ pub enum RuntimeError {
         /// How long nothing came.
         seconds: u64,
     },
+    /// A transaction on a topic partition stayed open for too long: its last stable offset
+    /// (where a `read_committed` reader stops) stayed behind its end. Another writer is still
+    /// running, or a killed one's transaction has not timed out yet; retrying later helps.
+    #[error(
+        "{topic} partition {partition}: a transaction stayed open for {seconds} s (readable to \
+         offset {stable}, written to {end}); stop every instance writing to it, or wait for the \
+         transaction timeout, and try again"
+    )]
+    OpenTransaction {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// Its last stable offset.
+        stable: i64,
+        /// Its high watermark.
+        end: i64,
+        /// How long it was waited for.
+        seconds: u64,
+    },
     /// A restore was stopped because its partition was revoked or the host is stopping;
     /// never the host's outcome, only a job's.
     #[error("restore of partition {partition} cancelled")]
@@ -152,6 +172,7 @@ impl RuntimeError {
             | RuntimeError::Produce(_)
             | RuntimeError::Unflushed(_)
             | RuntimeError::RestoreStalled { .. }
+            | RuntimeError::OpenTransaction { .. }
             | RuntimeError::RestoreCancelled { .. }
             | RuntimeError::Fenced(_) => true,
             RuntimeError::Config(_)

@@ -62,7 +62,7 @@ fn client(brokers: &str) -> ClientConfig {
     client
 }
 
-/// Waits until none of the pipeline's groups has members.
+/// Waits until none of the pipeline's groups has members and its changelogs are stable.
 fn groups_empty(brokers: &str) {
     let consumer: BaseConsumer = client(brokers).create().unwrap();
     let empty = parley_testkit::wait_for(Duration::from_secs(60), || {
@@ -75,6 +75,12 @@ fn groups_empty(brokers: &str) {
             })
     });
     assert!(empty, "the groups emptied");
+    // The stopped pipeline's last commits are readable before a test reads its changelogs.
+    for changelog in ["parley.tickets-changelog", "parley.router-changelog"] {
+        let partitions = parley_testkit::partition_count(brokers, changelog);
+        parley_runtime::state::rescale::await_stable(&client(brokers), changelog, partitions)
+            .unwrap();
+    }
 }
 
 /// Every live entry of a changelog's partitions, by changelog key, with its partition.

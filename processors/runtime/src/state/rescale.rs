@@ -78,8 +78,53 @@ impl PartitionImage {
     }
 }
 
+/// Waits until no transaction is open on any of `topic`'s `partitions` partitions: until
+/// each one's last stable offset, where a `read_committed` reader stops, meets its end.
+///
+/// A committed transaction is not readable the moment its commit returns: the coordinator
+/// answers once the commit is decided and writes the markers that make it readable to each
+/// partition after that. A reader that starts in between stops short of the transaction and
+/// misses it, so a rescale reads a changelog only once it is stable, and returns only once
+/// its own move is readable.
+pub fn await_stable(
+    client: &ClientConfig,
+    topic: &str,
+    partitions: i32,
+) -> Result<(), RuntimeError> {
+    let committed: BaseConsumer<RestoreContext> =
+        reader(client).create_with_context(RestoreContext)?;
+    let written: BaseConsumer<RestoreContext> = reader(client)
+        .set("isolation.level", "read_uncommitted")
+        .create_with_context(RestoreContext)?;
+    let started = Instant::now();
+    for partition in 0..partitions {
+        loop {
+            let (_, stable) =
+                crate::partitions::watermarks(&committed, topic, partition, TRANSACTION_TIMEOUT)?;
+            let (_, end) =
+                crate::partitions::watermarks(&written, topic, partition, TRANSACTION_TIMEOUT)?;
+            if stable >= end {
+                break;
+            }
+            if started.elapsed() > STALL {
+                return Err(RuntimeError::OpenTransaction {
+                    topic: topic.to_owned(),
+                    partition,
+                    stable,
+                    end,
+                    seconds: STALL.as_secs(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    Ok(())
+}
+
 /// Reads every partition of `topic` (`partitions` of them) from its beginning to its end with
-/// a `read_committed` consumer made from `client`, and returns each one's image.
+/// a `read_committed` consumer made from `client`, and returns each one's image. It reads what
+/// is readable now: a caller that must see a transaction committed just before waits for
+/// [`await_stable`] first.
 pub fn read_changelog(
     client: &ClientConfig,
     topic: &str,
