@@ -34,6 +34,9 @@ pub(crate) struct RestoreJob {
     pub(crate) generation: u64,
     pub(crate) now: Timestamp,
     pub(crate) cancelled: Arc<AtomicBool>,
+    /// How long to wait before it starts: a restore repeated because the changelog was not
+    /// all readable yet waits a moment for it.
+    pub(crate) delay: std::time::Duration,
 }
 
 /// A partition restored and ready to run: its store, a processor holding every entry, the
@@ -85,6 +88,7 @@ impl<P: KeyedProcessor> Restorer<P> {
             .spawn(move || {
                 for job in queued {
                     let (partition, generation) = (job.store.partition, job.generation);
+                    std::thread::sleep(job.delay);
                     let result = if job.cancelled.load(Ordering::SeqCst) {
                         Err(RuntimeError::RestoreCancelled { partition })
                     } else {

@@ -61,6 +61,8 @@ struct Restoring {
     /// Where each input starts if the partition has no seal: the group's committed offset,
     /// or the beginning.
     starts: BTreeMap<String, Offset>,
+    /// When the partition's first restore began; see [`rebalance::seal_behind_commit`].
+    since: std::time::Instant,
 }
 
 /// Owns the partitions and the producer; see the module doc.

@@ -3,6 +3,7 @@
 //! abandoning the batch when partitions are lost.
 
 use super::{Coordinator, PartitionTask, Restoring, KAFKA_TIMEOUT};
+use crate::config::Guarantee;
 use crate::error::RuntimeError;
 use crate::host::context::{self, RebalanceEvent};
 use crate::host::inputs::TaskInputs;
@@ -15,7 +16,32 @@ use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How long a partition's restore is repeated while its last seal is behind the group's
+/// committed offsets (see [`seal_behind_commit`]).
+const SEAL_WAIT: Duration = Duration::from_secs(30);
+
+/// Under exactly-once, a batch's seal (in the changelog) and its input offsets (the group's)
+/// are committed in one transaction, and the group's offsets are read stable
+/// (`read_committed` asks for them so): a committed offset past the last seal restored means
+/// the changelog's part of that transaction was not readable yet. A commit returns once it
+/// is decided, and the markers that make it readable reach each partition after that, so a
+/// new owner can restore in between; resuming at the older seal would process the batch a
+/// second time. Gives the first input topic whose committed offset is past the seal, with
+/// both offsets (`None` for no seal).
+pub(super) fn seal_behind_commit(
+    sealed: &BTreeMap<String, i64>,
+    starts: &BTreeMap<String, Offset>,
+) -> Option<(String, i64, Option<i64>)> {
+    starts.iter().find_map(|(topic, start)| {
+        let Offset::Offset(committed) = *start else {
+            return None;
+        };
+        let seal = sealed.get(topic).copied();
+        (seal.is_none_or(|seal| committed > seal)).then(|| (topic.clone(), committed, seal))
+    })
+}
 
 impl<P: KeyedProcessor> Coordinator<P> {
     /// Handles a rebalance event after the callback that raised it has returned, and applies
@@ -68,7 +94,7 @@ impl<P: KeyedProcessor> Coordinator<P> {
             if self.partitions.contains_key(&partition) {
                 continue;
             }
-            self.start_restore(partition, starts)?;
+            self.start_restore(partition, starts, Instant::now(), Duration::ZERO)?;
         }
         tracing::info!(owned = ?self.owned(), restoring = ?self.restoring.keys().collect::<Vec<_>>(), "partitions assigned");
         Ok(())
@@ -78,6 +104,8 @@ impl<P: KeyedProcessor> Coordinator<P> {
         &mut self,
         partition: i32,
         starts: BTreeMap<String, Offset>,
+        since: Instant,
+        delay: Duration,
     ) -> Result<(), RuntimeError> {
         if let Some(earlier) = self.restoring.remove(&partition) {
             earlier.cancelled.store(true, Ordering::SeqCst);
@@ -90,11 +118,13 @@ impl<P: KeyedProcessor> Coordinator<P> {
             generation: self.generation,
             now: self.clock.now(),
             cancelled: cancelled.clone(),
+            delay,
         })?;
         let restoring = Restoring {
             generation: self.generation,
             cancelled,
             starts,
+            since,
         };
         self.restoring.insert(partition, restoring);
         Ok(())
@@ -117,6 +147,31 @@ impl<P: KeyedProcessor> Coordinator<P> {
             }
             let restoring = self.restoring.remove(&partition).expect("just found");
             match restored.result {
+                Ok(ready) if self.config.guarantee == Guarantee::ExactlyOnce => {
+                    match seal_behind_commit(&ready.inputs, &restoring.starts) {
+                        Some(behind) if restoring.since.elapsed() < SEAL_WAIT => {
+                            // The restore is thrown away; the next one goes on from sled.
+                            tracing::info!(
+                                partition,
+                                ?behind,
+                                "the last committed batch is not readable yet: restoring again"
+                            );
+                            let again = Duration::from_millis(100);
+                            self.start_restore(
+                                partition,
+                                restoring.starts,
+                                restoring.since,
+                                again,
+                            )?;
+                        }
+                        behind => {
+                            if let Some(behind) = behind {
+                                tracing::warn!(partition, ?behind, seconds = SEAL_WAIT.as_secs(), "the group's committed offsets stayed past the changelog's last seal; resuming at the seal");
+                            }
+                            self.install(consumer, partition, ready, restoring.starts)?;
+                        }
+                    }
+                }
                 Ok(ready) => self.install(consumer, partition, ready, restoring.starts)?,
                 Err(error) => {
                     self.view.release(partition);
@@ -291,5 +346,50 @@ impl<P: KeyedProcessor> Coordinator<P> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offsets(pairs: &[(&str, i64)]) -> BTreeMap<String, i64> {
+        pairs.iter().map(|(t, o)| (t.to_string(), *o)).collect()
+    }
+
+    fn starts(pairs: &[(&str, Offset)]) -> BTreeMap<String, Offset> {
+        pairs.iter().map(|(t, o)| (t.to_string(), *o)).collect()
+    }
+
+    #[test]
+    fn a_committed_offset_past_the_last_seal_is_a_batch_not_yet_readable() {
+        let sealed = offsets(&[("events", 40), ("decisions", 7)]);
+        // The seal and the commit of the same batch agree.
+        let same = starts(&[
+            ("events", Offset::Offset(40)),
+            ("decisions", Offset::Offset(7)),
+        ]);
+        assert_eq!(seal_behind_commit(&sealed, &same), None);
+        // An input the group has no offset for starts where the seal says.
+        let none = starts(&[
+            ("events", Offset::Beginning),
+            ("decisions", Offset::Offset(7)),
+        ]);
+        assert_eq!(seal_behind_commit(&sealed, &none), None);
+        // A later batch was committed: its seal is not readable yet.
+        let later = starts(&[
+            ("events", Offset::Offset(40)),
+            ("decisions", Offset::Offset(9)),
+        ]);
+        assert_eq!(
+            seal_behind_commit(&sealed, &later),
+            Some(("decisions".to_owned(), 9, Some(7)))
+        );
+        // The first batch was committed and no seal is readable yet.
+        let first = starts(&[("events", Offset::Offset(3))]);
+        assert_eq!(
+            seal_behind_commit(&BTreeMap::new(), &first),
+            Some(("events".to_owned(), 3, None))
+        );
     }
 }
