@@ -159,7 +159,9 @@ impl SlaClocks {
                     priority: SlaPriority::from_routing(priority),
                     status: change.to,
                     first_reply_done: false,
-                    clocks: Vec::new(),
+                    // Room for a clock per metric: four start now, a reply and an update
+                    // clock come and go.
+                    clocks: Vec::with_capacity(SlaMetric::ALL.len()),
                     next_clock: 0,
                     events: 0,
                     ended: SlaOutcomes::default(),
