@@ -114,8 +114,13 @@ fn rescale_blocking(
         let started = Instant::now();
         // The pipeline's last transactions are readable before anything is read: a move
         // planned without them would lose them.
-        rescale::await_stable(&client, &role.changelog, counts[&role.changelog])
-            .with_context(|| format!("waiting for {} to be readable", role.changelog))?;
+        rescale::await_stable(
+            &client,
+            &role.changelog,
+            counts[&role.changelog],
+            rescale::STABLE_WAIT,
+        )
+        .with_context(|| format!("waiting for {} to be readable", role.changelog))?;
         let images = rescale::read_changelog(&client, &role.changelog, counts[&role.changelog])
             .with_context(|| format!("reading {}", role.changelog))?;
         check_lag(&client, role, &images, old)?;
@@ -169,9 +174,9 @@ fn rescale_blocking(
         batch[..8].copy_from_slice(&epoch.to_be_bytes());
         let written = rescale::write_plan(producer, &role.changelog, plan, batch)
             .with_context(|| format!("writing the move of {}", role.changelog))?;
-        rescale::await_stable(&client, &role.changelog, m).with_context(|| {
-            format!("waiting for the move of {} to be readable", role.changelog)
-        })?;
+        rescale::await_stable(&client, &role.changelog, m, rescale::STABLE_WAIT).with_context(
+            || format!("waiting for the move of {} to be readable", role.changelog),
+        )?;
         println!(
             "{}: {written} records written and committed in {:.1} s",
             role.changelog,

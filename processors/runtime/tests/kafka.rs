@@ -1,6 +1,7 @@
 //! The runtime on Apache Kafka: restore after a restart, a fresh instance rebuilt from the
-//! changelog, restores longer than the rebalance timeout, and the counter binary serving
-//! `/metrics` and stopping on SIGTERM.
+//! changelog, restores longer than the rebalance timeout, an exactly-once restore waiting
+//! for a committed seal not yet readable, and the counter binary serving `/metrics` and
+//! stopping on SIGTERM.
 
 use parley_runtime::{Guarantee, Host, Metrics, RuntimeConfig, SystemClock};
 use parley_testkit::counter::*;
@@ -249,4 +250,152 @@ fn an_instance_without_partitions_is_ready_only_as_a_standby() {
         "the standby took over"
     );
     standby.stop().unwrap();
+}
+
+/// A broker with the counter's topics in one partition each, and a client config for it.
+fn one_partition(name: &str) -> Option<(Kafka, Topics, rdkafka::ClientConfig)> {
+    let broker = Kafka::single(name)?;
+    let topics = Topics::new(name);
+    broker.create_topics(&topics.all(), &[&topics.changelog], 1);
+    let mut client = rdkafka::ClientConfig::new();
+    client.set("bootstrap.servers", broker.bootstrap_servers());
+    Some((broker, topics, client))
+}
+
+/// Under exactly-once a batch's seal (in the changelog) and its input offsets (the group's)
+/// commit in one transaction, but the commit's markers reach the changelog after the commit
+/// returns. A new owner that restores in between finds the group's offset past the last
+/// seal it can read: it must wait for the seal, not process that batch a second time.
+///
+/// Staged here: after a first run, two inputs are produced and the group's offset is
+/// committed past them, as that batch's commit would; the seal that goes with it is written
+/// only once a fresh instance has restored the changelog without it. The instance resumes at
+/// the late seal: the two inputs are never counted, and the next input counts on from the
+/// restored state.
+#[test]
+fn exactly_once_restore_waits_for_a_committed_seal_not_yet_readable() {
+    use parley_runtime::state::rescale::{transactional_producer, write_plan, RescalePlan};
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+
+    let name = "kafka-late-seal";
+    let Some((broker, topics, client)) = one_partition(name) else {
+        return;
+    };
+    let brokers = broker.bootstrap_servers();
+    let config = |dir: &str| {
+        counter_config(
+            &brokers,
+            name,
+            &topics,
+            temp_dir(dir),
+            Guarantee::ExactlyOnce,
+        )
+    };
+    let host = start_counter(
+        config(&format!("{name}-first")),
+        &topics,
+        None,
+        Arc::new(SystemClock),
+    );
+    produce_text(&brokers, &topics.input, &[("a", "1")]);
+    let read = read_until(&brokers, &topics.output, WAIT, |r| !r.is_empty());
+    assert_eq!(last_counts(&read), counts(&[("a", 1)]));
+    host.stop().unwrap();
+
+    // A batch of two inputs (offsets 1 and 2) whose offsets are committed and whose seal is
+    // not readable yet.
+    produce_text(&brokers, &topics.input, &[("a", "1"), ("b", "1")]);
+    let group: BaseConsumer = client
+        .clone()
+        .set("group.id", name)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut offsets = TopicPartitionList::new();
+    offsets
+        .add_partition_offset(&topics.input, 0, Offset::Offset(3))
+        .unwrap();
+    group.commit(&offsets, CommitMode::Sync).unwrap();
+    drop(group);
+
+    let host = start_counter(
+        config(&format!("{name}-fresh")),
+        &topics,
+        None,
+        Arc::new(SystemClock),
+    );
+    assert!(
+        wait_for(WAIT, || host.metrics().restore_records.get() > 0),
+        "the fresh instance restored the changelog"
+    );
+    // Long enough for an instance that did not wait to have counted the two inputs.
+    std::thread::sleep(Duration::from_secs(2));
+    let producer = transactional_producer(&client, &format!("{name}-late-seal")).unwrap();
+    let plan = RescalePlan {
+        partitions: 1,
+        seals: [(0, [(topics.input.clone(), 3)].into_iter().collect())]
+            .into_iter()
+            .collect(),
+        ..RescalePlan::default()
+    };
+    write_plan(&producer, &topics.changelog, &plan, [7; 16]).unwrap();
+
+    produce_text(&brokers, &topics.input, &[("a", "1"), ("c", "1")]);
+    let read = read_until(&brokers, &topics.output, WAIT, |r| {
+        r.iter().any(|r| r.text() == "c=1")
+    });
+    host.stop().unwrap();
+    let texts: Vec<String> = read.iter().map(|r| r.text()).collect();
+    assert_eq!(
+        texts,
+        ["a=1", "a=2", "c=1"],
+        "the new owner resumed at the late seal, without processing its batch again"
+    );
+}
+
+/// A changelog is stable once no transaction is open on it: `await_stable` refuses while one
+/// is, naming the partition and its readable and written ends, and returns once it has
+/// committed and its records are readable.
+#[test]
+fn a_changelog_is_stable_only_once_its_open_transaction_ends() {
+    use parley_runtime::state::rescale::{await_stable, read_changelog, transactional_producer};
+    use parley_runtime::RuntimeError;
+    use rdkafka::producer::{BaseRecord, Producer};
+
+    let name = "kafka-stable";
+    let Some((_broker, topics, client)) = one_partition(name) else {
+        return;
+    };
+    await_stable(&client, &topics.changelog, 1, WAIT).expect("an empty changelog is stable");
+
+    let producer = transactional_producer(&client, &format!("{name}-writer")).unwrap();
+    producer.begin_transaction().unwrap();
+    let seal = parley_runtime::state::changelog::encode_offsets(&BTreeMap::new());
+    let key = parley_runtime::state::changelog::seal_key();
+    producer
+        .send(
+            BaseRecord::<[u8], [u8]>::to(&topics.changelog)
+                .key(&key)
+                .payload(&seal),
+        )
+        .unwrap();
+    producer.flush(WAIT).unwrap();
+    match await_stable(&client, &topics.changelog, 1, Duration::from_secs(2)) {
+        Err(RuntimeError::OpenTransaction {
+            partition: 0,
+            stable: 0,
+            end: 1,
+            ..
+        }) => {}
+        other => panic!("an open transaction: {other:?}"),
+    }
+    producer.commit_transaction(WAIT).unwrap();
+    await_stable(&client, &topics.changelog, 1, WAIT).expect("stable once committed");
+    let images = read_changelog(&client, &topics.changelog, 1).unwrap();
+    assert_eq!(
+        images[0].inputs,
+        Some(BTreeMap::new()),
+        "the committed seal is readable"
+    );
 }

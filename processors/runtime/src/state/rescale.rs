@@ -39,6 +39,9 @@ use std::time::{Duration, Instant};
 /// How long a read waits for the next record before it gives up.
 const STALL: Duration = Duration::from_secs(60);
 
+/// How long a rescale waits for the transactions open on a changelog to end.
+pub const STABLE_WAIT: Duration = Duration::from_secs(60);
+
 /// How long a transaction's operations wait.
 const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -86,10 +89,14 @@ impl PartitionImage {
 /// partition after that. A reader that starts in between stops short of the transaction and
 /// misses it, so a rescale reads a changelog only once it is stable, and returns only once
 /// its own move is readable.
+///
+/// Fails with [`RuntimeError::OpenTransaction`] once `timeout` has passed with a transaction
+/// still open.
 pub fn await_stable(
     client: &ClientConfig,
     topic: &str,
     partitions: i32,
+    timeout: Duration,
 ) -> Result<(), RuntimeError> {
     let committed: BaseConsumer<RestoreContext> =
         reader(client).create_with_context(RestoreContext)?;
@@ -106,13 +113,13 @@ pub fn await_stable(
             if stable >= end {
                 break;
             }
-            if started.elapsed() > STALL {
+            if started.elapsed() > timeout {
                 return Err(RuntimeError::OpenTransaction {
                     topic: topic.to_owned(),
                     partition,
                     stable,
                     end,
-                    seconds: STALL.as_secs(),
+                    seconds: timeout.as_secs(),
                 });
             }
             std::thread::sleep(Duration::from_millis(50));
