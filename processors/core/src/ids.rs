@@ -3,6 +3,10 @@
 //! Ids are derived from input alone, so a replay after a failure produces byte-identical
 //! records. The hash is FNV-1a 64: stable across builds and platforms, unlike `std`'s.
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::sync::Arc;
+
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
@@ -28,6 +32,107 @@ pub fn ticket_id(account: &str, conversation: &str, ordinal: u32) -> String {
 /// `m` metrics, `i` inactivity reminder) about a ticket: `<ticket id>.<kind><ordinal>`.
 /// Written by hand, in one allocation of the right size: every output record calls it.
 pub fn record_id(ticket_id: &str, kind: char, ordinal: u32) -> String {
+    let (digits, start) = decimal(ordinal);
+    let digits = &digits[start..];
+    let mut id = String::with_capacity(ticket_id.len() + 1 + kind.len_utf8() + digits.len());
+    id.push_str(ticket_id);
+    id.push('.');
+    id.push(kind);
+    // ASCII digits: a char each, without validating them again as UTF-8.
+    id.extend(digits.iter().map(|&digit| char::from(digit)));
+    id
+}
+
+/// A record id as [`record_id`] spells it (`<ticket id>.<kind><ordinal>`), kept as its parts
+/// and spelled out only where it is written: a record that carries one costs a shared
+/// ticket id, not an allocation. Any other text read back is kept as it is.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RecordId {
+    /// `<ticket>.<kind><ordinal>`.
+    Parts {
+        /// The ticket id, shared with the record's other fields.
+        ticket: Arc<str>,
+        /// The record kind (`l` an SLA event).
+        kind: char,
+        /// The ticket's record number of that kind.
+        ordinal: u32,
+    },
+    /// Text read back that is not in that form.
+    Text(String),
+}
+
+impl RecordId {
+    /// The id of ticket `ticket`'s `ordinal`-th record of `kind`.
+    pub fn new(ticket: &Arc<str>, kind: char, ordinal: u32) -> RecordId {
+        RecordId::Parts {
+            ticket: Arc::clone(ticket),
+            kind,
+            ordinal,
+        }
+    }
+
+    /// An id read back: its parts when `text` is in the form [`record_id`] spells, else the
+    /// text as it is. Spelling the result gives `text` again.
+    pub fn parse(text: &str) -> RecordId {
+        let parts = text.rsplit_once('.').and_then(|(ticket, rest)| {
+            let mut chars = rest.chars();
+            let kind = chars.next()?;
+            let digits = chars.as_str();
+            let canonical = !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && (digits == "0" || !digits.starts_with('0'))
+                && !kind.is_ascii_digit();
+            let ordinal = digits.parse().ok().filter(|_| canonical)?;
+            Some(RecordId::Parts {
+                ticket: Arc::from(ticket),
+                kind,
+                ordinal,
+            })
+        });
+        parts.unwrap_or_else(|| RecordId::Text(text.to_owned()))
+    }
+
+    /// The length of the spelled id in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            RecordId::Parts {
+                ticket,
+                kind,
+                ordinal,
+            } => {
+                let (digits, start) = decimal(*ordinal);
+                ticket.len() + 1 + kind.len_utf8() + digits.len() - start
+            }
+            RecordId::Text(text) => text.len(),
+        }
+    }
+
+    /// Whether the spelled id is empty (only a `Text` can be).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends the spelled id to `out`.
+    pub fn spell_into(&self, out: &mut Vec<u8>) {
+        match self {
+            RecordId::Parts {
+                ticket,
+                kind,
+                ordinal,
+            } => {
+                out.extend_from_slice(ticket.as_bytes());
+                out.push(b'.');
+                out.extend_from_slice(kind.encode_utf8(&mut [0; 4]).as_bytes());
+                let (digits, start) = decimal(*ordinal);
+                out.extend_from_slice(&digits[start..]);
+            }
+            RecordId::Text(text) => out.extend_from_slice(text.as_bytes()),
+        }
+    }
+}
+
+/// `ordinal` in decimal ASCII digits: the buffer and where the digits start in it.
+fn decimal(ordinal: u32) -> ([u8; 10], usize) {
     let mut digits = [0u8; 10];
     let mut start = digits.len();
     let mut rest = ordinal;
@@ -39,14 +144,69 @@ pub fn record_id(ticket_id: &str, kind: char, ordinal: u32) -> String {
             break;
         }
     }
-    let digits = &digits[start..];
-    let mut id = String::with_capacity(ticket_id.len() + 1 + kind.len_utf8() + digits.len());
-    id.push_str(ticket_id);
-    id.push('.');
-    id.push(kind);
-    // ASCII digits: a char each, without validating them again as UTF-8.
-    id.extend(digits.iter().map(|&digit| char::from(digit)));
-    id
+    (digits, start)
+}
+
+impl fmt::Display for RecordId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordId::Parts {
+                ticket,
+                kind,
+                ordinal,
+            } => write!(f, "{ticket}.{kind}{ordinal}"),
+            RecordId::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+impl From<&str> for RecordId {
+    fn from(text: &str) -> RecordId {
+        RecordId::parse(text)
+    }
+}
+
+impl From<String> for RecordId {
+    fn from(text: String) -> RecordId {
+        RecordId::parse(&text)
+    }
+}
+
+impl PartialEq<str> for RecordId {
+    fn eq(&self, other: &str) -> bool {
+        match self {
+            RecordId::Text(text) => text == other,
+            RecordId::Parts { .. } => {
+                let mut spelled = Vec::with_capacity(self.len());
+                self.spell_into(&mut spelled);
+                spelled == other.as_bytes()
+            }
+        }
+    }
+}
+
+impl PartialEq<&str> for RecordId {
+    fn eq(&self, other: &&str) -> bool {
+        self == *other
+    }
+}
+
+impl PartialEq<String> for RecordId {
+    fn eq(&self, other: &String) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl Serialize for RecordId {
+    fn serialize<S: Serializer>(&self, to: S) -> Result<S::Ok, S::Error> {
+        to.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RecordId {
+    fn deserialize<D: Deserializer<'de>>(from: D) -> Result<RecordId, D::Error> {
+        String::deserialize(from).map(RecordId::from)
+    }
 }
 
 #[cfg(test)]
@@ -71,6 +231,53 @@ mod tests {
         assert_ne!(a, ticket_id("acme", "c1", 2));
         assert_ne!(a, ticket_id("acme", "c2", 1));
         assert_eq!(record_id(&a, 's', 3), format!("{a}.s3"));
+    }
+
+    #[test]
+    fn a_record_id_kept_as_parts_spells_as_record_id_does_and_parses_back() {
+        let ticket: Arc<str> = Arc::from("0123456789abcdef-2");
+        for (kind, ordinal) in [('l', 0), ('l', 9), ('s', 10), ('m', 4_294_967_295)] {
+            let id = RecordId::new(&ticket, kind, ordinal);
+            let spelled = record_id(&ticket, kind, ordinal);
+            let mut bytes = Vec::new();
+            id.spell_into(&mut bytes);
+            assert_eq!(bytes, spelled.as_bytes());
+            assert_eq!(id.len(), spelled.len());
+            assert_eq!(id.to_string(), spelled);
+            assert_eq!(id, spelled);
+            assert_eq!(RecordId::parse(&spelled), id);
+        }
+        // A ticket id with dots of its own.
+        let dotted = RecordId::new(&Arc::from("a.b"), 'l', 3);
+        assert_eq!(RecordId::parse("a.b.l3"), dotted);
+    }
+
+    #[test]
+    fn text_not_in_the_record_id_form_is_kept_as_it_is() {
+        for text in [
+            "",
+            "m7",
+            "t.l",
+            "t.l01",
+            "t.7",
+            "t.l-1",
+            "t.l99999999999",
+            "t..1",
+        ] {
+            let id = RecordId::parse(text);
+            assert_eq!(id, RecordId::Text(text.to_owned()), "{text}");
+            assert_eq!(id.to_string(), text);
+            assert_eq!(id.len(), text.len());
+        }
+        assert_eq!(RecordId::parse("t.l0").to_string(), "t.l0");
+    }
+
+    #[test]
+    fn a_record_id_is_a_string_in_json() {
+        let id = RecordId::new(&Arc::from("t"), 'l', 12);
+        assert_eq!(serde_json::to_string(&id).unwrap(), r#""t.l12""#);
+        let back: RecordId = serde_json::from_str(r#""t.l12""#).unwrap();
+        assert_eq!(back, id);
     }
 
     #[test]

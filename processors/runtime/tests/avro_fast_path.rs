@@ -661,13 +661,20 @@ fn sla_event() -> impl Strategy<Value = SlaEvent> {
             timestamp(),
             any::<bool>(),
         ),
+        (any::<bool>(), any::<u32>()),
     )
         .prop_map(
             |(
                 (event_id, ticket_id, account, conversation, metric, policy_id),
                 (target_ms, due_at, kind, at, business_hours),
+                (as_parts, ordinal),
             )| SlaEvent {
-                event_id,
+                // The clocks' ids are kept as parts; one read back may be any text.
+                event_id: if as_parts {
+                    parley_core::ids::RecordId::new(&ticket_id.as_str().into(), 'l', ordinal)
+                } else {
+                    event_id.into()
+                },
                 ticket_id: ticket_id.into(),
                 account: account.into(),
                 conversation: conversation.into(),

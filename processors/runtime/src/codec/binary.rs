@@ -71,6 +71,22 @@ impl AvroField for std::sync::Arc<str> {
     }
 }
 
+/// A record id kept as its parts, spelled straight into the body: a string.
+impl AvroField for parley_core::ids::RecordId {
+    fn write(&self, out: &mut Vec<u8>, _: &str) -> Result<(), CodecError> {
+        long(out, self.len() as i64);
+        self.spell_into(out);
+        Ok(())
+    }
+
+    fn read(
+        reader: &mut BodyReader<'_>,
+        field: &str,
+    ) -> Result<parley_core::ids::RecordId, CodecError> {
+        reader.string(field).map(parley_core::ids::RecordId::from)
+    }
+}
+
 impl AvroField for i32 {
     fn write(&self, out: &mut Vec<u8>, _: &str) -> Result<(), CodecError> {
         long(out, i64::from(*self));

@@ -1,6 +1,7 @@
 //! What [`SlaClocks`](super::SlaClocks) is fed ([`SlaInput`]) and what a step returns
 //! ([`SlaEffects`]: the [`SlaEvent`]s to publish and the breach timers to set or cancel).
 
+use crate::ids::RecordId;
 use crate::lifecycle::{TicketEffects, TicketInput};
 use crate::model::{AgentActionKind, StatusChange};
 use crate::sla::policy::SlaMetric;
@@ -78,10 +79,11 @@ impl SlaEventKind {
 /// `account/conversation`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlaEvent {
-    /// `<ticket id>.l<n>`: the ticket's `n`-th SLA event.
-    pub event_id: String,
+    /// `<ticket id>.l<n>`: the ticket's `n`-th SLA event, kept as its parts until it is
+    /// written.
+    pub event_id: RecordId,
     /// The ticket. This and the other names are shared with the clocks that emit the
-    /// event, not copied: a clock change costs one allocation, its id.
+    /// event, not copied: a clock change allocates nothing of its own.
     #[serde(with = "shared_str")]
     pub ticket_id: Arc<str>,
     /// The tenant.

@@ -4,7 +4,7 @@
 
 use super::effects::{SlaEffects, SlaEvent, SlaEventKind, SlaTimer, SlaTimerCommand};
 use super::ticket::*;
-use crate::ids::record_id;
+use crate::ids::RecordId;
 use crate::model::Status;
 use crate::sla::calendar::BusinessCalendar;
 use crate::sla::policy::{SlaConfig, SlaMetric, SlaPolicy, SlaTicket};
@@ -89,7 +89,7 @@ impl<'a> Step<'a, '_> {
         ticket.events += 1;
         let clock = &ticket.clocks[index];
         self.fx.events.push(SlaEvent {
-            event_id: record_id(&ticket.id, 'l', ticket.events),
+            event_id: RecordId::new(&ticket.id, 'l', ticket.events),
             ticket_id: ticket.id.clone(),
             account: self.account.clone(),
             conversation: self.conversation.clone(),
