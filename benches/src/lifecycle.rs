@@ -239,17 +239,18 @@ pub fn replay_with_sla(
     inputs: Vec<(usize, TicketInput, Timestamp)>,
 ) -> usize {
     let mut events = 0usize;
+    // One batch, cleared after each lifecycle step, as the tickets processor keeps it.
+    let mut sla_effects = SlaEffects::default();
     for (c, input, now) in inputs {
         let (lifecycle, clocks) = &mut conversations[c];
         let applied = SlaInput::of_input(&input);
         let effects = lifecycle.step(input, &styles[style_of(c)], now);
         let priority = lifecycle.current().map_or(0, |t| t.priority);
-        // One batch per lifecycle step, as the tickets processor collects it.
-        let mut sla_effects = SlaEffects::default();
         for sla in SlaInput::from_step(applied, &effects, priority) {
             clocks.step_into(sla, config, now, &mut sla_effects);
         }
         events += sla_effects.events.len();
+        sla_effects.clear();
     }
     events
 }

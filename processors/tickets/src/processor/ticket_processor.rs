@@ -71,6 +71,9 @@ pub struct TicketProcessor {
     styles: SharedStyles,
     sla: SlaTables,
     conversations: HashMap<Vec<u8>, Conversation>,
+    /// The SLA effects of the step being handled: one batch, cleared once applied, so that
+    /// a step allocates nothing for them.
+    sla_batch: SlaEffects,
 }
 
 impl TicketProcessor {
@@ -88,6 +91,7 @@ impl TicketProcessor {
             styles,
             sla,
             conversations: HashMap::new(),
+            sla_batch: SlaEffects::default(),
         }
     }
 
@@ -169,7 +173,7 @@ impl TicketProcessor {
         fx: &mut parley_core::TicketEffects,
         now: Timestamp,
     ) -> SlaEffects {
-        let mut out = SlaEffects::default();
+        let mut out = std::mem::take(&mut self.sla_batch);
         let Some(conversation) = self.conversations.get_mut(key) else {
             return out;
         };
@@ -199,9 +203,10 @@ impl TicketProcessor {
             return;
         };
         effects.at = Some(conversation.lifecycle.time().max(now));
-        let fx = self
-            .sla
-            .with(|config| conversation.sla.step(SlaInput::Timer(timer), config, now));
+        let mut fx = std::mem::take(&mut self.sla_batch);
+        self.sla.with(|config| {
+            (conversation.sla).step_into(SlaInput::Timer(timer), config, now, &mut fx)
+        });
         // A breach keeps the clock's due time as the ticket's next, so this asks nothing
         // of the router unless that is gone from state stored before it was kept.
         let mut ticket_fx = parley_core::TicketEffects::default();
@@ -216,11 +221,25 @@ impl TicketProcessor {
         }
     }
 
+    /// Applies a step's effects, then keeps its SLA batch, emptied, for the next step.
     fn apply(
+        &mut self,
+        key: &[u8],
+        fx: parley_core::TicketEffects,
+        mut sla: SlaEffects,
+        effects: &mut Effects<ConversationTimer>,
+    ) -> Result<(), Rejection> {
+        let applied = self.apply_effects(key, fx, &mut sla, effects);
+        sla.clear();
+        self.sla_batch = sla;
+        applied
+    }
+
+    fn apply_effects(
         &self,
         key: &[u8],
         fx: parley_core::TicketEffects,
-        sla: SlaEffects,
+        sla: &mut SlaEffects,
         effects: &mut Effects<ConversationTimer>,
     ) -> Result<(), Rejection> {
         if let Some(first) = fx.rejections.first() {
@@ -279,7 +298,7 @@ impl TicketProcessor {
             "SLA event",
             |e| conversation_key(&e.account, &e.conversation),
         )?;
-        for command in sla.timers {
+        for command in sla.timers.drain(..) {
             match command {
                 SlaTimerCommand::Set(timer) => {
                     let due = timer.due;

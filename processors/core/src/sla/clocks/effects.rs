@@ -141,6 +141,15 @@ pub struct SlaEffects {
     pub timers: Vec<SlaTimerCommand>,
 }
 
+impl SlaEffects {
+    /// Empties the batch and keeps its room: a host that collects every step's effects in
+    /// one batch, cleared once they are applied, allocates nothing for them step after step.
+    pub fn clear(&mut self) {
+        self.events.clear();
+        self.timers.clear();
+    }
+}
+
 /// What [`SlaClocks`] is fed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SlaInput<'a> {
