@@ -176,10 +176,16 @@ impl PartialEq<str> for RecordId {
     fn eq(&self, other: &str) -> bool {
         match self {
             RecordId::Text(text) => text == other,
-            RecordId::Parts { .. } => {
-                let mut spelled = Vec::with_capacity(self.len());
-                self.spell_into(&mut spelled);
-                spelled == other.as_bytes()
+            RecordId::Parts {
+                ticket,
+                kind,
+                ordinal,
+            } => {
+                let (digits, start) = decimal(*ordinal);
+                (other.strip_prefix(&**ticket))
+                    .and_then(|rest| rest.strip_prefix('.'))
+                    .and_then(|rest| rest.strip_prefix(*kind))
+                    .is_some_and(|rest| rest.as_bytes() == &digits[start..])
             }
         }
     }

@@ -78,13 +78,8 @@ fn groups_empty(brokers: &str) {
     // The stopped pipeline's last commits are readable before a test reads its changelogs.
     for changelog in ["parley.tickets-changelog", "parley.router-changelog"] {
         let partitions = parley_testkit::partition_count(brokers, changelog);
-        parley_runtime::state::rescale::await_stable(
-            &client(brokers),
-            changelog,
-            partitions,
-            Duration::from_secs(60),
-        )
-        .unwrap();
+        use parley_runtime::state::rescale::{await_stable, STABLE_WAIT};
+        await_stable(&client(brokers), changelog, partitions, STABLE_WAIT).unwrap();
     }
 }
 

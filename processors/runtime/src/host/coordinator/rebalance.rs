@@ -147,30 +147,10 @@ impl<P: KeyedProcessor> Coordinator<P> {
             }
             let restoring = self.restoring.remove(&partition).expect("just found");
             match restored.result {
-                Ok(ready) if self.config.guarantee == Guarantee::ExactlyOnce => {
-                    match seal_behind_commit(&ready.inputs, &restoring.starts) {
-                        Some(behind) if restoring.since.elapsed() < SEAL_WAIT => {
-                            // The restore is thrown away; the next one goes on from sled.
-                            tracing::info!(
-                                partition,
-                                ?behind,
-                                "the last committed batch is not readable yet: restoring again"
-                            );
-                            let again = Duration::from_millis(100);
-                            self.start_restore(
-                                partition,
-                                restoring.starts,
-                                restoring.since,
-                                again,
-                            )?;
-                        }
-                        behind => {
-                            if let Some(behind) = behind {
-                                tracing::warn!(partition, ?behind, seconds = SEAL_WAIT.as_secs(), "the group's committed offsets stayed past the changelog's last seal; resuming at the seal");
-                            }
-                            self.install(consumer, partition, ready, restoring.starts)?;
-                        }
-                    }
+                Ok(ready) if self.seal_pending(partition, &ready, &restoring) => {
+                    // The restore is thrown away; the next one goes on from sled.
+                    let again = Duration::from_millis(100);
+                    self.start_restore(partition, restoring.starts, restoring.since, again)?;
                 }
                 Ok(ready) => self.install(consumer, partition, ready, restoring.starts)?,
                 Err(error) => {
@@ -183,6 +163,33 @@ impl<P: KeyedProcessor> Coordinator<P> {
         }
         self.publish_counts();
         Ok(())
+    }
+
+    /// Whether a restored partition must be restored again because the seal of the last
+    /// committed batch is not readable yet ([`seal_behind_commit`], exactly-once only), for
+    /// up to [`SEAL_WAIT`]; past it the partition resumes at the seal it has, with a warning.
+    fn seal_pending(
+        &self,
+        partition: i32,
+        ready: &RestoredPartition<P>,
+        restoring: &Restoring,
+    ) -> bool {
+        if self.config.guarantee != Guarantee::ExactlyOnce {
+            return false;
+        }
+        let Some(behind) = seal_behind_commit(&ready.inputs, &restoring.starts) else {
+            return false;
+        };
+        if restoring.since.elapsed() < SEAL_WAIT {
+            tracing::info!(
+                partition,
+                ?behind,
+                "the last committed batch is not readable yet: restoring again"
+            );
+            return true;
+        }
+        tracing::warn!(partition, ?behind, seconds = SEAL_WAIT.as_secs(), "the group's committed offsets stayed past the changelog's last seal; resuming at the seal");
+        false
     }
 
     fn install<C: ConsumerContext>(
