@@ -143,7 +143,7 @@ impl Churn {
             _ => vec!["german".to_owned()],
         };
         let request = RoutingRequest {
-            request_id: format!("{ticket}.r{}", self.seq),
+            request_id: format!("{ticket}.r{}", self.seq).into(),
             account: "acme".into(),
             conversation: ticket.to_owned(),
             ticket_id: ticket.to_owned(),

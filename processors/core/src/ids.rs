@@ -23,29 +23,30 @@ pub fn stable_hash(parts: &[&[u8]]) -> u64 {
 }
 
 /// The id of a conversation's `ordinal`-th ticket: `<16 hex digits of the key's hash>-<ordinal>`.
+/// Written by hand, in one allocation of the right size: every new ticket calls it, and
+/// `format!` of a padded hex number costs ten times as much.
 pub fn ticket_id(account: &str, conversation: &str, ordinal: u32) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let hash = stable_hash(&[account.as_bytes(), conversation.as_bytes()]);
-    format!("{hash:016x}-{ordinal}")
-}
-
-/// The id of the `ordinal`-th record of `kind` (`s` status change, `r` routing request,
-/// `m` metrics, `i` inactivity reminder) about a ticket: `<ticket id>.<kind><ordinal>`.
-/// Written by hand, in one allocation of the right size: every output record calls it.
-pub fn record_id(ticket_id: &str, kind: char, ordinal: u32) -> String {
     let (digits, start) = decimal(ordinal);
     let digits = &digits[start..];
-    let mut id = String::with_capacity(ticket_id.len() + 1 + kind.len_utf8() + digits.len());
-    id.push_str(ticket_id);
-    id.push('.');
-    id.push(kind);
+    let mut id = String::with_capacity(16 + 1 + digits.len());
     // ASCII digits: a char each, without validating them again as UTF-8.
+    id.extend(
+        (0..16)
+            .rev()
+            .map(|nibble| char::from(HEX[(hash >> (nibble * 4)) as usize & 0xf])),
+    );
+    id.push('-');
     id.extend(digits.iter().map(|&digit| char::from(digit)));
     id
 }
 
-/// A record id as [`record_id`] spells it (`<ticket id>.<kind><ordinal>`), kept as its parts
-/// and spelled out only where it is written: a record that carries one costs a shared
-/// ticket id, not an allocation. Any other text read back is kept as it is.
+/// The id of a ticket's `ordinal`-th output record of a kind (`s` status change, `r`
+/// routing request, `m` metrics, `i` inactivity reminder, `l` SLA event), spelled
+/// `<ticket id>.<kind><ordinal>`. It is kept as its parts and spelled out only where it is
+/// written: a record that carries one costs a shared ticket id, not an allocation. Any
+/// other text read back is kept as it is.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum RecordId {
     /// `<ticket>.<kind><ordinal>`.
@@ -71,7 +72,7 @@ impl RecordId {
         }
     }
 
-    /// An id read back: its parts when `text` is in the form [`record_id`] spells, else the
+    /// An id read back: its parts when `text` is in the form a `Parts` id spells, else the
     /// text as it is. Spelling the result gives `text` again.
     pub fn parse(text: &str) -> RecordId {
         let parts = text.rsplit_once('.').and_then(|(ticket, rest)| {
@@ -110,6 +111,18 @@ impl RecordId {
     /// Whether the spelled id is empty (only a `Text` can be).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The spelled id, in one allocation of its length.
+    pub fn spelled(&self) -> String {
+        match self {
+            RecordId::Text(text) => text.clone(),
+            RecordId::Parts { .. } => {
+                let mut out = Vec::with_capacity(self.len());
+                self.spell_into(&mut out);
+                String::from_utf8(out).expect("a ticket id, a char and ASCII digits are UTF-8")
+            }
+        }
     }
 
     /// Appends the spelled id to `out`.
@@ -215,6 +228,42 @@ impl<'de> Deserialize<'de> for RecordId {
     }
 }
 
+/// Serde for the shared names (`Arc<str>`): a string, as a `String` would be.
+pub(crate) mod shared_str {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::sync::Arc;
+
+    pub(crate) fn serialize<S: Serializer>(value: &Arc<str>, to: S) -> Result<S::Ok, S::Error> {
+        to.serialize_str(value)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(from: D) -> Result<Arc<str>, D::Error> {
+        String::deserialize(from).map(Arc::from)
+    }
+
+    /// The same for an optional name: a string or null, as an `Option<String>` would be.
+    pub(crate) mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+        use std::sync::Arc;
+
+        pub(crate) fn serialize<S: Serializer>(
+            value: &Option<Arc<str>>,
+            to: S,
+        ) -> Result<S::Ok, S::Error> {
+            match value {
+                Some(value) => to.serialize_some(&**value),
+                None => to.serialize_none(),
+            }
+        }
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+            from: D,
+        ) -> Result<Option<Arc<str>>, D::Error> {
+            Ok(Option::<String>::deserialize(from)?.map(Arc::from))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,20 +280,36 @@ mod tests {
     }
 
     #[test]
+    fn a_ticket_id_is_the_key_hash_in_16_hex_digits_then_the_ordinal() {
+        for (account, conversation) in [("acme", "conv-1"), ("", ""), ("a", "bc")] {
+            let hash = stable_hash(&[account.as_bytes(), conversation.as_bytes()]);
+            for ordinal in [0, 1, 9, 10, 4_294_967_295] {
+                assert_eq!(
+                    ticket_id(account, conversation, ordinal),
+                    format!("{hash:016x}-{ordinal}")
+                );
+            }
+        }
+        assert_eq!(ticket_id("acme", "conv-1", 2), "ea039bd0031c3bad-2");
+    }
+
+    #[test]
     fn ticket_ids_differ_by_conversation_and_ordinal() {
         let a = ticket_id("acme", "c1", 1);
         assert_eq!(a, ticket_id("acme", "c1", 1));
         assert_ne!(a, ticket_id("acme", "c1", 2));
         assert_ne!(a, ticket_id("acme", "c2", 1));
-        assert_eq!(record_id(&a, 's', 3), format!("{a}.s3"));
+        let id = RecordId::new(&Arc::from(a.as_str()), 's', 3);
+        assert_eq!(id.spelled(), format!("{a}.s3"));
     }
 
     #[test]
-    fn a_record_id_kept_as_parts_spells_as_record_id_does_and_parses_back() {
+    fn a_record_id_kept_as_parts_spells_its_parts_and_parses_back() {
         let ticket: Arc<str> = Arc::from("0123456789abcdef-2");
         for (kind, ordinal) in [('l', 0), ('l', 9), ('s', 10), ('m', 4_294_967_295)] {
             let id = RecordId::new(&ticket, kind, ordinal);
-            let spelled = record_id(&ticket, kind, ordinal);
+            let spelled = format!("{ticket}.{kind}{ordinal}");
+            assert_eq!(id.spelled(), spelled);
             let mut bytes = Vec::new();
             id.spell_into(&mut bytes);
             assert_eq!(bytes, spelled.as_bytes());
@@ -290,7 +355,7 @@ mod tests {
     fn record_ids_spell_the_ordinal_in_decimal() {
         for ordinal in [0, 7, 10, 99, 1_000, 4_294_967_295] {
             assert_eq!(
-                record_id("t-1", 'l', ordinal),
+                RecordId::new(&Arc::from("t-1"), 'l', ordinal).spelled(),
                 format!("t-1.l{ordinal}"),
                 "{ordinal}"
             );

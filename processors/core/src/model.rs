@@ -3,6 +3,7 @@
 //! Enum symbols are `snake_case` in both places. A test in `tests/schemas.rs` round-trips a
 //! value of every record through Apache Avro with its schema file, so the two cannot drift.
 
+use crate::ids::RecordId;
 use crate::sla::SlaMetricOutcome;
 use crate::time::{Millis, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -419,7 +420,7 @@ pub struct InactivityReminderStep {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InactivityReminder {
     /// Deterministic id: the ticket id and the reminder's ordinal on it.
-    pub reminder_id: String,
+    pub reminder_id: RecordId,
     /// The tenant.
     pub account: String,
     /// The conversation.
@@ -467,7 +468,7 @@ pub enum RoutingRequestKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoutingRequest {
     /// Deterministic id: the ticket id and the request's ordinal on it.
-    pub request_id: String,
+    pub request_id: RecordId,
     /// The tenant.
     pub account: String,
     /// The conversation the ticket belongs to.
@@ -540,7 +541,7 @@ pub struct RoutingDecision {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusChange {
     /// Deterministic id: the ticket id and the change's ordinal on it.
-    pub change_id: String,
+    pub change_id: RecordId,
     /// The ticket.
     pub ticket_id: String,
     /// The tenant.
@@ -576,7 +577,7 @@ pub struct StatusChange {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketMetrics {
     /// Deterministic id: the ticket id and the emission's ordinal on it.
-    pub metrics_id: String,
+    pub metrics_id: RecordId,
     /// The ticket.
     pub ticket_id: String,
     /// The tenant.

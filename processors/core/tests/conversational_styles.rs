@@ -791,7 +791,7 @@ fn same_inputs_give_identical_outputs_and_ids() {
     let ids: std::collections::BTreeSet<_> = a
         .status_changes
         .iter()
-        .map(|c| c.change_id.clone())
+        .map(|c| c.change_id.spelled())
         .collect();
     assert_eq!(
         ids.len(),

@@ -447,7 +447,7 @@ mod tests {
 
     fn enqueue(conversation: &str) -> RoutingRequest {
         RoutingRequest {
-            request_id: format!("r-{conversation}"),
+            request_id: format!("r-{conversation}").into(),
             account: "acme".into(),
             conversation: conversation.into(),
             ticket_id: format!("t-{conversation}"),

@@ -127,7 +127,7 @@ mod tests {
 
     fn request(conversation: &str, kind: RoutingRequestKind, agent: Option<&str>) -> RoutingInput {
         RoutingInput::Request(RoutingRequest {
-            request_id: format!("r-{conversation}-{kind:?}"),
+            request_id: format!("r-{conversation}-{kind:?}").into(),
             account: "acme".into(),
             conversation: conversation.into(),
             ticket_id: format!("t-{conversation}"),

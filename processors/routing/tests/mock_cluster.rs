@@ -62,7 +62,7 @@ fn presence(id: &str, capacity: u32) -> AgentPresence {
 
 fn request(conversation: &str, kind: RoutingRequestKind, agent: Option<&str>) -> RoutingRequest {
     RoutingRequest {
-        request_id: format!("{conversation}-{kind:?}"),
+        request_id: format!("{conversation}-{kind:?}").into(),
         account: "acme".into(),
         conversation: conversation.into(),
         ticket_id: format!("acme/{conversation}/1"),

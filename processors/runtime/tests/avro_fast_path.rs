@@ -252,7 +252,7 @@ fn inactivity_reminder() -> impl Strategy<Value = InactivityReminder> {
         .prop_map(
             |((reminder_id, account, conversation, ticket_id), (channel, step, set_status, at))| {
                 InactivityReminder {
-                    reminder_id,
+                    reminder_id: reminder_id.into(),
                     account,
                     conversation,
                     ticket_id,
@@ -284,7 +284,7 @@ fn routing_request() -> impl Strategy<Value = RoutingRequest> {
                 (request_id, account, conversation, ticket_id, kind, agent_id),
                 (channel, priority, required_skills, group, brand, created_at, sla_breach_at, at),
             )| RoutingRequest {
-                request_id,
+                request_id: request_id.into(),
                 account,
                 conversation,
                 ticket_id,
@@ -356,7 +356,7 @@ fn status_change() -> impl Strategy<Value = StatusChange> {
                 (change_id, ticket_id, account, brand, conversation, channel, style),
                 (from, to, actor_kind, actor_id, reason, assignee, predecessor_ticket_id, at),
             )| StatusChange {
-                change_id,
+                change_id: change_id.into(),
                 ticket_id,
                 account,
                 brand,
@@ -491,7 +491,7 @@ fn ticket_metrics() -> impl Strategy<Value = TicketMetrics> {
                     sla_total_resolution_time,
                 ),
             )| TicketMetrics {
-                metrics_id,
+                metrics_id: metrics_id.into(),
                 ticket_id,
                 account,
                 brand,

@@ -10,6 +10,7 @@
 
 use crate::host::Running;
 use crate::kafka::{free_ports, workspace_root};
+use parley_core::ids::RecordId;
 use parley_core::*;
 use parley_runtime::codec::{AvroCodec, AvroRecord};
 use parley_runtime::Guarantee;
@@ -720,11 +721,11 @@ pub fn fixtures() -> PathBuf {
 fn by_id<T: PartialEq + std::fmt::Debug + Clone>(
     records: Vec<Emitted<T>>,
     by_id: &mut BTreeMap<String, Emitted<T>>,
-    id: impl Fn(&T) -> &String,
+    id: impl Fn(&T) -> &RecordId,
 ) -> usize {
     let mut duplicates = 0;
     for emitted in records {
-        if let Some(earlier) = by_id.insert(id(&emitted.0).clone(), emitted.clone()) {
+        if let Some(earlier) = by_id.insert(id(&emitted.0).spelled(), emitted.clone()) {
             assert_eq!(
                 earlier,
                 emitted,

@@ -3,12 +3,13 @@
 
 use super::effects::*;
 use super::ticket::*;
-use crate::ids::{record_id, stable_hash, ticket_id};
+use crate::ids::{stable_hash, ticket_id, RecordId};
 use crate::model::*;
 use crate::style::{StyleSettings, MAX_SOLVED_TO_CLOSED};
 use crate::time::{Millis, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// One conversation's tickets: at most one that is not Closed, and the memory needed to
 /// start a follow-up and drop duplicate deliveries.
@@ -191,7 +192,11 @@ impl TicketLifecycle {
             .clamp(Millis::ZERO, MAX_SOLVED_TO_CLOSED);
         let predecessor = self.last_closed.clone();
         let ticket = self.current.insert(Ticket {
-            id: ticket_id(&self.account, &self.conversation, self.tickets_created),
+            id: Arc::from(ticket_id(
+                &self.account,
+                &self.conversation,
+                self.tickets_created,
+            )),
             brand: event.brand,
             channel: event.channel,
             settings,
@@ -352,7 +357,7 @@ impl TicketLifecycle {
         };
         let mut told = false;
         for request in fx.routing_requests.iter_mut() {
-            if request.ticket_id == ticket.id {
+            if *request.ticket_id == *ticket.id {
                 request.sla_breach_at = breach_at;
                 told = true;
             }
@@ -432,7 +437,11 @@ impl TicketLifecycle {
         if !self.is_mine(&decision.account, &decision.conversation, fx) {
             return;
         }
-        let Some(ticket) = self.current.as_mut().filter(|t| t.id == decision.ticket_id) else {
+        let Some(ticket) = self
+            .current
+            .as_mut()
+            .filter(|t| *t.id == *decision.ticket_id)
+        else {
             let detail = format!(
                 "{:?} for ticket {}: not the conversation's open ticket",
                 decision.kind, decision.ticket_id
@@ -492,7 +501,7 @@ impl TicketLifecycle {
         if let Some(ticket) = self
             .current
             .as_mut()
-            .filter(|t| t.id == timer.ticket_id && t.inactivity_due == Some(timer.due))
+            .filter(|t| *t.id == *timer.ticket_id && t.inactivity_due == Some(timer.due))
         {
             ticket.inactivity_due = None;
             let quiet_since = ticket.quiet_since.filter(|_| {
@@ -507,7 +516,7 @@ impl TicketLifecycle {
                 // Replied to again since the check was armed: check again then.
                 ticket.inactivity_due = Some(deadline);
                 fx.timers.push(TicketTimerCommand::Set(TicketTimer {
-                    ticket_id: ticket.id.clone(),
+                    ticket_id: String::from(&*ticket.id),
                     due: deadline,
                 }));
             } else if watched {
@@ -535,7 +544,9 @@ impl TicketLifecycle {
             return;
         }
         let due = self.current.as_ref().is_some_and(|t| {
-            t.id == timer.ticket_id && t.status == Status::Solved && t.close_due == Some(timer.due)
+            *t.id == *timer.ticket_id
+                && t.status == Status::Solved
+                && t.close_due == Some(timer.due)
         });
         if due {
             let cause = Cause {
@@ -558,7 +569,7 @@ impl TicketLifecycle {
         let ticket = self
             .current
             .as_mut()
-            .filter(|t| t.id == timer.ticket_id && t.reminder_due == Some(timer.due))?;
+            .filter(|t| *t.id == *timer.ticket_id && t.reminder_due == Some(timer.due))?;
         ticket.reminder_due = None;
         if !ticket.inactive || ticket.status != Status::Open {
             return None;
@@ -568,10 +579,10 @@ impl TicketLifecycle {
         ticket.reminders_sent += 1;
         ticket.ordinals.reminders += 1;
         fx.reminders.push(InactivityReminder {
-            reminder_id: record_id(&ticket.id, 'i', ticket.ordinals.reminders),
+            reminder_id: RecordId::new(&ticket.id, 'i', ticket.ordinals.reminders),
             account: self.account.clone(),
             conversation: self.conversation.clone(),
-            ticket_id: ticket.id.clone(),
+            ticket_id: String::from(&*ticket.id),
             channel: ticket.channel,
             step: index as i32 + 1,
             set_status: step.set_status,
@@ -605,7 +616,7 @@ impl TicketLifecycle {
                 // An inactivity check armed for the same time shares the timer: keep it.
                 if to != Status::Closed && ticket.inactivity_due != Some(due) {
                     fx.timers.push(TicketTimerCommand::Cancel(TicketTimer {
-                        ticket_id: ticket.id.clone(),
+                        ticket_id: String::from(&*ticket.id),
                         due,
                     }));
                 }
@@ -674,7 +685,7 @@ impl TicketLifecycle {
                     let due = now + gap;
                     ticket.close_due = Some(due);
                     fx.timers.push(TicketTimerCommand::Set(TicketTimer {
-                        ticket_id: ticket.id.clone(),
+                        ticket_id: String::from(&*ticket.id),
                         due,
                     }));
                 }
@@ -682,7 +693,7 @@ impl TicketLifecycle {
             Status::Closed => {
                 if let Some(due) = ticket.inactivity_due.take() {
                     fx.timers.push(TicketTimerCommand::Cancel(TicketTimer {
-                        ticket_id: ticket.id.clone(),
+                        ticket_id: String::from(&*ticket.id),
                         due,
                     }));
                 }
@@ -702,7 +713,7 @@ impl TicketLifecycle {
                     now,
                 );
                 fx.routing_requests.push(request);
-                self.last_closed = self.current.take().map(|t| t.id);
+                self.last_closed = self.current.take().map(|t| String::from(&*t.id));
             }
             _ => {}
         }

@@ -3,15 +3,18 @@
 //! with an id derived from the ticket id and a per-kind ordinal.
 
 use super::effects::{TicketEffects, TicketTimer, TicketTimerCommand};
-use crate::ids::record_id;
+use crate::ids::{shared_str, RecordId};
 use crate::model::*;
 use crate::style::StyleSettings;
 use crate::time::{Millis, Timestamp};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Ticket {
-    pub(super) id: String,
+    /// Shared with the ids of the records about the ticket.
+    #[serde(with = "shared_str")]
+    pub(super) id: Arc<str>,
     pub(super) brand: Option<String>,
     pub(super) channel: Channel,
     pub(super) settings: StyleSettings,
@@ -119,7 +122,7 @@ impl Ticket {
             let due = now + step.after_ms;
             self.reminder_due = Some(due);
             fx.timers.push(TicketTimerCommand::Set(TicketTimer {
-                ticket_id: self.id.clone(),
+                ticket_id: String::from(&*self.id),
                 due,
             }));
         }
@@ -144,7 +147,7 @@ pub(super) fn watch_inactivity(ticket: &mut Ticket, fx: &mut TicketEffects) {
         let due = quiet_since + ticket.settings.inactivity;
         ticket.inactivity_due = Some(due);
         fx.timers.push(TicketTimerCommand::Set(TicketTimer {
-            ticket_id: ticket.id.clone(),
+            ticket_id: String::from(&*ticket.id),
             due,
         }));
     }
@@ -160,8 +163,8 @@ pub(super) fn status_change(
 ) -> StatusChange {
     ticket.ordinals.status_changes += 1;
     StatusChange {
-        change_id: record_id(&ticket.id, 's', ticket.ordinals.status_changes),
-        ticket_id: ticket.id.clone(),
+        change_id: RecordId::new(&ticket.id, 's', ticket.ordinals.status_changes),
+        ticket_id: String::from(&*ticket.id),
         account: account.to_owned(),
         brand: ticket.brand.clone(),
         conversation: conversation.to_owned(),
@@ -192,10 +195,10 @@ pub(super) fn routing_request(
 ) -> RoutingRequest {
     ticket.ordinals.routing_requests += 1;
     RoutingRequest {
-        request_id: record_id(&ticket.id, 'r', ticket.ordinals.routing_requests),
+        request_id: RecordId::new(&ticket.id, 'r', ticket.ordinals.routing_requests),
         account: account.to_owned(),
         conversation: conversation.to_owned(),
-        ticket_id: ticket.id.clone(),
+        ticket_id: String::from(&*ticket.id),
         kind,
         agent_id: agent.map(str::to_owned),
         channel: ticket.channel,
@@ -220,8 +223,8 @@ pub(super) fn ticket_metrics(
     times.add(ticket.status, now.since(ticket.status_since));
     let since_created = |at: Option<Timestamp>| at.map(|at| at.since(ticket.created_at));
     TicketMetrics {
-        metrics_id: record_id(&ticket.id, 'm', ticket.ordinals.metrics),
-        ticket_id: ticket.id.clone(),
+        metrics_id: RecordId::new(&ticket.id, 'm', ticket.ordinals.metrics),
+        ticket_id: String::from(&*ticket.id),
         account: account.to_owned(),
         brand: ticket.brand.clone(),
         conversation: conversation.to_owned(),

@@ -163,7 +163,7 @@ impl RoutingEngine {
 
     /// Applies a request from the ticket processor.
     pub fn handle_request(&mut self, request: &RoutingRequest, now: Timestamp) -> RoutingEffects {
-        let mut step = Step::new(&request.request_id, now);
+        let mut step = Step::new(request.request_id.spelled(), now);
         if request.account != self.account {
             step.reject(format!(
                 "routing request {}: account {:?} is not this router's account {:?}",
@@ -205,7 +205,7 @@ impl RoutingEngine {
     /// Applies an agent's new presence: it replaces the agent's whole record. A presence
     /// without an agent id, or naming a channel twice, is refused.
     pub fn handle_presence(&mut self, presence: &AgentPresence, now: Timestamp) -> RoutingEffects {
-        let mut step = Step::new(&presence.presence_id, now);
+        let mut step = Step::new(presence.presence_id.clone(), now);
         if presence.account != self.account {
             step.reject(format!(
                 "agent presence {}: account {:?} is not this router's account {:?}",
@@ -291,7 +291,7 @@ impl RoutingEngine {
 
     /// Applies a timer the engine set, now due. A stale timer is ignored.
     pub fn handle_timer(&mut self, timer: &RoutingTimer, now: Timestamp) -> RoutingEffects {
-        let mut step = Step::new(&timer.firing_id(), now);
+        let mut step = Step::new(timer.firing_id(), now);
         let Some(ticket) = self.tickets.get(timer.ticket_id()) else {
             return self.finish(step);
         };

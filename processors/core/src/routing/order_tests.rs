@@ -87,7 +87,7 @@ fn an_update_of_a_ticket_the_router_does_not_know_changes_nothing() {
 
 fn request(ticket: &str, created: i64, sla: Option<i64>) -> RoutingRequest {
     RoutingRequest {
-        request_id: format!("{ticket}.r1"),
+        request_id: format!("{ticket}.r1").into(),
         account: "acme".into(),
         conversation: format!("conv-{ticket}"),
         ticket_id: ticket.into(),

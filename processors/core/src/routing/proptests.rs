@@ -258,7 +258,7 @@ impl World {
         agent: Option<String>,
     ) -> Result<(), TestCaseError> {
         let mut request = self.tickets[ticket].request.clone();
-        request.request_id = self.next_id(ticket);
+        request.request_id = self.next_id(ticket).into();
         request.kind = kind;
         request.agent_id = agent;
         request.at = self.now;
@@ -384,7 +384,7 @@ impl World {
                     return Ok(());
                 }
                 let request = RoutingRequest {
-                    request_id: String::new(),
+                    request_id: String::new().into(),
                     account: "acme".into(),
                     conversation: format!("c{ticket}"),
                     ticket_id: id.clone(),
@@ -510,7 +510,7 @@ impl World {
                 }
                 // The ticket processor forgets the ticket as it sends the close.
                 let mut request = self.tickets.remove(&id).unwrap().request;
-                request.request_id = self.next_id(&id);
+                request.request_id = self.next_id(&id).into();
                 request.kind = RoutingRequestKind::Close;
                 request.at = self.now;
                 self.offered.remove(&id);

@@ -248,7 +248,7 @@ impl ScenarioHost {
         }
         self.ordinal += 1;
         RoutingRequest {
-            request_id: format!("{ticket}.r{}", self.ordinal),
+            request_id: format!("{ticket}.r{}", self.ordinal).into(),
             account: ACCOUNT.to_owned(),
             conversation: format!("conv-{ticket}"),
             ticket_id: ticket.to_owned(),

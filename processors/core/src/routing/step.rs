@@ -25,9 +25,9 @@ pub(super) struct Step {
 }
 
 impl Step {
-    pub(super) fn new(input_id: &str, now: Timestamp) -> Step {
+    pub(super) fn new(input_id: String, now: Timestamp) -> Step {
         Step {
-            input_id: input_id.to_owned(),
+            input_id,
             now,
             effects: RoutingEffects::default(),
             touched: BTreeSet::new(),

@@ -198,12 +198,8 @@ fn a_rescale_killed_midway_and_run_again_moves_every_ticket_timer_and_agent() {
         .iter()
         .map(|c| (c.conversation.as_str(), c.ticket_id.as_str()))
         .collect();
-    let seen: std::collections::HashSet<&str> =
-        before.iter().map(|c| c.change_id.as_str()).collect();
-    for change in after
-        .iter()
-        .filter(|c| !seen.contains(c.change_id.as_str()))
-    {
+    let seen: std::collections::HashSet<_> = before.iter().map(|c| &c.change_id).collect();
+    for change in after.iter().filter(|c| !seen.contains(&c.change_id)) {
         assert_eq!(
             ticket_of[change.conversation.as_str()],
             change.ticket_id,

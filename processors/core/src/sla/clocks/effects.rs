@@ -1,49 +1,13 @@
 //! What [`SlaClocks`](super::SlaClocks) is fed ([`SlaInput`]) and what a step returns
 //! ([`SlaEffects`]: the [`SlaEvent`]s to publish and the breach timers to set or cancel).
 
-use crate::ids::RecordId;
+use crate::ids::{shared_str, RecordId};
 use crate::lifecycle::{TicketEffects, TicketInput};
 use crate::model::{AgentActionKind, StatusChange};
 use crate::sla::policy::SlaMetric;
 use crate::time::{Millis, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-
-/// Serde for the shared names (`Arc<str>`): a string, as a `String` would be.
-pub(super) mod shared_str {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::sync::Arc;
-
-    pub(crate) fn serialize<S: Serializer>(value: &Arc<str>, to: S) -> Result<S::Ok, S::Error> {
-        to.serialize_str(value)
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(from: D) -> Result<Arc<str>, D::Error> {
-        String::deserialize(from).map(Arc::from)
-    }
-
-    /// The same for an optional name: a string or null, as an `Option<String>` would be.
-    pub(crate) mod option {
-        use serde::{Deserialize, Deserializer, Serializer};
-        use std::sync::Arc;
-
-        pub(crate) fn serialize<S: Serializer>(
-            value: &Option<Arc<str>>,
-            to: S,
-        ) -> Result<S::Ok, S::Error> {
-            match value {
-                Some(value) => to.serialize_some(&**value),
-                None => to.serialize_none(),
-            }
-        }
-
-        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-            from: D,
-        ) -> Result<Option<Arc<str>>, D::Error> {
-            Ok(Option::<String>::deserialize(from)?.map(Arc::from))
-        }
-    }
-}
 
 /// What happened to a clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

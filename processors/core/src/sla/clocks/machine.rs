@@ -1,9 +1,10 @@
 //! [`SlaClocks`]: the SLA clocks of one conversation's current ticket, stepped by what the
 //! lifecycle's steps amount to and by breach timers.
 
-use super::effects::{shared_str, SlaEffects, SlaEventKind, SlaInput};
+use super::effects::{SlaEffects, SlaEventKind, SlaInput};
 use super::step::*;
 use super::ticket::*;
+use crate::ids::shared_str;
 use crate::model::{Status, TicketMetrics};
 use crate::sla::outcome::SlaOutcomes;
 use crate::sla::policy::{SlaConfig, SlaMetric, SlaPriority};

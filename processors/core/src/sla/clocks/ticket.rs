@@ -8,7 +8,7 @@ use crate::time::{Millis, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use super::effects::shared_str;
+use crate::ids::shared_str;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct TicketClocks {
