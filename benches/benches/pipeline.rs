@@ -253,7 +253,10 @@ fn status_change(message: &BorrowedMessage<'_>) -> Option<(String, bool)> {
             .decode(message.payload().unwrap_or_default())
             .expect("decodes")
     });
-    Some((change.conversation, change.to == Status::Open))
+    Some((
+        String::from(&*change.conversation),
+        change.to == Status::Open,
+    ))
 }
 
 fn copy(message: &BorrowedMessage<'_>) -> Option<(String, bool)> {

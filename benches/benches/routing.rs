@@ -145,8 +145,8 @@ impl Churn {
         let request = RoutingRequest {
             request_id: format!("{ticket}.r{}", self.seq).into(),
             account: "acme".into(),
-            conversation: ticket.to_owned(),
-            ticket_id: ticket.to_owned(),
+            conversation: ticket.into(),
+            ticket_id: ticket.into(),
             kind,
             agent_id: agent.map(|a| self.agents[a].clone()),
             channel: Channel::Web,

@@ -168,7 +168,7 @@ mod tests {
             (
                 RoutingDecisionKind::Offered,
                 Some("ana"),
-                enqueue.ticket_id.as_str()
+                &*enqueue.ticket_id
             )
         );
 

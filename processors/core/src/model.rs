@@ -3,11 +3,12 @@
 //! Enum symbols are `snake_case` in both places. A test in `tests/schemas.rs` round-trips a
 //! value of every record through Apache Avro with its schema file, so the two cannot drift.
 
-use crate::ids::RecordId;
+use crate::ids::{shared_str, RecordId};
 use crate::sla::SlaMetricOutcome;
 use crate::time::{Millis, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// A messaging channel a conversation runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -422,11 +423,14 @@ pub struct InactivityReminder {
     /// Deterministic id: the ticket id and the reminder's ordinal on it.
     pub reminder_id: RecordId,
     /// The tenant.
-    pub account: String,
+    #[serde(with = "shared_str")]
+    pub account: Arc<str>,
     /// The conversation.
-    pub conversation: String,
+    #[serde(with = "shared_str")]
+    pub conversation: Arc<str>,
     /// The ticket.
-    pub ticket_id: String,
+    #[serde(with = "shared_str")]
+    pub ticket_id: Arc<str>,
     /// The channel to send it on.
     pub channel: Channel,
     /// Which step of the style's reminders, from 1.
@@ -470,11 +474,14 @@ pub struct RoutingRequest {
     /// Deterministic id: the ticket id and the request's ordinal on it.
     pub request_id: RecordId,
     /// The tenant.
-    pub account: String,
+    #[serde(with = "shared_str")]
+    pub account: Arc<str>,
     /// The conversation the ticket belongs to.
-    pub conversation: String,
+    #[serde(with = "shared_str")]
+    pub conversation: Arc<str>,
     /// The ticket.
-    pub ticket_id: String,
+    #[serde(with = "shared_str")]
+    pub ticket_id: Arc<str>,
     /// What is asked.
     pub kind: RoutingRequestKind,
     /// The agent concerned (accept, decline, consume, release, assign).
@@ -543,13 +550,16 @@ pub struct StatusChange {
     /// Deterministic id: the ticket id and the change's ordinal on it.
     pub change_id: RecordId,
     /// The ticket.
-    pub ticket_id: String,
+    #[serde(with = "shared_str")]
+    pub ticket_id: Arc<str>,
     /// The tenant.
-    pub account: String,
+    #[serde(with = "shared_str")]
+    pub account: Arc<str>,
     /// The brand, if any.
     pub brand: Option<String>,
     /// The conversation.
-    pub conversation: String,
+    #[serde(with = "shared_str")]
+    pub conversation: Arc<str>,
     /// The ticket's channel.
     pub channel: Channel,
     /// The ticket's conversational style, fixed at creation.
@@ -579,13 +589,16 @@ pub struct TicketMetrics {
     /// Deterministic id: the ticket id and the emission's ordinal on it.
     pub metrics_id: RecordId,
     /// The ticket.
-    pub ticket_id: String,
+    #[serde(with = "shared_str")]
+    pub ticket_id: Arc<str>,
     /// The tenant.
-    pub account: String,
+    #[serde(with = "shared_str")]
+    pub account: Arc<str>,
     /// The brand, if any.
     pub brand: Option<String>,
     /// The conversation.
-    pub conversation: String,
+    #[serde(with = "shared_str")]
+    pub conversation: Arc<str>,
     /// The ticket's channel.
     pub channel: Channel,
     /// The ticket's conversational style.

@@ -321,7 +321,7 @@ impl TicketSim {
         self.log
             .status_changes
             .iter()
-            .filter(|c| c.account == account && c.conversation == conversation)
+            .filter(|c| *c.account == *account && *c.conversation == *conversation)
             .map(|c| (c.from, c.to))
             .collect()
     }

@@ -130,7 +130,7 @@ fn live_chat_returning_end_user_gets_a_new_ticket_that_follows_up() {
     let created = &fx.status_changes[0];
     assert_eq!((created.from, created.to), (None, New));
     assert_ne!(
-        created.ticket_id, first,
+        &*created.ticket_id, first,
         "no overlap between the first and the next conversation"
     );
     assert_eq!(
@@ -801,7 +801,7 @@ fn same_inputs_give_identical_outputs_and_ids() {
     let c1: std::collections::BTreeSet<_> = a
         .status_changes
         .iter()
-        .filter(|c| c.conversation == "c1")
+        .filter(|c| &*c.conversation == "c1")
         .map(|c| &c.ticket_id)
         .collect();
     assert_eq!(c1.len(), 2, "the follow-up has a new id");

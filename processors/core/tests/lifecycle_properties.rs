@@ -170,17 +170,17 @@ proptest! {
         // Per conversation: tickets in creation order with their latest status.
         let mut tickets: BTreeMap<&str, Vec<(&str, Status)>> = BTreeMap::new();
         for change in changes {
-            let list = tickets.entry(change.conversation.as_str()).or_default();
+            let list = tickets.entry(&*change.conversation).or_default();
             match change.from {
                 None => {
                     prop_assert!(
                         list.iter().all(|(_, s)| *s == Status::Closed),
                         "at most one ticket per conversation is not Closed: {change:?} while {list:?}"
                     );
-                    list.push((change.ticket_id.as_str(), change.to));
+                    list.push((&*change.ticket_id, change.to));
                 }
                 Some(from) => {
-                    let entry = list.iter_mut().find(|(id, _)| *id == change.ticket_id).expect("known ticket");
+                    let entry = list.iter_mut().find(|(id, _)| *id == &*change.ticket_id).expect("known ticket");
                     prop_assert_eq!(entry.1, from, "from is the status the ticket had");
                     prop_assert_ne!(from, Status::Closed, "a Closed ticket never changes again");
                     entry.1 = change.to;

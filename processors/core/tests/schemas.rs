@@ -439,7 +439,7 @@ fn ticket_metrics_written_before_the_sla_fields_read_with_them_empty() {
     let bytes = to_avro_datum(&old, written).unwrap();
     let read = from_avro_datum(&old, &mut bytes.as_slice(), Some(&new)).unwrap();
     let metrics: TicketMetrics = from_value(&read).unwrap();
-    assert_eq!(metrics.ticket_id, "t-1");
+    assert_eq!(&*metrics.ticket_id, "t-1");
     assert_eq!(metrics.inactivity_periods, 1);
     assert_eq!(metrics.at, Timestamp(30));
     for outcome in [

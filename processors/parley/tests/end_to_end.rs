@@ -67,8 +67,8 @@ fn a_whatsapp_webhook_becomes_a_routed_ticket_that_the_agent_solves() {
         ],
         "the webhook created a ticket and the router assigned it"
     );
-    assert!(opened.iter().all(|c| c.account == "acme"
-        && c.conversation == conversation
+    assert!(opened.iter().all(|c| &*c.account == "acme"
+        && *c.conversation == *conversation
         && c.channel == Channel::Whatsapp
         && c.style == Style::LiveChat));
     assert_eq!(opened[1].assignee.as_deref(), Some("ana"));

@@ -356,9 +356,9 @@ impl KeyedProcessor for RouterProcessor {
         now: Timestamp,
         effects: &mut Effects<RoutingTimer>,
     ) -> Result<(), Rejection> {
-        let account = match &input {
-            RoutingInput::Request(r) => r.account.clone(),
-            RoutingInput::Presence(p) => p.account.clone(),
+        let account: &str = match &input {
+            RoutingInput::Request(r) => &r.account,
+            RoutingInput::Presence(p) => &p.account,
             RoutingInput::Timer(_) => {
                 return Err(Rejection {
                     reason: "timer_as_input",
@@ -375,7 +375,7 @@ impl KeyedProcessor for RouterProcessor {
                 ),
             });
         }
-        self.step(&account, &input, now, effects)
+        self.step(account, &input, now, effects)
     }
 
     fn on_timer(
@@ -450,7 +450,7 @@ mod tests {
             request_id: format!("r-{conversation}").into(),
             account: "acme".into(),
             conversation: conversation.into(),
-            ticket_id: format!("t-{conversation}"),
+            ticket_id: format!("t-{conversation}").into(),
             kind: RoutingRequestKind::Enqueue,
             agent_id: None,
             channel: Channel::Whatsapp,

@@ -130,7 +130,7 @@ mod tests {
             request_id: format!("r-{conversation}-{kind:?}").into(),
             account: "acme".into(),
             conversation: conversation.into(),
-            ticket_id: format!("t-{conversation}"),
+            ticket_id: format!("t-{conversation}").into(),
             kind,
             agent_id: agent.map(str::to_owned),
             channel: Channel::Whatsapp,

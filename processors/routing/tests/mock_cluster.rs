@@ -65,7 +65,7 @@ fn request(conversation: &str, kind: RoutingRequestKind, agent: Option<&str>) ->
         request_id: format!("{conversation}-{kind:?}").into(),
         account: "acme".into(),
         conversation: conversation.into(),
-        ticket_id: format!("acme/{conversation}/1"),
+        ticket_id: format!("acme/{conversation}/1").into(),
         kind,
         agent_id: agent.map(str::to_owned),
         channel: Channel::Whatsapp,

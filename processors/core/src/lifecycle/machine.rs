@@ -3,7 +3,7 @@
 
 use super::effects::*;
 use super::ticket::*;
-use crate::ids::{stable_hash, ticket_id, RecordId};
+use crate::ids::{shared_str, stable_hash, ticket_id, RecordId};
 use crate::model::*;
 use crate::style::{StyleSettings, MAX_SOLVED_TO_CLOSED};
 use crate::time::{Millis, Timestamp};
@@ -28,8 +28,10 @@ use std::sync::Arc;
 ///   routing requests carry no SLA breach time).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketLifecycle {
-    account: String,
-    conversation: String,
+    #[serde(with = "shared_str")]
+    account: Arc<str>,
+    #[serde(with = "shared_str")]
+    conversation: Arc<str>,
     /// How many tickets this conversation has had; the next one's ordinal is this + 1.
     tickets_created: u32,
     /// The ticket that is not Closed, if any.
@@ -46,8 +48,8 @@ impl TicketLifecycle {
     /// A conversation with no ticket yet.
     pub fn new(account: impl Into<String>, conversation: impl Into<String>) -> TicketLifecycle {
         TicketLifecycle {
-            account: account.into(),
-            conversation: conversation.into(),
+            account: Arc::from(account.into()),
+            conversation: Arc::from(conversation.into()),
             tickets_created: 0,
             current: None,
             last_closed: None,
@@ -582,7 +584,7 @@ impl TicketLifecycle {
             reminder_id: RecordId::new(&ticket.id, 'i', ticket.ordinals.reminders),
             account: self.account.clone(),
             conversation: self.conversation.clone(),
-            ticket_id: String::from(&*ticket.id),
+            ticket_id: Arc::clone(&ticket.id),
             channel: ticket.channel,
             step: index as i32 + 1,
             set_status: step.set_status,
@@ -720,7 +722,7 @@ impl TicketLifecycle {
     }
 
     fn is_mine(&self, account: &str, conversation: &str, fx: &mut TicketEffects) -> bool {
-        let mine = account == self.account && conversation == self.conversation;
+        let mine = *account == *self.account && *conversation == *self.conversation;
         if !mine {
             let detail = format!(
                 "input for {account}/{conversation} given to the lifecycle of {}/{}",

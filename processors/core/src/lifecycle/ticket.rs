@@ -154,8 +154,8 @@ pub(super) fn watch_inactivity(ticket: &mut Ticket, fx: &mut TicketEffects) {
 }
 
 pub(super) fn status_change(
-    account: &str,
-    conversation: &str,
+    account: &Arc<str>,
+    conversation: &Arc<str>,
     ticket: &mut Ticket,
     from: Option<Status>,
     cause: &Cause<'_>,
@@ -164,10 +164,10 @@ pub(super) fn status_change(
     ticket.ordinals.status_changes += 1;
     StatusChange {
         change_id: RecordId::new(&ticket.id, 's', ticket.ordinals.status_changes),
-        ticket_id: String::from(&*ticket.id),
-        account: account.to_owned(),
+        ticket_id: Arc::clone(&ticket.id),
+        account: Arc::clone(account),
         brand: ticket.brand.clone(),
-        conversation: conversation.to_owned(),
+        conversation: Arc::clone(conversation),
         channel: ticket.channel,
         style: ticket.settings.style,
         from,
@@ -186,8 +186,8 @@ pub(super) fn status_change(
 }
 
 pub(super) fn routing_request(
-    account: &str,
-    conversation: &str,
+    account: &Arc<str>,
+    conversation: &Arc<str>,
     ticket: &mut Ticket,
     kind: RoutingRequestKind,
     agent: Option<&str>,
@@ -196,9 +196,9 @@ pub(super) fn routing_request(
     ticket.ordinals.routing_requests += 1;
     RoutingRequest {
         request_id: RecordId::new(&ticket.id, 'r', ticket.ordinals.routing_requests),
-        account: account.to_owned(),
-        conversation: conversation.to_owned(),
-        ticket_id: String::from(&*ticket.id),
+        account: Arc::clone(account),
+        conversation: Arc::clone(conversation),
+        ticket_id: Arc::clone(&ticket.id),
         kind,
         agent_id: agent.map(str::to_owned),
         channel: ticket.channel,
@@ -213,8 +213,8 @@ pub(super) fn routing_request(
 }
 
 pub(super) fn ticket_metrics(
-    account: &str,
-    conversation: &str,
+    account: &Arc<str>,
+    conversation: &Arc<str>,
     ticket: &mut Ticket,
     now: Timestamp,
 ) -> TicketMetrics {
@@ -224,10 +224,10 @@ pub(super) fn ticket_metrics(
     let since_created = |at: Option<Timestamp>| at.map(|at| at.since(ticket.created_at));
     TicketMetrics {
         metrics_id: RecordId::new(&ticket.id, 'm', ticket.ordinals.metrics),
-        ticket_id: String::from(&*ticket.id),
-        account: account.to_owned(),
+        ticket_id: Arc::clone(&ticket.id),
+        account: Arc::clone(account),
         brand: ticket.brand.clone(),
-        conversation: conversation.to_owned(),
+        conversation: Arc::clone(conversation),
         channel: ticket.channel,
         style: ticket.settings.style,
         status: ticket.status,

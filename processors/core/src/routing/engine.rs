@@ -164,7 +164,7 @@ impl RoutingEngine {
     /// Applies a request from the ticket processor.
     pub fn handle_request(&mut self, request: &RoutingRequest, now: Timestamp) -> RoutingEffects {
         let mut step = Step::new(request.request_id.spelled(), now);
-        if request.account != self.account {
+        if *request.account != *self.account {
             step.reject(format!(
                 "routing request {}: account {:?} is not this router's account {:?}",
                 request.request_id, request.account, self.account

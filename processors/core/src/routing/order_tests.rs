@@ -89,7 +89,7 @@ fn request(ticket: &str, created: i64, sla: Option<i64>) -> RoutingRequest {
     RoutingRequest {
         request_id: format!("{ticket}.r1").into(),
         account: "acme".into(),
-        conversation: format!("conv-{ticket}"),
+        conversation: format!("conv-{ticket}").into(),
         ticket_id: ticket.into(),
         kind: RoutingRequestKind::Enqueue,
         agent_id: None,

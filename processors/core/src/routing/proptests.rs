@@ -386,8 +386,8 @@ impl World {
                 let request = RoutingRequest {
                     request_id: String::new().into(),
                     account: "acme".into(),
-                    conversation: format!("c{ticket}"),
-                    ticket_id: id.clone(),
+                    conversation: format!("c{ticket}").into(),
+                    ticket_id: id.as_str().into(),
                     kind: RoutingRequestKind::Enqueue,
                     agent_id: None,
                     channel: CHANNELS[channel],

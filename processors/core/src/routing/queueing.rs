@@ -16,11 +16,11 @@ impl RoutingEngine {
     }
 
     pub(super) fn create_ticket(&mut self, request: &RoutingRequest) -> Arc<str> {
-        let id: Arc<str> = Arc::from(request.ticket_id.as_str());
+        let id: Arc<str> = Arc::clone(&request.ticket_id);
         let mut ticket = Ticket {
             id: id.clone(),
-            account: request.account.clone(),
-            conversation: request.conversation.clone(),
+            account: String::from(&*request.account),
+            conversation: String::from(&*request.conversation),
             channel: request.channel,
             priority: request.priority,
             skills: sorted(&request.required_skills),

@@ -11,11 +11,7 @@ use crate::model::{AgentStatus, RoutingRequest};
 
 impl RoutingEngine {
     pub(super) fn enqueue(&mut self, request: &RoutingRequest, step: &mut Step) {
-        match self
-            .tickets
-            .get(request.ticket_id.as_str())
-            .map(|t| &t.state)
-        {
+        match self.tickets.get(&*request.ticket_id).map(|t| &t.state) {
             None => {
                 let id = self.create_ticket(request);
                 self.enqueue_known(&id, step);
@@ -24,7 +20,7 @@ impl RoutingEngine {
             Some(TicketState::Queued | TicketState::Offered { .. }) => {}
             // The ticket processor says the ticket lost its assignee: route it again.
             Some(TicketState::Assigned { .. }) => {
-                let id = self.tickets[request.ticket_id.as_str()].id.clone();
+                let id = self.tickets[&*request.ticket_id].id.clone();
                 self.cancel_grace(&id, step);
                 self.clear_inactive(&id, step);
                 self.release_capacity(&id, step);
@@ -41,7 +37,7 @@ impl RoutingEngine {
         step: &mut Step,
     ) {
         let verb = if accept { "accept" } else { "decline" };
-        let current = match self.tickets.get(request.ticket_id.as_str()) {
+        let current = match self.tickets.get(&*request.ticket_id) {
             None => Err("the router has no such ticket (closed or never queued)".to_owned()),
             Some(t) => match &t.state {
                 TicketState::Offered { agent, .. } if &*self.agents.get(*agent).id == agent_id => {
@@ -87,7 +83,7 @@ impl RoutingEngine {
 
     pub(super) fn consume(&mut self, request: &RoutingRequest, agent_id: &str, step: &mut Step) {
         let a = self.ensure_agent(agent_id);
-        let id = match self.tickets.get(request.ticket_id.as_str()) {
+        let id = match self.tickets.get(&*request.ticket_id) {
             Some(t) => t.id.clone(),
             None => self.create_ticket(request),
         };
@@ -110,7 +106,7 @@ impl RoutingEngine {
     }
 
     pub(super) fn release(&mut self, request: &RoutingRequest, _agent_id: &str, step: &mut Step) {
-        let Some(ticket) = self.tickets.get(request.ticket_id.as_str()) else {
+        let Some(ticket) = self.tickets.get(&*request.ticket_id) else {
             return;
         };
         let id = ticket.id.clone();
@@ -134,7 +130,7 @@ impl RoutingEngine {
     /// may take new work at once) and counts as inactive until a `consume`. Ignored unless
     /// the ticket is assigned and takes capacity.
     pub(super) fn inactive(&mut self, request: &RoutingRequest, step: &mut Step) {
-        let Some(ticket) = self.tickets.get(request.ticket_id.as_str()) else {
+        let Some(ticket) = self.tickets.get(&*request.ticket_id) else {
             return;
         };
         let id = ticket.id.clone();
@@ -174,7 +170,7 @@ impl RoutingEngine {
         step: &mut Step,
     ) {
         let a = self.ensure_agent(agent_id);
-        let (id, consuming) = match self.tickets.get(request.ticket_id.as_str()) {
+        let (id, consuming) = match self.tickets.get(&*request.ticket_id) {
             None => (self.create_ticket(request), true),
             Some(t) => match t.state {
                 TicketState::Queued | TicketState::Offered { .. } => (t.id.clone(), true),

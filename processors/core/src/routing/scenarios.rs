@@ -249,9 +249,9 @@ impl ScenarioHost {
         self.ordinal += 1;
         RoutingRequest {
             request_id: format!("{ticket}.r{}", self.ordinal).into(),
-            account: ACCOUNT.to_owned(),
-            conversation: format!("conv-{ticket}"),
-            ticket_id: ticket.to_owned(),
+            account: ACCOUNT.into(),
+            conversation: format!("conv-{ticket}").into(),
+            ticket_id: ticket.into(),
             kind,
             agent_id: agent.map(str::to_owned),
             channel: attrs.channel,

@@ -494,7 +494,7 @@ fn ticket_metrics_carry_each_metrics_outcome_and_the_time_it_counted() {
     let solved = desk.metrics.last().unwrap().clone();
     let closes = desk.lifecycle.current().unwrap().close_due.unwrap();
     let timer = crate::lifecycle::TicketTimer {
-        ticket_id: solved.ticket_id.clone(),
+        ticket_id: String::from(&*solved.ticket_id),
         due: closes,
     };
     desk.now = closes;

@@ -64,7 +64,7 @@ impl World {
 
     fn observe_change(&mut self, change: &StatusChange) {
         self.tickets
-            .insert(change.ticket_id.clone(), (change.style, change.to));
+            .insert(String::from(&*change.ticket_id), (change.style, change.to));
         let key = conversation_key(&change.account, &change.conversation);
         let Some(&index) = self.by_key.get(&key) else {
             return;
@@ -74,13 +74,13 @@ impl World {
             if customer
                 .ticket
                 .as_ref()
-                .is_some_and(|t| t.id == change.ticket_id)
+                .is_some_and(|t| *t.id == *change.ticket_id)
             {
                 customer.ticket = None;
             }
         } else {
             customer.ticket = Some(Seen {
-                id: change.ticket_id.clone(),
+                id: String::from(&*change.ticket_id),
                 style: change.style,
                 status: change.to,
                 assignee: change.assignee.clone(),

@@ -120,7 +120,7 @@ pub(super) fn summarise(world: &World) -> String {
     // Each ticket's latest metrics: a Closed emission wins over a Solved one.
     let mut latest: BTreeMap<&str, &TicketMetrics> = BTreeMap::new();
     for metrics in &read.ticket_metrics {
-        let newer = latest.get(metrics.ticket_id.as_str()).is_none_or(|seen| {
+        let newer = latest.get(&*metrics.ticket_id).is_none_or(|seen| {
             (metrics.status == Status::Closed, metrics.at)
                 >= (seen.status == Status::Closed, seen.at)
         });

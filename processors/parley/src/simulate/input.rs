@@ -249,7 +249,7 @@ fn encode_record(
         }
         "routing-requests" => {
             let record: RoutingRequest = from_json(topic, value)?;
-            let key = key.unwrap_or_else(|| record.account.clone());
+            let key = key.unwrap_or_else(|| String::from(&*record.account));
             Ok((Some(key), encode(&encoders.routing_requests, &record)?))
         }
         _ => {

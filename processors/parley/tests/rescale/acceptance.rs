@@ -402,7 +402,8 @@ fn acceptance_run(pipeline: &mut Pipeline, times: &mut PhaseTimes, rescale: bool
             }
             let n = all_conversations()
                 .find(|n| {
-                    conversation_of(*n) == change.conversation && planned(*n).0 .0 == change.account
+                    *conversation_of(*n) == *change.conversation
+                        && *planned(*n).0 .0 == *change.account
                 })
                 .unwrap();
             let due = set_at[&n] + TELEGRAM_CLOSE;
@@ -448,12 +449,7 @@ fn acceptance_run(pipeline: &mut Pipeline, times: &mut PhaseTimes, rescale: bool
     let ticket_of: HashMap<(&str, &str), &str> = changes
         .iter()
         .filter(|(c, _)| c.to == Status::New)
-        .map(|(c, _)| {
-            (
-                (c.account.as_str(), c.conversation.as_str()),
-                c.ticket_id.as_str(),
-            )
-        })
+        .map(|(c, _)| ((&*c.account, &*c.conversation), &*c.ticket_id))
         .collect();
     assert_eq!(
         ticket_of.len(),
@@ -462,8 +458,8 @@ fn acceptance_run(pipeline: &mut Pipeline, times: &mut PhaseTimes, rescale: bool
     );
     for (change, _) in &changes {
         assert_eq!(
-            ticket_of[&(change.account.as_str(), change.conversation.as_str())],
-            change.ticket_id,
+            ticket_of[&(&*change.account, &*change.conversation)],
+            &*change.ticket_id,
             "no follow-up ticket: {change:?}"
         );
     }

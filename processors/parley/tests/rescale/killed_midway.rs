@@ -196,13 +196,12 @@ fn a_rescale_killed_midway_and_run_again_moves_every_ticket_timer_and_agent() {
     );
     let ticket_of: HashMap<&str, &str> = before
         .iter()
-        .map(|c| (c.conversation.as_str(), c.ticket_id.as_str()))
+        .map(|c| (&*c.conversation, &*c.ticket_id))
         .collect();
     let seen: std::collections::HashSet<_> = before.iter().map(|c| &c.change_id).collect();
     for change in after.iter().filter(|c| !seen.contains(&c.change_id)) {
         assert_eq!(
-            ticket_of[change.conversation.as_str()],
-            change.ticket_id,
+            ticket_of[&*change.conversation], &*change.ticket_id,
             "the same ticket: {change:?}"
         );
         if change.to == Status::Closed {
@@ -212,7 +211,7 @@ fn a_rescale_killed_midway_and_run_again_moves_every_ticket_timer_and_agent() {
             );
             assert_eq!(
                 change.at,
-                solved_at[&change.conversation] + Millis(60_000),
+                solved_at[&*change.conversation] + Millis(60_000),
                 "closed at its due time"
             );
         } else {

@@ -218,7 +218,7 @@ fn a_decision_stamped_before_the_conversation_time_is_stamped_with_the_time_it_c
         decision_id: "d1".into(),
         account: "acme".into(),
         conversation: "c1".into(),
-        ticket_id: new.ticket_id,
+        ticket_id: String::from(&*new.ticket_id),
         kind: parley_core::RoutingDecisionKind::Assigned,
         agent_id: Some("ana".into()),
         reason: "auto_accept".into(),
@@ -317,7 +317,7 @@ fn ticket_metrics_carry_the_sla_outcomes_at_solved_and_at_closed() {
         decision_id: "d1".into(),
         account: "acme".into(),
         conversation: "c1".into(),
-        ticket_id,
+        ticket_id: String::from(&*ticket_id),
         kind: RoutingDecisionKind::Assigned,
         agent_id: Some("ana".into()),
         reason: "auto_accept".into(),
@@ -395,7 +395,7 @@ fn ticket_metrics_carry_the_sla_outcomes_at_solved_and_at_closed() {
 
     // The close timer: the Closed emission carries the same outcomes.
     let close = parley_core::TicketTimer {
-        ticket_id: at_solved.ticket_id.clone(),
+        ticket_id: String::from(&*at_solved.ticket_id),
         due: p
             .conversation(b"acme/c1")
             .unwrap()

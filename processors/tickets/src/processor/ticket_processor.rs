@@ -280,7 +280,7 @@ impl TicketProcessor {
             &topics.routing_requests,
             &fx.routing_requests,
             "routing request",
-            |r| r.account.clone(),
+            |r| String::from(&*r.account),
         )?;
         emit_encoded(
             effects,

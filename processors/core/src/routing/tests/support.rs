@@ -50,7 +50,7 @@ pub(super) fn request(
     RoutingRequest {
         request_id: id.into(),
         account: "acme".into(),
-        conversation: format!("conv-{ticket}"),
+        conversation: format!("conv-{ticket}").into(),
         ticket_id: ticket.into(),
         kind,
         agent_id: agent.map(Into::into),

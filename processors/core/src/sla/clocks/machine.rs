@@ -154,7 +154,7 @@ impl SlaClocks {
                     cancel_all(&mut step, &old);
                 }
                 let ticket = self.ticket.insert(TicketClocks {
-                    id: Arc::from(change.ticket_id.as_str()),
+                    id: Arc::clone(&change.ticket_id),
                     channel: change.channel,
                     brand: change.brand.clone(),
                     priority: SlaPriority::from_routing(priority),
