@@ -371,8 +371,9 @@ impl std::error::Error for SlaPolicyError {}
 /// topic.
 #[derive(Clone, Debug, Default)]
 pub struct SlaPolicies {
-    /// Per account, sorted by (position, policy id).
-    accounts: NameTable<Vec<SlaPolicy>>,
+    /// Per account, sorted by (position, policy id): the policy id shared with the clocks
+    /// the policy starts, and the policy.
+    accounts: NameTable<Vec<(Arc<str>, SlaPolicy)>>,
 }
 
 impl SlaPolicies {
@@ -386,26 +387,36 @@ impl SlaPolicies {
     pub fn upsert(&mut self, policy: SlaPolicy) -> Result<(), SlaPolicyError> {
         policy.validate()?;
         let policies = self.accounts.entry(policy.account.clone()).or_default();
-        policies.retain(|p| p.policy_id != policy.policy_id);
-        let at = policies
-            .partition_point(|p| (p.position, &p.policy_id) < (policy.position, &policy.policy_id));
-        policies.insert(at, policy);
+        policies.retain(|(_, p)| p.policy_id != policy.policy_id);
+        let at = policies.partition_point(|(_, p)| {
+            (p.position, &p.policy_id) < (policy.position, &policy.policy_id)
+        });
+        policies.insert(at, (Arc::from(policy.policy_id.as_str()), policy));
         Ok(())
     }
 
     /// Removes a policy (a tombstone on the topic).
     pub fn remove(&mut self, account: &str, policy_id: &str) {
         if let Some(policies) = self.accounts.get_mut(account) {
-            policies.retain(|p| p.policy_id != policy_id);
+            policies.retain(|(_, p)| p.policy_id != policy_id);
         }
     }
 
     /// The policy in force for a ticket: the first, in position order, that matches.
     pub fn matching(&self, account: &str, ticket: &SlaTicket<'_>) -> Option<&SlaPolicy> {
+        self.matching_entry(account, ticket).map(|(_, p)| p)
+    }
+
+    /// [`matching`](Self::matching) with the policy's id as the table shares it.
+    pub fn matching_entry(
+        &self,
+        account: &str,
+        ticket: &SlaTicket<'_>,
+    ) -> Option<&(Arc<str>, SlaPolicy)> {
         self.accounts
             .get(account)?
             .iter()
-            .find(|p| p.conditions.matches(ticket))
+            .find(|(_, p)| p.conditions.matches(ticket))
     }
 
     /// A policy by id.
@@ -413,6 +424,7 @@ impl SlaPolicies {
         self.accounts
             .get(account)?
             .iter()
+            .map(|(_, p)| p)
             .find(|p| p.policy_id == policy_id)
     }
 }

@@ -20,9 +20,10 @@ pub(super) struct Step<'a, 'f> {
     pub(super) now: Timestamp,
     /// The batch the step appends its effects to.
     pub(super) fx: &'f mut SlaEffects,
-    /// The policy that matches the ticket, once looked up: what it matches on does not
-    /// change within a step, and a new ticket starts four clocks.
-    pub(super) matched: Option<Option<&'a SlaPolicy>>,
+    /// The policy that matches the ticket (with its id as the policies table shares it),
+    /// once looked up: what it matches on does not change within a step, and a new ticket
+    /// starts four clocks.
+    pub(super) matched: Option<Option<&'a (Arc<str>, SlaPolicy)>>,
     /// The calendar last looked up, by schedule id: a ticket's clocks share a policy, so
     /// they share its schedule.
     pub(super) calendar: Cell<Option<&'a (Arc<str>, BusinessCalendar)>>,
@@ -66,15 +67,15 @@ impl<'a> Step<'a, '_> {
         Some(entry)
     }
 
-    /// The policy that matches the ticket now.
-    pub(super) fn policy(&mut self, ticket: &TicketClocks) -> Option<&'a SlaPolicy> {
+    /// The policy that matches the ticket now, and its shared id.
+    pub(super) fn policy(&mut self, ticket: &TicketClocks) -> Option<&'a (Arc<str>, SlaPolicy)> {
         *self.matched.get_or_insert_with(|| {
             let facts = SlaTicket {
                 priority: ticket.priority,
                 channel: ticket.channel,
                 brand: ticket.brand.as_deref(),
             };
-            self.config.policies.matching(self.account, &facts)
+            self.config.policies.matching_entry(self.account, &facts)
         })
     }
 
@@ -122,7 +123,7 @@ impl<'a> Step<'a, '_> {
     /// Starts a clock for `metric` under the policy that matches the ticket now, if that
     /// policy has a target for the metric at the ticket's priority.
     pub(super) fn start(&mut self, ticket: &mut TicketClocks, metric: SlaMetric) {
-        let Some(policy) = self.policy(ticket) else {
+        let Some((policy_id, policy)) = self.policy(ticket) else {
             return;
         };
         let Some(target) = policy.target(metric, ticket.priority) else {
@@ -137,13 +138,8 @@ impl<'a> Step<'a, '_> {
         let mut clock = Clock {
             serial: ticket.next_clock,
             metric,
-            // The ticket's clocks of one policy share its id.
-            policy_id: (ticket.clocks.iter())
-                .find(|c| *c.policy_id == *policy.policy_id)
-                .map_or_else(
-                    || Arc::from(policy.policy_id.as_str()),
-                    |c| c.policy_id.clone(),
-                ),
+            // The clocks share the policy id with the policies table.
+            policy_id: Arc::clone(policy_id),
             target: target.target_ms,
             schedule,
             elapsed: Millis::ZERO,
