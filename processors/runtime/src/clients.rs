@@ -16,6 +16,13 @@ pub const GROUP_DEFAULTS: &[(&str, &str)] = &[
     ("heartbeat.interval.ms", "3000"),
 ];
 
+/// The transaction defaults of an exactly-once host's producer (a `librdkafka` setting
+/// overrides them): the coordinator aborts a transaction left open for 10 s, not
+/// librdkafka's 60 s, as Kafka Streams does. A killed or frozen instance's last batch holds
+/// back `read_committed` readers of its outputs and changelog until it is aborted, since
+/// the instance that takes its partitions writes with a transactional id of its own.
+pub const TRANSACTION_DEFAULTS: &[(&str, &str)] = &[("transaction.timeout.ms", "10000")];
+
 /// What every client of a process shares: the brokers and the operator's `librdkafka`
 /// settings.
 pub fn base(brokers: &str, librdkafka: &BTreeMap<String, String>) -> ClientConfig {
@@ -37,6 +44,17 @@ pub fn keyed_producer(base: &ClientConfig) -> ClientConfig {
     client
         .set("enable.idempotence", "true")
         .set("partitioner", "murmur2_random");
+    client
+}
+
+/// A transactional producer with id `transactional_id`, built on [`keyed_producer`], with
+/// [`TRANSACTION_DEFAULTS`].
+pub fn transactional_producer(base: &ClientConfig, transactional_id: &str) -> ClientConfig {
+    let mut client = keyed_producer(base);
+    for (key, value) in TRANSACTION_DEFAULTS {
+        set_default(&mut client, key, value);
+    }
+    client.set("transactional.id", transactional_id);
     client
 }
 
@@ -98,5 +116,16 @@ mod tests {
         assert_eq!(client.get("partitioner"), Some("murmur2_random"));
         assert_eq!(client.get("enable.idempotence"), Some("true"));
         assert_eq!(client.get("bootstrap.servers"), Some("b:9092"));
+    }
+
+    #[test]
+    fn a_transactional_producer_times_out_in_10_s_unless_the_operator_says_otherwise() {
+        let client = transactional_producer(&base("b:9092", &settings(&[])), "g-1");
+        assert_eq!(client.get("transaction.timeout.ms"), Some("10000"));
+        assert_eq!(client.get("transactional.id"), Some("g-1"));
+        assert_eq!(client.get("enable.idempotence"), Some("true"));
+        let operator = settings(&[("transaction.timeout.ms", "60000")]);
+        let client = transactional_producer(&base("b:9092", &operator), "g-1");
+        assert_eq!(client.get("transaction.timeout.ms"), Some("60000"));
     }
 }

@@ -236,18 +236,18 @@ impl<P: KeyedProcessor> Host<P> {
         // Not ready until this attempt's consumer has joined the group.
         self.metrics.assigned_partitions.set(-1);
 
-        let mut producer_config = clients::keyed_producer(&self.config.client());
+        let mut producer_config = match config.guarantee {
+            Guarantee::ExactlyOnce => clients::transactional_producer(
+                &self.config.client(),
+                &format!("{}-{}", config.group_id, config.instance_id),
+            ),
+            Guarantee::AtLeastOnce => clients::keyed_producer(&self.config.client()),
+        };
         clients::set_default(
             &mut producer_config,
             "queue.buffering.max.messages",
             "1000000",
         );
-        if config.guarantee == Guarantee::ExactlyOnce {
-            producer_config.set(
-                "transactional.id",
-                format!("{}-{}", config.group_id, config.instance_id),
-            );
-        }
         let producer: ThreadedProducer<DeliveryTracker> =
             producer_config.create_with_context(DeliveryTracker::new(&config.changelog_topic))?;
         if config.guarantee == Guarantee::ExactlyOnce {
